@@ -1,0 +1,82 @@
+"""``fieldbridge-runner``: the headless command line.
+
+Subcommand groups live in ``runner.commands.*``; each registers its parsers and sets a
+``handler(args) -> int`` default. One top-level handler turns expected errors into a clear
+message and exit code 1; a traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from mappings import __version__
+from mappings.errors import MappingError
+from runner.errors import RunnerError
+
+# Order is the order shown in --help.
+COMMAND_MODULES = (
+    "runner.commands.bundle",
+    "runner.commands.map",
+    "runner.commands.sandbox",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fieldbridge-runner",
+        description="Run Fieldbridge mapping bundles between Stripe and Salesforce.",
+    )
+    parser.add_argument("--version", action="version", version=f"fieldbridge {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # not written yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (MappingError, RunnerError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"error: {_describe(exc)}", file=sys.stderr)
+        return 1
+
+
+def _describe(exc: BaseException) -> str:
+    """The message and its cause chain, one clause each: 'a: b: c'."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current) or type(current).__name__
+        if not parts or text not in parts[-1]:
+            parts.append(text)
+        current = current.__cause__
+    return ": ".join(parts)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""CLI subcommand groups. Each module exposes ``register(subparsers)``."""
