@@ -1,0 +1,33 @@
+"""The transform library. Importing this package registers every transform.
+
+See :mod:`mappings.transforms.registry` for the interface the engine and the studio use.
+"""
+
+from __future__ import annotations
+
+from mappings.transforms import currency  # noqa: F401  (registers the money transforms)
+from mappings.transforms.currency import currency_exponent
+from mappings.transforms.registry import (
+    CompileEnv,
+    ParamSpec,
+    StepContext,
+    StepFn,
+    TransformSpec,
+    all_transforms,
+    build_step,
+    get_transform,
+    register,
+)
+
+__all__ = [
+    "CompileEnv",
+    "ParamSpec",
+    "StepContext",
+    "StepFn",
+    "TransformSpec",
+    "all_transforms",
+    "build_step",
+    "currency_exponent",
+    "get_transform",
+    "register",
+]
