@@ -5,7 +5,16 @@ See :mod:`mappings.transforms.registry` for the interface the engine and the stu
 
 from __future__ import annotations
 
-from mappings.transforms import currency  # noqa: F401  (registers the money transforms)
+# Importing the modules registers their transforms.
+from mappings.transforms import (  # noqa: F401
+    address,
+    currency,
+    expression,
+    logic,
+    maps,
+    text,
+    time,
+)
 from mappings.transforms.currency import currency_exponent
 from mappings.transforms.registry import (
     CompileEnv,
