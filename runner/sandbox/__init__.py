@@ -1,0 +1,1 @@
+"""Local sandboxes the real clients talk to: a Salesforce org emulator and a Stripe sandbox."""

@@ -1,0 +1,103 @@
+"""Run localstripe's aiohttp app on 127.0.0.1, with its state where we say.
+
+``localstripe``'s own CLI binds ``::`` (every interface, IPv4 and IPv6) and pickles its whole
+store to the fixed path ``/tmp/localstripe.pickle`` on every write, so two instances on one
+machine (parallel tests, a developer's ``sandbox up`` next to CI) would overwrite each other's
+data. This launcher imports the same app, points the store at ``--data-file`` (or keeps it in
+memory only) and listens on loopback alone.
+
+It binds the socket itself, so ``--port 0`` works: the first line on stdout is
+``LISTENING <port>``, which is how :mod:`runner.sandbox.stripe_sandbox` learns the port
+without racing another process for a "free" one.
+
+Run as ``python -m runner.sandbox.localstripe_launcher --port 0 [--data-file PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import socket
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+READY_PREFIX = "LISTENING "
+
+
+def _point_store_at(data_file: Path | None) -> None:
+    """Replace localstripe's fixed-path persistence with ours (or none)."""
+    from localstripe import resources
+
+    def load(self: dict) -> None:
+        if data_file is None or not data_file.exists():
+            return
+        with data_file.open("rb") as f:
+            old = pickle.load(f)  # our own file, written by dump() below
+        self.clear()
+        self.update(old)
+
+    def dump(self: dict) -> None:
+        if data_file is None:
+            return
+        # Write then rename: a kill mid-write must not leave a truncated pickle behind.
+        tmp = data_file.with_suffix(data_file.suffix + ".tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(dict(self), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, data_file)
+
+    resources.Store.try_load_from_disk = load
+    resources.Store.dump_to_disk = dump
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Exit as soon as the process that started us is gone, even if it died by SIGKILL."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="localstripe_launcher")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--data-file", type=Path, default=None,
+                        help="pickle the store here; omitted: memory only")
+    parser.add_argument("--parent-pid", type=int, default=0,
+                        help="exit when this process is gone (no orphan if it is killed)")
+    args = parser.parse_args(argv)
+
+    # localstripe uses APIs aiohttp has deprecated; the noise is not ours to fix.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    _point_store_at(args.data_file)
+    from aiohttp import web
+    from localstripe import resources, server
+
+    resources.store.try_load_from_disk()
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    sock.listen(128)
+    print(f"{READY_PREFIX}{sock.getsockname()[1]}", flush=True)
+    # Nobody reads our stdout after that line: send the rest nowhere, so a chatty
+    # dependency can never fill the pipe and block the server.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    if args.parent_pid:
+        _exit_with_parent(args.parent_pid)
+    # No access log: request lines would carry query strings, and nobody reads them.
+    web.run_app(server.app, sock=sock, print=None, access_log=None)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
