@@ -1,0 +1,140 @@
+"""The parsed form of a SOQL query, and the error every SOQL failure raises.
+
+Positions are character offsets into the query text, kept so that errors can point at
+the offending token the way Salesforce does (``ERROR at Row:1:Column:17``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from runner.errors import RunnerError
+
+ErrorCode = Literal[
+    "MALFORMED_QUERY",
+    "INVALID_FIELD",
+    "INVALID_TYPE",
+    "INVALID_QUERY_FILTER_OPERATOR",
+    "NUMBER_OUTSIDE_VALID_RANGE",
+]
+
+
+class SoqlError(RunnerError):
+    """A query Salesforce would refuse; ``error_code`` and ``message`` are its answer.
+
+    ``reason`` is the last line alone (``unexpected token: 'FORM'``); ``message`` adds the
+    echo of the query line, a caret and ``ERROR at Row:r:Column:c`` as Salesforce does.
+    """
+
+    def __init__(
+        self, error_code: ErrorCode, reason: str, *, text: str | None = None, pos: int | None = None
+    ) -> None:
+        self.error_code: str = error_code
+        self.reason = reason
+        self.message = _locate(reason, text, pos)
+        super().__init__(self.message)
+
+
+def _locate(reason: str, text: str | None, pos: int | None) -> str:
+    if text is None or pos is None:
+        return reason
+    pos = max(0, min(pos, len(text)))
+    row = text.count("\n", 0, pos) + 1
+    line_start = text.rfind("\n", 0, pos) + 1
+    line_end = text.find("\n", pos)
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    column = pos - line_start + 1
+    return f"\n{line}\n{' ' * (column - 1)}^\nERROR at Row:{row}:Column:{column}\n{reason}"
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """``Name`` (path of one) or ``Account.Name`` (relationship, then field on the parent)."""
+
+    path: tuple[str, ...]
+    pos: int = 0
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def relationship(self) -> str | None:
+        return self.path[0] if len(self.path) > 1 else None
+
+    @property
+    def field(self) -> str:
+        return self.path[-1]
+
+
+LiteralKind = Literal["string", "number", "boolean", "null", "date", "datetime", "relative"]
+
+
+@dataclass(frozen=True)
+class Value:
+    """A literal on the right of a comparison.
+
+    ``value`` is ``str`` for strings (``raw`` keeps the text between the quotes, still
+    escaped, which LIKE needs to tell ``\\%`` from ``%``), ``int``/``float`` for numbers,
+    ``bool``, ``None``, ``datetime.date``, an aware ``datetime.datetime``, or for relative
+    date literals a ``(NAME, n)`` tuple such as ``("LAST_N_DAYS", 7)`` or ``("TODAY", None)``.
+    """
+
+    kind: LiteralKind
+    value: Any
+    pos: int = 0
+    raw: str | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Compare:
+    field: FieldRef
+    op: str  # = != < <= > >= LIKE
+    value: Value
+
+
+@dataclass(frozen=True)
+class InList:
+    field: FieldRef
+    values: tuple[Value, ...]
+    negated: bool
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Condition
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: Literal["AND", "OR"]
+    operands: tuple[Condition, ...]
+
+
+Condition = Compare | InList | Not | BoolOp
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    field: FieldRef
+    descending: bool = False
+    nulls_first: bool | None = None  # None: Salesforce's default (first for ASC, last for DESC)
+
+    @property
+    def effective_nulls_first(self) -> bool:
+        return (not self.descending) if self.nulls_first is None else self.nulls_first
+
+
+@dataclass
+class Query:
+    object: str
+    fields: list[FieldRef] = field(default_factory=list)
+    count_only: bool = False
+    where: Condition | None = None
+    order_by: list[OrderItem] = field(default_factory=list)
+    limit: int | None = None
+    offset: int | None = None
+    text: str = ""
+    object_pos: int = 0
