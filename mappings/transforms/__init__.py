@@ -15,6 +15,7 @@ from mappings.transforms import (  # noqa: F401
     text,
     time,
 )
+from mappings.transforms.context import RecordContext
 from mappings.transforms.currency import currency_exponent
 from mappings.transforms.registry import (
     CompileEnv,
@@ -31,6 +32,7 @@ from mappings.transforms.registry import (
 __all__ = [
     "CompileEnv",
     "ParamSpec",
+    "RecordContext",
     "StepContext",
     "StepFn",
     "TransformSpec",
