@@ -1,0 +1,546 @@
+"""A flow compiled once into a plan of small closures, then applied to many records.
+
+Compiling does everything that does not depend on the record: paths are split, transform
+chains are built through the transform registry, conditions are compiled (JSONata once),
+per-field validators are specialised on the target schema, and the problems that every
+record would have (unknown or read-only target fields, required fields nothing fills) are
+found once and kept as :attr:`FlowPlan.static_issues`.
+
+Applying is pure and deterministic: no clock, no I/O except through the optional lookup
+resolver the caller passes in.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mappings.document.model import Action, FieldMapping, Flow, Lookup, MappingDocument
+from mappings.engine.conditions import CompiledCondition, ConditionEvalError, compile_condition
+from mappings.engine.kinds import conversion_hint, kinds_compatible
+from mappings.engine.paths import MISSING_ERRORS, Getter, compile_path, set_path, split_path
+from mappings.engine.result import Issue, LookupResolver, MappingResult
+from mappings.engine.validate import TEXT_KINDS, Validator, build_validator, show
+from mappings.errors import DocumentError, MappingError, TransformError
+from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
+from mappings.transforms import CompileEnv, build_step, get_transform
+
+EVENT_PREFIX = "$event"
+
+# (record, event) -> value
+Reader = Callable[[Any, Any], Any]
+# (record, event, ctx) -> value: a source read followed by the transform chain
+FieldFn = Callable[[Any, Any, "_Context"], Any]
+
+
+def _reader(path: str) -> Reader:
+    """Read ``path`` from the source record, or from the event envelope for ``$event.x``."""
+    if path == EVENT_PREFIX:
+        return lambda rec, ev: ev
+    if path.startswith(EVENT_PREFIX + "."):
+        get = compile_path(path[len(EVENT_PREFIX) + 1 :])
+        return lambda rec, ev: get(ev)
+    get = compile_path(path)
+    return lambda rec, ev: get(rec)
+
+
+class _Context:
+    """The :class:`~mappings.transforms.StepContext` for one record; one is made per apply."""
+
+    __slots__ = ("record", "event", "field", "warnings", "_readers")
+
+    def __init__(self, record: Any, event: Any, readers: dict[str, Reader]) -> None:
+        self.record = record
+        self.event = event
+        self.field: str | None = None
+        self.warnings: list[tuple[str | None, str]] | None = None
+        self._readers = readers
+
+    def get(self, path: str) -> Any:
+        reader = self._readers.get(path)
+        if reader is None:
+            reader = self._readers[path] = _reader(path)
+        return reader(self.record, self.event)
+
+    def warn(self, message: str) -> None:
+        if self.warnings is None:
+            self.warnings = []
+        self.warnings.append((self.field, str(message)))
+
+
+def _chain(sources: list[str], steps: list[Callable[[Any, Any], Any]]) -> FieldFn:
+    """One closure reading the sources and running the steps (specialised for short chains)."""
+    if len(sources) == 1 and not sources[0].startswith(EVENT_PREFIX):
+        parts = split_path(sources[0])
+        if len(parts) == 1 and not parts[0].isdigit() and 1 <= len(steps) <= 2:
+            # The most common shape, a top-level field and one or two steps, read inline.
+            key = parts[0]
+            if len(steps) == 1:
+                (s0,) = steps
+
+                def one_step(rec: Any, ev: Any, ctx: _Context) -> Any:
+                    try:
+                        value = rec[key]
+                    except MISSING_ERRORS:
+                        value = None
+                    return s0(value, ctx)
+
+                return one_step
+            s0, s1 = steps
+
+            def two_steps(rec: Any, ev: Any, ctx: _Context) -> Any:
+                try:
+                    value = rec[key]
+                except MISSING_ERRORS:
+                    value = None
+                return s1(s0(value, ctx), ctx)
+
+            return two_steps
+        get = compile_path(sources[0])
+        if len(steps) == 1:
+            (s0,) = steps
+            return lambda rec, ev, ctx: s0(get(rec), ctx)
+        read: Reader = lambda rec, ev: get(rec)  # noqa: E731
+    elif len(sources) == 1:
+        read = _reader(sources[0])
+    elif sources:
+        readers = tuple(_reader(s) for s in sources)
+        read = lambda rec, ev: [r(rec, ev) for r in readers]  # noqa: E731
+    else:
+        read = lambda rec, ev: None  # noqa: E731
+    chain = tuple(steps)
+
+    def run(rec: Any, ev: Any, ctx: _Context) -> Any:
+        value = read(rec, ev)
+        for step in chain:
+            value = step(value, ctx)
+        return value
+
+    return run
+
+
+# One compiled field mapping, a plain tuple so that the apply loop unpacks it in one step:
+# (target, nested write path or None, function, plain, validator or None, text fast-path limit).
+# ``plain`` means ``function`` is a bare path getter taking the record only. A string value no
+# longer than the limit needs no validator call (unrestricted text fields); -1 disables that.
+_FieldPlan = tuple[str, "tuple[str, ...] | None", Any, bool, "Validator | None", int]
+
+
+@dataclass(frozen=True, slots=True)
+class _LookupPlan:
+    lookup: Lookup
+    read: Reader
+    relationship: str
+    parts: tuple[str, ...] | None
+
+
+def relationship_name(lookup_field: str, schema_field: FieldSchema | None) -> str:
+    """``Account__c`` -> ``Account__r``, ``AccountId`` -> ``Account`` (Salesforce's rule)."""
+    if schema_field is not None and schema_field.relationship_name:
+        return schema_field.relationship_name
+    if lookup_field.endswith("__c"):
+        return lookup_field[:-3] + "__r"
+    if lookup_field.endswith("Id") and len(lookup_field) > 2:
+        return lookup_field[:-2]
+    return lookup_field
+
+
+def _warning_code(message: str) -> str:
+    return "TRUNCATED" if "truncat" in message.lower() else "TRANSFORM_WARNING"
+
+
+class FlowPlan:
+    """A compiled flow. Build with :func:`compile_flow`; call :meth:`apply` per record."""
+
+    def __init__(self, flow: Flow, static_issues: list[Issue]) -> None:
+        self.flow = flow
+        self.static_issues = static_issues
+        self.target_schema: ObjectSchema | None = None
+        self._nested = flow.target.system is System.STRIPE
+        self._event_types: frozenset[str] = frozenset(flow.trigger.stripe_events)
+        self._conditions: tuple[CompiledCondition, ...] = ()
+        self._fields: tuple[_FieldPlan, ...] = ()
+        self._lookups: tuple[_LookupPlan, ...] = ()
+        self._defaults: tuple[tuple[str, tuple[str, ...] | None, Getter, Any], ...] = ()
+        self._required: tuple[tuple[str, Getter], ...] = ()
+        self._readers: dict[str, Reader] = {}
+
+    # -- applying -----------------------------------------------------------------------
+
+    def apply(
+        self,
+        data: Mapping[str, Any],
+        resolver: LookupResolver | None = None,
+        previous: Mapping[str, Any] | None = None,
+    ) -> MappingResult:
+        """Map one input (a Stripe event envelope, a Stripe object or a Salesforce record).
+
+        Bad data never raises: it becomes issues on the result. ``previous`` is the record's
+        prior state, for ``changed_to`` conditions on Salesforce changes. Only an exception
+        raised by ``resolver`` itself (e.g. the network) propagates.
+        """
+        if not isinstance(data, Mapping):
+            what = type(data).__name__
+            return MappingResult(
+                {}, [Issue("INVALID_INPUT", None, f"the input must be a JSON object, got {what}")]
+            )
+        rec: Any = data
+        ev: Any = None
+        if data.get("object") == "event":
+            inner = data.get("data")
+            if isinstance(inner, Mapping) and isinstance(inner.get("object"), Mapping):
+                rec = inner["object"]
+                ev = data
+        source_id = rec.get("id") or rec.get("Id")
+        if not isinstance(source_id, str):
+            source_id = None
+
+        if ev is not None and self._event_types and ev.get("type") not in self._event_types:
+            reason = f"event type {ev.get('type')!r} does not trigger flow {self.flow.name!r}"
+            return MappingResult({}, [], True, reason, source_id)
+        for cond in self._conditions:
+            try:
+                held = cond.test(rec, ev, previous)
+            except ConditionEvalError as exc:
+                issue = Issue("CONDITION_FAILED", None, str(exc))
+                return MappingResult({}, [*self.static_issues, issue], False, None, source_id)
+            if not held:
+                return MappingResult(
+                    {}, [], True, f"condition not met: {cond.description}", source_id
+                )
+
+        issues: list[Issue] | None = None
+        record: dict[str, Any] = {}
+        ctx = _Context(rec, ev, self._readers)
+        for target, parts, fn, plain, validate, text_ok in self._fields:
+            if plain:
+                value = fn(rec)
+            else:
+                ctx.field = target
+                try:
+                    value = fn(rec, ev, ctx)
+                except Exception as exc:  # any failure on bad data is the record's issue
+                    if issues is None:
+                        issues = []
+                    issues.append(_transform_failed(target, exc))
+                    continue
+            if (
+                value is not None
+                and validate is not None
+                and (type(value) is not str or len(value) > text_ok)
+            ):
+                problem = validate(value)
+                if problem is not None:
+                    if issues is None:
+                        issues = []
+                    issues.append(problem)
+            if parts is None:
+                record[target] = value
+            else:
+                set_path(record, parts, value)
+
+        if self._lookups:
+            issues = self._apply_lookups(rec, ev, record, resolver, issues)
+        for name, parts, current, value in self._defaults:
+            if current(record) is None:
+                if parts is None:
+                    record[name] = value
+                else:
+                    set_path(record, parts, value)
+        for name, current in self._required:
+            if current(record) is None:
+                if issues is None:
+                    issues = []
+                elif any(i.field == name for i in issues):
+                    continue  # already explained (e.g. its transform failed)
+                issues.append(
+                    Issue("REQUIRED_FIELD_MISSING", name, f"{name} is required but has no value")
+                )
+
+        if ctx.warnings:
+            if issues is None:
+                issues = []
+            for where, message in ctx.warnings:
+                issues.append(Issue(_warning_code(message), where, message, "warning"))
+        if self.static_issues:
+            issues = [*self.static_issues, *(issues or ())]
+        return MappingResult(record, issues if issues is not None else [], False, None, source_id)
+
+    def _apply_lookups(
+        self,
+        rec: Any,
+        ev: Any,
+        record: dict[str, Any],
+        resolver: LookupResolver | None,
+        issues: list[Issue] | None,
+    ) -> list[Issue] | None:
+        for lp in self._lookups:
+            lk = lp.lookup
+            value = lp.read(rec, ev)
+            if isinstance(value, Mapping):  # an expanded Stripe object: match on its id
+                value = value.get("id")
+            if value is None or value == "":
+                if lk.required:
+                    issues = issues if issues is not None else []
+                    issues.append(
+                        Issue(
+                            "LOOKUP_UNRESOLVED",
+                            lk.target,
+                            f"no {lk.source} on the source record to find the {lk.object} "
+                            f"for {lk.target} by {lk.match_field}",
+                        )
+                    )
+                continue
+            if resolver is None:
+                # Salesforce resolves a relationship given by external id itself on upsert.
+                record[lp.relationship] = {lk.match_field: value}
+                continue
+            found = resolver(lk.object, lk.match_field, value)
+            if found is None:
+                if lk.required:
+                    issues = issues if issues is not None else []
+                    issues.append(
+                        Issue(
+                            "LOOKUP_UNRESOLVED",
+                            lk.target,
+                            f"no {lk.object} with {lk.match_field} = {show(value)}",
+                        )
+                    )
+                continue
+            if lp.parts is None:
+                record[lk.target] = found
+            else:
+                set_path(record, lp.parts, found)
+        return issues
+
+
+def _transform_failed(target: str, exc: Exception) -> Issue:
+    cause = str(exc) or type(exc).__name__
+    if not isinstance(exc, MappingError):
+        cause = f"{type(exc).__name__}: {cause}"
+    return Issue("TRANSFORM_FAILED", target, f"{target} could not be computed: {cause}")
+
+
+# -- compiling ------------------------------------------------------------------------------
+
+
+def compile_flow(
+    flow: Flow,
+    document: MappingDocument,
+    target_schema: ObjectSchema | None = None,
+    *,
+    source_schema: ObjectSchema | None = None,
+) -> FlowPlan:
+    """Compile ``flow``. Raises :class:`MappingError` for a misconfigured flow (unknown
+    transform, bad arguments, bad JSONata); problems with the target fields are reported as
+    :attr:`FlowPlan.static_issues` instead, so a preview can still show the record."""
+    static: list[Issue] = []
+    plan = FlowPlan(flow, static)
+    plan.target_schema = target_schema
+    nested = flow.target.system is System.STRIPE
+    action = flow.operation.action
+    creates = action in (Action.INSERT, Action.UPSERT, Action.CREATE)
+    salesforce = flow.target.system is System.SALESFORCE
+
+    def schema_field(name: str, role: str) -> FieldSchema | None:
+        if target_schema is None:
+            return None
+        fs = target_schema.find(name)
+        if fs is None:
+            static.append(
+                Issue(
+                    "UNKNOWN_FIELD",
+                    name,
+                    f"{target_schema.name} has no field {name} (used by {role})",
+                )
+            )
+            return None
+        if salesforce:
+            _check_writable(fs, name, action, target_schema.name, static)
+        return fs
+
+    def parts_of(name: str) -> tuple[str, ...] | None:
+        return split_path(name) if nested and "." in name else None
+
+    try:
+        plan._conditions = tuple(
+            compile_condition(c, _reader_for_condition) for c in flow.conditions
+        )
+    except MappingError as exc:
+        raise type(exc)(f"flow {flow.name!r}: {exc}") from exc
+
+    fields: list[_FieldPlan] = []
+    seen: set[str] = set()
+    for fm in flow.fields:
+        if fm.target in seen:
+            raise DocumentError(f"flow {flow.name!r}: target field {fm.target!r} is mapped twice")
+        seen.add(fm.target)
+        fs = schema_field(fm.target, "a field mapping")
+        env = CompileEnv(document.value_maps, document.rates, fs)
+        steps = _build_steps(flow, fm, env)
+        if fs is not None:
+            _check_kinds(fm, fs, source_schema, static)
+        plain = len(fm.sources) == 1 and not steps and not fm.sources[0].startswith(EVENT_PREFIX)
+        fn = compile_path(fm.sources[0]) if plain else _chain(fm.sources, steps)
+        validator = build_validator(fs) if fs is not None else None
+        fields.append((fm.target, parts_of(fm.target), fn, plain, validator, _text_ok(fs)))
+    plan._fields = tuple(fields)
+
+    lookups: list[_LookupPlan] = []
+    for lk in flow.lookups:
+        fs = schema_field(lk.target, f"the lookup of {lk.object}")
+        if fs is not None and fs.kind not in (FieldKind.REFERENCE, FieldKind.ID, FieldKind.ANY):
+            static.append(
+                Issue(
+                    "INVALID_TYPE",
+                    lk.target,
+                    f"{lk.target} is a {fs.kind.value} field, not a reference to {lk.object}",
+                    "warning",
+                )
+            )
+        lookups.append(
+            _LookupPlan(
+                lk, _reader(lk.source), relationship_name(lk.target, fs), parts_of(lk.target)
+            )
+        )
+    plan._lookups = tuple(lookups)
+
+    defaults = []
+    for name, value in flow.defaults.items():
+        fs = schema_field(name, "a default")
+        if fs is not None and value is not None:
+            check = build_validator(fs)
+            problem = check(value) if check is not None else None
+            if problem is not None:
+                problem.message = f"default value: {problem.message}"
+                static.append(problem)
+        parts = parts_of(name)
+        defaults.append((name, parts, compile_path(name) if parts else _flat_reader(name), value))
+    plan._defaults = tuple(defaults)
+
+    # Required fields: the ones nothing writes are static issues; the ones a mapping writes
+    # are checked on every record (the mapping may yield None).
+    lookup_targets = {lk.target for lk in flow.lookups}
+    written = {fm.target for fm in flow.fields} | lookup_targets | set(flow.defaults)
+    written_lower = {w.lower() for w in written}
+    required: list[tuple[str, Getter]] = []
+    if target_schema is not None and creates and salesforce:
+        for fs in target_schema.required_fields():
+            if fs.path.lower() not in written_lower:
+                static.append(
+                    Issue(
+                        "REQUIRED_FIELD_MISSING",
+                        fs.path,
+                        f"{fs.path} is required to create a {target_schema.name} but no mapping, "
+                        "lookup or default fills it",
+                    )
+                )
+    ext = flow.operation.external_id if action is Action.UPSERT else None
+    if ext is not None and ext.lower() not in written_lower:
+        static.append(
+            Issue(
+                "REQUIRED_FIELD_MISSING",
+                ext,
+                f"{ext} is the upsert key but no mapping fills it",
+            )
+        )
+    if creates and target_schema is not None and salesforce:
+        for fm in flow.fields:
+            fs = target_schema.find(fm.target)
+            if fs is not None and fs.required and fm.target not in flow.defaults:
+                required.append((fm.target, _flat_reader(fm.target)))
+    mapped = {fm.target for fm in flow.fields}
+    if ext is not None and ext in mapped and all(name != ext for name, _ in required):
+        required.append((ext, _flat_reader(ext)))
+    plan._required = tuple(required)
+    return plan
+
+
+def _text_ok(fs: FieldSchema | None) -> int:
+    """The longest string a field takes without further checks, or -1 to always check."""
+    if fs is None or fs.kind not in TEXT_KINDS or fs.kind is FieldKind.MULTIPICKLIST:
+        return -1
+    if fs.restricted and fs.enum_values and fs.kind is FieldKind.PICKLIST:
+        return -1
+    return fs.length if fs.length else sys.maxsize
+
+
+def _flat_reader(name: str) -> Getter:
+    return lambda record: record.get(name)
+
+
+def _reader_for_condition(path: str) -> Reader:
+    return _reader(path)
+
+
+def _build_steps(flow: Flow, fm: FieldMapping, env: CompileEnv) -> list[Callable[[Any, Any], Any]]:
+    steps = []
+    for i, step in enumerate(fm.transforms, 1):
+        try:
+            steps.append(build_step(step, env))
+        except MappingError as exc:
+            raise type(exc)(
+                f"flow {flow.name!r}, field {fm.target!r}, step {i} ({step.name}): {exc}"
+            ) from exc
+        except (TypeError, ValueError) as exc:
+            raise TransformError(
+                f"flow {flow.name!r}, field {fm.target!r}, step {i} ({step.name}): {exc}"
+            ) from exc
+    return steps
+
+
+def _check_writable(
+    fs: FieldSchema, name: str, action: Action, obj: str, static: list[Issue]
+) -> None:
+    if action in (Action.INSERT, Action.UPSERT, Action.CREATE) and not fs.createable:
+        static.append(
+            Issue("FIELD_NOT_CREATEABLE", name, f"{name} cannot be set when creating a {obj}")
+        )
+    if action is Action.UPDATE and not fs.updateable:
+        static.append(
+            Issue("FIELD_NOT_UPDATEABLE", name, f"{name} cannot be changed on an existing {obj}")
+        )
+    elif action is Action.UPSERT and fs.createable and not fs.updateable:
+        # Upsert creates or updates: the update half would refuse this field.
+        static.append(
+            Issue(
+                "FIELD_NOT_UPDATEABLE",
+                name,
+                f"{name} cannot be changed on an existing {obj}; an upsert that matches a "
+                "record will fail",
+                "warning",
+            )
+        )
+
+
+def _check_kinds(
+    fm: FieldMapping, fs: FieldSchema, source_schema: ObjectSchema | None, static: list[Issue]
+) -> None:
+    """Warn when what reaches the target is of a kind the target cannot hold."""
+    produced: FieldKind | None = None
+    origin = ""
+    if fm.transforms:
+        try:
+            produced = get_transform(fm.transforms[-1].name).output_kind
+        except MappingError:
+            produced = None
+        origin = f"transform {fm.transforms[-1].name}"
+    elif len(fm.sources) == 1 and source_schema is not None:
+        src = source_schema.find(fm.sources[0])
+        if src is not None and not src.free_keys:
+            produced = src.kind
+            origin = f"source {fm.sources[0]}"
+    if produced is None or kinds_compatible(produced, fs.kind):
+        return
+    hint = conversion_hint(produced, fs.kind)
+    advice = f" (add the {hint} transform)" if hint else ""
+    static.append(
+        Issue(
+            "INVALID_TYPE",
+            fm.target,
+            f"{fm.target} is a {fs.kind.value} field but {origin} gives a {produced.value}{advice}",
+            "warning",
+        )
+    )
