@@ -132,6 +132,8 @@ class WhereCompiler:
     def _compare(self, cond: Compare) -> Predicate:
         field, get = self._field(cond.field)
         value, op = cond.value, cond.op
+        if op == "LIKE" and kind_of(field.type) not in (None, "string"):
+            raise self._fail(field, value, f"invalid operator on {field.type} field: LIKE")
         kind = self._kind(field, value)
         if value.kind == "null":
             if op == "=":
@@ -145,10 +147,6 @@ class WhereCompiler:
                 pos=value.pos,
             )
         if op == "LIKE":
-            if kind not in ("string", "id", "any"):
-                raise self._fail(
-                    field, value, f"invalid operator on {field.type or kind} field: LIKE"
-                )
             return _like(get, value.raw or "")
         if value.kind == "relative":
             return self._relative(get, value, op)

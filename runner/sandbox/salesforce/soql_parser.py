@@ -88,8 +88,8 @@ class _Parser:
             shown = f"'{tok.raw}'"
         else:
             shown = tok.text
-        if hint is None and tok.kind == "ident":
-            hint = _UNSUPPORTED_CLAUSES.get(tok.text.upper())
+        if tok.kind == "ident":  # naming the unsupported feature beats "expected X"
+            hint = _UNSUPPORTED_CLAUSES.get(tok.text.upper(), hint)
         reason = f"unexpected token: '{shown}'" if tok.kind != "eof" else "unexpected token: <EOF>"
         if hint:
             reason += f" ({hint})"
