@@ -1,0 +1,180 @@
+"""Both sandboxes at once: what ``fieldbridge-runner sandbox up`` and the demo start.
+
+:func:`sandbox_up` starts the Stripe sandbox and the Salesforce org emulator under one state
+directory, optionally seeds them, and returns a :class:`SandboxSession` whose
+:meth:`~SandboxSession.to_json` is the one line the command prints with ``--json``.
+
+State layout (default: the user data dir's ``sandbox/``)::
+
+    stripe/localstripe.pickle   the Stripe sandbox's objects
+    stripe/webhook_secret       kept so a configured runner keeps verifying after a restart
+    salesforce/                 the org emulator's database, CA and keys
+
+That JSON holds the sandboxes' local credentials on purpose (it is their configuration);
+nothing here logs them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import platformdirs
+
+from runner.errors import ConfigError, SandboxError
+from runner.sandbox.stripe_sandbox import StripeSandbox, new_webhook_secret, start_stripe_sandbox
+
+if TYPE_CHECKING:
+    from runner.sandbox.seed import SeedSummary
+
+log = logging.getLogger(__name__)
+
+SEEDS = ("demo",)
+# Offered beside the contract keys when the emulator's handle has them.
+_SALESFORCE_EXTRA_KEYS = ("security_token", "private_key_file", "api_version")
+
+
+def default_state_dir() -> Path:
+    return Path(platformdirs.user_data_dir("fieldbridge", appauthor=False)) / "sandbox"
+
+
+@dataclass
+class SandboxSession:
+    """Both running sandboxes. ``stop()`` them (or use the session as a context manager)."""
+
+    stripe: StripeSandbox
+    salesforce: Any = field(repr=False)  # runner.sandbox.salesforce.server.EmulatorHandle
+    state_dir: Path
+    seed: SeedSummary | None = None
+
+    def __enter__(self) -> SandboxSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop both; the second one is stopped even if the first one fails to."""
+        try:
+            if self.salesforce is not None:
+                self.salesforce.stop()
+        finally:
+            self.stripe.stop()
+
+    def to_dict(self) -> dict[str, Any]:
+        sf = self.salesforce
+        salesforce = {
+            "instance_url": sf.instance_url,
+            "access_token": sf.access_token,
+            "ca_file": str(sf.ca_file),
+            "login_url": sf.login_url,
+            "username": sf.username,
+            "password": sf.password,
+            "consumer_key": sf.consumer_key,
+        }
+        for key in _SALESFORCE_EXTRA_KEYS:
+            value = getattr(sf, key, None)
+            if value is not None:
+                salesforce[key] = value if isinstance(value, str | int | float) else str(value)
+        out: dict[str, Any] = {
+            "stripe": {
+                "api_base": self.stripe.api_base,
+                "api_key": self.stripe.api_key,
+                "webhook_secret": self.stripe.webhook_secret,
+            },
+            "salesforce": salesforce,
+            "state_dir": str(self.state_dir),
+        }
+        if self.seed is not None:
+            out["seed"] = self.seed.to_dict()
+        return out
+
+    def to_json(self) -> str:
+        """One line of JSON: the sandboxes' configuration, credentials included."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=False)
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the sandboxes' subprocesses (for tests that check for orphans)."""
+        proc = self.stripe.process
+        return [proc.pid] if proc is not None else []
+
+
+def _webhook_secret(stripe_dir: Path) -> str:
+    path = stripe_dir / "webhook_secret"
+    if path.exists():
+        secret = path.read_text(encoding="utf-8").strip()
+        if secret:
+            return secret
+    secret = new_webhook_secret()
+    # Owner-only from the first byte: it is a credential, however local.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secret + "\n")
+    return secret
+
+
+def _start_salesforce(state_dir: Path, *, port: int, reset: bool, faults: str | None) -> Any:
+    try:
+        from runner.sandbox.salesforce.server import start_emulator
+    except ImportError as exc:
+        raise SandboxError("the Salesforce org emulator is not available in this build") from exc
+    return start_emulator(state_dir, port=port, reset=reset, faults=faults)
+
+
+def sandbox_up(
+    state_dir: Path | None = None,
+    *,
+    seed: str | None = None,
+    reset: bool = False,
+    faults: str | None = None,
+    stripe_port: int = 0,
+    salesforce_port: int = 0,
+) -> SandboxSession:
+    """Start the Stripe sandbox and the Salesforce emulator; seed them if asked.
+
+    ``reset`` wipes both sides' stored state first. ``faults`` is the emulator's fault spec
+    (e.g. ``latency=50ms,error503=0.1``); the Stripe sandbox has no fault injection.
+    """
+    if seed is not None and seed not in SEEDS:
+        raise ConfigError(f"unknown seed {seed!r}; known seeds: {', '.join(SEEDS)}")
+    for name, port in (("Stripe", stripe_port), ("Salesforce", salesforce_port)):
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"invalid {name} sandbox port {port}")
+    root = (state_dir or default_state_dir()).expanduser().resolve()
+    stripe_dir = root / "stripe"
+    if reset and stripe_dir.exists():
+        shutil.rmtree(stripe_dir)
+    try:
+        stripe_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SandboxError(f"cannot create the sandbox state directory {root}") from exc
+
+    stripe = start_stripe_sandbox(
+        stripe_port,
+        webhook_secret=_webhook_secret(stripe_dir),
+        data_file=stripe_dir / "localstripe.pickle",
+    )
+    session = SandboxSession(stripe=stripe, salesforce=None, state_dir=root)
+    try:
+        session.salesforce = _start_salesforce(
+            root / "salesforce", port=salesforce_port, reset=reset, faults=faults
+        )
+        if seed == "demo":
+            from runner.sandbox.salesforce.server import salesforce_client
+            from runner.sandbox.seed import seed_demo
+
+            session.seed = seed_demo(stripe, salesforce_client(session.salesforce))
+    except BaseException:
+        session.stop()
+        raise
+    log.info(
+        "sandboxes up: Stripe at %s, Salesforce at %s (state in %s)",
+        stripe.api_base, session.salesforce.instance_url, root,
+    )
+    return session

@@ -1,0 +1,275 @@
+"""``sandbox_up`` in process, and ``fieldbridge-runner sandbox up`` as a real subprocess."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from runner.cli import build_parser, main
+from runner.errors import ConfigError
+from runner.sandbox import up as up_module
+from runner.sandbox.up import SandboxSession, sandbox_up
+
+STRIPE_KEYS = {"api_base", "api_key", "webhook_secret"}
+SALESFORCE_KEYS = {
+    "instance_url", "access_token", "ca_file", "login_url", "username", "password",
+    "consumer_key",
+}
+
+
+@dataclass
+class FakeEmulator:
+    """Stands in for the org emulator where only the Stripe half is under test."""
+
+    state_dir: Path
+    instance_url: str = "https://127.0.0.1:1"
+    login_url: str = "https://127.0.0.1:1"
+    access_token: str = "00Dfake!token"
+    ca_file: str = "/nonexistent/ca.pem"
+    username: str = "admin@fieldbridge.sandbox"
+    password: str = "pw"
+    consumer_key: str = "3MVGfake"
+    security_token: str = "tok"
+    calls: list[dict] = field(default_factory=list)
+    stopped: bool = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.fixture
+def fake_salesforce(monkeypatch):
+    started: list[FakeEmulator] = []
+
+    def start(state_dir, *, port, reset, faults):
+        emulator = FakeEmulator(state_dir)
+        emulator.calls.append({"port": port, "reset": reset, "faults": faults})
+        started.append(emulator)
+        return emulator
+
+    monkeypatch.setattr(up_module, "_start_salesforce", start)
+    return started
+
+
+@pytest.mark.slow
+def test_session_json_has_the_contract_keys(tmp_path: Path, fake_salesforce):
+    with sandbox_up(tmp_path, faults="latency=5ms") as session:
+        line = session.to_json()
+        assert "\n" not in line
+        data = json.loads(line)
+        assert set(data["stripe"]) >= STRIPE_KEYS
+        assert set(data["salesforce"]) >= SALESFORCE_KEYS
+        assert data["stripe"]["api_base"] == session.stripe.api_base
+        assert data["salesforce"]["security_token"] == "tok"
+        customer = session.stripe.client().v1.customers.create(params={"email": "j@x.example"})
+        assert customer.id.startswith("cus_")
+        assert fake_salesforce[0].state_dir == tmp_path.resolve() / "salesforce"
+        assert fake_salesforce[0].calls == [{"port": 0, "reset": False, "faults": "latency=5ms"}]
+    assert fake_salesforce[0].stopped and not session.stripe.running
+
+
+@pytest.mark.slow
+def test_state_survives_a_restart_and_reset_wipes_it(tmp_path: Path, fake_salesforce):
+    with sandbox_up(tmp_path) as first:
+        kept = first.stripe.client().v1.customers.create(params={"email": "k@x.example"}).id
+        secret = first.stripe.webhook_secret
+    secret_file = tmp_path / "stripe" / "webhook_secret"
+    assert secret_file.stat().st_mode & 0o077 == 0
+    with sandbox_up(tmp_path) as second:
+        assert second.stripe.client().v1.customers.retrieve(kept).email == "k@x.example"
+        assert second.stripe.webhook_secret == secret
+    with sandbox_up(tmp_path, reset=True) as third:
+        assert third.stripe.client().v1.customers.list().data == []
+        assert third.stripe.webhook_secret != secret
+        assert fake_salesforce[-1].calls[0]["reset"] is True
+
+
+def test_bad_arguments_are_config_errors(tmp_path: Path, fake_salesforce):
+    with pytest.raises(ConfigError, match="unknown seed 'big'"):
+        sandbox_up(tmp_path, seed="big")
+    with pytest.raises(ConfigError, match="invalid Stripe sandbox port"):
+        sandbox_up(tmp_path, stripe_port=-1)
+    assert fake_salesforce == []  # nothing was started
+
+
+@pytest.mark.slow
+def test_a_failing_salesforce_start_stops_stripe(tmp_path: Path, monkeypatch):
+    started: list[SandboxSession] = []
+    real_start = up_module.start_stripe_sandbox
+
+    def spy(*args, **kwargs):
+        sb = real_start(*args, **kwargs)
+        started.append(sb)
+        return sb
+
+    def broken(*args, **kwargs):
+        raise up_module.SandboxError("emulator exploded")
+
+    monkeypatch.setattr(up_module, "start_stripe_sandbox", spy)
+    monkeypatch.setattr(up_module, "_start_salesforce", broken)
+    with pytest.raises(up_module.SandboxError, match="exploded"):
+        sandbox_up(tmp_path)
+    assert len(started) == 1 and not started[0].running
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sandbox", "up", "--stripe-port", "abc"],
+        ["sandbox", "up", "--salesforce-port", "70000"],
+        ["sandbox", "up", "--seed", "huge"],
+        ["sandbox"],
+    ],
+)
+def test_cli_refuses_bad_flags(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(argv)
+    assert info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_cli_refuses_an_empty_fault_spec(capsys):
+    assert main(["sandbox", "up", "--faults", " "]) == 1
+    assert "--faults needs a spec" in capsys.readouterr().err
+
+
+# --- the real command, as a subprocess ------------------------------------------------------
+
+
+def _children(pid: int) -> set[int]:
+    """Every descendant process of ``pid`` (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _read_line(proc: subprocess.Popen, timeout: float = 60.0) -> str:
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not out or not out[0]:
+        proc.kill()
+        raise AssertionError(f"sandbox up printed nothing; stderr: {proc.stderr.read()}")
+    return out[0]
+
+
+def _start_command(tmp_path: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner.cli", "sandbox", "up", "--json",
+         "--state-dir", str(tmp_path / "state"), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+
+
+def _refused(url: str, **kwargs) -> bool:
+    try:
+        requests.get(url, timeout=2, **kwargs)
+    except requests.ConnectionError:
+        return True
+    return False
+
+
+needs_emulator = pytest.mark.skipif(
+    importlib.util.find_spec("runner.sandbox.salesforce.server") is None,
+    reason="the Salesforce org emulator has not landed yet",
+)
+
+
+@pytest.mark.slow
+@needs_emulator
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc to find child processes")
+def test_sandbox_up_json_serves_both_sides_and_sigint_stops_everything(tmp_path: Path):
+    import simple_salesforce
+
+    proc = _start_command(tmp_path, "--seed", "demo", "--reset")
+    try:
+        line = _read_line(proc)
+        config = json.loads(line)
+        assert set(config["stripe"]) >= STRIPE_KEYS
+        assert set(config["salesforce"]) >= SALESFORCE_KEYS
+        children = _children(proc.pid)
+        assert children, "localstripe should run as a child process"
+
+        from runner.sandbox.stripe_sandbox import StripeSandbox
+
+        stripe_cfg = config["stripe"]
+        stripe = StripeSandbox(stripe_cfg["api_base"], stripe_cfg["api_key"],
+                               stripe_cfg["webhook_secret"], process=None)
+        customers = stripe.client().v1.customers.list(params={"limit": 100}).data
+        assert len(customers) == len(config["seed"]["stripe_customers"]) == 6
+
+        sf_cfg = config["salesforce"]
+        session = requests.Session()
+        session.verify = sf_cfg["ca_file"]
+        sf = simple_salesforce.Salesforce(
+            instance_url=sf_cfg["instance_url"], session_id=sf_cfg["access_token"],
+            session=session,
+        )
+        accounts = sf.query_all("SELECT Id, Name FROM Account")["records"]
+        assert {a["Name"] for a in accounts} >= set(config["seed"]["salesforce_accounts"])
+
+        # Nothing else on stdout: exactly one line.
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=30)
+        assert rest == ""
+        assert proc.returncode == 0, err
+        assert stripe_cfg["webhook_secret"] not in err
+        assert sf_cfg["access_token"] not in err
+        assert not [pid for pid in children if _alive(pid)]
+        assert _refused(stripe_cfg["api_base"] + "/v1/balance")
+        assert _refused(sf_cfg["instance_url"], verify=sf_cfg["ca_file"])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+@needs_emulator
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc to find child processes")
+def test_sigkilled_command_leaves_no_localstripe_behind(tmp_path: Path):
+    proc = _start_command(tmp_path)
+    try:
+        config = json.loads(_read_line(proc))
+        children = _children(proc.pid)
+        assert children
+    finally:
+        proc.kill()
+        proc.wait()
+    # The launcher watches its parent; give it a moment to notice, without asserting on time.
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in children if _alive(pid)]
+    assert _refused(config["stripe"]["api_base"] + "/v1/balance")
