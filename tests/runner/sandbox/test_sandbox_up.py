@@ -38,7 +38,7 @@ class FakeEmulator:
     access_token: str = "00Dfake!token"
     ca_file: str = "/nonexistent/ca.pem"
     username: str = "admin@fieldbridge.sandbox"
-    password: str = "pw"
+    password: str = "fake-password-5821"
     consumer_key: str = "3MVGfake"
     security_token: str = "tok"
     calls: list[dict] = field(default_factory=list)
@@ -142,6 +142,58 @@ def test_cli_refuses_bad_flags(argv, capsys):
 def test_cli_refuses_an_empty_fault_spec(capsys):
     assert main(["sandbox", "up", "--faults", " "]) == 1
     assert "--faults needs a spec" in capsys.readouterr().err
+
+
+def _run_command_until_up(monkeypatch, argv: list[str]) -> tuple[int, SandboxSession]:
+    """Run ``main(argv)`` here; SIGTERM ourselves once the sandboxes are up."""
+    sessions: list[SandboxSession] = []
+    real = up_module.sandbox_up
+
+    def recording(*args, **kwargs):
+        sessions.append(real(*args, **kwargs))
+        return sessions[-1]
+
+    def terminate_when_up():
+        while not sessions:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(up_module, "sandbox_up", recording)
+    threading.Thread(target=terminate_when_up, daemon=True).start()
+    code = main(argv)
+    return code, sessions[0]
+
+
+@pytest.mark.slow
+def test_command_prints_one_json_line_and_stops_on_sigterm(
+    tmp_path: Path, fake_salesforce, monkeypatch, capsys
+):
+    code, session = _run_command_until_up(
+        monkeypatch, ["sandbox", "up", "--json", "--state-dir", str(tmp_path)]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0])["stripe"]["api_base"] == session.stripe.api_base
+    assert not session.stripe.running and fake_salesforce[0].stopped
+    assert session.stripe.webhook_secret not in err
+
+
+@pytest.mark.slow
+def test_readable_output_names_places_not_secrets(
+    tmp_path: Path, fake_salesforce, monkeypatch, capsys
+):
+    code, session = _run_command_until_up(
+        monkeypatch, ["sandbox", "up", "--state-dir", str(tmp_path)]
+    )
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert session.stripe.api_base in out and fake_salesforce[0].instance_url in out
+    for secret in (session.stripe.webhook_secret, session.stripe.api_key,
+                   fake_salesforce[0].access_token, fake_salesforce[0].password):
+        assert secret not in out
+    assert "stopped" in out
 
 
 # --- the real command, as a subprocess ------------------------------------------------------

@@ -196,3 +196,40 @@ def test_data_file_survives_a_restart_and_stop_leaves_no_process(tmp_path: Path)
     finally:
         second.stop()
     second.stop()  # twice is fine
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc to see if a process lives")
+def test_localstripe_exits_when_its_starter_is_killed():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys, time\n"
+        "from runner.sandbox.stripe_sandbox import start_stripe_sandbox\n"
+        "sb = start_stripe_sandbox()\n"
+        "print(sb.process.pid, sb.api_base, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    starter = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pid_text, api_base = starter.stdout.readline().split()
+    finally:
+        starter.send_signal(signal.SIGKILL)
+        starter.wait()
+    pid = int(pid_text)
+
+    def alive() -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        return state != "Z"
+
+    deadline = time.monotonic() + 15
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(api_base + "/v1/balance", timeout=2)
