@@ -10,8 +10,10 @@ filter on ``IsDeleted``: the caller passes live rows for ``query`` and all rows 
 ``queryAll``. ``resolve_parent(row, relationship)`` is called with the canonical
 relationship name (``Account``, ``Owner``, ``Account__r``; as written when no describe is
 given) and returns the parent record or ``None``. The parent's sObject type in output comes
-from describe, else from the parent's own ``attributes.type``, else from the name
-(``Account__r`` -> ``Account__c``).
+from describe (for a polymorphic relationship such as ``What``, the target whose key prefix
+starts the parent's Id), else from the parent's own ``attributes.type``, else from the name
+(``Account__r`` -> ``Account__c``). ``describe(name)`` is called with object names as the
+query writes them, so it should match names case-insensitively, as Salesforce does.
 
 ``QueryResult.total_size`` is what Salesforce reports as ``totalSize``: the number of
 records the query returns, after LIMIT and OFFSET (for COUNT(), the count, capped the
@@ -57,10 +59,13 @@ def execute(
     run = _Run(schema, resolve_parent)
     selected = [schema.resolve(ref) for ref in query.fields]
     moment = now or datetime.now(UTC)
+    # Hold every row until the end: parents are memoised by id(row), and an id may be
+    # reused once a row that was generated on the fly is dropped.
+    rows = list(rows)
 
     matched: list[Row]
     if query.where is None:
-        matched = list(rows)
+        matched = rows
     else:
         compiler = WhereCompiler(schema, run.getter, query.text, moment)
         keep = compiler.compile(query.where)
@@ -140,7 +145,11 @@ class _Run:
                 continue
             nested = out.get(rel)
             if nested is None:
-                parent_type = resolved.parent_type or _parent_type(parent, rel)
+                parent_type = (
+                    resolved.parent_type
+                    or self.schema.type_by_prefix(resolved.candidates, _get(parent, "Id"))
+                    or _parent_type(parent, rel)
+                )
                 nested = out[rel] = {"attributes": _attributes(parent_type, parent, api_version)}
             nested[resolved.name] = _get(parent, resolved.name)
         return out

@@ -49,6 +49,7 @@ class ResolvedField:
     parent_type: str | None = None
     filterable: bool = True
     sortable: bool = True
+    candidates: tuple[str, ...] = ()  # every type a polymorphic relationship may point to
 
 
 class Schema:
@@ -109,7 +110,9 @@ class Schema:
         if parent_desc is None:
             # Polymorphic (Owner -> User or Group) or an object we have no describe for:
             # take the name as written, as without describe.
-            return ResolvedField(ref, rel_name, ref.field, None, parent_type)
+            return ResolvedField(
+                ref, rel_name, ref.field, None, parent_type, candidates=tuple(map(str, targets))
+            )
         parent_name = str(parent_desc.get("name") or parent_type)
         f = _field_index(parent_desc).get(ref.field.lower())
         if f is None:
@@ -120,6 +123,16 @@ class Schema:
                 pos=ref.pos,
             )
         return _resolved(ref, rel_name, f, parent_name)
+
+    def type_by_prefix(self, candidates: tuple[str, ...], record_id: object) -> str | None:
+        """Which of a polymorphic relationship's targets an id belongs to, by key prefix."""
+        if not self.known or not isinstance(record_id, str):
+            return None
+        for name in candidates:
+            desc = self._lookup(name)
+            if desc and desc.get("keyPrefix") and record_id.startswith(str(desc["keyPrefix"])):
+                return str(desc.get("name") or name)
+        return None
 
 
 def _field_index(desc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

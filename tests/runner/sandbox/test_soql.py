@@ -757,3 +757,38 @@ def test_large_table() -> None:
         key=lambda r: (-r["NumberOfEmployees"], r["Name"].casefold()),
     )
     assert [r["Id"] for r in result.records] == [r["Id"] for r in expected][:2000]
+
+
+def test_polymorphic_parent_type_comes_from_the_key_prefix() -> None:
+    task = {
+        "name": "Task",
+        "keyPrefix": "00T",
+        "fields": [
+            {"name": "Id", "type": "id"},
+            {"name": "WhatId", "type": "reference", "relationshipName": "What",
+             "referenceTo": ["Account", "Opportunity"]},
+        ],
+    }  # fmt: skip
+    describes = {**DESCRIBES, "task": task}
+    rows = [{"Id": "00T000000000001AAA", "WhatId": _id("001", 3)}]
+    result = execute(
+        parse("SELECT Id, What.Name FROM Task"),
+        rows,
+        resolve_parent=lambda row, rel: ACCOUNTS_BY_ID.get(row["WhatId"]),
+        describe=lambda name: describes.get(name.lower()),
+    )
+    assert result.records[0]["What"]["attributes"]["type"] == "Account"
+    assert result.records[0]["What"]["Name"] == "Globex"
+
+
+def test_rows_may_come_from_a_generator() -> None:
+    # Fresh dicts that nothing else holds: parents must not be mixed up between rows.
+    def fresh() -> Any:
+        for contact in CONTACTS * 50:
+            yield dict(contact)
+
+    query = parse("SELECT LastName, Account.Name FROM Contact WHERE Account.Name != null")
+    result = execute(query, fresh(), resolve_parent=resolve_parent, describe=describe, now=NOW)
+    pairs = {(r["LastName"], r["Account"]["Name"]) for r in result.records}
+    assert pairs == {("Smith", "Acme"), ("Brown", "Globex")}
+    assert result.total_size == 100
