@@ -122,10 +122,10 @@ def _chain(sources: list[str], steps: list[Callable[[Any, Any], Any]]) -> FieldF
 
 
 # One compiled field mapping, a plain tuple so that the apply loop unpacks it in one step:
-# (target, nested write path or None, function, plain, validator or None, text fast-path limit).
-# ``plain`` means ``function`` is a bare path getter taking the record only. A string value no
-# longer than the limit needs no validator call (unrestricted text fields); -1 disables that.
-_FieldPlan = tuple[str, "tuple[str, ...] | None", Any, bool, "Validator | None", int]
+# (target, nested write path or None, function, validator or None, fast type, limit): a plain
+# tuple so that the apply loop unpacks it in one step. A value of the fast type (no longer than
+# the limit for text) needs no validator call: see _fast_path.
+_FieldPlan = tuple[str, "tuple[str, ...] | None", FieldFn, "Validator | None", Any, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +161,9 @@ class FlowPlan:
         self._nested = flow.target.system is System.STRIPE
         self._event_types: frozenset[str] = frozenset(flow.trigger.stripe_events)
         self._conditions: tuple[CompiledCondition, ...] = ()
-        self._fields: tuple[_FieldPlan, ...] = ()
+        self._plain_fields: tuple[tuple[str, Getter, Validator | None, Any, int], ...] = ()
+        self._step_fields: tuple[_FieldPlan, ...] = ()
+        self._order: tuple[str, ...] = ()
         self._lookups: tuple[_LookupPlan, ...] = ()
         self._defaults: tuple[tuple[str, tuple[str, ...] | None, Getter, Any], ...] = ()
         self._required: tuple[tuple[str, Getter], ...] = ()
@@ -181,7 +183,7 @@ class FlowPlan:
         prior state, for ``changed_to`` conditions on Salesforce changes. Only an exception
         raised by ``resolver`` itself (e.g. the network) propagates.
         """
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             what = type(data).__name__
             return MappingResult(
                 {}, [Issue("INVALID_INPUT", None, f"the input must be a JSON object, got {what}")]
@@ -212,24 +214,38 @@ class FlowPlan:
                 )
 
         issues: list[Issue] | None = None
-        record: dict[str, Any] = {}
-        ctx = _Context(rec, ev, self._readers)
-        for target, parts, fn, plain, validate, text_ok in self._fields:
-            if plain:
-                value = fn(rec)
-            else:
-                ctx.field = target
-                try:
-                    value = fn(rec, ev, ctx)
-                except Exception as exc:  # any failure on bad data is the record's issue
-                    if issues is None:
-                        issues = []
-                    issues.append(_transform_failed(target, exc))
-                    continue
+        # Flat targets keep the mapping's field order: the keys are laid down first.
+        record: dict[str, Any] = dict.fromkeys(self._order) if self._order else {}
+        # Bare path reads into flat fields: the bulk of most flows, in the tightest loop.
+        for target, get, validate, fast_type, text_ok in self._plain_fields:
+            value = get(rec)
             if (
                 value is not None
                 and validate is not None
-                and (type(value) is not str or len(value) > text_ok)
+                and (type(value) is not fast_type or (fast_type is str and len(value) > text_ok))
+            ):
+                problem = validate(value)
+                if problem is not None:
+                    if issues is None:
+                        issues = []
+                    issues.append(problem)
+            record[target] = value
+        ctx = _Context(rec, ev, self._readers)
+        for target, parts, fn, validate, fast_type, text_ok in self._step_fields:
+            ctx.field = target
+            try:
+                value = fn(rec, ev, ctx)
+            except Exception as exc:  # any failure on bad data is the record's issue
+                if issues is None:
+                    issues = []
+                issues.append(_transform_failed(target, exc))
+                if parts is None:
+                    record.pop(target, None)  # left out, not sent as null
+                continue
+            if (
+                value is not None
+                and validate is not None
+                and (type(value) is not fast_type or (fast_type is str and len(value) > text_ok))
             ):
                 problem = validate(value)
                 if problem is not None:
@@ -244,11 +260,11 @@ class FlowPlan:
         if self._lookups:
             issues = self._apply_lookups(rec, ev, record, resolver, issues)
         for name, parts, current, value in self._defaults:
-            if current(record) is None:
-                if parts is None:
+            if parts is None:
+                if record.get(name) is None:
                     record[name] = value
-                else:
-                    set_path(record, parts, value)
+            elif current(record) is None:
+                set_path(record, parts, value)
         for name, current in self._required:
             if current(record) is None:
                 if issues is None:
@@ -263,7 +279,8 @@ class FlowPlan:
             if issues is None:
                 issues = []
             for where, message in ctx.warnings:
-                issues.append(Issue(_warning_code(message), where, message, "warning"))
+                text = f"{where}: {message}" if where else message
+                issues.append(Issue(_warning_code(message), where, text, "warning"))
         if self.static_issues:
             issues = [*self.static_issues, *(issues or ())]
         return MappingResult(record, issues if issues is not None else [], False, None, source_id)
@@ -372,6 +389,7 @@ def compile_flow(
         raise type(exc)(f"flow {flow.name!r}: {exc}") from exc
 
     fields: list[_FieldPlan] = []
+    plain_fields: list[tuple[str, Getter, Validator | None, Any, int]] = []
     seen: set[str] = set()
     for fm in flow.fields:
         if fm.target in seen:
@@ -382,11 +400,20 @@ def compile_flow(
         steps = _build_steps(flow, fm, env)
         if fs is not None:
             _check_kinds(fm, fs, source_schema, static)
-        plain = len(fm.sources) == 1 and not steps and not fm.sources[0].startswith(EVENT_PREFIX)
-        fn = compile_path(fm.sources[0]) if plain else _chain(fm.sources, steps)
         validator = build_validator(fs) if fs is not None else None
-        fields.append((fm.target, parts_of(fm.target), fn, plain, validator, _text_ok(fs)))
-    plan._fields = tuple(fields)
+        fast_type, text_ok = _fast_path(fs)
+        parts = parts_of(fm.target)
+        bare = len(fm.sources) == 1 and not steps and not fm.sources[0].startswith(EVENT_PREFIX)
+        if bare and parts is None:
+            getter = compile_path(fm.sources[0])
+            plain_fields.append((fm.target, getter, validator, fast_type, text_ok))
+            continue
+        fn = _chain(fm.sources, steps)
+        fields.append((fm.target, parts, fn, validator, fast_type, text_ok))
+    plan._plain_fields = tuple(plain_fields)
+    plan._step_fields = tuple(fields)
+    if all(p is None for _, p, *_rest in fields):
+        plan._order = tuple(fm.target for fm in flow.fields)
 
     lookups: list[_LookupPlan] = []
     for lk in flow.lookups:
@@ -458,13 +485,19 @@ def compile_flow(
     return plan
 
 
-def _text_ok(fs: FieldSchema | None) -> int:
-    """The longest string a field takes without further checks, or -1 to always check."""
-    if fs is None or fs.kind not in TEXT_KINDS or fs.kind is FieldKind.MULTIPICKLIST:
-        return -1
+def _fast_path(fs: FieldSchema | None) -> tuple[type | None, int]:
+    """The value type a field takes without calling its validator, and for text the longest
+    length that needs no check: ``(str, 80)`` for a plain 80-character text field, ``(bool, 0)``
+    for a checkbox, ``(None, 0)`` when every value must go through the validator."""
+    if fs is None:
+        return None, 0
+    if fs.kind is FieldKind.BOOLEAN:
+        return bool, 0
+    if fs.kind not in TEXT_KINDS or fs.kind is FieldKind.MULTIPICKLIST:
+        return None, 0
     if fs.restricted and fs.enum_values and fs.kind is FieldKind.PICKLIST:
-        return -1
-    return fs.length if fs.length else sys.maxsize
+        return None, 0
+    return str, fs.length if fs.length else sys.maxsize
 
 
 def _flat_reader(name: str) -> Getter:
