@@ -1,0 +1,421 @@
+"""Semantic diff of mapping documents: what a reviewer cares about, not which lines moved.
+
+Flows are matched by name and field mappings by target field, so reordering either is not
+a change. ``before``/``after`` hold plain JSON-like data (the YAML shape), ready for
+``--json`` output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mappings.document.model import FieldMapping, Flow, MappingDocument, TransformStep
+from mappings.document.yamlio import (
+    condition_to_data,
+    field_mapping_to_data,
+    fixture_to_data,
+    flow_to_data,
+    lookup_to_data,
+    operation_to_data,
+    step_to_data,
+    trigger_to_data,
+)
+
+ChangeKind = Literal["added", "removed", "changed"]
+SEP = " / "
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: ChangeKind
+    path: str  # "flow charge-to-payment / field Amount__c / transforms"
+    before: Any
+    after: Any
+    summary: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "before": self.before,
+            "after": self.after,
+            "summary": self.summary,
+        }
+
+
+def diff_documents(a: MappingDocument, b: MappingDocument) -> list[Change]:
+    """Changes that turn ``a`` into ``b``, in a stable order (b's order for what both hold)."""
+    out: list[Change] = []
+    for attr in ("name", "description"):
+        before, after = getattr(a, attr), getattr(b, attr)
+        if before != after:
+            out.append(_changed(attr, before, after, f"{attr} {before!r} -> {after!r}"))
+    out += _diff_keyed(
+        "value map",
+        a.value_maps,
+        b.value_maps,
+        describe=lambda name, v: f"{len(v)} entries",
+        nested=_diff_value_map,
+    )
+    if a.rates != b.rates:
+        before = _rates_data(a)
+        after = _rates_data(b)
+        if before is None:
+            out.append(
+                Change("added", "rates", None, after, f"rates table added (base {after['base']})")
+            )
+        elif after is None:
+            out.append(Change("removed", "rates", before, None, "rates table removed"))
+        else:
+            out.append(_changed("rates", before, after, _rates_summary(before, after)))
+    flows_a = {f.name: f for f in a.flows}
+    flows_b = {f.name: f for f in b.flows}
+    for flow in a.flows:
+        if flow.name not in flows_b:
+            out.append(
+                Change(
+                    "removed",
+                    f"flow {flow.name}",
+                    flow_to_data(flow),
+                    None,
+                    f"flow {flow.name!r} removed ({_flow_line(flow)})",
+                )
+            )
+    for flow in b.flows:
+        old = flows_a.get(flow.name)
+        if old is None:
+            out.append(
+                Change(
+                    "added",
+                    f"flow {flow.name}",
+                    None,
+                    flow_to_data(flow),
+                    f"flow {flow.name!r} added ({_flow_line(flow)})",
+                )
+            )
+        else:
+            out += diff_flows(old, flow)
+    return out
+
+
+def diff_document_sets(a: Sequence[MappingDocument], b: Sequence[MappingDocument]) -> list[Change]:
+    """Diff two sets of documents (folders, bundles). One document each: a plain diff."""
+    if len(a) == 1 and len(b) == 1:
+        return diff_documents(a[0], b[0])
+    docs_a = {d.name: d for d in a}
+    docs_b = {d.name: d for d in b}
+    out: list[Change] = []
+    for doc in a:
+        if doc.name not in docs_b:
+            out.append(
+                Change(
+                    "removed",
+                    f"document {doc.name}",
+                    doc.name,
+                    None,
+                    f"document {doc.name!r} removed ({len(doc.flows)} flows)",
+                )
+            )
+    for doc in b:
+        old = docs_a.get(doc.name)
+        if old is None:
+            out.append(
+                Change(
+                    "added",
+                    f"document {doc.name}",
+                    None,
+                    doc.name,
+                    f"document {doc.name!r} added ({len(doc.flows)} flows)",
+                )
+            )
+            continue
+        for change in diff_documents(old, doc):
+            out.append(
+                Change(
+                    change.kind,
+                    f"document {doc.name}{SEP}{change.path}",
+                    change.before,
+                    change.after,
+                    change.summary,
+                )
+            )
+    return out
+
+
+def diff_flows(a: Flow, b: Flow) -> list[Change]:
+    base = f"flow {b.name}"
+    out: list[Change] = []
+
+    def compare(label: str, before: Any, after: Any, summary: str | None = None) -> None:
+        if before != after:
+            text = summary or f"{label}: {_short(before)} -> {_short(after)}"
+            out.append(_changed(f"{base}{SEP}{label}", before, after, text))
+
+    compare("description", a.description, b.description)
+    compare(
+        "trigger",
+        trigger_to_data(a.trigger),
+        trigger_to_data(b.trigger),
+        f"trigger: {_trigger_text(a)} -> {_trigger_text(b)}",
+    )
+    compare("source", str(a.source), str(b.source))
+    compare("target", str(a.target), str(b.target))
+    compare("operation", operation_to_data(a), operation_to_data(b))
+    compare(
+        "conditions",
+        [condition_to_data(c) for c in a.conditions],
+        [condition_to_data(c) for c in b.conditions],
+        f"conditions: {len(a.conditions)} -> {len(b.conditions)} "
+        f"({_conditions_text(a)} -> {_conditions_text(b)})",
+    )
+    out += _diff_fields(base, a, b)
+    out += _diff_keyed(
+        f"{base}{SEP}lookup",
+        {lk.target: lookup_to_data(lk) for lk in a.lookups},
+        {lk.target: lookup_to_data(lk) for lk in b.lookups},
+        describe=lambda name, v: f"{v['object']}.{v['match_field']} = {v['source']}",
+    )
+    out += _diff_keyed(
+        f"{base}{SEP}default",
+        a.defaults,
+        b.defaults,
+        describe=lambda name, v: _short(v),
+    )
+    out += _diff_keyed(
+        f"{base}{SEP}fixture",
+        {fx.name: fixture_to_data(fx) for fx in a.fixtures},
+        {fx.name: fixture_to_data(fx) for fx in b.fixtures},
+        describe=lambda name, v: "expects skip" if v.get("expect_skip") else "",
+    )
+    return out
+
+
+def _diff_fields(base: str, a: Flow, b: Flow) -> list[Change]:
+    out: list[Change] = []
+    old = {m.target: m for m in a.fields}
+    new = {m.target: m for m in b.fields}
+    for m in a.fields:
+        if m.target not in new:
+            out.append(
+                Change(
+                    "removed",
+                    f"{base}{SEP}field {m.target}",
+                    field_mapping_to_data(m),
+                    None,
+                    f"field {m.target} removed (was {_mapping_text(m)})",
+                )
+            )
+    for m in b.fields:
+        before = old.get(m.target)
+        path = f"{base}{SEP}field {m.target}"
+        if before is None:
+            out.append(
+                Change(
+                    "added",
+                    path,
+                    None,
+                    field_mapping_to_data(m),
+                    f"field {m.target} added: {_mapping_text(m)}",
+                )
+            )
+            continue
+        if before.sources != m.sources:
+            out.append(
+                _changed(
+                    f"{path}{SEP}sources",
+                    list(before.sources),
+                    list(m.sources),
+                    f"field {m.target} sources: {_sources_text(before)} -> {_sources_text(m)}",
+                )
+            )
+        if before.transforms != m.transforms:
+            out.append(
+                _changed(
+                    f"{path}{SEP}transforms",
+                    [step_to_data(s) for s in before.transforms],
+                    [step_to_data(s) for s in m.transforms],
+                    f"field {m.target} transforms: {_steps_text(before.transforms)} -> "
+                    f"{_steps_text(m.transforms)}",
+                )
+            )
+        if before.description != m.description:
+            out.append(
+                _changed(
+                    f"{path}{SEP}description",
+                    before.description,
+                    m.description,
+                    f"field {m.target} description changed",
+                )
+            )
+    return out
+
+
+def _diff_value_map(prefix: str, before: dict, after: dict) -> list[Change]:
+    return _diff_keyed(prefix, before, after, describe=lambda k, v: _short(v))
+
+
+def _diff_keyed(
+    prefix: str,
+    before: dict[Any, Any],
+    after: dict[Any, Any],
+    *,
+    describe: Any,
+    nested: Any = None,
+) -> list[Change]:
+    """Added/removed/changed entries of two dicts keyed by name."""
+    out: list[Change] = []
+    label = prefix.rsplit(SEP, 1)[-1]
+    for key, value in before.items():
+        if key not in after:
+            detail = describe(key, value)
+            out.append(
+                Change(
+                    "removed",
+                    f"{prefix} {key}",
+                    value,
+                    None,
+                    f"{label} {key} removed" + (f" (was {detail})" if detail else ""),
+                )
+            )
+    for key, value in after.items():
+        if key not in before:
+            detail = describe(key, value)
+            out.append(
+                Change(
+                    "added",
+                    f"{prefix} {key}",
+                    None,
+                    value,
+                    f"{label} {key} added" + (f": {detail}" if detail else ""),
+                )
+            )
+        elif before[key] != value:
+            if nested is not None:
+                out += nested(f"{prefix} {key}{SEP}entry", before[key], value)
+            else:
+                out.append(
+                    _changed(
+                        f"{prefix} {key}",
+                        before[key],
+                        value,
+                        f"{label} {key}: {_short(before[key])} -> {_short(value)}",
+                    )
+                )
+    return out
+
+
+def format_diff(changes: Sequence[Change]) -> str:
+    """Readable text: changes inside a flow grouped under it; '+' added, '-' removed, '~' changed."""
+    if not changes:
+        return "no differences"
+    marks = {"added": "+", "removed": "-", "changed": "~"}
+    lines: list[str] = []
+    current_group: str | None = None
+    for c in changes:
+        group = _flow_group(c.path)
+        if group is None:
+            current_group = None
+            lines.append(f"{marks[c.kind]} {c.summary}")
+            continue
+        if group != current_group:
+            lines.append(f"{group}:")
+            current_group = group
+        lines.append(f"  {marks[c.kind]} {c.summary}")
+    counts = {k: sum(1 for c in changes if c.kind == k) for k in marks}
+    lines.append(
+        f"{len(changes)} change{'s' if len(changes) != 1 else ''}: {counts['added']} added, "
+        f"{counts['removed']} removed, {counts['changed']} changed"
+    )
+    return "\n".join(lines)
+
+
+def _flow_group(path: str) -> str | None:
+    """'flow x' (or 'document d / flow x') when the change is inside a flow."""
+    parts = path.split(SEP)
+    for i, part in enumerate(parts):
+        if part.startswith("flow ") and i < len(parts) - 1:
+            return SEP.join(parts[: i + 1])
+    return None
+
+
+# --------------------------------------------------------------------------- wording
+
+
+def _changed(path: str, before: Any, after: Any, summary: str) -> Change:
+    return Change("changed", path, before, after, summary)
+
+
+def _rates_data(doc: MappingDocument) -> dict[str, Any] | None:
+    r = doc.rates
+    return None if r is None else {"base": r.base, "rates": dict(r.rates), "as_of": r.as_of}
+
+
+def _rates_summary(before: dict[str, Any], after: dict[str, Any]) -> str:
+    parts = []
+    if before["base"] != after["base"]:
+        parts.append(f"base {before['base']} -> {after['base']}")
+    changed = sorted(
+        k
+        for k in set(before["rates"]) | set(after["rates"])
+        if before["rates"].get(k) != after["rates"].get(k)
+    )
+    if changed:
+        parts.append("rates for " + ", ".join(changed))
+    if before["as_of"] != after["as_of"]:
+        parts.append(f"as of {before['as_of'] or '?'} -> {after['as_of'] or '?'}")
+    return "rates: " + "; ".join(parts)
+
+
+def _flow_line(flow: Flow) -> str:
+    return (
+        f"{flow.source} -> {flow.target}, {flow.operation.action.value}, {len(flow.fields)} fields"
+    )
+
+
+def _trigger_text(flow: Flow) -> str:
+    change = flow.trigger.salesforce_change
+    if change is None:
+        return ", ".join(flow.trigger.stripe_events)
+    text = f"{change.object} changed"
+    if change.field:
+        text += f" ({change.field}" + (
+            f" becomes {change.becomes!r})" if change.becomes is not None else ")"
+        )
+    return text
+
+
+def _conditions_text(flow: Flow) -> str:
+    parts = [
+        c.expr
+        if c.expr
+        else f"{c.path} {c.op.value}" + (f" {c.value!r}" if c.value is not None else "")
+        for c in flow.conditions
+    ]
+    return "; ".join(parts) or "none"
+
+
+def _sources_text(m: FieldMapping) -> str:
+    return ", ".join(m.sources) or "(no source)"
+
+
+def _steps_text(steps: Sequence[TransformStep]) -> str:
+    if not steps:
+        return "(none)"
+    return " | ".join(
+        s.name + (f"({', '.join(f'{k}={v!r}' for k, v in s.args.items())})" if s.args else "")
+        for s in steps
+    )
+
+
+def _mapping_text(m: FieldMapping) -> str:
+    text = _sources_text(m)
+    if m.transforms:
+        text += f" | {_steps_text(m.transforms)}"
+    return text
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,321 @@
+"""Edit operations on a mapping document, for the studio's undo commands.
+
+Every operation checks first and raises a specific error (unknown flow, target already
+mapped, unknown field, incompatible type) before it changes anything, so a refused edit
+leaves the document exactly as it was. Removals return the position they removed from so
+an undo command can put the item back where it was. Listeners are plain callables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mappings.document.model import FieldMapping, Flow, MappingDocument, TransformStep
+from mappings.errors import (
+    EditError,
+    IncompatibleTypeError,
+    TargetAlreadyMappedError,
+    UnknownFieldError,
+)
+from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMappingAdded:
+    flow: str
+    index: int
+    mapping: FieldMapping
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMappingRemoved:
+    flow: str
+    index: int
+    mapping: FieldMapping
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMappingMoved:
+    flow: str
+    old_index: int
+    new_index: int
+    mapping: FieldMapping
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesChanged:
+    flow: str
+    target: str
+    before: list[str]
+    after: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TransformsChanged:
+    flow: str
+    target: str
+    before: list[TransformStep]
+    after: list[TransformStep]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowAdded:
+    index: int
+    flow: Flow
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRemoved:
+    index: int
+    flow: Flow
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRenamed:
+    old_name: str
+    new_name: str
+
+
+EditEvent = (
+    FieldMappingAdded
+    | FieldMappingRemoved
+    | FieldMappingMoved
+    | SourcesChanged
+    | TransformsChanged
+    | FlowAdded
+    | FlowRemoved
+    | FlowRenamed
+)
+Listener = Callable[[Any], None]
+
+# --------------------------------------------------------------------------- type rules
+
+_TEXTUAL = {
+    FieldKind.STRING,
+    FieldKind.TEXT,
+    FieldKind.EMAIL,
+    FieldKind.PHONE,
+    FieldKind.URL,
+    FieldKind.ID,
+    FieldKind.REFERENCE,
+    FieldKind.PICKLIST,
+}
+_NUMERIC = {FieldKind.INTEGER, FieldKind.NUMBER, FieldKind.CURRENCY, FieldKind.PERCENT}
+_STRUCTURED = {FieldKind.OBJECT, FieldKind.LIST, FieldKind.MAP}
+
+# Target kind -> source kinds that feed it with no transform in between.
+_DIRECT: dict[FieldKind, set[FieldKind]] = {
+    FieldKind.BOOLEAN: {FieldKind.BOOLEAN},
+    FieldKind.DATE: {FieldKind.DATE},
+    FieldKind.DATETIME: {FieldKind.DATETIME},
+    FieldKind.TIME: {FieldKind.TIME},
+    FieldKind.TIMESTAMP: {FieldKind.TIMESTAMP, FieldKind.INTEGER},
+    FieldKind.MULTIPICKLIST: {FieldKind.MULTIPICKLIST, FieldKind.LIST} | _TEXTUAL,
+    FieldKind.OBJECT: {FieldKind.OBJECT, FieldKind.MAP},
+    FieldKind.MAP: {FieldKind.MAP, FieldKind.OBJECT},
+    FieldKind.LIST: {FieldKind.LIST},
+    **{kind: set(_NUMERIC) for kind in _NUMERIC},
+}
+
+
+def kinds_compatible(source: FieldKind, target: FieldKind) -> bool:
+    """Whether a source value can be written to the target as it is, without a transform.
+
+    Text targets take any scalar (Salesforce stores a number or date as its text); numbers,
+    dates and booleans need their own kind; a Unix timestamp needs a conversion to become
+    a Salesforce DateTime.
+    """
+    if FieldKind.ANY in (source, target):
+        return True
+    if target in _TEXTUAL:
+        return source not in _STRUCTURED
+    return source in _DIRECT.get(target, {target})
+
+
+# --------------------------------------------------------------------------- editor
+
+
+class DocumentEditor:
+    """Checked, announced edits on one :class:`MappingDocument`.
+
+    With ``catalogs`` (by system), field paths are checked against the flow's source and
+    target objects, and a direct mapping (no transforms) must be type-compatible. Objects
+    missing from a catalog are not checked.
+    """
+
+    def __init__(
+        self,
+        document: MappingDocument,
+        catalogs: Mapping[System, Catalog] | None = None,
+    ) -> None:
+        self.document = document
+        self.catalogs = dict(catalogs or {})
+        self._listeners: list[Listener] = []
+
+    # -- notifications
+
+    def subscribe(self, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(event)`` after every change; returns a function that unsubscribes."""
+        self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, event: Any) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    # -- flows
+
+    def flow(self, name: str) -> Flow:
+        found = self.document.flow(name)
+        if found is None:
+            known = ", ".join(repr(f.name) for f in self.document.flows) or "none"
+            raise EditError(f"no flow named {name!r} in {self.document.name!r} (flows: {known})")
+        return found
+
+    def add_flow(self, flow: Flow, index: int | None = None) -> int:
+        if self.document.flow(flow.name) is not None:
+            raise EditError(f"a flow named {flow.name!r} already exists")
+        index = self._insert_index(index, len(self.document.flows), "flow")
+        self.document.flows.insert(index, flow)
+        self._emit(FlowAdded(index, flow))
+        return index
+
+    def remove_flow(self, name: str) -> tuple[int, Flow]:
+        flow = self.flow(name)
+        index = self.document.flows.index(flow)
+        del self.document.flows[index]
+        self._emit(FlowRemoved(index, flow))
+        return index, flow
+
+    def rename_flow(self, old_name: str, new_name: str) -> None:
+        flow = self.flow(old_name)
+        if old_name == new_name:
+            return
+        if not new_name.strip() or "/" in new_name or new_name != new_name.strip():
+            raise EditError(
+                f"{new_name!r} is not a valid flow name: it must not be empty, contain '/' "
+                "or start or end with a space"
+            )
+        if self.document.flow(new_name) is not None:
+            raise EditError(f"a flow named {new_name!r} already exists")
+        flow.name = new_name
+        self._emit(FlowRenamed(old_name, new_name))
+
+    # -- field mappings
+
+    def add_field_mapping(self, flow: str, mapping: FieldMapping, index: int | None = None) -> int:
+        target = self.flow(flow)
+        if target.mapping_for(mapping.target) is not None or any(
+            lk.target == mapping.target for lk in target.lookups
+        ):
+            raise TargetAlreadyMappedError(
+                f"{mapping.target} is already mapped in flow {flow!r}; remove that mapping first"
+            )
+        self._check_mapping(target, mapping.target, mapping.sources, mapping.transforms)
+        index = self._insert_index(index, len(target.fields), "field mapping")
+        target.fields.insert(index, mapping)
+        self._emit(FieldMappingAdded(flow, index, mapping))
+        return index
+
+    def remove_field_mapping(self, flow: str, target: str) -> tuple[int, FieldMapping]:
+        owner = self.flow(flow)
+        index = self._mapping_index(owner, target)
+        mapping = owner.fields.pop(index)
+        self._emit(FieldMappingRemoved(flow, index, mapping))
+        return index, mapping
+
+    def move_field_mapping(self, flow: str, target: str, new_index: int) -> int:
+        """Move a mapping to ``new_index``; returns the old index (for undo)."""
+        owner = self.flow(flow)
+        old_index = self._mapping_index(owner, target)
+        if not 0 <= new_index < len(owner.fields):
+            raise EditError(f"position {new_index} is outside flow {flow!r}'s field mappings")
+        mapping = owner.fields.pop(old_index)
+        owner.fields.insert(new_index, mapping)
+        self._emit(FieldMappingMoved(flow, old_index, new_index, mapping))
+        return old_index
+
+    def set_transforms(
+        self, flow: str, target: str, steps: Sequence[TransformStep]
+    ) -> list[TransformStep]:
+        """Replace the transform chain; returns the previous chain (for undo)."""
+        owner = self.flow(flow)
+        mapping = owner.fields[self._mapping_index(owner, target)]
+        new_steps = list(steps)
+        self._check_mapping(owner, target, mapping.sources, new_steps)
+        before = mapping.transforms
+        mapping.transforms = new_steps
+        self._emit(TransformsChanged(flow, target, before, list(new_steps)))
+        return before
+
+    def set_sources(self, flow: str, target: str, sources: Sequence[str]) -> list[str]:
+        """Replace the source paths; returns the previous paths (for undo)."""
+        owner = self.flow(flow)
+        mapping = owner.fields[self._mapping_index(owner, target)]
+        new_sources = list(sources)
+        self._check_mapping(owner, target, new_sources, mapping.transforms)
+        before = mapping.sources
+        mapping.sources = new_sources
+        self._emit(SourcesChanged(flow, target, before, list(new_sources)))
+        return before
+
+    # -- checks
+
+    @staticmethod
+    def _insert_index(index: int | None, length: int, what: str) -> int:
+        if index is None:
+            return length
+        if not 0 <= index <= length:
+            raise EditError(f"cannot insert a {what} at position {index}: there are {length}")
+        return index
+
+    @staticmethod
+    def _mapping_index(flow: Flow, target: str) -> int:
+        for i, m in enumerate(flow.fields):
+            if m.target == target:
+                return i
+        raise EditError(f"flow {flow.name!r} has no mapping for target field {target!r}")
+
+    def _object(self, system: System, name: str) -> ObjectSchema | None:
+        catalog = self.catalogs.get(system)
+        return catalog.get(name) if catalog is not None else None
+
+    def _check_mapping(
+        self,
+        flow: Flow,
+        target: str,
+        sources: Sequence[str],
+        transforms: Sequence[TransformStep],
+    ) -> None:
+        target_obj = self._object(flow.target.system, flow.target.object)
+        source_obj = self._object(flow.source.system, flow.source.object)
+        target_field: FieldSchema | None = None
+        if target_obj is not None:
+            target_field = target_obj.find(target)
+            if target_field is None:
+                raise UnknownFieldError(f"{flow.target} has no field {target!r}")
+        source_fields: list[FieldSchema] = []
+        if source_obj is not None:
+            for path in sources:
+                found = source_obj.find(path)
+                if found is None:
+                    raise UnknownFieldError(f"{flow.source} has no field {path!r}")
+                source_fields.append(found)
+        # Only a direct single-source mapping is checked: a transform may convert anything.
+        if target_field is not None and len(source_fields) == 1 and not transforms:
+            src = source_fields[0]
+            if not kinds_compatible(src.kind, target_field.kind):
+                raise IncompatibleTypeError(
+                    f"{flow.source.object}.{src.path} is {src.kind.value} but "
+                    f"{flow.target.object}.{target_field.path} is {target_field.kind.value}; "
+                    "add a transform that converts it"
+                )
