@@ -317,16 +317,16 @@ def apply_overlay(describes: Mapping[str, Mapping[str, Any]], overlay: Overlay,
         describe = _object(org, obj_name, "change fields of")
         for change in changes:
             name = change.get("name")
-            index = _field_index(describe, name) if isinstance(name, str) else None
-            if index is None:
+            position = _field_index(describe, name) if isinstance(name, str) else None
+            if position is None:
                 raise OrgMetadataError(
                     f"overlay changes field {describe['name']}.{name}, which does not exist"
                 )
-            merged = {**describe["fields"][index], **change, "name": describe["fields"][index]
-                      ["name"]}
+            current = describe["fields"][position]
+            merged = {**current, **change, "name": current["name"]}
             if "required" in change:
                 merged["nillable"] = not change["required"]
-            describe["fields"][index] = _build_field(merged, describe["name"])
+            describe["fields"][position] = _build_field(merged, describe["name"])
 
     for obj_name, by_field in overlay["picklistValues"].items():
         describe = _object(org, obj_name, "add picklist values to")
@@ -336,14 +336,14 @@ def apply_overlay(describes: Mapping[str, Mapping[str, Any]], overlay: Overlay,
     for obj_name, names in overlay["removeFields"].items():
         describe = _object(org, obj_name, "remove fields from")
         for name in names:
-            index = _field_index(describe, name)
-            if index is None:
+            position = _field_index(describe, name)
+            if position is None:
                 raise OrgMetadataError(
                     f"overlay removes field {describe['name']}.{name}, which does not exist"
                 )
-            if describe["fields"][index]["type"] == "id":
+            if describe["fields"][position]["type"] == "id":
                 raise OrgMetadataError(f"overlay cannot remove {describe['name']}.Id")
-            removed = describe["fields"].pop(index)
+            removed = describe["fields"].pop(position)
             _drop_child_relationships(org, describe["name"], removed)
 
     for child, field in added_refs:
@@ -368,7 +368,7 @@ def _object_from_entry(entry: Mapping[str, Any], index: int) -> dict[str, Any]:
                      if k not in ("name", "label", "labelPlural", "keyPrefix", "fields")}
             describe = describe_object(
                 name, label=label, label_plural=str(entry.get("labelPlural") or label + "s"),
-                key_prefix=entry.get("keyPrefix"), fields=entry["fields"], **extra,
+                key_prefix=str(entry["keyPrefix"]), fields=entry["fields"], **extra,
             )
         parse_describe(describe)  # the same checks any consumer will run
     except SchemaError as exc:

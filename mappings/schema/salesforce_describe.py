@@ -225,7 +225,9 @@ def describe_field(spec: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("length", "precision", "scale", "digits"):
         value = spec.get(key)
         if value is not None and (_int(value) is None or value < 0):
-            raise SchemaError(f"field {name!r}: {key} must be a non-negative integer, not {value!r}")
+            raise SchemaError(
+                f"field {name!r}: {key} must be a non-negative integer, not {value!r}"
+            )
 
     custom = name.endswith("__c")
     is_text = sf_type in _TEXT_TYPES
