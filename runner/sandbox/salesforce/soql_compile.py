@@ -204,7 +204,15 @@ class WhereCompiler:
 
     def _relative(self, get: Getter, value: Value, op: str) -> Predicate:
         name, n = value.value
-        start, end = relative_range(name, n, self.now)
+        try:
+            start, end = relative_range(name, n, self.now)
+        except (OverflowError, ValueError) as exc:
+            raise SoqlError(
+                "MALFORMED_QUERY",
+                f"{value.text} reaches outside the calendar",
+                text=self.text,
+                pos=value.pos,
+            ) from exc
         # Whole UTC days: comparing a datetime's UTC day is the same as comparing the instant.
         checks: dict[str, Callable[[date], bool]] = {
             "=": lambda d: start <= d < end,

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.sandbox.salesforce.soql import QueryResult, SoqlError, execute, parse
 from runner.sandbox.salesforce.soql_compile import like_regex
@@ -792,3 +794,40 @@ def test_rows_may_come_from_a_generator() -> None:
     pairs = {(r["LastName"], r["Account"]["Name"]) for r in result.records}
     assert pairs == {("Smith", "Acme"), ("Brown", "Globex")}
     assert result.total_size == 100
+
+
+@pytest.mark.parametrize("literal", ["LAST_N_DAYS:99999999", "NEXT_N_YEARS:999999"])
+def test_relative_literal_out_of_the_calendar(literal: str) -> None:
+    with pytest.raises(SoqlError) as caught:
+        run(f"SELECT Id FROM Account WHERE CreatedDate = {literal}")
+    assert caught.value.error_code == "MALFORMED_QUERY"
+    assert f"{literal} reaches outside the calendar" in caught.value.message
+
+
+_FRAGMENTS = [
+    "SELECT", "Id", "Name", "Account.Name", "COUNT()", ",", "FROM", "Account", "Contact",
+    "WHERE", "AND", "OR", "NOT", "(", ")", "=", "!=", "<", ">=", "LIKE", "IN", "NOT IN",
+    "'a%'", "'x\\'y'", "5", "-1.5", "null", "true", "2026-01-01", "2026-01-01T00:00:00Z",
+    "TODAY", "LAST_N_DAYS:3", "ORDER BY", "DESC", "NULLS LAST", "LIMIT", "OFFSET", "2",
+    "GROUP BY", "CreatedDate", "NumberOfEmployees", "Type",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.lists(st.sampled_from(_FRAGMENTS), max_size=14).map(" ".join),
+        st.lists(st.sampled_from(_FRAGMENTS), max_size=10).map(
+            lambda parts: "SELECT Name FROM Account WHERE " + " ".join(parts)
+        ),
+    ),
+    st.booleans(),
+)
+def test_any_text_is_answered_or_refused_cleanly(text: str, with_describe: bool) -> None:
+    # The emulator turns SoqlError into Salesforce's 400; anything else would be a 500.
+    try:
+        run(text, with_describe=with_describe)
+    except SoqlError as exc:
+        assert exc.error_code
+        assert exc.message
