@@ -34,7 +34,7 @@ import copy
 import difflib
 import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,8 +86,12 @@ class OrgMetadataError(SchemaError):
 
 
 @dataclass(frozen=True, slots=True)
-class ValidationRule:
-    """A Salesforce validation rule: the record is refused when the formula is true."""
+class ValidationRule(Mapping[str, Any]):
+    """A Salesforce validation rule: the record is refused when the formula is true.
+
+    Also a read-only mapping with Salesforce's key names (``rule["errorConditionFormula"]``),
+    so consumers that treat rules as plain data (the emulator) can read it as a dict.
+    """
 
     object: str
     name: str
@@ -106,6 +110,15 @@ class ValidationRule:
             "errorDisplayField": self.error_display_field,
             "active": self.active,
         }
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return 6
 
 
 @dataclass(frozen=True, slots=True)

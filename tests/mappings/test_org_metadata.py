@@ -101,6 +101,14 @@ def test_shipped_validation_rules() -> None:
     assert rule.error_display_field == "Amount__c" and rule.active
     assert rule.to_dict()["errorMessage"] == "Amount must not be negative"
     assert load_org().rules_for("payment__c") == [rule]
+    # rules read as plain data too, in Salesforce's key names
+    assert rule.get("errorConditionFormula") == "Amount__c < 0"
+    assert dict(rule) == rule.to_dict() and len(rule) == len(rule.to_dict())
+    assert hash(rule) == hash(ValidationRule(**{
+        "object": "Payment__c", "name": "Amount_Not_Negative",
+        "error_condition_formula": "Amount__c < 0",
+        "error_message": "Amount must not be negative", "error_display_field": "Amount__c",
+    }))
 
 
 def test_load_org_returns_fresh_dicts() -> None:
