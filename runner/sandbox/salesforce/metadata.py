@@ -1,0 +1,201 @@
+"""The org's metadata as the emulator uses it: describes, fields, key prefixes, rules.
+
+Describes come from the mapping core (``mappings.schema.org_metadata``): the shipped real
+describes plus our objects, customised by overlays given at start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.sandbox.salesforce import ids
+from runner.sandbox.salesforce.errors import api_error
+from runner.sandbox.salesforce.formula import Formula, FormulaError, compile_formula
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parents[3] / "mappings" / "data" / "salesforce"
+
+# Text-like types: stored as strings, length-checked.
+TEXT_TYPES = frozenset(
+    {"string", "textarea", "phone", "url", "email", "picklist", "multipicklist", "combobox",
+     "encryptedstring"}
+)
+NUMBER_TYPES = frozenset({"double", "currency", "percent", "int", "long"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    formula: Formula
+    message: str
+    display_field: str | None
+
+
+@dataclass
+class ObjectMeta:
+    name: str
+    describe: dict
+    key_prefix: str
+    fields: dict[str, dict]  # lower-case name -> field describe
+    relationships: dict[str, dict] = field(default_factory=dict)  # lower rel name -> field
+    rules: list[Rule] = field(default_factory=list)
+
+    def field(self, name: str) -> dict | None:
+        return self.fields.get(name.lower())
+
+    @property
+    def indexed_fields(self) -> list[dict]:
+        """Fields kept in the lookup index: external ids and unique fields."""
+        return [f for f in self.fields.values() if f.get("externalId") or f.get("unique")]
+
+    @property
+    def name_field(self) -> dict | None:
+        for f in self.fields.values():
+            if f.get("nameField"):
+                return f
+        return self.fields.get("name")
+
+
+class OrgMetadata:
+    def __init__(self, describes: Mapping[str, dict], rules: Iterable[Mapping] = ()) -> None:
+        self.objects: dict[str, ObjectMeta] = {}
+        self.by_prefix: dict[str, ObjectMeta] = {}
+        for name, describe in describes.items():
+            prefix = describe.get("keyPrefix") or ids.STANDARD_KEY_PREFIXES.get(name)
+            if not prefix:
+                log.warning("object %s has no key prefix; skipped", name)
+                continue
+            fields = {f["name"].lower(): f for f in describe.get("fields", [])}
+            rels = {
+                f["relationshipName"].lower(): f
+                for f in fields.values()
+                if f.get("type") == "reference" and f.get("relationshipName")
+            }
+            meta = ObjectMeta(name, describe, prefix, fields, rels)
+            self.objects[name.lower()] = meta
+            self.by_prefix[prefix] = meta
+        for rule in rules:
+            self._add_rule(rule)
+        self._global: dict | None = None
+
+    def _add_rule(self, rule: Mapping) -> None:
+        if not rule.get("active", True):
+            return
+        meta = self.objects.get(str(rule.get("object", "")).lower())
+        if meta is None:
+            log.warning("validation rule %s names an unknown object", rule.get("name"))
+            return
+        try:
+            formula = compile_formula(str(rule.get("errorConditionFormula", "")))
+        except FormulaError as exc:
+            log.warning("validation rule %s skipped: %s", rule.get("name"), exc)
+            return
+        meta.rules.append(
+            Rule(
+                str(rule.get("name", "")),
+                formula,
+                str(rule.get("errorMessage") or "Validation rule failed"),
+                rule.get("errorDisplayField") or None,
+            )
+        )
+
+    def get(self, name: str) -> ObjectMeta:
+        """The object named ``name`` (any case) in a body or query, else INVALID_TYPE."""
+        meta = self.objects.get(str(name).lower())
+        if meta is None:
+            raise api_error(400, "INVALID_TYPE", f"sObject type '{name}' is not supported.")
+        return meta
+
+    def from_path(self, name: str) -> ObjectMeta:
+        """The object named in a URL; an unknown one is a missing resource (404)."""
+        meta = self.objects.get(name.lower())
+        if meta is None:
+            raise api_error(404, "NOT_FOUND", "The requested resource does not exist")
+        return meta
+
+    def find(self, name: str) -> ObjectMeta | None:
+        return self.objects.get(name.lower())
+
+    def global_describe(self, api_version: str) -> dict:
+        if self._global is None:
+            self._global = _global_describe(self)
+        text = json.dumps(self._global).replace("/v{VERSION}/", f"/v{api_version}/")
+        return json.loads(text)
+
+
+def _global_describe(meta: OrgMetadata) -> dict:
+    keys = ("activateable", "createable", "custom", "customSetting", "deletable",
+            "deprecatedAndHidden", "feedEnabled", "keyPrefix", "label", "labelPlural",
+            "layoutable", "mergeable", "mruEnabled", "name", "queryable", "replicateable",
+            "retrieveable", "searchable", "triggerable", "undeletable", "updateable")
+    sobjects = []
+    for obj in sorted(meta.objects.values(), key=lambda o: o.name):
+        entry = {k: obj.describe.get(k) for k in keys}
+        entry["urls"] = object_urls(obj.name, "{VERSION}")
+        sobjects.append(entry)
+    return {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects}
+
+
+def object_urls(name: str, version: str) -> dict:
+    base = f"/services/data/v{version}/sobjects/{name}"
+    return {
+        "compactLayouts": f"{base}/describe/compactLayouts",
+        "rowTemplate": f"{base}/{{ID}}",
+        "describe": f"{base}/describe",
+        "sobject": base,
+    }
+
+
+def load_metadata(overlays: Sequence[Path | dict] = ()) -> OrgMetadata:
+    """Describes and validation rules from the mapping core, customised by ``overlays``."""
+    loaded = [_read_overlay(o) for o in overlays]
+    try:
+        from mappings.schema import org_metadata
+    except ImportError:  # the core's org metadata module has not landed: shipped files only
+        describes = _describes_from_files()
+        return OrgMetadata(describes, [r for o in loaded for r in o.get("validationRules", [])])
+    describes = org_metadata.load_org_describes(overlays=loaded)
+    rules = _rules(org_metadata, describes, loaded)
+    return OrgMetadata(describes, rules)
+
+
+def _rules(module: Any, describes: dict, overlays: list[dict]) -> list[dict]:
+    fn = getattr(module, "validation_rules", None)
+    if fn is None:
+        return [r for o in overlays for r in o.get("validationRules", [])]
+    try:
+        return list(fn(overlays=overlays))
+    except TypeError:
+        return list(fn(overlays))
+
+
+def _read_overlay(source: Path | dict) -> dict:
+    if isinstance(source, Mapping):
+        return dict(source)
+    path = Path(source)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(text)
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"org metadata file {path} must hold a JSON/YAML object")
+    return data
+
+
+def _describes_from_files() -> dict[str, dict]:
+    out = {}
+    for path in sorted(DATA_DIR.glob("*.describe.json")):
+        if path.name == "global.describe.json":
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        out[data["name"]] = data
+    return out

@@ -1,0 +1,163 @@
+"""The org's persistent state in SQLite through SQLAlchemy.
+
+Records are JSON blobs with indexed columns for what lookups filter on (object,
+SystemModstamp, IsDeleted); external-id and unique values live in their own indexed table
+so upserts stay fast. The emulator keeps a write-through copy in memory, so this module
+only loads everything at start and writes the changes of each committed transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+)
+
+metadata = MetaData()
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", String(18), primary_key=True),
+    Column("object", String(80), nullable=False, index=True),
+    Column("system_modstamp", String(32), nullable=False, index=True),
+    Column("is_deleted", Boolean, nullable=False, index=True),
+    Column("data", Text, nullable=False),
+)
+
+external_ids = Table(
+    "external_ids",
+    metadata,
+    Column("object", String(80), nullable=False),
+    Column("field", String(80), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("record_id", String(18), nullable=False, index=True),
+    Index("ix_external_ids_lookup", "object", "field", "value"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(80), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token", String(200), primary_key=True),
+    Column("kind", String(16), nullable=False),  # access | refresh
+    Column("user_id", String(18), nullable=False),
+    Column("expires_at", Float, nullable=True),
+)
+
+class OrgStore:
+    def __init__(self, path: Path, *, reset: bool = False) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if reset:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        self.engine = create_engine(f"sqlite:///{path}", future=True)
+        event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- records -------------------------------------------------------------------------
+    def load_records(self) -> Iterator[tuple[str, dict]]:
+        with self.engine.connect() as conn:
+            for object_name, data in conn.execute(select(records.c.object, records.c.data)):
+                yield object_name, json.loads(data)
+
+    def write(
+        self,
+        changed: Iterable[tuple[str, dict]],
+        index_rows: Iterable[dict],
+        removed: Iterable[str] = (),
+        settings: dict[str, object] | None = None,
+    ) -> None:
+        """Replace the given records (and their index rows) in one transaction."""
+        rows = [
+            {
+                "id": rec["Id"],
+                "object": obj,
+                "system_modstamp": rec.get("SystemModstamp") or "",
+                "is_deleted": bool(rec.get("IsDeleted")),
+                "data": json.dumps(rec, separators=(",", ":")),
+            }
+            for obj, rec in changed
+        ]
+        gone = [r["id"] for r in rows] + list(removed)
+        index_rows = list(index_rows)
+        with self.engine.begin() as conn:
+            if gone:
+                for chunk in _chunks(gone, 500):
+                    conn.execute(delete(records).where(records.c.id.in_(chunk)))
+                    conn.execute(delete(external_ids).where(external_ids.c.record_id.in_(chunk)))
+            if rows:
+                conn.execute(insert(records), rows)
+            if index_rows:
+                conn.execute(insert(external_ids), index_rows)
+            for key, value in (settings or {}).items():
+                _put_setting(conn, key, value)
+
+    # -- settings ------------------------------------------------------------------------
+    def get_setting(self, key: str) -> object | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(settings.c.value).where(settings.c.key == key)
+            ).scalar_one_or_none()
+        return None if value is None else json.loads(value)
+
+    def set_setting(self, key: str, value: object) -> None:
+        with self.engine.begin() as conn:
+            _put_setting(conn, key, value)
+
+    # -- sessions ------------------------------------------------------------------------
+    def load_sessions(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(select(sessions))]
+
+    def save_session(self, token: str, kind: str, user_id: str, expires_at: float | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(sessions),
+                {"token": token, "kind": kind, "user_id": user_id, "expires_at": expires_at},
+            )
+
+    def expire_sessions(self, now: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sessions.update().where(sessions.c.kind == "access").values(expires_at=now)
+            )
+
+def _put_setting(conn, key: str, value: object) -> None:  # noqa: ANN001 - a Connection
+    conn.execute(delete(settings).where(settings.c.key == key))
+    conn.execute(insert(settings), {"key": key, "value": json.dumps(value)})
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
