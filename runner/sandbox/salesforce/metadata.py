@@ -8,24 +8,24 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from mappings.schema import org_metadata
 from runner.sandbox.salesforce import ids
 from runner.sandbox.salesforce.errors import api_error
 from runner.sandbox.salesforce.formula import Formula, FormulaError, compile_formula
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "mappings" / "data" / "salesforce"
-
 # Text-like types: stored as strings, length-checked.
 TEXT_TYPES = frozenset(
     {"string", "textarea", "phone", "url", "email", "picklist", "multipicklist", "combobox",
      "encryptedstring"}
 )
+_VERSION_IN_URL = re.compile(r"/services/data/v\d+\.\d+/")
 NUMBER_TYPES = frozenset({"double", "currency", "percent", "int", "long"})
 
 
@@ -82,7 +82,7 @@ class OrgMetadata:
             self.by_prefix[prefix] = meta
         for rule in rules:
             self._add_rule(rule)
-        self._global: dict | None = None
+        self._global: str | None = None
 
     def _add_rule(self, rule: Mapping) -> None:
         if not rule.get("active", True):
@@ -123,23 +123,11 @@ class OrgMetadata:
         return self.objects.get(name.lower())
 
     def global_describe(self, api_version: str) -> dict:
+        """``GET /sobjects`` in the real format, its urls in the caller's API version."""
         if self._global is None:
-            self._global = _global_describe(self)
-        text = json.dumps(self._global).replace("/v{VERSION}/", f"/v{api_version}/")
-        return json.loads(text)
-
-
-def _global_describe(meta: OrgMetadata) -> dict:
-    keys = ("activateable", "createable", "custom", "customSetting", "deletable",
-            "deprecatedAndHidden", "feedEnabled", "keyPrefix", "label", "labelPlural",
-            "layoutable", "mergeable", "mruEnabled", "name", "queryable", "replicateable",
-            "retrieveable", "searchable", "triggerable", "undeletable", "updateable")
-    sobjects = []
-    for obj in sorted(meta.objects.values(), key=lambda o: o.name):
-        entry = {k: obj.describe.get(k) for k in keys}
-        entry["urls"] = object_urls(obj.name, "{VERSION}")
-        sobjects.append(entry)
-    return {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects}
+            describes = {m.name: m.describe for m in self.objects.values()}
+            self._global = json.dumps(org_metadata.global_describe(describes))
+        return json.loads(_VERSION_IN_URL.sub(f"/services/data/v{api_version}/", self._global))
 
 
 def object_urls(name: str, version: str) -> dict:
@@ -152,50 +140,11 @@ def object_urls(name: str, version: str) -> dict:
     }
 
 
-def load_metadata(overlays: Sequence[Path | dict] = ()) -> OrgMetadata:
-    """Describes and validation rules from the mapping core, customised by ``overlays``."""
-    loaded = [_read_overlay(o) for o in overlays]
-    try:
-        from mappings.schema import org_metadata
-    except ImportError:  # the core's org metadata module has not landed: shipped files only
-        describes = _describes_from_files()
-        return OrgMetadata(describes, [r for o in loaded for r in o.get("validationRules", [])])
-    describes = org_metadata.load_org_describes(overlays=loaded)
-    rules = _rules(org_metadata, describes, loaded)
-    return OrgMetadata(describes, rules)
+def load_metadata(overlays: Sequence[Path | Mapping] = ()) -> OrgMetadata:
+    """The shipped org's describes and validation rules, customised by ``overlays``.
 
-
-def _rules(module: Any, describes: dict, overlays: list[dict]) -> list[dict]:
-    fn = getattr(module, "validation_rules", None)
-    if fn is None:
-        return [r for o in overlays for r in o.get("validationRules", [])]
-    try:
-        return list(fn(overlays=overlays))
-    except TypeError:
-        return list(fn(overlays))
-
-
-def _read_overlay(source: Path | dict) -> dict:
-    if isinstance(source, Mapping):
-        return dict(source)
-    path = Path(source)
-    text = path.read_text(encoding="utf-8")
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        data = yaml.safe_load(text)
-    else:
-        data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"org metadata file {path} must hold a JSON/YAML object")
-    return data
-
-
-def _describes_from_files() -> dict[str, dict]:
-    out = {}
-    for path in sorted(DATA_DIR.glob("*.describe.json")):
-        if path.name == "global.describe.json":
-            continue
-        data = json.loads(path.read_text(encoding="utf-8"))
-        out[data["name"]] = data
-    return out
+    Overlays are org metadata files (JSON or YAML) or dicts in the format of
+    :mod:`mappings.schema.org_metadata`; a malformed one raises its ``OrgMetadataError``.
+    """
+    org = org_metadata.load_org(list(overlays))
+    return OrgMetadata(org.describes, [dict(rule) for rule in org.validation_rules])
