@@ -365,15 +365,23 @@ def compile_flow(
         if target_schema is None:
             return None
         fs = target_schema.find(name)
+        if fs is None and not salesforce and _stripe_list_field(target_schema, name):
+            return None  # items.0.price: a create parameter for a list the object holds
         if fs is None:
+            # Stripe's create/update parameters are not all fields of the object it returns,
+            # so an unknown Stripe field is a warning; Salesforce refuses unknown fields.
             static.append(
                 Issue(
                     "UNKNOWN_FIELD",
                     name,
                     f"{target_schema.name} has no field {name} (used by {role})",
+                    "error" if salesforce else "warning",
                 )
             )
             return None
+        if fs.free_keys and fs.path != name:
+            # metadata.<key>: Stripe keeps metadata values as text of up to 500 characters.
+            return FieldSchema(name, FieldKind.STRING, length=500)
         if salesforce:
             _check_writable(fs, name, action, target_schema.name, static)
         return fs
@@ -464,7 +472,7 @@ def compile_flow(
                         "lookup or default fills it",
                     )
                 )
-    ext = flow.operation.external_id if action is Action.UPSERT else None
+    ext = flow.operation.external_id if action is Action.UPSERT and salesforce else None
     if ext is not None and ext.lower() not in written_lower:
         static.append(
             Issue(
@@ -483,6 +491,26 @@ def compile_flow(
         required.append((ext, _flat_reader(ext)))
     plan._required = tuple(required)
     return plan
+
+
+def _stripe_list_field(schema: ObjectSchema, path: str) -> bool:
+    """``items.0.price`` names ``items.data[].price`` (or ``items[].price``) of the object."""
+    parts = path.split(".")
+    if not any(p.isdigit() for p in parts):
+        return False
+    for marker in ("data[]", "[]"):
+        candidate: list[str] = []
+        for p in parts:
+            if p.isdigit():
+                if marker == "[]" and candidate:
+                    candidate[-1] += "[]"
+                else:
+                    candidate.append(marker)
+            else:
+                candidate.append(p)
+        if schema.find(".".join(candidate)) is not None:
+            return True
+    return False
 
 
 def _fast_path(fs: FieldSchema | None) -> tuple[type | None, int]:

@@ -642,3 +642,51 @@ def test_apply_is_deterministic_and_does_not_touch_the_input(charge: dict) -> No
     again = compile_flow(flow, doc(flow), payment_schema()).apply(ev).to_dict()
     assert first == again == plan.apply(ev).to_dict()
     assert ev == before
+
+
+def subscription_schema() -> ObjectSchema:
+    fields = [
+        FieldSchema("customer", K.REFERENCE, expandable=True),
+        FieldSchema("items", K.OBJECT),
+        FieldSchema("items.data", K.LIST),
+        FieldSchema("items.data[].price", K.OBJECT),
+        FieldSchema("metadata", K.MAP, free_keys=True),
+    ]
+    return ObjectSchema(System.STRIPE, "subscription", fields={f.path: f for f in fields})
+
+
+def test_stripe_list_parameters_and_metadata_values() -> None:
+    flow = make_flow(
+        [
+            FieldMapping("customer", ["StripeCustomerID__c"]),
+            FieldMapping("items.0.price", ["StripePriceID__c"]),
+            FieldMapping("metadata.salesforce_opportunity_id", ["Id"]),
+            FieldMapping("metadata.note", ["Note"]),
+        ],
+        action=Action.CREATE,
+        source=ObjectRef(System.SALESFORCE, "Opportunity"),
+        target=ObjectRef(System.STRIPE, "subscription"),
+        events=[],
+    )
+    plan = compile_flow(flow, doc(flow), subscription_schema())
+    assert plan.static_issues == []
+    opp = {"Id": "006A", "StripeCustomerID__c": "cus_1", "StripePriceID__c": "price_1"}
+    result = plan.apply({**opp, "Note": "x" * 501})
+    assert result.record == {
+        "customer": "cus_1",
+        "items": {"0": {"price": "price_1"}},
+        "metadata": {"salesforce_opportunity_id": "006A", "note": "x" * 501},
+    }
+    assert [(i.code, i.field) for i in result.issues] == [("STRING_TOO_LONG", "metadata.note")]
+
+
+def test_unknown_stripe_field_is_only_a_warning() -> None:
+    flow = make_flow(
+        [FieldMapping("coupon", ["Coupon__c"])],
+        action=Action.CREATE,
+        target=ObjectRef(System.STRIPE, "subscription"),
+        events=[],
+    )
+    plan = compile_flow(flow, doc(flow), subscription_schema())
+    assert [(i.code, i.severity) for i in plan.static_issues] == [("UNKNOWN_FIELD", "warning")]
+    assert plan.apply({"Coupon__c": "SAVE"}).ok

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,3 +204,31 @@ def test_empty_report() -> None:
 )
 def test_values_equal(expected: Any, actual: Any, equal: bool) -> None:
     assert values_equal(expected, actual) is equal
+
+
+TEMPLATES = sorted((Path(__file__).resolve().parents[2] / "mappings" / "templates").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def real_schemas() -> dict[str, ObjectSchema]:
+    try:
+        from mappings.schema.org_metadata import load_salesforce_catalog
+        from mappings.schema.stripe_catalog import load_stripe_catalog
+    except ImportError:  # the catalogs are built by other parts of the project
+        pytest.skip("schema catalogs not available")
+    schemas: dict[str, ObjectSchema] = {}
+    for catalog in (load_salesforce_catalog(), load_stripe_catalog()):
+        for obj in catalog.objects.values():
+            schemas[f"{catalog.system.value}:{obj.name}"] = obj
+    return schemas
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=[p.stem for p in TEMPLATES])
+def test_template_fixtures_pass_against_the_real_schemas(
+    path: Path, real_schemas: dict[str, ObjectSchema]
+) -> None:
+    from mappings.document.yamlio import load_document
+
+    results = run_fixtures(load_document(path), real_schemas)
+    assert results, f"{path.name} has no fixtures"
+    assert all(r.passed for r in results), format_fixture_report(results)
