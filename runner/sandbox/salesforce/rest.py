@@ -23,7 +23,8 @@ _KEEP_LOCATORS = 64
 
 
 def record_error_reply(error: RecordError) -> Reply:
-    status = 404 if error.errors and error.errors[0].code == "NOT_FOUND" else 400
+    codes = {"NOT_FOUND", "ENTITY_IS_DELETED"}
+    status = 404 if error.errors and error.errors[0].code in codes else 400
     return Reply(status, [e.rest() for e in error.errors])
 
 
