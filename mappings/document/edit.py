@@ -309,6 +309,9 @@ class DocumentEditor:
                 found = source_obj.find(path)
                 if found is None:
                     raise UnknownFieldError(f"{flow.source} has no field {path!r}")
+                if found.free_keys and found.path != path:
+                    # A free key (metadata.order_id) holds whatever was put there.
+                    found = FieldSchema(path, FieldKind.ANY)
                 source_fields.append(found)
         # Only a direct single-source mapping is checked: a transform may convert anything.
         if target_field is not None and len(source_fields) == 1 and not transforms:
