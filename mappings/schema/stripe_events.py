@@ -1,0 +1,81 @@
+"""Stripe event types and the object each one carries in ``data.object``.
+
+The event types are the ``Literal`` values of ``stripe.Event.type`` in the installed SDK.
+An event type is ``<object>.<action>`` (``charge.succeeded``, ``payout.paid``) except for a
+few families whose prefix names the parent object instead (``customer.subscription.created``
+carries a subscription, ``charge.dispute.created`` a dispute); :data:`IRREGULAR_PREFIXES`
+lists those. Issuing events spell the object with an underscore (``issuing_card.created``
+carries an ``issuing.card``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+from mappings.schema.stripe_source import ClassRef, Enum, SdkSource
+
+EVENT_CLASS = ClassRef("stripe._event", "Event")
+
+# Event-type prefix (everything before the action) -> object in data.object, where the two
+# differ. Checked longest prefix first.
+IRREGULAR_PREFIXES: dict[str, str] = {
+    "customer.subscription": "subscription",
+    "customer.discount": "discount",
+    "customer.tax_id": "tax_id",
+    # A customer's payment source: a Source, or a Card / BankAccount for older integrations.
+    "customer.source": "source",
+    "charge.dispute": "dispute",
+    "charge.refund": "refund",
+    "application_fee.refund": "fee_refund",
+    "account.application": "application",
+    "source.transaction": "source_transaction",
+    "sigma.scheduled_query_run": "scheduled_query_run",
+}
+_PREFIXES_LONGEST_FIRST = tuple(sorted(IRREGULAR_PREFIXES, key=len, reverse=True))
+
+# Whole event types whose object the prefix rule gets wrong.
+IRREGULAR_TYPES: dict[str, str] = {
+    "source.mandate_notification": "source_mandate_notification",
+    "billing.alert.triggered": "billing.alert_triggered",
+}
+
+
+def event_types(source: SdkSource) -> tuple[str, ...]:
+    """Every event type the SDK's ``Event.type`` declares, in the SDK's order."""
+    for decl in source.info(EVENT_CLASS).fields:
+        if decl.key == "type" and isinstance(decl.annotation.shape, Enum):
+            return decl.annotation.shape.values
+    return ()
+
+
+def object_for_event_type(event_type: str, known: Collection[str]) -> str | None:
+    """The object name in ``data.object`` for ``event_type``; None when it is not knowable."""
+    found = IRREGULAR_TYPES.get(event_type)
+    if found is not None:
+        return found if found in known else None
+    prefix, dot, _action = event_type.rpartition(".")
+    if not dot or not prefix:
+        return None
+    for irregular in _PREFIXES_LONGEST_FIRST:
+        if prefix == irregular or prefix.startswith(irregular + "."):
+            candidate = IRREGULAR_PREFIXES[irregular]
+            return candidate if candidate in known else None
+    if prefix in known:
+        return prefix
+    if prefix.startswith("issuing_"):
+        dotted = "issuing." + prefix.removeprefix("issuing_")
+        if dotted in known:
+            return dotted
+    return None
+
+
+def event_types_by_object(
+    types: Iterable[str], known_objects: Iterable[str]
+) -> dict[str, tuple[str, ...]]:
+    known = set(known_objects)
+    grouped: dict[str, list[str]] = {}
+    for event_type in types:
+        name = object_for_event_type(event_type, known)
+        if name is not None:
+            grouped.setdefault(name, []).append(event_type)
+    return {name: tuple(values) for name, values in grouped.items()}
