@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -415,10 +415,8 @@ class EmulatorHandle:
         return emulator.auth.issue(user)
 
     def as_json(self) -> dict:
-        data = asdict(self)
-        for key in ("_server", "_thread"):
-            data.pop(key, None)
-        return data
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if not f.name.startswith("_")}
 
     def _require(self) -> Emulator:
         if self._server is None:
