@@ -1,0 +1,3 @@
+"""The studio document: the open workspace, its undo commands and the canvas gestures."""
+
+from __future__ import annotations
