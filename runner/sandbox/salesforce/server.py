@@ -165,6 +165,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         self.request.settimeout(self.timeout)
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self.request.do_handshake()
         except (OSError, ssl.SSLError):
@@ -256,9 +257,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD" and payload:
-            self.wfile.write(payload)
+        # Headers and body in one write: two small writes meet Nagle and delayed ACKs and
+        # cost ~40 ms per request on loopback.
+        self._headers_buffer.append(b"\r\n" + (payload if self.command != "HEAD" else b""))
+        self.flush_headers()
 
     def _drop(self) -> None:
         self.close_connection = True
