@@ -212,12 +212,15 @@ def _read_members(path: Path) -> dict[str, bytes]:
         raise BundleError(f"{path} is a folder, not a bundle file") from exc
     except OSError as exc:
         raise BundleError(f"cannot read {path} ({exc.strerror})") from exc
+    # Told apart before opening, so the message is the whole story (no cause to append).
+    if not zipfile.is_zipfile(io.BytesIO(raw)):
+        if raw.startswith(b"PK"):
+            raise BundleError(f"{name} is a damaged or truncated zip file")
+        raise BundleError(f"{name} is not a zip file, so it is not a Fieldbridge bundle")
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
-        if raw.startswith(b"PK"):
-            raise BundleError(f"{name} is a damaged or truncated zip file") from exc
-        raise BundleError(f"{name} is not a zip file, so it is not a Fieldbridge bundle") from exc
+        raise BundleError(f"{name} is a damaged or truncated zip file") from exc
     with zf:
         infos = zf.infolist()
         _check_entries(infos, name)
@@ -293,9 +296,9 @@ def _parse_json(data: bytes, member: str, name: str) -> Any:
     except UnicodeDecodeError as exc:
         raise BundleError(f"{name}: {member} is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
-        raise BundleError(
-            f"{name}: {member} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
+        # The decoder's own text would only repeat this; the message carries all it says.
+        problem = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    raise BundleError(f"{name}: {member} is not valid JSON ({problem})")
 
 
 def _parse_document(data: bytes, member: str, name: str) -> MappingDocument:

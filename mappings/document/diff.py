@@ -62,13 +62,13 @@ def diff_documents(a: MappingDocument, b: MappingDocument) -> list[Change]:
     if a.rates != b.rates:
         before = _rates_data(a)
         after = _rates_data(b)
-        if before is None:
+        if before is None and after is not None:
             out.append(
                 Change("added", "rates", None, after, f"rates table added (base {after['base']})")
             )
         elif after is None:
             out.append(Change("removed", "rates", before, None, "rates table removed"))
-        else:
+        elif before is not None:
             out.append(_changed("rates", before, after, _rates_summary(before, after)))
     flows_a = {f.name: f for f in a.flows}
     flows_b = {f.name: f for f in b.flows}
