@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from mappings.errors import MappingError
 from runner.errors import RunnerError
 from runner.sandbox.salesforce.server import start_emulator
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         handle = start_emulator(args.state, host=args.host, port=args.port, reset=args.reset,
                                 faults=args.faults, metadata=args.metadata,
                                 daily_api_limit=args.daily_api_limit)
-    except (RunnerError, OSError, ValueError) as exc:
+    except (RunnerError, MappingError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(handle.as_json()), flush=True)

@@ -53,8 +53,9 @@ class Org:
         self.by_object: dict[str, dict[str, dict]] = {}
         self.index: dict[tuple[str, str], dict[str, set[str]]] = {}
         self._tx: Transaction | None = None
-        self._last_stamp = 0.0
-        self.counter = int(store.get_setting("id_counter") or 0)
+        self._last_stamp = 0  # milliseconds
+        # Numbers below 100 are reserved for fixed records (the org's users).
+        self.counter = max(int(store.get_setting("id_counter") or 0), 100)
         for object_name, record in store.load_records():
             meta = metadata.find(object_name)
             if meta is not None:
@@ -66,9 +67,11 @@ class Org:
         return ids.make_id(meta.key_prefix, self.counter)
 
     def now(self) -> str:
-        stamp = max(time.time(), self._last_stamp + 0.001)
-        self._last_stamp = stamp
-        return format_datetime(datetime.fromtimestamp(stamp, UTC))
+        """A UTC timestamp, strictly increasing so SystemModstamp watermarks never tie."""
+        with self.lock:
+            millis = max(int(time.time() * 1000), self._last_stamp + 1)
+            self._last_stamp = millis
+        return format_datetime(datetime.fromtimestamp(millis / 1000, UTC))
 
     # -- transactions ------------------------------------------------------------------
     @contextmanager

@@ -488,3 +488,25 @@ def test_limits_and_usage_header(sf, http, handle) -> None:  # noqa: ANN001
     used, total = response.headers["Sforce-Limit-Info"].removeprefix("api-usage=").split("/")
     assert int(total) == 15000 and int(used) == 15000 - daily["Remaining"] + 1
     assert sf.api_usage["api-usage"].total == 15000
+
+
+def test_collections_with_an_unknown_or_missing_type(sf) -> None:  # noqa: ANN001
+    results = sf.restful("composite/sobjects", method="POST", json={"records": [
+        {"attributes": {"type": "Nope__c"}, "Name": "x"}, {"Name": "no attributes"}]})
+    assert [r["errors"][0]["statusCode"] for r in results] == ["INVALID_TYPE", "INVALID_TYPE"]
+    assert "sObject type 'Nope__c' is not supported." in results[0]["errors"][0]["message"]
+
+
+def test_an_internal_failure_is_a_salesforce_500_without_traceback(http, handle,
+                                                                    monkeypatch) -> None:  # noqa: ANN001
+    api = handle._server.emulator.api
+
+    def explode(call):  # noqa: ANN001, ANN202
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(api, "handle", explode)
+    response = http.get(url(handle, "limits"))
+    assert response.status_code == 500
+    body = response.json()
+    assert body[0]["errorCode"] == "UNKNOWN_EXCEPTION"
+    assert "secret internals" not in response.text and "Traceback" not in response.text
