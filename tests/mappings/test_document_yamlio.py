@@ -495,7 +495,8 @@ documents = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow  # about 2 s on a busy 2-core machine
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents)
 def test_load_of_dump_is_the_same_document(doc: MappingDocument) -> None:
     text = dump_document(doc)
