@@ -73,7 +73,7 @@ def _describe(session: Any) -> str:
         s = session.seed
         lines.append(
             f"  Demo seed           {len(s.stripe_customers)} Stripe customers, "
-            f"{s.charges_succeeded} charges ({s.charges_failed} declined), "
+            f"{s.charges_succeeded} paid and {s.charges_failed} declined charges, "
             f"{s.subscriptions} subscriptions; {len(s.salesforce_accounts)} Accounts, "
             f"{s.opportunities_open} open and {s.opportunities_won} won Opportunities"
         )

@@ -146,6 +146,11 @@ def sandbox_up(
     for name, port in (("Stripe", stripe_port), ("Salesforce", salesforce_port)):
         if not 0 <= port <= 65535:
             raise ConfigError(f"invalid {name} sandbox port {port}")
+    if faults is not None:
+        # Refuse a bad spec before anything starts, not after localstripe is already up.
+        from runner.sandbox.salesforce.faults import FaultSpec
+
+        FaultSpec.parse(faults)
     root = (state_dir or default_state_dir()).expanduser().resolve()
     stripe_dir = root / "stripe"
     if reset and stripe_dir.exists():

@@ -6,12 +6,14 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -20,6 +22,12 @@ from runner.cli import build_parser, main
 from runner.errors import ConfigError
 from runner.sandbox import up as up_module
 from runner.sandbox.up import SandboxSession, sandbox_up
+
+needs_emulator = pytest.mark.skipif(
+    importlib.util.find_spec("runner.sandbox.salesforce.server") is None,
+    reason="the Salesforce org emulator has not landed yet",
+)
+
 
 STRIPE_KEYS = {"api_base", "api_key", "webhook_secret"}
 SALESFORCE_KEYS = {
@@ -101,6 +109,18 @@ def test_bad_arguments_are_config_errors(tmp_path: Path, fake_salesforce):
     with pytest.raises(ConfigError, match="invalid Stripe sandbox port"):
         sandbox_up(tmp_path, stripe_port=-1)
     assert fake_salesforce == []  # nothing was started
+
+
+@needs_emulator
+def test_a_bad_fault_spec_is_refused_before_anything_starts(tmp_path: Path, monkeypatch):
+    from runner.sandbox.salesforce.faults import FaultSpecError
+
+    def must_not_start(*args, **kwargs):
+        raise AssertionError("started the Stripe sandbox despite a bad fault spec")
+
+    monkeypatch.setattr(up_module, "start_stripe_sandbox", must_not_start)
+    with pytest.raises(FaultSpecError, match="unknown fault 'bogus'"):
+        sandbox_up(tmp_path, faults="bogus=1")
 
 
 @pytest.mark.slow
@@ -244,18 +264,14 @@ def _start_command(tmp_path: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def _refused(url: str, **kwargs) -> bool:
+def _refused(url: str) -> bool:
+    """Nothing accepts TCP connections at ``url``'s host and port any more."""
+    parts = urlsplit(url)
     try:
-        requests.get(url, timeout=2, **kwargs)
-    except requests.ConnectionError:
+        with socket.create_connection((parts.hostname, parts.port), timeout=2):
+            return False
+    except OSError:
         return True
-    return False
-
-
-needs_emulator = pytest.mark.skipif(
-    importlib.util.find_spec("runner.sandbox.salesforce.server") is None,
-    reason="the Salesforce org emulator has not landed yet",
-)
 
 
 @pytest.mark.slow
@@ -284,6 +300,7 @@ def test_sandbox_up_json_serves_both_sides_and_sigint_stops_everything(tmp_path:
         sf_cfg = config["salesforce"]
         session = requests.Session()
         session.verify = sf_cfg["ca_file"]
+        session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides session.verify
         sf = simple_salesforce.Salesforce(
             instance_url=sf_cfg["instance_url"], session_id=sf_cfg["access_token"],
             session=session,
@@ -300,7 +317,7 @@ def test_sandbox_up_json_serves_both_sides_and_sigint_stops_everything(tmp_path:
         assert sf_cfg["access_token"] not in err
         assert not [pid for pid in children if _alive(pid)]
         assert _refused(stripe_cfg["api_base"] + "/v1/balance")
-        assert _refused(sf_cfg["instance_url"], verify=sf_cfg["ca_file"])
+        assert _refused(sf_cfg["instance_url"])
     finally:
         if proc.poll() is None:
             proc.kill()
