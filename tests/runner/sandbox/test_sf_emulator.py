@@ -510,3 +510,18 @@ def test_an_internal_failure_is_a_salesforce_500_without_traceback(http, handle,
     body = response.json()
     assert body[0]["errorCode"] == "UNKNOWN_EXCEPTION"
     assert "secret internals" not in response.text and "Traceback" not in response.text
+
+
+def test_concurrent_upserts_of_one_external_id_make_one_record(handle) -> None:  # noqa: ANN001
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(n: int) -> int:
+        client = salesforce_client(handle)
+        return client.Account.upsert("StripeCustomerID__c/cus_race", {"Name": f"Race {n}"})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(work, range(8)))
+    assert statuses.count(201) == 1 and statuses.count(200) == 7
+    sf = salesforce_client(handle)
+    found = sf.query("SELECT Id FROM Account WHERE StripeCustomerID__c = 'cus_race'")
+    assert found["totalSize"] == 1
