@@ -23,8 +23,9 @@ from runner.sandbox.salesforce import salesforce_client, start_emulator  # noqa:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=1000,
-                        help="records per measurement (default 1000)")
+    parser.add_argument(
+        "--records", type=int, default=1000, help="records per measurement (default 1000)"
+    )
     args = parser.parse_args(argv)
     count = max(200, args.records)
     with tempfile.TemporaryDirectory() as state:
@@ -34,28 +35,42 @@ def main(argv: list[str] | None = None) -> int:
             sf.limits()  # warm the connection
             started = time.perf_counter()
             for n in range(count):
-                sf.Account.upsert(f"StripeCustomerID__c/cus_single{n}",
-                                  {"Name": f"Single {n}", "NumberOfEmployees": n})
+                sf.Account.upsert(
+                    f"StripeCustomerID__c/cus_single{n}",
+                    {"Name": f"Single {n}", "NumberOfEmployees": n},
+                )
             single = count / (time.perf_counter() - started)
             print(f"single upserts:          {single:8.0f} records/s ({count} records)")
 
             batches = max(1, count // 200)
             started = time.perf_counter()
             for batch in range(batches):
-                records = [{"attributes": {"type": "Account"}, "Name": f"Coll {batch}-{n}",
-                            "StripeCustomerID__c": f"cus_coll{batch}_{n}"} for n in range(200)]
-                results = sf.restful("composite/sobjects/Account/StripeCustomerID__c",
-                                     method="PATCH",
-                                     json={"allOrNone": False, "records": records})
+                records = [
+                    {
+                        "attributes": {"type": "Account"},
+                        "Name": f"Coll {batch}-{n}",
+                        "StripeCustomerID__c": f"cus_coll{batch}_{n}",
+                    }
+                    for n in range(200)
+                ]
+                results = sf.restful(
+                    "composite/sobjects/Account/StripeCustomerID__c",
+                    method="PATCH",
+                    json={"allOrNone": False, "records": records},
+                )
                 if not all(r["success"] for r in results):
                     raise SystemExit(f"collection upsert failed: {results[:1]}")
             collection = batches * 200 / (time.perf_counter() - started)
-            print(f"collection upserts (200): {collection:8.0f} records/s "
-                  f"({batches * 200} records)")
+            print(
+                f"collection upserts (200): {collection:8.0f} records/s ({batches * 200} records)"
+            )
         finally:
             handle.stop()
-    print(json.dumps({"single_upsert_rps": round(single, 1),
-                      "collection_upsert_rps": round(collection, 1)}))
+    print(
+        json.dumps(
+            {"single_upsert_rps": round(single, 1), "collection_upsert_rps": round(collection, 1)}
+        )
+    )
     return 0
 
 
