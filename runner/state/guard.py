@@ -33,7 +33,7 @@ def check_no_secret(payload: Any, what: str = "payload") -> None:
     for where, text in _strings(payload, ""):
         kind = find_secret(text)
         if kind is not None:
-            place = f"{what}.{where}" if where else what
+            place = f"{what}{'' if where.startswith('[') else '.'}{where}" if where else what
             raise ValueError(
                 f"refusing to store {place}: it looks like {kind}; the state database "
                 "never holds secrets"

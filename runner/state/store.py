@@ -226,11 +226,8 @@ class StateStore:
     def add_event(self, event: dict[str, Any], *, source: str) -> bool:
         """Put an event in the inbox; False if its id was seen before. Committed on return."""
         row = self._event_row(event, source, self.now())
-        stmt = self._insert(inbox_events).values(row).on_conflict_do_nothing(
-            index_elements=["event_id"]
-        )
         with self._write() as conn:
-            return conn.execute(stmt).rowcount == 1
+            return self._insert_event(conn, row)
 
     def add_events(self, events: Iterable[dict[str, Any]], *, source: str) -> int:
         """Several events in one transaction (catch-up pages); returns how many were new."""
@@ -239,11 +236,18 @@ class StateStore:
         added = 0
         with self._write() as conn:
             for row in rows:
-                stmt = self._insert(inbox_events).values(row).on_conflict_do_nothing(
-                    index_elements=["event_id"]
-                )
-                added += conn.execute(stmt).rowcount
+                added += self._insert_event(conn, row)
         return added
+
+    def _insert_event(self, conn: Connection, row: dict[str, Any]) -> bool:
+        # RETURNING rather than rowcount: psycopg reports -1 for an INSERT that returns the
+        # generated key, which SQLAlchemy asks for on PostgreSQL.
+        stmt = (
+            self._insert(inbox_events).values(row)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(inbox_events.c.seq)
+        )
+        return conn.execute(stmt).first() is not None
 
     def claim_events(self, worker: str, limit: int = 200,
                      lease_seconds: int = 60) -> list[InboxEvent]:
@@ -369,9 +373,9 @@ class StateStore:
             set_={"created": new.created, "event_id": new.event_id, "updated_at": new.updated_at},
             where=or_(t.c.created < new.created,
                       and_(t.c.created == new.created, t.c.event_id < new.event_id)),
-        )
+        ).returning(t.c.object_id)
         with self._write() as conn:
-            return conn.execute(stmt).rowcount == 1
+            return conn.execute(stmt).first() is not None
 
     # ----------------------------------------------------------------- cross references
 
