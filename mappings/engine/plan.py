@@ -35,6 +35,15 @@ Reader = Callable[[Any, Any], Any]
 FieldFn = Callable[[Any, Any, "_Context"], Any]
 
 
+def _split_reader(path: str) -> tuple[Getter, bool]:
+    """A getter for ``path`` and whether it reads the event envelope rather than the record."""
+    if path == EVENT_PREFIX:
+        return (lambda ev: ev), True
+    if path.startswith(EVENT_PREFIX + "."):
+        return compile_path(path[len(EVENT_PREFIX) + 1 :]), True
+    return compile_path(path), False
+
+
 def _reader(path: str) -> Reader:
     """Read ``path`` from the source record, or from the event envelope for ``$event.x``."""
     if path == EVENT_PREFIX:
@@ -51,7 +60,7 @@ class _Context:
 
     __slots__ = ("record", "event", "field", "warnings", "_readers")
 
-    def __init__(self, record: Any, event: Any, readers: dict[str, Reader]) -> None:
+    def __init__(self, record: Any, event: Any, readers: dict[str, tuple[Getter, bool]]) -> None:
         self.record = record
         self.event = event
         self.field: str | None = None
@@ -59,10 +68,11 @@ class _Context:
         self._readers = readers
 
     def get(self, path: str) -> Any:
-        reader = self._readers.get(path)
-        if reader is None:
-            reader = self._readers[path] = _reader(path)
-        return reader(self.record, self.event)
+        try:
+            getter, on_event = self._readers[path]
+        except KeyError:
+            getter, on_event = self._readers[path] = _split_reader(path)
+        return getter(self.event if on_event else self.record)
 
     def warn(self, message: str) -> None:
         if self.warnings is None:
@@ -105,6 +115,12 @@ def _chain(sources: list[str], steps: list[Callable[[Any, Any], Any]]) -> FieldF
         read: Reader = lambda rec, ev: get(rec)  # noqa: E731
     elif len(sources) == 1:
         read = _reader(sources[0])
+    elif sources and not any(s.startswith(EVENT_PREFIX) for s in sources):
+        getters = tuple(compile_path(s) for s in sources)
+        if len(getters) == 2 and len(steps) == 1:
+            (g0, g1), (s0,) = getters, steps
+            return lambda rec, ev, ctx: s0([g0(rec), g1(rec)], ctx)
+        read = lambda rec, ev: [g(rec) for g in getters]  # noqa: E731
     elif sources:
         readers = tuple(_reader(s) for s in sources)
         read = lambda rec, ev: [r(rec, ev) for r in readers]  # noqa: E731
@@ -122,10 +138,18 @@ def _chain(sources: list[str], steps: list[Callable[[Any, Any], Any]]) -> FieldF
 
 
 # One compiled field mapping, a plain tuple so that the apply loop unpacks it in one step:
-# (target, nested write path or None, function, validator or None, fast type, limit): a plain
-# tuple so that the apply loop unpacks it in one step. A value of the fast type (no longer than
-# the limit for text) needs no validator call: see _fast_path.
-_FieldPlan = tuple[str, "tuple[str, ...] | None", FieldFn, "Validator | None", Any, int]
+# (target, nested write path or None, top-level key and its single step when the field is just
+# that, the general function, validator or None, fast type, limit): a plain tuple so that the
+# apply loop unpacks it in one step. A value of the fast type (no longer than the limit for
+# text) needs no validator call: see _fast_path.
+_FieldPlan = tuple[
+    str, "tuple[str, ...] | None", "str | None", Any, FieldFn, "Validator | None", Any, int
+]
+
+
+# A bare read into a flat field: (target, top-level key or None, getter, validator, fast type,
+# limit).
+_PlainField = tuple[str, "str | None", Getter, "Validator | None", Any, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,13 +185,15 @@ class FlowPlan:
         self._nested = flow.target.system is System.STRIPE
         self._event_types: frozenset[str] = frozenset(flow.trigger.stripe_events)
         self._conditions: tuple[CompiledCondition, ...] = ()
-        self._plain_fields: tuple[tuple[str, Getter, Validator | None, Any, int], ...] = ()
+        self._plain_fields: tuple[_PlainField, ...] = ()
         self._step_fields: tuple[_FieldPlan, ...] = ()
-        self._order: tuple[str, ...] = ()
         self._lookups: tuple[_LookupPlan, ...] = ()
+        # (relationship, match field, getter) when every lookup reads a record path into a flat
+        # field; any value but a non-empty string falls back to the general path.
+        self._simple_lookups: tuple[tuple[str, str, Getter], ...] | None = None
         self._defaults: tuple[tuple[str, tuple[str, ...] | None, Getter, Any], ...] = ()
-        self._required: tuple[tuple[str, Getter], ...] = ()
-        self._readers: dict[str, Reader] = {}
+        self._required: tuple[str, ...] = ()  # flat Salesforce fields a mapping must fill
+        self._readers: dict[str, tuple[Getter, bool]] = {}
 
     # -- applying -----------------------------------------------------------------------
 
@@ -192,11 +218,13 @@ class FlowPlan:
         ev: Any = None
         if data.get("object") == "event":
             inner = data.get("data")
-            if isinstance(inner, Mapping) and isinstance(inner.get("object"), Mapping):
-                rec = inner["object"]
-                ev = data
+            if type(inner) is dict or isinstance(inner, Mapping):
+                obj = inner.get("object")
+                if type(obj) is dict or isinstance(obj, Mapping):
+                    rec = obj
+                    ev = data
         source_id = rec.get("id") or rec.get("Id")
-        if not isinstance(source_id, str):
+        if type(source_id) is not str:
             source_id = None
 
         if ev is not None and self._event_types and ev.get("type") not in self._event_types:
@@ -214,11 +242,12 @@ class FlowPlan:
                 )
 
         issues: list[Issue] | None = None
-        # Flat targets keep the mapping's field order: the keys are laid down first.
-        record: dict[str, Any] = dict.fromkeys(self._order) if self._order else {}
+        # Keys come in a fixed order: bare reads, computed fields, lookups, then defaults.
+        record: dict[str, Any] = {}
         # Bare path reads into flat fields: the bulk of most flows, in the tightest loop.
-        for target, get, validate, fast_type, text_ok in self._plain_fields:
-            value = get(rec)
+        for target, key, get, validate, fast_type, text_ok in self._plain_fields:
+            # A top-level key is one C-level dict lookup; deeper paths go through the getter.
+            value = rec.get(key) if key is not None else get(rec)
             if (
                 value is not None
                 and validate is not None
@@ -231,10 +260,11 @@ class FlowPlan:
                     issues.append(problem)
             record[target] = value
         ctx = _Context(rec, ev, self._readers)
-        for target, parts, fn, validate, fast_type, text_ok in self._step_fields:
+        for target, parts, key, step, fn, validate, fast_type, text_ok in self._step_fields:
             ctx.field = target
             try:
-                value = fn(rec, ev, ctx)
+                # One step over a top-level key (most computed fields) is called directly.
+                value = step(rec.get(key), ctx) if key is not None else fn(rec, ev, ctx)
             except Exception as exc:  # any failure on bad data is the record's issue
                 if issues is None:
                     issues = []
@@ -258,15 +288,25 @@ class FlowPlan:
                 set_path(record, parts, value)
 
         if self._lookups:
-            issues = self._apply_lookups(rec, ev, record, resolver, issues)
+            if resolver is None and self._simple_lookups is not None:
+                # The common case: references by external id, which Salesforce resolves itself.
+                for relationship, match_field, get in self._simple_lookups:
+                    value = get(rec)
+                    if type(value) is str and value:
+                        record[relationship] = {match_field: value}
+                    else:
+                        issues = self._apply_lookups(rec, ev, record, None, issues)
+                        break
+            else:
+                issues = self._apply_lookups(rec, ev, record, resolver, issues)
         for name, parts, current, value in self._defaults:
             if parts is None:
                 if record.get(name) is None:
                     record[name] = value
             elif current(record) is None:
                 set_path(record, parts, value)
-        for name, current in self._required:
-            if current(record) is None:
+        for name in self._required:
+            if record.get(name) is None:
                 if issues is None:
                     issues = []
                 elif any(i.field == name for i in issues):
@@ -296,8 +336,8 @@ class FlowPlan:
         for lp in self._lookups:
             lk = lp.lookup
             value = lp.read(rec, ev)
-            if isinstance(value, Mapping):  # an expanded Stripe object: match on its id
-                value = value.get("id")
+            if type(value) is dict or (type(value) is not str and isinstance(value, Mapping)):
+                value = value.get("id")  # an expanded Stripe object: match on its id
             if value is None or value == "":
                 if lk.required:
                     issues = issues if issues is not None else []
@@ -397,7 +437,7 @@ def compile_flow(
         raise type(exc)(f"flow {flow.name!r}: {exc}") from exc
 
     fields: list[_FieldPlan] = []
-    plain_fields: list[tuple[str, Getter, Validator | None, Any, int]] = []
+    plain_fields: list[_PlainField] = []
     seen: set[str] = set()
     for fm in flow.fields:
         if fm.target in seen:
@@ -414,14 +454,15 @@ def compile_flow(
         bare = len(fm.sources) == 1 and not steps and not fm.sources[0].startswith(EVENT_PREFIX)
         if bare and parts is None:
             getter = compile_path(fm.sources[0])
-            plain_fields.append((fm.target, getter, validator, fast_type, text_ok))
+            key = fm.sources[0] if "." not in fm.sources[0] else None
+            plain_fields.append((fm.target, key, getter, validator, fast_type, text_ok))
             continue
         fn = _chain(fm.sources, steps)
-        fields.append((fm.target, parts, fn, validator, fast_type, text_ok))
+        direct = len(fm.sources) == 1 and "." not in fm.sources[0] and len(steps) == 1
+        key, first = (fm.sources[0], steps[0]) if direct else (None, None)
+        fields.append((fm.target, parts, key, first, fn, validator, fast_type, text_ok))
     plan._plain_fields = tuple(plain_fields)
     plan._step_fields = tuple(fields)
-    if all(p is None for _, p, *_rest in fields):
-        plan._order = tuple(fm.target for fm in flow.fields)
 
     lookups: list[_LookupPlan] = []
     for lk in flow.lookups:
@@ -441,6 +482,13 @@ def compile_flow(
             )
         )
     plan._lookups = tuple(lookups)
+    if lookups and all(
+        lp.parts is None and not lp.lookup.source.startswith(EVENT_PREFIX) for lp in lookups
+    ):
+        plan._simple_lookups = tuple(
+            (lp.relationship, lp.lookup.match_field, compile_path(lp.lookup.source))
+            for lp in lookups
+        )
 
     defaults = []
     for name, value in flow.defaults.items():
@@ -460,7 +508,7 @@ def compile_flow(
     lookup_targets = {lk.target for lk in flow.lookups}
     written = {fm.target for fm in flow.fields} | lookup_targets | set(flow.defaults)
     written_lower = {w.lower() for w in written}
-    required: list[tuple[str, Getter]] = []
+    required: list[str] = []
     if target_schema is not None and creates and salesforce:
         for fs in target_schema.required_fields():
             if fs.path.lower() not in written_lower:
@@ -485,10 +533,10 @@ def compile_flow(
         for fm in flow.fields:
             fs = target_schema.find(fm.target)
             if fs is not None and fs.required and fm.target not in flow.defaults:
-                required.append((fm.target, _flat_reader(fm.target)))
+                required.append(fm.target)
     mapped = {fm.target for fm in flow.fields}
-    if ext is not None and ext in mapped and all(name != ext for name, _ in required):
-        required.append((ext, _flat_reader(ext)))
+    if ext is not None and ext in mapped and ext not in required:
+        required.append(ext)
     plan._required = tuple(required)
     return plan
 
