@@ -155,12 +155,12 @@ def _fit(
         step = TransformStep("decimal_to_minor", {"currency_path": "CurrencyIsoCode"})
         return 0.97, [step], f"{words} via decimal_to_minor"
     if a is K.PICKLIST and b is K.PICKLIST:
-        step = _picklist_map(src, tgt)
-        if step is None:
+        mapping = _picklist_map(src, tgt)
+        if mapping is None:
             return 1.0, [], f"{words} (same values)"
-        if not step.args.get("values", True):
+        if not mapping.args.get("values", True):
             return 0.85, [], f"{words} (the values differ: add a map)"
-        return 0.97, [step], f"{words} via map"
+        return 0.97, [mapping], f"{words} via map"
     if not kinds_compatible(a, b):
         return None
     if b in (K.REFERENCE, K.ID) and a not in (K.ID, K.REFERENCE, K.STRING):
