@@ -277,3 +277,11 @@ def _score(
         reasons.append(synonym[1])
     reasons.append(type_reason)
     return Suggestion(src.path, tgt.path, score, reasons, transforms)
+
+
+def type_fit(
+    src: FieldSchema, tgt: FieldSchema, source: ObjectSchema, target: ObjectSchema
+) -> tuple[float, list[TransformStep], str] | None:
+    """How ``src`` fits ``tgt``: ``(factor 0..1, bridging transforms, reason)``, or None when
+    the kinds cannot meet. The studio uses it to pre-fill a new link's transform chain."""
+    return _fit(src, tgt, source, target)
