@@ -79,6 +79,7 @@ class StudioDocument(QObject):
     fixturesChanged = Signal(str)  # flow name
     valueMapsChanged = Signal(str)  # document name
     catalogsChanged = Signal()
+    editRefused = Signal(str)  # a gesture's edit was refused: the reason, for the status bar
 
     def __init__(
         self,

@@ -1,0 +1,208 @@
+"""A field on the canvas: a labelled box with a kind badge and an anchor for links.
+
+Source items sit in the left column with their anchor on the right edge; target items sit
+in the right column with their anchor on the left edge and accept dropped source fields.
+Links read the anchors; an item tells its links when it moves so they follow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QDrag, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsItem,
+    QGraphicsObject,
+    QGraphicsSceneDragDropEvent,
+    QGraphicsSceneMouseEvent,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from app.models.schema_model import decode_fields, encode_fields, field_tooltip, kind_badge
+from mappings.schema.model import FieldKind, FieldSchema
+
+if TYPE_CHECKING:
+    from app.canvas.linkitem import LinkItem
+
+ITEM_WIDTH = 270.0
+ITEM_HEIGHT = 30.0
+
+ACCENT = QColor("#2563eb")
+BORDER = QColor("#cbd5e1")
+FILL = QColor("#ffffff")
+MAPPED_FILL = QColor("#eff6ff")
+DROP_OK = QColor("#dcfce7")
+DROP_BAD = QColor("#fee2e2")
+TEXT = QColor("#0f172a")
+MUTED = QColor("#64748b")
+
+
+class FieldItem(QGraphicsObject):
+    """One field of the source or target object (``side`` is "source" or "target")."""
+
+    def __init__(
+        self,
+        side: str,
+        path: str,
+        field: FieldSchema | None,
+        *,
+        label: str | None = None,
+        system: str = "",
+        object_name: str = "",
+    ) -> None:
+        super().__init__()
+        self.side = side
+        self.path = path
+        self.field = field
+        self.label = label or path
+        self.system = system
+        self.object_name = object_name
+        self.links: list[LinkItem] = []
+        self.mapped = False
+        self.note = ""  # right-aligned hint: "= Stripe" for a default, "ƒ" for an expression
+        self._drop_state: bool | None = None  # True ok, False refused, None not hovering
+        self._hover = False
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges, True)
+        self.setAcceptHoverEvents(True)
+        self.setAcceptDrops(side == "target")
+        self.setToolTip(field_tooltip(field) if field is not None else self.label)
+        self.setCursor(Qt.CursorShape.OpenHandCursor if side == "source" else Qt.CursorShape.ArrowCursor)
+
+    # -- geometry
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, ITEM_WIDTH, ITEM_HEIGHT)
+
+    def anchor(self) -> QPointF:
+        """Where links attach, in scene coordinates."""
+        x = ITEM_WIDTH if self.side == "source" else 0.0
+        return self.mapToScene(QPointF(x, ITEM_HEIGHT / 2))
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
+        if change == QGraphicsItem.GraphicsItemChange.ItemScenePositionHasChanged:
+            for link in self.links:
+                link.adjust()
+        return super().itemChange(change, value)
+
+    def set_mapped(self, mapped: bool) -> None:
+        if mapped != self.mapped:
+            self.mapped = mapped
+            self.update()
+
+    def set_note(self, note: str) -> None:
+        if note != self.note:
+            self.note = note
+            self.update()
+
+    # -- painting
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionGraphicsItem,
+        widget: QWidget | None = None,
+    ) -> None:
+        rect = self.boundingRect().adjusted(0.5, 0.5, -0.5, -0.5)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fill = MAPPED_FILL if self.mapped else FILL
+        if self._drop_state is not None:
+            fill = DROP_OK if self._drop_state else DROP_BAD
+        selected = self.isSelected()
+        pen = QPen(ACCENT if selected or self._hover else BORDER, 2 if selected else 1)
+        painter.setPen(pen)
+        painter.setBrush(QBrush(fill))
+        painter.drawRoundedRect(rect, 6, 6)
+
+        kind = self.field.kind if self.field is not None else FieldKind.ANY
+        glyph, colour = kind_badge(kind)
+        badge = QRectF(6, 6, 26, ITEM_HEIGHT - 12)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(colour))
+        painter.drawRoundedRect(badge, 4, 4)
+        small = QFont(painter.font())
+        small.setBold(True)
+        small.setPixelSize(11)
+        painter.setFont(small)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, glyph)
+
+        font = QFont(painter.font())
+        font.setPixelSize(13)
+        font.setBold(self.mapped)
+        painter.setFont(font)
+        metrics = QFontMetrics(font)
+        note_width = 0.0
+        if self.note:
+            note_font = QFont(font)
+            note_font.setBold(False)
+            note_font.setPixelSize(11)
+            note_metrics = QFontMetrics(note_font)
+            note = note_metrics.elidedText(self.note, Qt.TextElideMode.ElideRight, 110)
+            note_width = note_metrics.horizontalAdvance(note) + 10
+            painter.setFont(note_font)
+            painter.setPen(MUTED)
+            painter.drawText(
+                QRectF(ITEM_WIDTH - note_width - 8, 0, note_width, ITEM_HEIGHT),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                note,
+            )
+            painter.setFont(font)
+        text_rect = QRectF(40, 0, ITEM_WIDTH - 48 - note_width, ITEM_HEIGHT)
+        label = self.label + (" *" if self.field is not None and self.field.required else "")
+        elided = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, int(text_rect.width()))
+        painter.setPen(TEXT if self.field is not None or self.path else MUTED)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, elided)
+
+    # -- hover
+
+    def hoverEnterEvent(self, event: object) -> None:  # type: ignore[override]
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event: object) -> None:  # type: ignore[override]
+        self._hover = False
+        self.update()
+
+    # -- drag a new link from a source item (the same payload as the schema tree's)
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self.side != "source" or not self.path or not self.system:
+            super().mouseMoveEvent(event)
+            return
+        moved = event.screenPos() - event.buttonDownScreenPos(Qt.MouseButton.LeftButton)
+        if moved.manhattanLength() < QApplication.startDragDistance():
+            return
+        drag = QDrag(event.widget())
+        drag.setMimeData(encode_fields(self.system, self.object_name, [self.path]))
+        drag.exec(Qt.DropAction.LinkAction | Qt.DropAction.CopyAction)
+
+    # -- drops on a target item
+
+    def _refusal(self, event: QGraphicsSceneDragDropEvent) -> str | None:
+        scene = self.scene()
+        interaction = getattr(scene, "drop_interaction", None)
+        if interaction is None:
+            return "no document"
+        return interaction.refusal(decode_fields(event.mimeData()), self.path)
+
+    def dragEnterEvent(self, event: QGraphicsSceneDragDropEvent) -> None:
+        reason = self._refusal(event)
+        self._drop_state = reason is None
+        self.setToolTip(reason or f"Drop to map onto {self.path}")
+        event.setAccepted(reason is None)
+        self.update()
+
+    def dragLeaveEvent(self, event: QGraphicsSceneDragDropEvent) -> None:
+        self._drop_state = None
+        self.setToolTip(field_tooltip(self.field) if self.field is not None else self.label)
+        self.update()
+
+    def dropEvent(self, event: QGraphicsSceneDragDropEvent) -> None:
+        self.dragLeaveEvent(event)
+        scene = self.scene()
+        ok = scene.drop_field(decode_fields(event.mimeData()), self.path)  # type: ignore[attr-defined]
+        event.setAccepted(bool(ok))

@@ -1,0 +1,307 @@
+"""The mapping scene: it follows the document and keeps item <-> object dictionaries.
+
+The left column holds the source fields the current flow reads (or every source field with
+``show_all_sources``), the right column every writable target field, mapped ones first in
+the flow's order so links run mostly straight. The scene never edits the model itself:
+drops and deletions go through the gesture objects of ``app.document.interactions``, and
+the scene redraws when the document says something changed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem
+
+from app.canvas.fielditem import ITEM_HEIGHT, ITEM_WIDTH, MUTED, FieldItem
+from app.canvas.linkitem import LinkItem
+from app.document.document import StudioDocument
+from app.document.interactions import DeleteMappingsInteraction, DropFieldInteraction
+from mappings.document.model import Flow
+from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema
+
+ROW = ITEM_HEIGHT + 8
+COLUMN_GAP = 200.0
+TOP = 44.0
+EXPRESSION_SOURCE = ""  # the source item of mappings with no source path (whole record)
+
+
+def _writable(fs: FieldSchema) -> bool:
+    return (fs.createable or fs.updateable) and not fs.calculated and fs.kind is not FieldKind.OBJECT
+
+
+class MappingScene(QGraphicsScene):
+    mappingSelected = Signal(str)  # the target field of the selected mapping, "" for none
+
+    def __init__(self, document: StudioDocument, parent: object = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.drop_interaction = DropFieldInteraction(document)
+        self.delete_interaction = DeleteMappingsInteraction(document)
+        self.show_all_sources = False
+        self.source_items: dict[str, FieldItem] = {}
+        self.target_items: dict[str, FieldItem] = {}
+        self.links: dict[tuple[str, str], LinkItem] = {}  # (target, source) -> link
+        self.lookup_links: dict[str, LinkItem] = {}  # target -> link
+        self._headers: list[QGraphicsSimpleTextItem] = []
+        self._flow_name: str | None = None
+        self._selected = ""
+        self.setBackgroundBrush(QColor("#f8fafc"))
+        document.currentFlowChanged.connect(self._rebuild)
+        document.flowsChanged.connect(self._rebuild)
+        document.documentReplaced.connect(self._rebuild)
+        document.catalogsChanged.connect(self._rebuild)
+        document.mappingsChanged.connect(self._on_mappings_changed)
+        self.selectionChanged.connect(self._on_selection_changed)
+        self._rebuild()
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def flow(self) -> Flow | None:
+        return self.document.find_flow(self.document.current_flow)
+
+    def set_show_all_sources(self, show: bool) -> None:
+        self.show_all_sources = show
+        self._rebuild()
+
+    def drop_field(self, payload: dict | None, target: str) -> bool:
+        return self.drop_interaction.drop(payload, target)
+
+    def selected_targets(self) -> list[str]:
+        """Target fields of the selected links and target items, in column order."""
+        chosen: set[str] = set()
+        for item in self.selectedItems():
+            if isinstance(item, LinkItem):
+                chosen.add(item.target)
+            elif isinstance(item, FieldItem) and item.side == "target":
+                chosen.add(item.path)
+        order = list(self.target_items)
+        return sorted(chosen, key=lambda t: order.index(t) if t in order else len(order))
+
+    def select_mapping(self, target: str) -> None:
+        """Select the links of one mapping (and its target field)."""
+        self.blockSignals(True)
+        self.clearSelection()
+        self.blockSignals(False)
+        item = self.target_items.get(target)
+        for (t, _), link in self.links.items():
+            if t == target:
+                link.setSelected(True)
+        if target in self.lookup_links:
+            self.lookup_links[target].setSelected(True)
+        if item is not None:
+            item.setSelected(True)
+            for view in self.views():
+                # Scroll vertically only: the source column must stay in sight.
+                view.ensureVisible(QRectF(0, item.y(), 1, ITEM_HEIGHT), 0, 40)
+
+    def delete_selected(self) -> int:
+        """Unmap the selected mappings (one undo step); returns how many were removed."""
+        flow = self.flow
+        if flow is None:
+            return 0
+        targets = [t for t in self.selected_targets() if flow.mapping_for(t) is not None]
+        lookups = [t for t in self.selected_targets() if t in self.lookup_links]
+        removed = self.delete_interaction.delete(targets)
+        if lookups:
+            kept = [lk for lk in flow.lookups if lk.target not in lookups]
+            self.document.set_lookups(flow.name, kept)
+            removed += len(lookups)
+        return removed
+
+    # ------------------------------------------------------------------ following the document
+
+    def _on_mappings_changed(self, flow_name: str) -> None:
+        if flow_name == self.document.current_flow:
+            self._rebuild()
+
+    def _rebuild(self, *_: object) -> None:
+        """Reconcile the items with the current flow (items are reused by path, so a
+        selection survives an edit that leaves it in place)."""
+        flow = self.flow
+        name = flow.name if flow is not None else None
+        if name != self._flow_name:
+            self._clear()
+            self._flow_name = name
+        if flow is None:
+            self._set_headers("No flow", "Create a flow to start mapping", None)
+            self.setSceneRect(self.itemsBoundingRect())
+            return
+        source_obj = self.document.source_schema(flow.name)
+        target_obj = self.document.target_schema(flow.name)
+        targets = self._target_order(flow, target_obj)
+        sources = self._source_order(flow, source_obj, targets)
+        self._sync_column(self.source_items, "source", sources, source_obj, flow)
+        self._sync_column(self.target_items, "target", targets, target_obj, flow)
+        self._sync_links(flow)
+        self._set_headers(
+            f"{flow.source.system.value.title()} · {flow.source.object}",
+            f"{flow.target.system.value.title()} · {flow.target.object}",
+            flow,
+        )
+        rect = self.itemsBoundingRect().adjusted(-24, -16, 24, 24)
+        self.setSceneRect(rect)
+        self._on_selection_changed()
+
+    def _clear(self) -> None:
+        self.blockSignals(True)
+        self.clear()
+        self.blockSignals(False)
+        self.source_items.clear()
+        self.target_items.clear()
+        self.links.clear()
+        self.lookup_links.clear()
+        self._headers = []
+
+    def _target_order(self, flow: Flow, obj: ObjectSchema | None) -> list[str]:
+        order = list(dict.fromkeys(flow.target_fields()))
+        if obj is not None:
+            order += [fs.path for fs in obj if _writable(fs) and fs.path not in order]
+        return order
+
+    def _source_order(
+        self, flow: Flow, obj: ObjectSchema | None, targets: list[str]
+    ) -> list[str]:
+        used: dict[str, None] = {}
+        by_target = {m.target: m for m in flow.fields}
+        lookups = {lk.target: lk for lk in flow.lookups}
+        for target in targets:
+            mapping = by_target.get(target)
+            if mapping is not None:
+                for path in mapping.sources or [EXPRESSION_SOURCE]:
+                    used.setdefault(path, None)
+            elif target in lookups:
+                used.setdefault(lookups[target].source, None)
+        if self.show_all_sources and obj is not None:
+            for fs in obj:
+                if fs.kind not in (FieldKind.OBJECT,) and fs.path not in used:
+                    used[fs.path] = None
+        return list(used)
+
+    def _sync_column(
+        self,
+        items: dict[str, FieldItem],
+        side: str,
+        paths: list[str],
+        obj: ObjectSchema | None,
+        flow: Flow,
+    ) -> None:
+        wanted = set(paths)
+        for path in [p for p in items if p not in wanted]:
+            item = items.pop(path)
+            for link in list(item.links):
+                self._remove_link(link)
+            self.removeItem(item)
+        x = 0.0 if side == "source" else ITEM_WIDTH + COLUMN_GAP
+        ref = flow.source if side == "source" else flow.target
+        mapped_targets = set(flow.target_fields())
+        for row, path in enumerate(paths):
+            item = items.get(path)
+            if item is None:
+                field = obj.find(path) if obj is not None and path else None
+                label = path if path else "ƒ whole record (expression)"
+                item = FieldItem(
+                    side,
+                    path,
+                    field,
+                    label=label,
+                    system=ref.system.value,
+                    object_name=ref.object,
+                )
+                items[path] = item
+                self.addItem(item)
+            item.setPos(QPointF(x, TOP + row * ROW))
+            if side == "target":
+                item.set_mapped(path in mapped_targets)
+                default = flow.defaults.get(path)
+                item.set_note(f"= {default}" if path in flow.defaults and default is not None else "")
+            else:
+                item.set_mapped(True)
+
+    def _remove_link(self, link: LinkItem) -> None:
+        link.detach()
+        for store in (self.links, self.lookup_links):
+            for key in [k for k, v in store.items() if v is link]:
+                del store[key]  # type: ignore[arg-type]
+        if link.scene() is self:
+            self.removeItem(link)
+
+    def _sync_links(self, flow: Flow) -> None:
+        wanted: dict[tuple[str, str], tuple[int, str, bool]] = {}
+        for m in flow.fields:
+            chain = " → ".join(s.name for s in m.transforms)
+            for i, path in enumerate(m.sources or [EXPRESSION_SOURCE]):
+                shown = ", ".join(m.sources) or "(expression)"
+                tip = f"{shown} → {m.target}" + (f"\nvia {chain}" if chain else "")
+                # One badge per mapping: the first source's link carries it.
+                wanted[(m.target, path)] = (len(m.transforms), tip, i == 0)
+        for key in [k for k in self.links if k not in wanted]:
+            self._remove_link(self.links[key])
+        for key, (steps, tip, badge) in wanted.items():
+            link = self.links.get(key)
+            if link is None:
+                source, target = self.source_items.get(key[1]), self.target_items.get(key[0])
+                if source is None or target is None:
+                    continue
+                link = LinkItem(source, target, steps=steps, tooltip=tip, badge=badge)
+                self.links[key] = link
+                self.addItem(link)
+            else:
+                link.set_steps(steps, tip)
+                link.adjust()
+        lookups = {lk.target: lk for lk in flow.lookups}
+        for target in [t for t, link in self.lookup_links.items()
+                       if t not in lookups or link.source != lookups[t].source]:
+            self._remove_link(self.lookup_links[target])
+        for target, lk in lookups.items():
+            if target in self.lookup_links:
+                self.lookup_links[target].adjust()
+                continue
+            source, item = self.source_items.get(lk.source), self.target_items.get(target)
+            if source is None or item is None:
+                continue
+            tip = f"lookup: {lk.object}.{lk.match_field} = {lk.source} → {target}"
+            link = LinkItem(source, item, kind="lookup", tooltip=tip)
+            self.lookup_links[target] = link
+            self.addItem(link)
+
+    def _set_headers(self, left: str, right: str, flow: Flow | None) -> None:
+        for item in self._headers:
+            self.removeItem(item)
+        self._headers = []
+        font = QFont()
+        font.setPixelSize(15)
+        font.setBold(True)
+        for text, x in ((left, 0.0), (right, ITEM_WIDTH + COLUMN_GAP)):
+            header = QGraphicsSimpleTextItem(text)
+            header.setFont(font)
+            header.setBrush(QColor("#0f172a"))
+            header.setPos(x, 8)
+            self.addItem(header)
+            self._headers.append(header)
+        if flow is not None and not flow.fields and not flow.lookups:
+            hint = QGraphicsSimpleTextItem(
+                "Drag a field from the source tree onto a target field to map it"
+            )
+            hint.setBrush(MUTED)
+            hint.setPos(0, TOP)
+            self.addItem(hint)
+            self._headers.append(hint)
+
+    # ------------------------------------------------------------------ selection
+
+    def _on_selection_changed(self) -> None:
+        flow = self.flow
+        targets = self.selected_targets() if flow is not None else []
+        chosen = next(
+            (t for t in targets if flow is not None and flow.mapping_for(t) is not None),
+            targets[0] if targets else "",
+        )
+        if chosen != self._selected:
+            self._selected = chosen
+            self.mappingSelected.emit(chosen)
+
+    @property
+    def selected_mapping(self) -> str:
+        return self._selected

@@ -1,0 +1,70 @@
+"""The canvas view: zoom, rubber-band selection, Delete to unmap, drops onto field items."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent, QKeySequence, QPainter, QResizeEvent, QTransform, QWheelEvent
+from PySide6.QtWidgets import QGraphicsView, QWidget
+
+from app.canvas.scene import MappingScene
+
+
+class MappingView(QGraphicsView):
+    def __init__(self, scene: MappingScene, parent: QWidget | None = None) -> None:
+        super().__init__(scene, parent)
+        self._scene = scene  # keep the Python wrapper (and its dictionaries) alive
+        if scene.parent() is None:
+            scene.setParent(self)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)  # the rubber-band gesture
+        self.setAcceptDrops(True)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setAccessibleName("mapping canvas")
+        self.setToolTip("")
+        self._zoom = 1.0
+        self._user_zoom = False
+        scene.sceneRectChanged.connect(lambda _rect: self.fit_width())
+
+    def mapping_scene(self) -> MappingScene:
+        return self._scene
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit_width()
+
+    def fit_width(self) -> None:
+        """Shrink (never enlarge) so both columns fit the width, unless the user zoomed."""
+        if self._user_zoom:
+            return
+        width = self.sceneRect().width()
+        available = self.viewport().width() - 4
+        scale = 1.0 if width <= 0 else min(1.0, max(0.55, available / width))
+        self.setTransform(QTransform.fromScale(scale, scale))
+        self._zoom = scale
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        is_delete = event.matches(QKeySequence.StandardKey.Delete) or (
+            event.key() == Qt.Key.Key_Backspace
+        )
+        if is_delete and self.mapping_scene().delete_selected():
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_by(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def zoom_by(self, factor: float) -> None:
+        self._user_zoom = True
+        new = min(3.0, max(0.3, self._zoom * factor))
+        self.scale(new / self._zoom, new / self._zoom)
+        self._zoom = new
+
+    def reset_zoom(self) -> None:
+        self._user_zoom = False
+        self.fit_width()

@@ -1,0 +1,3 @@
+"""Studio windows, panels and dialogs."""
+
+from __future__ import annotations
