@@ -260,10 +260,13 @@ class JsonFormatter(logging.Formatter):
             out["exc"] = record.exc_text
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                out[key] = value
-        line = json.dumps(out, default=str, ensure_ascii=False)
-        # Extra fields did not pass through the filter's message rewrite: redact the line.
-        return self.redactor.redact(line) if self.redactor else line
+                out[key] = value if isinstance(value, int | float | bool | None) else str(value)
+        if self.redactor is not None:
+            # Extra fields did not pass through the filter; redact values before encoding so
+            # a mask never cuts a JSON escape in half.
+            out = {k: self.redactor.redact(v) if isinstance(v, str) else v
+                   for k, v in out.items()}
+        return json.dumps(out, ensure_ascii=False)
 
 
 class _RedactingTextFormatter(logging.Formatter):
