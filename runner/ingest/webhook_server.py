@@ -115,6 +115,9 @@ class WebhookServer:
     ``event_types``, when given, are the types some flow handles; others are ignored.
     ``on_event(event)`` is called after a new event committed (to wake the processor);
     its failures are logged and do not change the answer, the event is safe either way.
+    It runs before the answer is sent, so it must be quick (set a flag, wake a thread).
+    ``on_scrape(metrics)`` runs before each ``GET /metrics`` to refresh gauges that are
+    read rather than counted (``metrics.queue(store.counts())``, the API budget).
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class WebhookServer:
         tolerance: int = DEFAULT_TOLERANCE,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         event_types: set[str] | frozenset[str] | None = None,
+        on_scrape: Callable[[Metrics], None] | None = None,
     ) -> None:
         self.secrets = secrets  # validated by the setter
         if max_body <= 0:
@@ -145,6 +149,7 @@ class WebhookServer:
         self.tolerance = tolerance
         self.on_event = on_event
         self.event_types = frozenset(event_types) if event_types is not None else None
+        self.on_scrape = on_scrape
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -267,6 +272,14 @@ class WebhookServer:
             return "malformed_signature" if "malformed" in str(exc) else "invalid_signature"
         return "stale_signature"  # it matches once the time window is ignored
 
+    def render_metrics(self) -> bytes:
+        if self.on_scrape is not None:
+            try:
+                self.on_scrape(self.metrics)
+            except Exception as exc:  # stale gauges beat no metrics at all
+                log.warning("refreshing metrics failed: %s", describe_error(exc))
+        return self.metrics.render()
+
     def handle_health(self) -> tuple[int, dict[str, Any]]:
         if self.health is None:
             return 200, {"status": "ok"}
@@ -327,7 +340,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer = self.owner.handle_health()
             self._send_json(status, answer)
         elif path == METRICS_PATH:
-            self._send(200, self.owner.metrics.render(), METRICS_CONTENT_TYPE)
+            self._send(200, self.owner.render_metrics(), METRICS_CONTENT_TYPE)
         elif path == WEBHOOK_PATH:
             self._send_json(405, {"error": f"{WEBHOOK_PATH} accepts POST only"},
                             extra={"Allow": "POST"})

@@ -227,6 +227,20 @@ def test_a_single_secret_string_is_one_secret(inbox) -> None:
     assert WebhookServer(inbox, SECRET).secrets == [SECRET]
 
 
+def test_on_scrape_refreshes_gauges_and_its_failure_is_contained(inbox) -> None:
+    counts = {"pending": 4, "dlq_open": 2}
+    server = WebhookServer(inbox, [SECRET], on_scrape=lambda m: m.queue(counts))
+    text = server.render_metrics().decode()
+    assert 'fieldbridge_queue_depth{status="pending"} 4.0' in text
+    assert "fieldbridge_dlq_size 2.0" in text
+
+    def broken(metrics) -> None:
+        raise StateError("state database read failed: locked")
+
+    failing = WebhookServer(inbox, [SECRET], on_scrape=broken)
+    assert b"fieldbridge_events_received_total" in failing.render_metrics()
+
+
 def test_parse_event_accepts_a_stripe_event() -> None:
     event = make_event("invoice.paid")
     assert parse_event(json.dumps(event).encode()) == event
