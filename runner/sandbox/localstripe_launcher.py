@@ -16,6 +16,7 @@ Run as ``python -m runner.sandbox.localstripe_launcher --port 0 [--data-file PAT
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pickle
 import socket
@@ -54,6 +55,49 @@ def _point_store_at(data_file: Path | None) -> None:
     resources.Store.dump_to_disk = dump
 
 
+def _emit_charge_events() -> None:
+    """Send the charge events real Stripe sends and localstripe does not.
+
+    localstripe creates charges and refunds but emits no ``charge.succeeded``,
+    ``charge.failed`` or ``charge.refunded`` events, so a runner fed by its webhooks (or by
+    ``GET /v1/events``) would never see a payment. We wrap its constructors and schedule the
+    events the way its own resources do (``Event(type, obj)`` + ``schedule_webhook``), which
+    also records them for ``/v1/events``.
+    """
+    from localstripe import resources
+    from localstripe.webhooks import schedule_webhook
+
+    set_auth_failure = resources.Charge._set_auth_failure
+    trigger_payment = resources.Charge._trigger_payment
+    refund_init = resources.Refund.__init__
+
+    def announce(event_type: str, obj: object) -> None:
+        # No running loop (e.g. while unpickling at start): nothing to send.
+        with contextlib.suppress(RuntimeError):
+            schedule_webhook(resources.Event(event_type, obj))
+
+    def on_failure(self: object) -> None:
+        set_auth_failure(self)
+        announce("charge.failed", self)
+
+    def on_payment(self: object, on_success: object = None) -> None:
+        def succeeded() -> None:
+            announce("charge.succeeded", self)
+            if callable(on_success):
+                on_success()
+
+        trigger_payment(self, succeeded)
+
+    def on_refund(self: object, *args: object, **kwargs: object) -> None:
+        refund_init(self, *args, **kwargs)
+        charge = resources.Charge._api_retrieve(self.charge)  # type: ignore[attr-defined]
+        announce("charge.refunded", charge)
+
+    resources.Charge._set_auth_failure = on_failure
+    resources.Charge._trigger_payment = on_payment
+    resources.Refund.__init__ = on_refund
+
+
 def _exit_with_parent(parent_pid: int) -> None:
     """Exit as soon as the process that started us is gone, even if it died by SIGKILL."""
 
@@ -78,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # localstripe uses APIs aiohttp has deprecated; the noise is not ours to fix.
     warnings.simplefilter("ignore", DeprecationWarning)
     _point_store_at(args.data_file)
+    _emit_charge_events()
     from aiohttp import web
     from localstripe import resources, server
 

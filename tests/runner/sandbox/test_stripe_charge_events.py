@@ -1,0 +1,75 @@
+"""The Stripe sandbox announces charges as real Stripe does: charge.succeeded/failed/refunded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import stripe
+
+from runner.sandbox.stripe_sandbox import StripeSandbox, start_stripe_sandbox
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[StripeSandbox]:
+    sb = start_stripe_sandbox()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+def _card(client: stripe.StripeClient, number: str, customer: str | None = None) -> str:
+    pm = client.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}
+    )
+    if customer:
+        client.v1.payment_methods.attach(pm.id, params={"customer": customer})
+    return pm.id
+
+
+def _events(client: stripe.StripeClient, charge_id: str) -> list[tuple[str, dict]]:
+    deadline = time.monotonic() + 5
+    while True:
+        found = [
+            (e.type, e.data.object.to_dict())
+            for e in client.v1.events.list(params={"limit": 100}).data
+            if e.data.object.to_dict().get("id") == charge_id
+        ]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def test_successful_charge_then_refund_emit_events(sandbox: StripeSandbox) -> None:
+    client = sandbox.client()
+    customer = client.v1.customers.create(params={"email": "pay@example.com"})
+    card = _card(client, "4242424242424242", customer.id)
+    charge = client.v1.charges.create(
+        params={"amount": 1999, "currency": "usd", "customer": customer.id, "source": card}
+    )
+    client.v1.refunds.create(params={"charge": charge.id, "amount": 500})
+
+    events = dict(_events(client, charge.id))
+    assert sorted(events) == ["charge.refunded", "charge.succeeded"]
+    assert events["charge.succeeded"]["status"] == "succeeded"
+    assert events["charge.succeeded"]["customer"] == customer.id
+    assert events["charge.refunded"]["amount_refunded"] == 500
+
+
+def test_declined_charge_emits_charge_failed(sandbox: StripeSandbox) -> None:
+    client = sandbox.client()
+    card = _card(client, "4000000000000341")
+    with pytest.raises(stripe.CardError):
+        client.v1.charges.create(params={"amount": 700, "currency": "eur", "source": card})
+    failed = [
+        obj
+        for e in client.v1.events.list(params={"limit": 100}).data
+        if e.type == "charge.failed"
+        for obj in [e.data.object.to_dict()]
+        if obj["amount"] == 700
+    ]
+    assert failed and failed[0]["failure_message"] == "Your card was declined."
