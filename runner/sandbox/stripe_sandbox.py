@@ -34,8 +34,9 @@ flows must not rely on these from the sandbox; tests deliver signed events built
   ``customer.source.created``, ``customer.subscription.created|deleted``,
   ``invoice.created|payment_succeeded|payment_failed``, ``payment_intent.succeeded|
   payment_failed``, ``plan.created``, ``product.created``, ``payout.*`` and
-  ``balance.available``, but **no ``charge.*`` events at all** (no ``charge.succeeded``,
-  ``charge.failed``, ``charge.refunded``), no ``refund.*``, no
+  ``balance.available``, but no ``charge.*`` events: our launcher
+  (:mod:`runner.sandbox.localstripe_launcher`) adds ``charge.succeeded``, ``charge.failed``
+  and ``charge.refunded`` as real Stripe sends them. Still missing: ``refund.*``,
   ``customer.subscription.updated``, no ``invoice.paid``. ``GET /v1/events`` lists oldest
   first (Stripe: newest first) and filters only by ``type`` and ``created``.
 - **Webhooks** are sent about one second after the event, once, with no retry, signed
