@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from runner.errors import ConfigError
+from runner.ingest.health import store_health
 from runner.ingest.webhook_server import WebhookServer, describe_error, parse_event
 from runner.sandbox.stripe_events import make_event, signed_delivery
 from runner.state.errors import StateError
@@ -241,6 +242,19 @@ def test_on_scrape_refreshes_gauges_and_its_failure_is_contained(inbox) -> None:
     assert b"fieldbridge_events_received_total" in failing.render_metrics()
 
 
+def test_store_health_reports_an_unreadable_store(inbox) -> None:
+    class Broken:
+        def counts(self) -> dict:
+            raise StateError("state database read failed: unable to open database file")
+
+        def last_event(self) -> None:
+            return None
+
+    server = WebhookServer(inbox, [SECRET], health=lambda: store_health(Broken()))
+    status, answer = server.handle_health()
+    assert status == 503 and "unable to open database file" in answer["error"]
+
+
 def test_parse_event_accepts_a_stripe_event() -> None:
     event = make_event("invoice.paid")
     assert parse_event(json.dumps(event).encode()) == event
@@ -392,6 +406,12 @@ def test_real_state_store_on_sqlite(tmp_path) -> None:
             assert post(server, forged, fheaders).status_code == 400
             health = requests.get(server.url + "/healthz", timeout=10).json()
         assert health["pending"] == 1
+        with WebhookServer(store, [SECRET], health=lambda: store_health(store)) as server:
+            report = requests.get(server.url + "/healthz", timeout=10).json()
+        assert report["status"] == "ok" and report["queue"]["pending"] == 1
+        assert report["dlq"] == 0
+        assert report["last_event"]["id"] == event["id"]
+        assert report["last_event"]["type"] == "customer.created"
         stored = store.get_event(event["id"])
         assert stored.source == "webhook" and stored.type == "customer.created"
         assert stored.payload == event
