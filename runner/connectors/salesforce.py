@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -50,6 +51,7 @@ COLLECTION_SIZE = 200  # sObject Collections' per-call limit
 QUERY_IN_CHUNK = 200  # values per "IN (...)" clause, far below SOQL's 100,000 characters
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 T = TypeVar("T")
 
@@ -97,6 +99,9 @@ class _Session(requests.Session):
         kwargs.setdefault("timeout", self.default_timeout)
         if kwargs.get("verify") is None:
             kwargs["verify"] = self.pinned_verify
+        if urlsplit(str(url)).hostname in _LOOPBACK:
+            # A proxy from the environment must not carry loopback traffic (the emulator).
+            kwargs.setdefault("proxies", {"http": None, "https": None})
         return super().request(method, url, *args, **kwargs)
 
 

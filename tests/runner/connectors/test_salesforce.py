@@ -263,3 +263,25 @@ def test_bulk_upsert_maps_results_back_to_input(sf) -> None:
 def test_bulk_error_text(text: str, expected: tuple) -> None:
     error = _bulk_error(text)
     assert (error["statusCode"], error["message"], error["fields"]) == expected
+
+
+def test_sandbox_json_config_logs_in(emulator) -> None:
+    """What `run --sandbox` does: the `sandbox up --json` object -> config -> connector."""
+    from runner.config import load_config
+
+    sandbox = {
+        "stripe": {"api_base": "http://127.0.0.1:9", "api_key": "sk_test_fieldbridge_sandbox",
+                   "webhook_secret": "whsec_x123"},
+        "salesforce": {"instance_url": emulator.instance_url,
+                       "access_token": emulator.access_token, "ca_file": emulator.ca_file,
+                       "login_url": emulator.login_url, "username": emulator.username,
+                       "password": emulator.password, "consumer_key": emulator.consumer_key,
+                       "security_token": emulator.security_token,
+                       "private_key_file": emulator.private_key_file,
+                       "api_version": emulator.api_version},
+    }
+    config = load_config(None, env={}, sandbox_json=sandbox, use_keyring=False)
+    connector = SalesforceConnector(config.salesforce_connection())
+    connector.connect()
+    assert connector.user_id == emulator.user_id
+    assert emulator.password in config.secret_values()
