@@ -334,6 +334,21 @@ class _Handler(BaseHTTPRequestHandler):
         status, answer = self.owner.handle_webhook(body, self.headers.get("Stripe-Signature"))
         self._send_json(status, answer)
 
+    def handle_expect_100(self) -> bool:
+        # curl and others ask before sending a large body: refuse an oversized one before
+        # it is sent, rather than inviting it with "100 Continue".
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        if length > self.owner.max_body:
+            self.owner.metrics.rejected("too_large")
+            self.close_connection = True
+            self._send_json(413, {"error": f"body of {length} bytes is over the limit of "
+                                           f"{self.owner.max_body} bytes"})
+            return False
+        return super().handle_expect_100()
+
     def do_GET(self) -> None:  # noqa: N802
         path = urlsplit(self.path).path
         if path == HEALTH_PATH:

@@ -324,6 +324,29 @@ def test_http_oversized_body_is_refused_before_it_is_read(running, inbox) -> Non
 
 
 @pytest.mark.slow
+def test_http_expect_100_continue_is_refused_for_an_oversized_body(running, inbox) -> None:
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 5000\r\n\r\n"
+        )
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 413") and b"100 Continue" not in reply
+    assert "over the limit" in reply.partition(b"\r\n\r\n")[2].decode()
+    assert inbox.calls == 0
+
+
+@pytest.mark.slow
+def test_http_expect_100_continue_within_the_limit(running, inbox) -> None:
+    body, headers = signed_delivery(make_event("customer.created"), SECRET)
+    assert len(body) <= running.max_body
+    resp = post(running, body, {**headers, "Expect": "100-continue"})
+    assert resp.status_code == 200 and len(inbox.events) == 1
+
+
+@pytest.mark.slow
 def test_http_body_just_over_the_limit(running, inbox) -> None:
     body = b" " * 4097
     resp = post(running, body, {"Stripe-Signature": sign_payload(body, SECRET)})
