@@ -1,0 +1,95 @@
+"""Sample records to preview and test a flow with.
+
+From four places: the flow's own fixtures, a JSON file (a Stripe event or object, a list of
+them, or a Stripe list object), the local sandbox or a connected Stripe account (the newest
+``limit`` objects of the flow's source type). Each sample is a plain dict, exactly what the
+mapping engine's ``apply`` takes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mappings.document.model import Flow
+from mappings.schema.model import System
+
+if TYPE_CHECKING:
+    from runner.connectors.stripe import StripeSettings
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 1000
+# localstripe lists oldest first: to find the newest we read at most this many.
+_LOCAL_SCAN = 5000
+
+
+class SampleError(Exception):
+    """Samples could not be read: the message names the file or the account and why."""
+
+
+def fixture_samples(flow: Flow) -> list[dict[str, Any]]:
+    """The inputs of the flow's fixtures (copies: the preview must not edit the document)."""
+    return [copy.deepcopy(f.input) for f in flow.fixtures]
+
+
+def file_samples(path: Path | str) -> list[dict[str, Any]]:
+    """Samples from a JSON file: an object, an event, a list of them or a Stripe list."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SampleError(f"the sample file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SampleError(f"cannot read the sample file {path}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SampleError(f"the sample file {path} is not valid JSON: {exc}") from exc
+    if isinstance(data, dict) and data.get("object") == "list" and isinstance(
+        data.get("data"), list
+    ):
+        data = data["data"]
+    items = data if isinstance(data, list) else [data]
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            where = f"item {index + 1}" if isinstance(data, list) else "the file"
+            raise SampleError(
+                f"the sample file {path}: {where} is a {type(item).__name__}, not a JSON "
+                "object (expected a Stripe object or event, or a list of them)"
+            )
+    if not items:
+        raise SampleError(f"the sample file {path} holds an empty list")
+    return items
+
+
+def _check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise SampleError(f"the number of samples must be between 1 and {MAX_LIMIT}, not {limit}")
+    return limit
+
+
+def stripe_samples(flow: Flow, settings: StripeSettings, limit: int = DEFAULT_LIMIT) -> list[dict]:
+    """The newest ``limit`` objects of the flow's source type from a Stripe account.
+
+    Blocking, with the settings' socket timeout on every call.
+    """
+    from runner.connectors.stripe import StripeConnector
+
+    _check_limit(limit)
+    if flow.source.system is not System.STRIPE:
+        raise SampleError(
+            f"flow {flow.name!r} reads Salesforce {flow.source.object} records, not Stripe "
+            "objects: use its fixtures or a JSON file"
+        )
+    connector = StripeConnector(settings)
+    objects: Iterator[dict] = connector.list_objects(flow.source.object)
+    if settings.flavor == "localstripe":
+        found = list(enumerate(islice(objects, _LOCAL_SCAN)))
+        # Newest first; within one second, the later-listed (newer) one first.
+        found.sort(key=lambda pair: (pair[1].get("created") or 0, pair[0]), reverse=True)
+        return [obj for _, obj in found[:limit]]
+    return list(islice(objects, limit))  # Stripe lists newest first

@@ -1,0 +1,55 @@
+"""The local sandboxes behind the built-in "Local sandbox" connections.
+
+Started on demand, the first time something needs them, once per studio session, under a
+state directory in the user data dir (so what a user seeded survives a restart), and
+stopped when the studio exits (:meth:`SandboxService.stop`, called from the services'
+``close``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import platformdirs
+
+if TYPE_CHECKING:
+    from runner.sandbox.up import SandboxSession
+
+log = logging.getLogger(__name__)
+
+
+def default_state_dir() -> Path:
+    return Path(platformdirs.user_data_dir("fieldbridge", appauthor=False)) / "studio-sandbox"
+
+
+class SandboxService:
+    """Starts the Stripe sandbox and the Salesforce org emulator once, lazily."""
+
+    def __init__(self, state_dir: Path | str | None = None, *, seed: str | None = "demo") -> None:
+        self.state_dir = Path(state_dir) if state_dir else default_state_dir()
+        self.seed = seed
+        self._session: SandboxSession | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._session is not None
+
+    def ensure_up(self) -> SandboxSession:
+        """The running sandboxes; starts (and seeds) them on first use. Blocking: ~1-3 s."""
+        with self._lock:
+            if self._session is None:
+                from runner.sandbox.up import sandbox_up
+
+                log.info("starting the local sandboxes in %s", self.state_dir)
+                self._session = sandbox_up(self.state_dir, seed=self.seed)
+            return self._session
+
+    def stop(self) -> None:
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.stop()
