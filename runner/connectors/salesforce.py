@@ -337,7 +337,7 @@ class SalesforceConnector:
     def describe(self, obj: str) -> dict:
         _check_name("object", obj)
         return self._call(f"describe {obj}",
-                          lambda: self.sf.restful(f"sobjects/{obj}/describe"))
+                          lambda: self.sf.restful(f"sobjects/{obj}/describe") or {})
 
     def query_all(self, soql: str) -> list[dict]:
         return self._call("query", lambda: list(self.sf.query_all(soql)["records"]))
@@ -364,7 +364,7 @@ class SalesforceConnector:
         return out
 
     def limits(self) -> dict:
-        return self._call("limits", lambda: self.sf.restful("limits"))
+        return self._call("limits", lambda: self.sf.restful("limits") or {})
 
     def api_usage(self) -> tuple[int, int] | None:
         """``(used, max)`` daily API requests, from the last ``Sforce-Limit-Info`` seen."""
@@ -401,8 +401,12 @@ class SalesforceConnector:
             chunk = records[start:start + COLLECTION_SIZE]
             body = {"allOrNone": False,
                     "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
-            results = self._call(what, lambda body=body: self.sf.restful(
-                path, method=method, json=body))
+
+            def send(body: dict = body) -> Any:
+                # self.sf read at call time: after a re-login the retry uses the new session.
+                return self.sf.restful(path, method=method, json=body)
+
+            results = self._call(what, send)
             if not isinstance(results, list) or len(results) != len(chunk):
                 raise ConnectorError(
                     f"Salesforce {what}: expected {len(chunk)} results, got "
@@ -448,9 +452,10 @@ class SalesforceConnector:
         outcomes: dict[int, RecordOutcome] = {}
         for row, kind in self._call(f"bulk upsert {obj}", run):
             indexes = by_key.get(row.get(ext_field, ""), [])
-            index = next((i for i in indexes if i not in outcomes), None)
-            if index is None:
+            free = [i for i in indexes if i not in outcomes]
+            if not free:
                 continue
+            index = free[0]
             if kind == "successful":
                 outcomes[index] = RecordOutcome(
                     index, True, row.get("sf__Id") or None,

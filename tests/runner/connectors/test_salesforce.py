@@ -285,3 +285,10 @@ def test_sandbox_json_config_logs_in(emulator) -> None:
     connector.connect()
     assert connector.user_id == emulator.user_id
     assert emulator.password in config.secret_values()
+
+
+def test_expired_session_during_a_batch_write(sf, emulator) -> None:
+    emulator.expire_sessions()
+    (outcome,) = sf.upsert_many("Account", "StripeCustomerID__c",
+                                [{"StripeCustomerID__c": "cus_after_expiry", "Name": "Late"}])
+    assert outcome.success
