@@ -1,0 +1,177 @@
+"""``fieldbridge-runner map ...``: preview one record through a flow, and suggest mappings.
+
+``map preview`` prints exactly ``{"record": {...}, "issues": [...]}`` (plus ``skipped`` and
+``skip_reason``) so scripts can read it; ``map suggest`` prints ranked candidate pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mappings.document.model import Flow, MappingDocument
+from mappings.errors import DocumentError, MappingError, UnknownObjectError
+from mappings.schema.model import Catalog, ObjectSchema, System
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("map", help="preview a record through a flow; suggest mappings")
+    sub = parser.add_subparsers(dest="map_command", metavar="ACTION")
+    sub.required = True
+
+    preview = sub.add_parser(
+        "preview", help="map one input (a Stripe event or object, a Salesforce record) through a flow"
+    )
+    preview.add_argument("bundle", type=Path, help="a bundle (.fbz), a mapping file or a folder")
+    preview.add_argument("--flow", required=True, help="the flow's name")
+    preview.add_argument("--input", required=True, type=Path, help="the input JSON file")
+    preview.add_argument(
+        "--lookup",
+        action="append",
+        default=[],
+        metavar="OBJECT.FIELD=VALUE=ID",
+        help="answer a lookup, e.g. Account.StripeCustomerID__c=cus_1=001...; repeatable",
+    )
+    preview.set_defaults(handler=_preview)
+
+    suggest = sub.add_parser("suggest", help="ranked field pairs for a source and target object")
+    suggest.add_argument("--source", required=True, metavar="SYSTEM:OBJECT", help="e.g. stripe:charge")
+    suggest.add_argument(
+        "--target", required=True, metavar="SYSTEM:OBJECT", help="e.g. salesforce:Payment__c"
+    )
+    suggest.add_argument("--limit", type=int, default=50, help="at most this many pairs")
+    suggest.add_argument("--json", action="store_true", help="machine-readable output")
+    suggest.set_defaults(handler=_suggest)
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from mappings.engine.fixtures import fixture_resolver
+    from mappings.engine.plan import compile_flow
+
+    document, flow, target = _find_flow(args.bundle, args.flow)
+    data = _read_input(args.input)
+    resolver = fixture_resolver(_parse_lookups(args.lookup)) if args.lookup else None
+    result = compile_flow(flow, document, target).apply(data, resolver=resolver)
+    out = result.to_dict()
+    json.dump(
+        {
+            "record": out["record"],
+            "issues": out["issues"],
+            "skipped": out["skipped"],
+            "skip_reason": result.skip_reason,
+        },
+        sys.stdout,
+        indent=2,
+        ensure_ascii=False,
+    )
+    sys.stdout.write("\n")
+    return 0
+
+
+def _suggest(args: argparse.Namespace) -> int:
+    from mappings.suggest import suggest_mappings
+
+    source = _object(args.source)
+    target = _object(args.target)
+    suggestions = suggest_mappings(source, target, limit=args.limit)
+    if args.json:
+        json.dump([s.to_dict() for s in suggestions], sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    if not suggestions:
+        print(f"no suggestions for {args.source} -> {args.target}")
+        return 0
+    width = max(len(s.source_path) for s in suggestions)
+    for s in suggestions:
+        chain = " | ".join(step.name for step in s.transforms)
+        via = f"  via {chain}" if chain else ""
+        print(f"{s.score:4.2f}  {s.source_path:<{width}} -> {s.target_field}{via}")
+        print(f"      {'; '.join(s.reasons)}")
+    return 0
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _find_flow(path: Path, name: str) -> tuple[MappingDocument, Flow, ObjectSchema | None]:
+    """The flow, its document and the target schema (the bundle's snapshot, else the shipped)."""
+    if not path.exists():
+        raise DocumentError(f"{path} does not exist")
+    if path.is_file() and path.suffix == ".fbz":
+        from mappings.bundle import load_bundle
+
+        bundle = load_bundle(path)
+        found = bundle.flow(name)
+        names = [f.name for _, f in bundle.flows()]
+        if found is None:
+            raise DocumentError(_no_flow(path, name, names))
+        document, flow = found
+        return document, flow, bundle.catalog(flow.target.system).get(flow.target.object)
+    from mappings.document.yamlio import load_documents
+
+    docs = [doc for _, doc in load_documents(path)]
+    for document in docs:
+        flow = document.flow(name)
+        if flow is not None:
+            return document, flow, _shipped_catalog(flow.target.system).get(flow.target.object)
+    raise DocumentError(_no_flow(path, name, [f.name for d in docs for f in d.flows]))
+
+
+def _no_flow(path: Path, name: str, names: list[str]) -> str:
+    return f"{path.name} has no flow named {name!r} (flows: {', '.join(names) or 'none'})"
+
+
+def _read_input(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"cannot read input {path}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MappingError(
+            f"input {path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise MappingError(f"input {path} must be a JSON object (an event or a record)")
+    return data
+
+
+def _parse_lookups(items: list[str]) -> dict[str, str]:
+    answers: dict[str, str] = {}
+    for item in items:
+        key, sep, sf_id = item.rpartition("=")
+        if not sep or "=" not in key or "." not in key.split("=", 1)[0] or not sf_id:
+            raise MappingError(
+                f"--lookup {item!r} must look like Object.Field=value=SalesforceId"
+            )
+        answers[key] = sf_id
+    return answers
+
+
+def _object(spec: str) -> ObjectSchema:
+    system_name, sep, name = spec.partition(":")
+    try:
+        system = System(system_name.lower())
+    except ValueError:
+        system = None
+    if not sep or not name or system is None:
+        raise MappingError(f"{spec!r} must look like stripe:OBJECT or salesforce:OBJECT")
+    catalog = _shipped_catalog(system)
+    found = catalog.get(name)
+    if found is None:
+        raise UnknownObjectError(f"no {system.value} object named {name!r}")
+    return found
+
+
+def _shipped_catalog(system: System) -> Catalog:
+    if system is System.STRIPE:
+        from mappings.schema.stripe_catalog import load_stripe_catalog
+
+        return load_stripe_catalog()
+    from mappings.schema.org_metadata import load_salesforce_catalog
+
+    return load_salesforce_catalog()
