@@ -1,38 +1,131 @@
-"""``fieldbridge-studio`` entry point.
+"""``fieldbridge-studio``: open the studio on a workspace, a template or the last workspace.
 
-The full studio is built under its own issue; until then this opens a window that lists
-the shipped templates' flows, and ``--screenshot OUT.png`` renders it offscreen.
+``--screenshot OUT.png`` renders the main window offscreen (first flow selected, preview
+filled from the flow's fixtures) to a PNG and exits: 0 when written, 1 with the reason.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+SCREENSHOT_SIZE = (1400, 900)
+
+
+class StudioStartError(Exception):
+    """The studio cannot start as asked (bad workspace, unknown template, unwritable PNG)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fieldbridge-studio",
+        description="Map Stripe and Salesforce fields, preview, test and export bundles.",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--workspace", metavar="DIR", help="open this folder of mapping YAML files")
+    source.add_argument("--template", metavar="NAME", help="start from a shipped template")
+    parser.add_argument("--theme", choices=("light", "dark"), help="colour theme (default: last used)")
+    parser.add_argument(
+        "--screenshot", metavar="OUT.png", help="render the window offscreen to a PNG and exit"
+    )
+    parser.add_argument(
+        "--settings", metavar="FILE.ini", help=argparse.SUPPRESS
+    )  # an isolated settings file, for tests and screenshots
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fieldbridge-studio")
-    parser.add_argument("--screenshot", metavar="OUT.png", help="render the window to a PNG and exit")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.screenshot:
-        import os
-
+        # Before Qt loads: no display is needed to render a screenshot.
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+    try:
+        return _run(args)
+    except StudioStartError as exc:
+        print(f"fieldbridge-studio: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from app import asyncloop, icons, theme
+    from app.views.main_window import MainWindow
+    from app.workspace import APPLICATION, ORGANIZATION, saved_theme, studio_settings
+
+    if args.screenshot:
+        out = Path(args.screenshot)
+        if out.suffix.lower() != ".png":
+            raise StudioStartError(f"--screenshot must name a .png file, not {out.name!r}")
+        if not out.parent.is_dir():
+            raise StudioStartError(f"cannot write {out}: the folder {out.parent} does not exist")
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = QMainWindow()
-    window.setWindowTitle("Fieldbridge Studio")
-    window.setCentralWidget(QLabel("Fieldbridge Studio — the mapping canvas is coming."))
-    window.resize(900, 600)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setWindowIcon(icons.app_icon())
+    settings = studio_settings(args.settings)
+    theme.apply_theme(app, args.theme or saved_theme(settings))
+
+    window = MainWindow(settings=settings)
+    if not _open_initial(window, args):
+        reason = window.errors.model.entries[-1].summary if window.errors.count else "?"
+        window.document.undo_stack.clear()
+        window.close()
+        raise StudioStartError(reason)
+
     if args.screenshot:
-        window.show()
-        app.processEvents()
-        ok = window.grab().save(args.screenshot)
-        return 0 if ok else 1
+        return _screenshot(app, window, Path(args.screenshot))
+
+    loop = asyncloop.create_loop(app)
     window.show()
-    return app.exec()
+    if not args.workspace and not args.template and window.document.workspace is None:
+        # Nothing to reopen: start from the gallery once the loop runs.
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, window.new_from_template)
+    with loop:
+        app.aboutToQuit.connect(asyncloop.shutdown_executor)
+        return int(app.exec())
+
+
+def _open_initial(window, args: argparse.Namespace) -> bool:
+    """Open what the command line asks, else the last workspace; False if that failed."""
+    if args.workspace:
+        return window.open_workspace(Path(args.workspace))
+    if args.template:
+        return window.open_template(args.template)
+    last = window.recent.last()
+    if last is not None:
+        window.open_workspace(last)  # a broken last workspace lands in the errors panel
+    elif not args.screenshot:
+        window.document.new_workspace()
+    return True
+
+
+def _screenshot(app, window, out: Path) -> int:
+    from PySide6.QtCore import QCoreApplication
+
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    flows = window.document.flows()
+    if flows:
+        window.document.set_current_flow(flows[0][1].name)
+    QCoreApplication.processEvents()
+    window.fill_preview_from_fixtures()
+    window._update_issue_count()
+    for _ in range(3):  # layouts settle over a few passes (splitters, fit-to-width canvas)
+        QCoreApplication.processEvents()
+    pixmap = window.grab()
+    if not pixmap.save(str(out), "PNG"):
+        raise StudioStartError(f"could not write the screenshot to {out}")
+    window.document.undo_stack.setClean()  # nothing to save: close without the prompt
+    window.close()
+    print(f"wrote {out} ({pixmap.width()}x{pixmap.height()})")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,118 @@
+"""Light and dark themes: the Fusion style, a matching palette and ``resources/styles/*.qss``.
+
+The palette matters as much as the stylesheet: widgets the stylesheet does not reach (the
+canvas, item delegates, custom-painted badges) read their colours from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from app import icons
+
+THEMES = ("light", "dark")
+DEFAULT_THEME = "light"
+
+
+@dataclass(frozen=True, slots=True)
+class Colours:
+    window: str
+    base: str
+    alternate: str
+    text: str
+    muted: str
+    line: str
+    accent: str
+    accent_text: str
+    error_bg: str  # cells with an issue (preview), for the other panels to share
+    warning_bg: str
+
+
+COLOURS: dict[str, Colours] = {
+    "light": Colours(
+        window="#f4f6f9",
+        base="#ffffff",
+        alternate="#f8fafc",
+        text="#1e293b",
+        muted="#64748b",
+        line="#d8dde5",
+        accent="#4f46e5",
+        accent_text="#ffffff",
+        error_bg="#fde2e2",
+        warning_bg="#fef3c7",
+    ),
+    "dark": Colours(
+        window="#1d2027",
+        base="#262a33",
+        alternate="#2b303a",
+        text="#e2e8f0",
+        muted="#94a3b8",
+        line="#3a404c",
+        accent="#6366f1",
+        accent_text="#ffffff",
+        error_bg="#5a2626",
+        warning_bg="#4a3a12",
+    ),
+}
+
+_current = DEFAULT_THEME
+
+
+def check_theme(name: str) -> str:
+    if name not in THEMES:
+        raise ValueError(f"unknown theme {name!r}: choose one of {', '.join(THEMES)}")
+    return name
+
+
+def current_theme() -> str:
+    return _current
+
+
+def colours(name: str | None = None) -> Colours:
+    return COLOURS[check_theme(name or _current)]
+
+
+def palette(name: str) -> QPalette:
+    c = COLOURS[check_theme(name)]
+    p = QPalette()
+    role = QPalette.ColorRole
+    p.setColor(role.Window, QColor(c.window))
+    p.setColor(role.WindowText, QColor(c.text))
+    p.setColor(role.Base, QColor(c.base))
+    p.setColor(role.AlternateBase, QColor(c.alternate))
+    p.setColor(role.Text, QColor(c.text))
+    p.setColor(role.Button, QColor(c.base))
+    p.setColor(role.ButtonText, QColor(c.text))
+    p.setColor(role.ToolTipBase, QColor(c.base))
+    p.setColor(role.ToolTipText, QColor(c.text))
+    p.setColor(role.PlaceholderText, QColor(c.muted))
+    p.setColor(role.Highlight, QColor(c.accent))
+    p.setColor(role.HighlightedText, QColor(c.accent_text))
+    p.setColor(role.Link, QColor(c.accent))
+    p.setColor(role.Mid, QColor(c.line))
+    p.setColor(role.Midlight, QColor(c.alternate))
+    p.setColor(role.Dark, QColor(c.line))
+    p.setColor(role.BrightText, QColor("#ef4444"))
+    for r in (role.Text, role.WindowText, role.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, r, QColor(c.muted))
+    return p
+
+
+def stylesheet(name: str) -> str:
+    path = icons.resource_path("styles", f"{check_theme(name)}.qss")
+    return path.read_text(encoding="utf-8")
+
+
+def apply_theme(app: QApplication, name: str) -> None:
+    """Switch the whole application to ``name`` ("light" or "dark")."""
+    global _current
+    check_theme(name)
+    qss = stylesheet(name)
+    app.setStyle("Fusion")
+    app.setPalette(palette(name))
+    icons.set_ink(COLOURS[name].text if name == "dark" else "#334155")
+    app.setStyleSheet(qss)
+    _current = name

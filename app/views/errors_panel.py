@@ -1,0 +1,175 @@
+"""The errors panel: a non-modal list of what went wrong, with the details of each.
+
+Background failures (``app.asyncloop``'s error sink) and refused actions land here instead
+of in modal boxes, so a user can keep working and read the cause chain when they want.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import icons
+
+MAX_ENTRIES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEntry:
+    when: datetime
+    summary: str
+    details: str
+
+
+def cause_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes/contexts, outermost first (cycles stopped)."""
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return chain
+
+
+def describe_exception(exc: BaseException) -> str:
+    """The full message, each cause on its own line, then the traceback for developers."""
+    lines = []
+    for depth, item in enumerate(cause_chain(exc)):
+        prefix = "" if depth == 0 else "caused by: "
+        lines.append(f"{prefix}{type(item).__name__}: {item}")
+    tb = "".join(traceback.format_exception(exc)).rstrip()
+    return "\n".join(lines) + "\n\n" + tb
+
+
+class ErrorListModel(QAbstractListModel):
+    """Rows of :class:`ErrorEntry`, newest last."""
+
+    EntryRole = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.entries: list[ErrorEntry] = []
+
+    # Qt model overrides
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.entries)
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self.entries):
+            return None
+        entry = self.entries[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{entry.when:%H:%M:%S}  {entry.summary}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return entry.summary
+        if role == self.EntryRole:
+            return entry
+        return None
+
+    def append(self, entry: ErrorEntry) -> None:
+        if len(self.entries) >= MAX_ENTRIES:
+            self.beginRemoveRows(QModelIndex(), 0, 0)
+            del self.entries[0]
+            self.endRemoveRows()
+        row = len(self.entries)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self.entries.append(entry)
+        self.endInsertRows()
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.entries.clear()
+        self.endResetModel()
+
+
+class ErrorsPanel(QWidget):
+    """List (time, summary) on the left, the selected error's details on the right."""
+
+    countChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = ErrorListModel(self)
+        self.list = QListView(self)
+        self.list.setModel(self.model)
+        self.list.setUniformItemSizes(True)
+        self.list.setAccessibleName("errors")
+        self.details = QPlainTextEdit(self)
+        self.details.setReadOnly(True)
+        self.details.setPlaceholderText("Select an error to read its details and causes.")
+        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.empty = QLabel("No errors.", self)
+        self.empty.setObjectName("muted")
+        self.clear_button = QPushButton(icons.icon("errors"), "Clear", self)
+        self.clear_button.clicked.connect(self.clear)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.list)
+        splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        bar = QHBoxLayout()
+        bar.addWidget(self.empty, 1)
+        bar.addWidget(self.clear_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(splitter, 1)
+
+        self.list.selectionModel().currentChanged.connect(self._show_current)
+        self._update_count()
+
+    @property
+    def count(self) -> int:
+        return len(self.model.entries)
+
+    def add_error(self, error: BaseException | str, summary: str = "") -> ErrorEntry:
+        """Record an exception (with its cause chain) or a plain message; select it."""
+        if isinstance(error, BaseException):
+            summary = summary or f"{type(error).__name__}: {error}"
+            details = describe_exception(error)
+        else:
+            summary = summary or error
+            details = error
+        entry = ErrorEntry(datetime.now(), summary.splitlines()[0] if summary else "", details)
+        self.model.append(entry)
+        index = self.model.index(self.model.rowCount() - 1)
+        self.list.setCurrentIndex(index)
+        self._show_current(index)
+        self._update_count()
+        return entry
+
+    def clear(self) -> None:
+        self.model.clear()
+        self.details.clear()
+        self._update_count()
+
+    def _show_current(self, index: QModelIndex, _previous: QModelIndex | None = None) -> None:
+        entry = self.model.data(index, ErrorListModel.EntryRole)
+        if entry is None:
+            self.details.clear()
+            return
+        self.details.setPlainText(f"{entry.when:%Y-%m-%d %H:%M:%S}\n{entry.summary}\n\n{entry.details}")
+
+    def _update_count(self) -> None:
+        n = self.count
+        self.empty.setText("No errors." if n == 0 else f"{n} error{'s' if n != 1 else ''}")
+        self.clear_button.setEnabled(n > 0)
+        self.countChanged.emit(n)

@@ -1,0 +1,841 @@
+"""The studio's main window: panels in splitters, menus, toolbar, status bar, file handling.
+
+The window composes the other views and owns no mapping logic: every edit goes through the
+:class:`~app.document.document.StudioDocument`. Panels written elsewhere (transform, preview,
+test run, dialogs) are imported lazily; one that is missing or fails to build becomes a
+placeholder that says so, and the failure goes to the errors panel, so the window always
+opens.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import asyncloop, icons, theme
+from app.document.document import StudioDocument
+from app.views.errors_panel import ErrorsPanel
+from app.workspace import (
+    RecentWorkspaces,
+    check_workspace_folder,
+    save_theme,
+    saved_theme,
+    studio_settings,
+)
+from mappings.engine.plan import compile_flow
+from mappings.engine.result import Issue
+from mappings.errors import MappingError
+
+UnsavedAnswer = Literal["save", "discard", "cancel"]
+AskUnsaved = Callable[[QWidget, str], UnsavedAnswer]
+ChooseFolder = Callable[[str], Path | None]
+
+APP_NAME = "Fieldbridge Studio"
+DEFAULT_SIZE = (1400, 900)
+
+
+def ask_unsaved_with_message_box(parent: QWidget, name: str) -> UnsavedAnswer:
+    """Save / Discard / Cancel, the platform's way."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(APP_NAME)
+    box.setText(f"Save the changes to {name}?")
+    box.setInformativeText("Your changes are lost if you don't save them.")
+    buttons = QMessageBox.StandardButton
+    box.setStandardButtons(buttons.Save | buttons.Discard | buttons.Cancel)
+    box.setDefaultButton(buttons.Save)
+    answer = box.exec()
+    if answer == buttons.Save:
+        return "save"
+    if answer == buttons.Discard:
+        return "discard"
+    return "cancel"
+
+
+def validation_issues(document: StudioDocument, flow_name: str | None) -> list[Issue]:
+    """What is wrong with a flow now: its static issues plus those its fixtures raise."""
+    flow = document.find_flow(flow_name)
+    if flow is None:
+        return []
+    try:
+        doc = document.document_of(flow.name)
+        plan = compile_flow(
+            flow,
+            doc,
+            document.target_schema(flow.name),
+            source_schema=document.source_schema(flow.name),
+        )
+    except MappingError as exc:
+        return [Issue("INVALID_FLOW", None, str(exc))]
+    issues = list(plan.static_issues)
+    for fixture in flow.fixtures:
+        issues.extend(plan.apply(fixture.input).issues)
+    return issues
+
+
+class PlaceholderPanel(QFrame):
+    """Stands where a panel is not available (not written yet, or failed to build)."""
+
+    def __init__(self, title: str, reason: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("placeholder")
+        self.title = title
+        self.reason = reason
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        heading = QLabel(f"<b>{title}</b>", self)
+        heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        text = QLabel(reason, self)
+        text.setObjectName("placeholderText")
+        text.setWordWrap(True)
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(heading)
+        layout.addWidget(text)
+        layout.addStretch(1)
+
+
+class Badge(QLabel):
+    """A rounded label whose colours come from the stylesheet's ``mode`` property."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("badge")
+
+    def set_state(self, text: str, mode: str, tooltip: str = "") -> None:
+        self.setText(text)
+        self.setToolTip(tooltip)
+        self.setProperty("mode", mode)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+
+def badge_mode(badge: str) -> str:
+    """Colour class of a connection badge text ("TEST", "LIVE", "SANDBOX", "PRODUCTION")."""
+    badge = badge.upper()
+    if badge in ("LIVE", "PRODUCTION"):
+        return "live"
+    if badge == "SANDBOX":
+        return "local"
+    if badge in ("TEST", "SANDBOX ORG"):
+        return "test"
+    return "none"
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        document: StudioDocument | None = None,
+        *,
+        settings: QSettings | None = None,
+        ask_unsaved: AskUnsaved | None = None,
+        choose_folder: ChooseFolder | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.document = document or StudioDocument(self)
+        self.settings = settings or studio_settings()
+        self.recent = RecentWorkspaces(self.settings)
+        self.ask_unsaved = ask_unsaved or ask_unsaved_with_message_box
+        self.choose_folder = choose_folder or self._choose_folder_dialog
+        self.template_name: str | None = None
+        self.missing_panels: dict[str, str] = {}  # panel title -> why it is a placeholder
+        self.actions_by_name: dict[str, QAction] = {}
+        self._dialogs: list[QWidget] = []  # non-modal dialogs kept alive while open
+
+        self.setWindowIcon(icons.app_icon())
+        self.setObjectName("mainWindow")
+        self.resize(*DEFAULT_SIZE)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks)
+
+        self._build_errors_dock()
+        asyncloop.set_error_sink(self.report_error)
+        self._build_panels()
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+
+        self._issues_timer = QTimer(self, singleShot=True, interval=250)
+        self._issues_timer.timeout.connect(self._update_issue_count)
+        doc = self.document
+        doc.dirtyChanged.connect(lambda _dirty: self._update_title())
+        doc.documentReplaced.connect(self._update_title)
+        doc.flowsChanged.connect(self._fill_flow_combo)
+        doc.currentFlowChanged.connect(self._on_current_flow)
+        doc.mappingsChanged.connect(lambda _flow: self._schedule_issue_count())
+        doc.fixturesChanged.connect(lambda _flow: self._schedule_issue_count())
+        doc.editRefused.connect(lambda reason: self.statusBar().showMessage(reason, 6000))
+        asyncloop.busy.changed.connect(self._on_busy)
+        self._fill_flow_combo()
+        self._on_current_flow(doc.current_flow or "")
+        self._update_title()
+
+    # ------------------------------------------------------------------ building
+
+    def _build_errors_dock(self) -> None:
+        self.errors = ErrorsPanel(self)
+        self.errors_dock = QDockWidget("Errors", self)
+        self.errors_dock.setObjectName("errorsDock")
+        self.errors_dock.setWidget(self.errors)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.errors_dock)
+        self.errors_dock.hide()
+        self.errors.countChanged.connect(self._on_error_count)
+
+    def _load_widget(self, module: str, name: str, title: str, *args: Any) -> QWidget:
+        """``module.name(*args, parent=self)`` or a placeholder saying why not."""
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                self.report_error(exc, f"the {title} panel failed to load: {exc}", show=False)
+            reason = f"The {title.lower()} panel is not part of this build yet."
+            return self._placeholder(title, reason)
+        except Exception as exc:  # a broken panel must not keep the window from opening
+            self.report_error(exc, f"the {title} panel failed to load: {exc}", show=False)
+            return self._placeholder(title, f"The {title.lower()} panel failed to load: {exc}")
+        try:
+            return cls(*args, parent=self)
+        except Exception as exc:
+            self.report_error(exc, f"the {title} panel failed to start: {exc}", show=False)
+            return self._placeholder(title, f"The {title.lower()} panel failed to start: {exc}")
+
+    def _placeholder(self, title: str, reason: str) -> PlaceholderPanel:
+        self.missing_panels[title] = reason
+        return PlaceholderPanel(title, reason, self)
+
+    def _build_panels(self) -> None:
+        doc = self.document
+        self.source_panel = self._load_widget(
+            "app.views.schema_panel", "SchemaPanel", "Source fields", doc, "source"
+        )
+        self.target_panel = self._load_widget(
+            "app.views.schema_panel", "SchemaPanel", "Target fields", doc, "target"
+        )
+        self.canvas = self._build_canvas()
+        self.transform_panel = self._load_widget(
+            "app.views.transform_panel", "TransformPanel", "Transform", doc
+        )
+        self.preview_panel = self._load_widget(
+            "app.views.preview_panel", "PreviewPanel", "Preview", doc
+        )
+        self.testrun_panel = self._load_widget(
+            "app.views.testrun_panel", "TestRunPanel", "Test run", doc
+        )
+
+        self.schemas_splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.schemas_splitter.setObjectName("schemasSplitter")
+        self.schemas_splitter.addWidget(self.source_panel)
+        self.schemas_splitter.addWidget(self.target_panel)
+        self.schemas_splitter.setChildrenCollapsible(False)
+
+        self.top_splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.top_splitter.setObjectName("topSplitter")
+        self.top_splitter.addWidget(self.schemas_splitter)
+        self.top_splitter.addWidget(self.canvas)
+        self.top_splitter.setStretchFactor(0, 0)
+        self.top_splitter.setStretchFactor(1, 1)
+
+        self.bottom_tabs = QTabWidget(self)
+        self.bottom_tabs.setObjectName("bottomTabs")
+        self.bottom_tabs.setDocumentMode(True)
+        self.bottom_tabs.addTab(self.transform_panel, icons.icon("map"), "Transform")
+        self.bottom_tabs.addTab(self.preview_panel, icons.icon("preview"), "Preview")
+        self.bottom_tabs.addTab(self.testrun_panel, icons.icon("run"), "Test run")
+
+        self.main_splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.main_splitter.setObjectName("mainSplitter")
+        self.main_splitter.addWidget(self.top_splitter)
+        self.main_splitter.addWidget(self.bottom_tabs)
+        self.main_splitter.setStretchFactor(0, 3)
+        self.main_splitter.setStretchFactor(1, 2)
+        self.setCentralWidget(self.main_splitter)
+        self._default_splitter_sizes()
+
+        scene = getattr(self.canvas, "mapping_scene", None)
+        if callable(scene) and hasattr(self.transform_panel, "show_mapping"):
+            scene().mappingSelected.connect(self._mapping_selected)
+
+    def _default_splitter_sizes(self) -> None:
+        width, height = DEFAULT_SIZE
+        left = int(width * 0.40)
+        self.schemas_splitter.setSizes([left // 2, left - left // 2])
+        self.top_splitter.setSizes([left, width - left])
+        self.main_splitter.setSizes([int(height * 0.58), int(height * 0.42)])
+
+    def _build_canvas(self) -> QWidget:
+        try:
+            from app.canvas.scene import MappingScene
+            from app.canvas.view import MappingView
+        except ImportError:
+            return self._placeholder("Mapping canvas", "The mapping canvas is not part of this build yet.")
+        try:
+            return MappingView(MappingScene(self.document), self)
+        except Exception as exc:
+            self.report_error(exc, f"the mapping canvas failed to start: {exc}", show=False)
+            return self._placeholder("Mapping canvas", f"The mapping canvas failed to start: {exc}")
+
+    def _action(
+        self,
+        name: str,
+        text: str,
+        slot: Callable[[], Any],
+        *,
+        icon: str | None = None,
+        shortcut: QKeySequence | str | None = None,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        if icon:
+            action.setIcon(icons.icon(icon))
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.actions_by_name[name] = action
+        return action
+
+    def _build_actions(self) -> None:
+        keys = QKeySequence.StandardKey
+        a = self._action
+        a("new_from_template", "&New from Template…", self.new_from_template, icon="templates",
+          shortcut=keys.New, tip="Start a workspace from a shipped template")  # fmt: skip
+        a("open", "&Open Workspace…", self.open_workspace_dialog, icon="open", shortcut=keys.Open,
+          tip="Open a folder of mapping YAML files")  # fmt: skip
+        a("save", "&Save", self.save, icon="save", shortcut=keys.Save, tip="Save the workspace")
+        a("save_as", "Save &As…", self.save_as, shortcut=keys.SaveAs,
+          tip="Save the workspace to another folder")  # fmt: skip
+        a("export", "&Export Bundle…", self.export_bundle, icon="export",
+          tip="Write a .fbz bundle for the runner, optionally signed")  # fmt: skip
+        a("compare", "&Compare with Bundle…", self.compare_with_bundle, icon="compare",
+          tip="Show what differs between the workspace and a bundle")  # fmt: skip
+        a("quit", "&Quit", self.close, shortcut=keys.Quit)
+
+        stack = self.document.undo_stack
+        undo = stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence(keys.Undo))
+        undo.setIcon(icons.icon("undo"))
+        redo = stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence(keys.Redo))
+        redo.setIcon(icons.icon("redo"))
+        self.actions_by_name["undo"] = undo
+        self.actions_by_name["redo"] = redo
+
+        map_action = None
+        if not isinstance(self.source_panel, PlaceholderPanel) and not isinstance(
+            self.target_panel, PlaceholderPanel
+        ):
+            from app.views.schema_panel import make_map_action
+
+            map_action = make_map_action(self.document, self.source_panel, self.target_panel, self)
+            map_action.setText("&Map")
+            map_action.setIcon(icons.icon("map"))
+            map_action.setToolTip("Map the selected source field to the selected target (Ctrl+M)")
+        else:
+            map_action = QAction("&Map", self)
+            map_action.setShortcut(QKeySequence("Ctrl+M"))
+            map_action.setIcon(icons.icon("map"))
+            map_action.setEnabled(False)
+        self.actions_by_name["map"] = map_action
+        a("automap", "&Auto-map…", self.auto_map, icon="automap",
+          tip="Suggest mappings by name and type, to accept or reject")  # fmt: skip
+        a("new_flow", "New &Flow…", self.new_flow, tip="Create a flow (trigger, objects, operation)")
+        a("preview", "&Preview", self.show_preview, icon="preview",
+          tip="Preview the current flow on sample records")  # fmt: skip
+        a("test_run", "&Test Run", self.show_test_run, icon="run",
+          tip="Dry run or real run against the Salesforce sandbox")  # fmt: skip
+        a("connections", "&Manage Connections…", self.manage_connections, icon="connections",
+          tip="Stripe accounts and Salesforce orgs")  # fmt: skip
+        a("about", "&About Fieldbridge Studio", self.about)
+
+        self.theme_group = QActionGroup(self)
+        for name in theme.THEMES:
+            action = QAction(f"{name.title()} Theme", self, checkable=True)
+            action.setData(name)
+            action.triggered.connect(lambda _checked=False, n=name: self.set_theme(n))
+            self.theme_group.addAction(action)
+            self.actions_by_name[f"theme_{name}"] = action
+        self._check_theme_action(theme.current_theme())
+
+    def _build_menus(self) -> None:
+        acts = self.actions_by_name
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(acts["new_from_template"])
+        file_menu.addAction(acts["open"])
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(acts["save"])
+        file_menu.addAction(acts["save_as"])
+        file_menu.addSeparator()
+        file_menu.addAction(acts["export"])
+        file_menu.addAction(acts["compare"])
+        file_menu.addSeparator()
+        file_menu.addAction(acts["quit"])
+
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(acts["undo"])
+        edit_menu.addAction(acts["redo"])
+        edit_menu.addSeparator()
+        edit_menu.addAction(acts["map"])
+        edit_menu.addAction(acts["automap"])
+        edit_menu.addSeparator()
+        edit_menu.addAction(acts["new_flow"])
+
+        run_menu = bar.addMenu("&Run")
+        run_menu.addAction(acts["preview"])
+        run_menu.addAction(acts["test_run"])
+
+        conn_menu = bar.addMenu("&Connections")
+        conn_menu.addAction(acts["connections"])
+
+        view_menu = bar.addMenu("&View")
+        for action in self.theme_group.actions():
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        errors_toggle = self.errors_dock.toggleViewAction()
+        errors_toggle.setText("&Errors Panel")
+        errors_toggle.setIcon(icons.icon("errors"))
+        self.actions_by_name["errors"] = errors_toggle
+        view_menu.addAction(errors_toggle)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(acts["about"])
+
+    def _build_toolbar(self) -> None:
+        acts = self.actions_by_name
+        bar = self.addToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toolbar = bar
+        for name in ("new_from_template", "open", "save"):
+            bar.addAction(acts[name])
+        bar.addSeparator()
+        bar.addAction(acts["undo"])
+        bar.addAction(acts["redo"])
+        bar.addSeparator()
+        flow_label = QLabel(" Flow ", self)
+        flow_label.setObjectName("muted")
+        bar.addWidget(flow_label)
+        self.flow_combo = QComboBox(self)
+        self.flow_combo.setObjectName("flowCombo")
+        self.flow_combo.setMinimumContentsLength(22)
+        self.flow_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.flow_combo.setToolTip("The flow shown on the canvas")
+        self.flow_combo.activated.connect(self._flow_picked)
+        bar.addWidget(self.flow_combo)
+        bar.addSeparator()
+        for name in ("map", "automap", "preview", "test_run"):
+            bar.addAction(acts[name])
+        bar.addSeparator()
+        for name in ("export", "connections"):
+            bar.addAction(acts[name])
+        # Icons only for the secondary actions keeps the bar within a laptop's width.
+        for name in ("undo", "redo", "save", "open"):
+            button = bar.widgetForAction(acts[name])
+            if isinstance(button, QToolButton):
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.flow_status = QLabel(self)
+        status.addWidget(self.flow_status, 1)
+        self.busy_label = QLabel(self)
+        self.busy_label.setObjectName("muted")
+        self.busy_bar = QProgressBar(self)
+        self.busy_bar.setRange(0, 0)
+        self.busy_bar.setFixedWidth(80)
+        self.busy_bar.setTextVisible(False)
+        self.busy_label.hide()
+        self.busy_bar.hide()
+        status.addPermanentWidget(self.busy_label)
+        status.addPermanentWidget(self.busy_bar)
+        self.issue_label = QLabel(self)
+        self.issue_label.setObjectName("issueCount")
+        status.addPermanentWidget(self.issue_label)
+        self.stripe_badge = Badge(self)
+        self.salesforce_badge = Badge(self)
+        status.addPermanentWidget(self.stripe_badge)
+        status.addPermanentWidget(self.salesforce_badge)
+        self.errors_button = QToolButton(self)
+        self.errors_button.setDefaultAction(self.actions_by_name["errors"])
+        self.errors_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.errors_button.setAutoRaise(True)
+        status.addPermanentWidget(self.errors_button)
+        self.set_connection_badges(("Local sandbox", "SANDBOX"), ("Local sandbox", "SANDBOX"))
+        self._on_error_count(self.errors.count)
+
+    # ------------------------------------------------------------------ status
+
+    def workspace_name(self) -> str:
+        if self.document.workspace is not None:
+            return self.document.workspace.name
+        if self.template_name:
+            return f"{self.template_name} (from template)"
+        return "Untitled"
+
+    def _update_title(self) -> None:
+        star = "*" if self.document.is_dirty else ""
+        self.setWindowTitle(f"{self.workspace_name()}{star} — {APP_NAME}")
+
+    def set_connection_badges(
+        self, stripe: tuple[str, str] | None, salesforce: tuple[str, str] | None
+    ) -> None:
+        """(connection name, badge text) per system, None when not connected."""
+        for widget, system, value in (
+            (self.stripe_badge, "Stripe", stripe),
+            (self.salesforce_badge, "Salesforce", salesforce),
+        ):
+            if value is None:
+                widget.set_state(f"{system}: not connected", "none")
+            else:
+                name, badge = value
+                widget.set_state(
+                    f"{system} · {badge.lower()}",
+                    badge_mode(badge),
+                    f"{system} connection {name!r} ({badge})",
+                )
+
+    def _on_busy(self, count: int, what: str) -> None:
+        self.busy_bar.setVisible(count > 0)
+        self.busy_label.setVisible(count > 0)
+        more = f" (+{count - 1})" if count > 1 else ""
+        self.busy_label.setText(f"{what or 'working'}…{more}" if count else "")
+
+    def _on_error_count(self, count: int) -> None:
+        self.errors_button.setText(f"{count} error{'s' if count != 1 else ''}" if count else "")
+        self.errors_button.setVisible(count > 0)
+
+    def _fill_flow_combo(self) -> None:
+        self.flow_combo.blockSignals(True)
+        self.flow_combo.clear()
+        for _doc, flow in self.document.flows():
+            self.flow_combo.addItem(flow.name, flow.name)
+            self.flow_combo.setItemData(
+                self.flow_combo.count() - 1, flow.description or flow.name, Qt.ItemDataRole.ToolTipRole
+            )
+        current = self.document.current_flow
+        if current:
+            self.flow_combo.setCurrentIndex(self.flow_combo.findData(current))
+        self.flow_combo.setEnabled(self.flow_combo.count() > 0)
+        self.flow_combo.blockSignals(False)
+
+    def _flow_picked(self, row: int) -> None:
+        name = self.flow_combo.itemData(row)
+        if name:
+            self.document.set_current_flow(name)
+
+    def _on_current_flow(self, name: str) -> None:
+        row = self.flow_combo.findData(name) if name else -1
+        if row != self.flow_combo.currentIndex():
+            self.flow_combo.setCurrentIndex(row)
+        self._update_flow_status()
+        self._schedule_issue_count()
+
+    def _update_flow_status(self) -> None:
+        flow = self.document.find_flow(self.document.current_flow)
+        if flow is None:
+            self.flow_status.setText("No flow: start from a template or create one (Edit ▸ New Flow).")
+            return
+        n = len(flow.fields)
+        self.flow_status.setText(
+            f"<b>{flow.name}</b> · {flow.source.system.value.title()} {flow.source.object} → "
+            f"{flow.target.system.value.title()} {flow.target.object} · "
+            f"{n} mapped field{'s' if n != 1 else ''}"
+        )
+
+    def _schedule_issue_count(self) -> None:
+        self._issues_timer.start()
+
+    def _update_issue_count(self) -> list[Issue]:
+        issues = validation_issues(self.document, self.document.current_flow)
+        n = len(issues)
+        self.issue_label.setText(
+            "✓ No validation issues" if n == 0 else f"⚠ {n} validation issue{'s' if n != 1 else ''}"
+        )
+        self.issue_label.setProperty("severity", "ok" if n == 0 else "warn")
+        self.issue_label.setToolTip("\n".join(f"{i.field or '—'}: {i.message}" for i in issues[:12]))
+        self.issue_label.style().unpolish(self.issue_label)
+        self.issue_label.style().polish(self.issue_label)
+        self._update_flow_status()
+        return issues
+
+    # ------------------------------------------------------------------ errors
+
+    def report_error(self, exc: BaseException | str, summary: str = "", *, show: bool = True) -> None:
+        """Into the errors panel (non-modal); the dock opens without taking the focus."""
+        self.errors.add_error(exc, summary)
+        if show and not self.errors_dock.isVisible():
+            self.errors_dock.show()
+        text = summary or (str(exc) if isinstance(exc, str) else f"{type(exc).__name__}: {exc}")
+        self.statusBar().showMessage(text.splitlines()[0] if text else "", 8000)
+
+    # ------------------------------------------------------------------ files
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the open workspace (saved, discarded or clean)."""
+        if not self.document.is_dirty:
+            return True
+        answer = self.ask_unsaved(self, self.workspace_name())
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def open_workspace(self, folder: Path | str) -> bool:
+        if not self.maybe_save():
+            return False
+        try:
+            folder = check_workspace_folder(folder)
+            self.document.open_workspace(folder)
+        except (MappingError, OSError) as exc:
+            self.report_error(exc, f"cannot open {folder}: {exc}")
+            return False
+        self.template_name = None
+        self.recent.add(folder)
+        self._update_title()
+        self.statusBar().showMessage(f"Opened {folder}", 4000)
+        return True
+
+    def open_template(self, name: str) -> bool:
+        if not self.maybe_save():
+            return False
+        try:
+            self.document.open_template(name)
+        except MappingError as exc:
+            self.report_error(exc, str(exc))
+            return False
+        self.template_name = name
+        self._update_title()
+        return True
+
+    def open_workspace_dialog(self) -> bool:
+        folder = self.choose_folder("Open workspace")
+        return self.open_workspace(folder) if folder is not None else False
+
+    def save(self) -> bool:
+        if self.document.workspace is None:
+            return self.save_as()
+        try:
+            self.document.save()
+        except (MappingError, OSError) as exc:
+            self.report_error(exc, f"cannot save: {exc}")
+            return False
+        self.recent.add(self.document.workspace)
+        self.statusBar().showMessage(f"Saved {self.document.workspace}", 4000)
+        self._update_title()
+        return True
+
+    def save_as(self, folder: Path | str | None = None) -> bool:
+        if folder is None:
+            folder = self.choose_folder("Save workspace as (choose an empty folder)")
+            if folder is None:
+                return False
+        folder = Path(folder)
+        same = self.document.workspace is not None and folder.resolve() == (
+            self.document.workspace.resolve()
+        )
+        if not same and folder.is_dir() and any(folder.glob("*.y*ml")):
+            self.report_error(
+                f"{folder} already holds mapping documents; choose an empty folder so no file "
+                "is overwritten"
+            )
+            return False
+        try:
+            self.document.save_as(folder)
+        except (MappingError, OSError) as exc:
+            self.report_error(exc, f"cannot save to {folder}: {exc}")
+            return False
+        self.template_name = None
+        self.recent.add(folder)
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {folder}", 4000)
+        return True
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = self.recent.paths()
+        for path in paths:
+            action = self.recent_menu.addAction(str(path))
+            action.triggered.connect(lambda _checked=False, p=path: self.open_workspace(p))
+        if not paths:
+            empty = self.recent_menu.addAction("No recent workspaces")
+            empty.setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Recent", self.recent.clear)
+
+    def _choose_folder_dialog(self, title: str) -> Path | None:
+        folder = QFileDialog.getExistingDirectory(self, title)
+        return Path(folder) if folder else None
+
+    def new_from_template(self) -> bool:
+        from app.views.templates_gallery import TemplatesGallery
+
+        gallery = TemplatesGallery(self)
+        if gallery.exec() and gallery.chosen:
+            return self.open_template(gallery.chosen)
+        return False
+
+    def export_bundle(self) -> QWidget:
+        from app.views.export_dialog import ExportDialog
+
+        default = None
+        if self.document.workspace is not None:
+            default = self.document.workspace.parent / f"{self.document.workspace.name}.fbz"
+        dialog = ExportDialog(
+            lambda: self.document.documents,
+            self,
+            catalogs=lambda: self.document.catalogs,
+            default_destination=default,
+        )
+        dialog.failed.connect(lambda msg: self.report_error(msg, f"export failed: {msg}"))
+        self._show_dialog(dialog)
+        return dialog
+
+    def compare_with_bundle(self) -> QWidget:
+        from app.views.diff_view import DiffView
+
+        dialog = DiffView(lambda: self.document.documents, self)
+        self._show_dialog(dialog)
+        return dialog
+
+    def _show_dialog(self, dialog: QWidget) -> None:
+        self._dialogs.append(dialog)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda _obj=None, d=dialog: self._forget_dialog(d))
+        dialog.show()
+
+    def _forget_dialog(self, dialog: QWidget) -> None:
+        if dialog in self._dialogs:
+            self._dialogs.remove(dialog)
+
+    # ------------------------------------------------------------------ other panels
+
+    def _open_optional_dialog(self, module: str, name: str, title: str, *args: Any) -> QWidget | None:
+        widget = self._load_widget(module, name, title, *args)
+        if isinstance(widget, PlaceholderPanel):
+            self.statusBar().showMessage(widget.reason, 6000)
+            widget.deleteLater()
+            return None
+        self._show_dialog(widget)
+        return widget
+
+    def auto_map(self) -> QWidget | None:
+        if self.document.current_flow is None:
+            self.statusBar().showMessage("Pick or create a flow first", 5000)
+            return None
+        return self._open_optional_dialog(
+            "app.views.automap_dialog", "AutoMapDialog", "Auto-map", self.document
+        )
+
+    def new_flow(self) -> QWidget | None:
+        return self._open_optional_dialog(
+            "app.views.flow_dialog", "FlowDialog", "Flow", self.document
+        )
+
+    def manage_connections(self) -> QWidget | None:
+        return self._open_optional_dialog(
+            "app.views.connections_dialog", "ConnectionsDialog", "Connections"
+        )
+
+    def show_preview(self) -> None:
+        self.bottom_tabs.setCurrentWidget(self.preview_panel)
+        refresh = getattr(self.preview_panel, "refresh", None)
+        if callable(refresh):
+            refresh()
+
+    def show_test_run(self) -> None:
+        self.bottom_tabs.setCurrentWidget(self.testrun_panel)
+
+    def fill_preview_from_fixtures(self) -> bool:
+        """Fill the preview with the current flow's fixtures (the screenshot mode uses it)."""
+        fill = getattr(self.preview_panel, "fill_from_fixtures", None)
+        if not callable(fill):
+            return False
+        fill()
+        self.bottom_tabs.setCurrentWidget(self.preview_panel)
+        return True
+
+    def _mapping_selected(self, target: str) -> None:
+        flow = self.document.current_flow
+        if flow is None:
+            return
+        self.transform_panel.show_mapping(flow, target)  # type: ignore[attr-defined]
+        if target:
+            self.bottom_tabs.setCurrentWidget(self.transform_panel)
+
+    # ------------------------------------------------------------------ theme, about, close
+
+    def set_theme(self, name: str) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply_theme(app, name)
+        save_theme(self.settings, name)
+        self._check_theme_action(name)
+        self._refresh_icons()
+
+    def _check_theme_action(self, name: str) -> None:
+        for action in self.theme_group.actions():
+            action.setChecked(action.data() == name)
+
+    def _refresh_icons(self) -> None:
+        """Toolbar icons are tinted per theme: fetch them again after a switch."""
+        names = {
+            "new_from_template": "templates", "open": "open", "save": "save", "undo": "undo",
+            "redo": "redo", "map": "map", "automap": "automap", "preview": "preview",
+            "test_run": "run", "export": "export", "connections": "connections",
+            "compare": "compare", "errors": "errors",
+        }  # fmt: skip
+        for action_name, icon_name in names.items():
+            self.actions_by_name[action_name].setIcon(icons.icon(icon_name))
+        for i, icon_name in enumerate(("map", "preview", "run")):
+            self.bottom_tabs.setTabIcon(i, icons.icon(icon_name))
+
+    def saved_theme(self) -> str:
+        return saved_theme(self.settings)
+
+    def about(self) -> None:
+        import mappings
+
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME}</b> {getattr(mappings, '__version__', '')}<br>"
+            "Map Stripe and Salesforce fields, preview, test against a sandbox and export "
+            "bundles for the Fieldbridge runner.",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.maybe_save():
+            asyncloop.set_error_sink(None)
+            event.accept()
+        else:
+            event.ignore()
