@@ -185,3 +185,75 @@ def test_macro_is_one_undo_step(doc):
     doc.undo_stack.undo()
     assert doc.mapping(flow, "Receipt_URL__c") is None
     assert doc.mapping(flow, "Description__c") is None
+
+
+# --------------------------------------------------------------------------- the flow dialog
+# (FlowDialog is the form in front of add_flow / edit_flow.)
+
+
+def test_flow_dialog_creates_a_stripe_flow(doc, qtbot):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from app.views.flow_dialog import FlowDialog
+
+    dialog = FlowDialog(doc)
+    qtbot.addWidget(dialog)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert not ok.isEnabled() and "Give the flow a name" in dialog.problem.text()
+    dialog.name.setText("refunds")
+    dialog.source.setCurrentText("refund")
+    dialog.target.setCurrentText("Payment__c")
+    events = [dialog.events.item(r).text() for r in range(dialog.events.count())]
+    assert "refund.created" in events  # from the catalog's event_types
+    assert "Tick at least one" in dialog.problem.text()
+    dialog.set_events(["refund.created"])
+    assert [dialog.external_id.itemText(i) for i in range(dialog.external_id.count())] == [
+        "Id",
+        "StripeChargeID__c",
+    ]
+    dialog.external_id.setCurrentText("StripeChargeID__c")
+    assert ok.isEnabled(), dialog.problem.text()
+    assert dialog.apply()
+    flow = doc.flow("refunds")
+    assert flow.trigger.stripe_events == ["refund.created"]
+    assert flow.operation == Operation(Action.UPSERT, external_id="StripeChargeID__c")
+    assert doc.current_flow == "refunds"
+    doc.undo_stack.undo()
+    assert doc.find_flow("refunds") is None
+
+
+def test_flow_dialog_salesforce_change_trigger(doc, qtbot):
+    from app.views.flow_dialog import FlowDialog
+
+    dialog = FlowDialog(doc)
+    qtbot.addWidget(dialog)
+    dialog.direction.setCurrentIndex(1)  # Salesforce -> Stripe
+    dialog.name.setText("won-deals")
+    dialog.source.setCurrentText("Opportunity")
+    dialog.target.setCurrentText("customer")
+    dialog.change_field.setCurrentIndex(dialog.change_field.findData("StageName"))
+    dialog.change_becomes.setText("Closed Won")
+    assert dialog.validate(), dialog.problem.text()
+    flow = dialog.flow()
+    assert flow.trigger.salesforce_change.field == "StageName"
+    assert flow.trigger.salesforce_change.becomes == "Closed Won"
+    assert flow.operation.action is Action.CREATE
+
+
+def test_flow_dialog_edits_and_refuses_a_taken_name(doc, qtbot):
+    from app.views.flow_dialog import FlowDialog
+
+    doc.add_flow(_flow("other"))
+    dialog = FlowDialog(doc, "charge-to-payment")
+    qtbot.addWidget(dialog)
+    assert dialog.checked_events() == ["charge.failed", "charge.refunded", "charge.succeeded"]
+    assert dialog.external_id.isEnabled()
+    dialog.name.setText("other")
+    assert not dialog.validate()
+    assert "already exists" in dialog.problem.text()
+    dialog.name.setText("payments")
+    dialog.set_events(["charge.succeeded"])
+    assert dialog.apply()
+    flow = doc.flow("payments")
+    assert flow.trigger.stripe_events == ["charge.succeeded"]
+    assert len(flow.fields) == 17  # the mappings are kept

@@ -1,0 +1,216 @@
+"""Auto-map: the ranked suggestions for the current flow, to accept or reject.
+
+Suggestions come from ``mappings.suggest.suggest_mappings`` (name similarity, synonyms and
+type fit, each with its reasons). Fields the flow already maps are shown but cannot be
+ticked. Accepting maps every ticked suggestion as one undo step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.document.document import StudioDocument
+from mappings.errors import MappingError
+from mappings.suggest import Suggestion, suggest_mappings
+
+_Index = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()
+DEFAULT_THRESHOLD = 0.8  # ticked by default from this score up
+
+
+class SuggestionModel(QAbstractTableModel):
+    COLUMNS = ("Source field", "Target field", "Score", "Transforms", "Why")
+
+    def __init__(
+        self,
+        suggestions: list[Suggestion],
+        already_mapped: set[str] | frozenset[str] = frozenset(),
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.suggestions = list(suggestions)
+        self.already_mapped = set(already_mapped)
+        self.checked = [
+            s.score >= DEFAULT_THRESHOLD and s.target_field not in self.already_mapped
+            for s in self.suggestions
+        ]
+
+    def accepted(self) -> list[Suggestion]:
+        return [s for s, on in zip(self.suggestions, self.checked, strict=True) if on]
+
+    def set_all(self, on: bool) -> None:
+        self.checked = [on and s.target_field not in self.already_mapped for s in self.suggestions]
+        if self.suggestions:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.suggestions) - 1, 0))
+
+    # -- Qt overrides
+
+    def rowCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.suggestions)
+
+    def columnCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(self.COLUMNS)
+        ):
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.suggestions):
+            return None
+        s = self.suggestions[index.row()]
+        col = index.column()
+        taken = s.target_field in self.already_mapped
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (
+                s.source_path,
+                s.target_field + (" (already mapped)" if taken else ""),
+                f"{s.score:.0%}",
+                " → ".join(t.name for t in s.transforms),
+                "; ".join(s.reasons),
+            )[col]
+        if role == Qt.ItemDataRole.CheckStateRole and col == 0:
+            return Qt.CheckState.Checked if self.checked[index.row()] else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return "<br>".join(s.reasons) or None
+        if role == Qt.ItemDataRole.ForegroundRole and taken:
+            return QColor("#94a3b8")
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if (
+            not index.isValid()
+            or index.column() != 0
+            or role != Qt.ItemDataRole.CheckStateRole
+            or self.suggestions[index.row()].target_field in self.already_mapped
+        ):
+            return False
+        state = value.value if hasattr(value, "value") else value
+        self.checked[index.row()] = state == Qt.CheckState.Checked.value
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
+        return True
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsSelectable
+        if self.suggestions[index.row()].target_field not in self.already_mapped:
+            flags |= Qt.ItemFlag.ItemIsEnabled
+            if index.column() == 0:
+                flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+
+class AutoMapDialog(QDialog):
+    def __init__(
+        self, document: StudioDocument, flow: str | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.flow_name = flow or document.current_flow
+        if self.flow_name is None:
+            raise MappingError("auto-map needs a flow: create or pick one first")
+        source = document.source_schema(self.flow_name)
+        target = document.target_schema(self.flow_name)
+        flow_obj = document.flow(self.flow_name)
+        if source is None or target is None:
+            missing = flow_obj.source if source is None else flow_obj.target
+            raise MappingError(f"auto-map needs the schema of {missing}, which is not loaded")
+        self.setWindowTitle(f"Auto-map {flow_obj.source.object} → {flow_obj.target.object}")
+        self.resize(900, 520)
+        taken = set(flow_obj.target_fields())
+        # Open choices first, then what the flow already maps (shown for context).
+        ranked = sorted(
+            suggest_mappings(source, target),
+            key=lambda s: (s.target_field in taken, -s.score),
+        )
+        self.model = SuggestionModel(ranked, taken, self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        for col in range(4):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.summary = QLabel(self)
+        self.summary.setWordWrap(True)
+        all_button = QPushButton("Tick all", self)
+        none_button = QPushButton("Tick none", self)
+        self.buttons = QDialogButtonBox(self)
+        self.accept_button = self.buttons.addButton(
+            "Map ticked fields", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        row = QHBoxLayout()
+        row.addWidget(all_button)
+        row.addWidget(none_button)
+        row.addStretch(1)
+        row.addWidget(self.buttons)
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel("Suggestions ranked by name, synonyms and type fit. Tick the ones to map.", self)
+        )
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary)
+        layout.addLayout(row)
+        all_button.clicked.connect(lambda: self.model.set_all(True))
+        none_button.clicked.connect(lambda: self.model.set_all(False))
+        self.model.dataChanged.connect(self._update_summary)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self._update_summary()
+
+    def _update_summary(self, *_: object) -> None:
+        ticked = len(self.model.accepted())
+        total = len(self.model.suggestions)
+        self.summary.setText(f"{ticked} of {total} suggestions ticked.")
+        self.accept_button.setEnabled(ticked > 0)
+
+    def apply(self) -> tuple[int, list[str]]:
+        """Map the ticked suggestions as one undo step: (how many mapped, refusals)."""
+        mapped, refused = 0, []
+        chosen = self.model.accepted()
+        if not chosen:
+            return 0, []
+        with self.document.macro(f"Auto-map {len(chosen)} fields"):
+            for s in chosen:
+                try:
+                    self.document.map_field(
+                        self.flow_name, s.source_path, s.target_field, list(s.transforms)
+                    )
+                    mapped += 1
+                except MappingError as exc:
+                    refused.append(f"{s.source_path} → {s.target_field}: {exc}")
+        return mapped, refused
+
+    def accept(self) -> None:
+        mapped, refused = self.apply()
+        if refused:
+            self.document.editRefused.emit(
+                f"Auto-map mapped {mapped} fields; skipped: " + "; ".join(refused)
+            )
+        super().accept()
