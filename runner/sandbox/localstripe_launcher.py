@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import json
 import os
 import pickle
 import socket
@@ -26,6 +28,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 READY_PREFIX = "LISTENING "
 
@@ -98,6 +101,56 @@ def _emit_charge_events() -> None:
     resources.Refund.__init__ = on_refund
 
 
+def _idempotency_middleware(data_file: Path | None) -> Any:
+    """Honour ``Idempotency-Key`` on POST as Stripe does; localstripe ignores it.
+
+    The first response to a key is kept (with a hash of its request body) and replayed for
+    every repeat, marked ``Idempotent-Replayed: true``; a repeat with different parameters
+    gets Stripe's 400 ``idempotency_error``. 5xx answers are not kept, so they can be
+    retried. Kept beside the data file, so a restarted sandbox still knows its keys.
+    """
+    from aiohttp import web
+
+    keys_file = data_file.with_suffix(data_file.suffix + ".idempotency") if data_file else None
+    seen: dict[str, list[Any]] = {}
+    if keys_file is not None and keys_file.exists():
+        seen.update(json.loads(keys_file.read_text()))
+
+    @web.middleware
+    async def idempotency(request: Any, handler: Any) -> Any:
+        key = request.headers.get("Idempotency-Key")
+        if request.method != "POST" or not key:
+            return await handler(request)
+        body = await request.read()
+        slot = f"{request.headers.get('Authorization', '')}|{request.path}|{key}"
+        digest = hashlib.sha256(slot.encode()).hexdigest()
+        fingerprint = hashlib.sha256(body).hexdigest()
+        kept = seen.get(digest)
+        if kept is not None:
+            if kept[0] != fingerprint:
+                return web.json_response(
+                    {"error": {"type": "idempotency_error", "message": (
+                        "Keys for idempotent requests can only be used with the same "
+                        "parameters they were first used with. Try using a key other than "
+                        f"'{key}' if you meant to execute a different request.")}},
+                    status=400,
+                )
+            return web.Response(
+                status=kept[1], body=kept[2].encode(), content_type="application/json",
+                headers={"Idempotent-Replayed": "true", "Idempotency-Key": key},
+            )
+        response = await handler(request)
+        if response.status < 500 and isinstance(response.body, bytes):
+            seen[digest] = [fingerprint, response.status, response.body.decode()]
+            if keys_file is not None:
+                tmp = keys_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(seen))
+                os.replace(tmp, keys_file)
+        return response
+
+    return idempotency
+
+
 def _exit_with_parent(parent_pid: int) -> None:
     """Exit as soon as the process that started us is gone, even if it died by SIGKILL."""
 
@@ -127,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from localstripe import resources, server
 
     resources.store.try_load_from_disk()
+    # Outermost, so replays include the error responses localstripe's own middleware makes.
+    server.app.middlewares.insert(0, _idempotency_middleware(args.data_file))
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,4 +1,4 @@
-"""The Stripe sandbox announces charges as real Stripe does: charge.succeeded/failed/refunded."""
+"""What our launcher adds to localstripe: charge events and Idempotency-Key, as real Stripe has."""
 
 from __future__ import annotations
 
@@ -73,3 +73,40 @@ def test_declined_charge_emits_charge_failed(sandbox: StripeSandbox) -> None:
         if obj["amount"] == 700
     ]
     assert failed and failed[0]["failure_message"] == "Your card was declined."
+
+
+def test_idempotency_key_replays_the_first_response(sandbox: StripeSandbox) -> None:
+    client = sandbox.client()
+    params = {"email": "once@example.com", "name": "Only Once"}
+    first = client.v1.customers.create(params=params, options={"idempotency_key": "fb-key-1"})
+    again = client.v1.customers.create(params=params, options={"idempotency_key": "fb-key-1"})
+    assert again.id == first.id
+    emails = [c.email for c in client.v1.customers.list(params={"limit": 100}).data]
+    assert emails.count("once@example.com") == 1
+
+
+def test_idempotency_key_reused_with_other_parameters_is_refused(sandbox: StripeSandbox) -> None:
+    client = sandbox.client()
+    client.v1.customers.create(params={"email": "a@example.com"}, options={"idempotency_key": "fb-key-2"})
+    with pytest.raises(stripe.IdempotencyError) as err:
+        client.v1.customers.create(params={"email": "b@example.com"}, options={"idempotency_key": "fb-key-2"})
+    assert "same parameters" in str(err.value)
+
+
+def test_idempotency_keys_survive_a_restart(tmp_path) -> None:
+    data = tmp_path / "stripe.pickle"
+    first = start_stripe_sandbox(data_file=data)
+    try:
+        created = first.client().v1.customers.create(
+            params={"email": "r@example.com"}, options={"idempotency_key": "fb-key-3"}
+        )
+    finally:
+        first.stop()
+    second = start_stripe_sandbox(data_file=data)
+    try:
+        again = second.client().v1.customers.create(
+            params={"email": "r@example.com"}, options={"idempotency_key": "fb-key-3"}
+        )
+    finally:
+        second.stop()
+    assert again.id == created.id
