@@ -13,9 +13,9 @@ shapes). Where they differ in ways this module must handle (see
   talk to; the sandbox configuration sets ``"localstripe"``.
 - localstripe filters charges' ``created`` only with ``gt`` and most other lists not at all,
   so with that flavor ``created_gte`` is applied here, on the objects received.
-- localstripe ignores ``Idempotency-Key``. We send it always, and also keep the answers of
-  recent keyed writes in this process, so a repeated create returns the first object even
-  there. Across processes only Stripe's own idempotency (24 hours) holds.
+- ``Idempotency-Key`` is sent on every write. Stripe keeps keys for 24 hours; our sandbox
+  launcher honours them too (localstripe itself ignores them). We also keep the answers of
+  recent keyed writes in this process, which saves a round trip on an in-process retry.
 """
 
 from __future__ import annotations
