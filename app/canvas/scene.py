@@ -27,11 +27,18 @@ EXPRESSION_SOURCE = ""  # the source item of mappings with no source path (whole
 
 
 def _writable(fs: FieldSchema) -> bool:
-    return (fs.createable or fs.updateable) and not fs.calculated and fs.kind is not FieldKind.OBJECT
+    """A field a flow can write: not read-only, not a container, not an item of a list
+    (Stripe's response-only lists such as ``sources.data[]`` would bury the real targets)."""
+    if not (fs.createable or fs.updateable) or fs.calculated:
+        return False
+    if fs.kind in (FieldKind.OBJECT, FieldKind.LIST) or "[]" in fs.path:
+        return False
+    return fs.path not in ("id", "object") and fs.path.count(".") <= 2
 
 
 class MappingScene(QGraphicsScene):
     mappingSelected = Signal(str)  # the target field of the selected mapping, "" for none
+    flowShown = Signal()  # another flow was laid out: views scroll back to the top
 
     def __init__(self, document: StudioDocument, parent: object = None) -> None:
         super().__init__(parent)
@@ -121,7 +128,8 @@ class MappingScene(QGraphicsScene):
         selection survives an edit that leaves it in place)."""
         flow = self.flow
         name = flow.name if flow is not None else None
-        if name != self._flow_name:
+        switched = name != self._flow_name
+        if switched:
             self._clear()
             self._flow_name = name
         if flow is None:
@@ -143,6 +151,8 @@ class MappingScene(QGraphicsScene):
         rect = self.itemsBoundingRect().adjusted(-24, -16, 24, 24)
         self.setSceneRect(rect)
         self._on_selection_changed()
+        if switched:
+            self.flowShown.emit()
 
     def _clear(self) -> None:
         self.blockSignals(True)

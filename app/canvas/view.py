@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent, QKeySequence, QPainter, QResizeEvent, QTransform, QWheelEvent
+from PySide6.QtGui import (
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+    QResizeEvent,
+    QShowEvent,
+    QTransform,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from app.canvas.scene import MappingScene
@@ -25,9 +33,19 @@ class MappingView(QGraphicsView):
         self._zoom = 1.0
         self._user_zoom = False
         scene.sceneRectChanged.connect(lambda _rect: self.fit_width())
+        scene.flowShown.connect(self.scroll_to_top)
 
     def mapping_scene(self) -> MappingScene:
         return self._scene
+
+    def scroll_to_top(self) -> None:
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().minimum())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().minimum())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.fit_width()
+        self.scroll_to_top()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
