@@ -1,0 +1,353 @@
+"""The preview table: sample records in rows, the flow's target fields in columns.
+
+Each cell shows what the flow makes of that record for that field. A cell whose value has a
+validation issue gets a tinted background, an icon and the issue as its tooltip; record-level
+problems (a skip, a missing required field, a flow that does not compile) go to the Status
+column.
+
+The flow is compiled once per change of the document and applied per record
+(:func:`mappings.engine.plan.compile_flow`), so re-computing 1,000 records after an edit is a
+matter of milliseconds; display strings are made lazily in :meth:`data`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QIcon
+
+from app.document.document import StudioDocument
+from mappings.document.model import Flow
+from mappings.engine.plan import FlowPlan, compile_flow, relationship_name
+from mappings.engine.result import Issue, MappingResult
+from mappings.errors import MappingError
+
+RECORD_COLUMN = 0
+STATUS_COLUMN = 1
+FIRST_FIELD_COLUMN = 2
+
+# Soft tints that keep black text readable in the light and the dark theme alike.
+ERROR_BACKGROUND = QColor(255, 205, 210)
+WARNING_BACKGROUND = QColor(255, 236, 179)
+SKIPPED_BACKGROUND = QColor(224, 224, 224)
+ISSUE_FOREGROUND = QColor(33, 33, 33)
+
+# Item-data roles beyond Qt's, for the panel and tests.
+IssuesRole = Qt.ItemDataRole.UserRole + 1  # list[Issue] of the cell
+ValueRole = Qt.ItemDataRole.UserRole + 2  # the raw transformed value
+
+
+@dataclass
+class RowResult:
+    """One sample after the flow: its result and its issues sorted by column."""
+
+    result: MappingResult
+    by_field: dict[str, list[Issue]] = field(default_factory=dict)
+    general: list[Issue] = field(default_factory=list)  # issues no column holds
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str, separators=(", ", ": "))
+    return str(value)
+
+
+def _get_path(record: dict[str, Any], path: str) -> Any:
+    if path in record:
+        return record[path]
+    value: Any = record
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def source_record(sample: dict[str, Any]) -> dict[str, Any]:
+    """The object inside a Stripe event, else the sample itself."""
+    if sample.get("object") == "event":
+        inner = (sample.get("data") or {}).get("object")
+        if isinstance(inner, dict):
+            return inner
+    return sample
+
+
+def summarize(sample: dict[str, Any]) -> str:
+    """``ch_123 · charge.succeeded`` / ``cus_1 · Jenny Rosen``: a row's name."""
+    rec = source_record(sample)
+    ident = rec.get("id") or rec.get("Id") or "(no id)"
+    extra = sample.get("type") if sample.get("object") == "event" else None
+    extra = extra or rec.get("name") or rec.get("Name") or rec.get("email") or rec.get("object")
+    return f"{ident} · {extra}" if extra else str(ident)
+
+
+class PreviewModel(QAbstractTableModel):
+    """Samples x target fields of one flow of a :class:`StudioDocument`."""
+
+    resultsChanged = Signal()
+    planErrorChanged = Signal(str)  # "" when the flow compiles again
+
+    def __init__(self, document: StudioDocument, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._document = document
+        self._flow_name: str | None = None
+        self._samples: list[dict[str, Any]] = []
+        self._rows: list[RowResult] = []
+        self._columns: list[str] = []
+        self._relationships: dict[str, str] = {}  # lookup target -> relationship key
+        self._plan_error = ""
+        self._icons: dict[str, QIcon] = {}
+        document.mappingsChanged.connect(self._on_mappings_changed)
+        document.valueMapsChanged.connect(lambda _name: self.recompute())
+        document.catalogsChanged.connect(self.recompute)
+        document.documentReplaced.connect(self._on_replaced)
+
+    # -- what the panel sets ----------------------------------------------------------------
+    @property
+    def flow_name(self) -> str | None:
+        return self._flow_name
+
+    @property
+    def samples(self) -> list[dict[str, Any]]:
+        return self._samples
+
+    @property
+    def plan_error(self) -> str:
+        return self._plan_error
+
+    def set_flow(self, name: str | None, samples: Sequence[dict[str, Any]] = ()) -> None:
+        self._flow_name = name or None
+        self._samples = list(samples)
+        self.recompute()
+
+    def set_samples(self, samples: Sequence[dict[str, Any]]) -> None:
+        self._samples = list(samples)
+        self.recompute()
+
+    def row_result(self, row: int) -> RowResult:
+        return self._rows[row]
+
+    def sample(self, row: int) -> dict[str, Any]:
+        return self._samples[row]
+
+    def column_field(self, column: int) -> str | None:
+        """The target field a column shows (None for the record and status columns)."""
+        index = column - FIRST_FIELD_COLUMN
+        return self._columns[index] if 0 <= index < len(self._columns) else None
+
+    def column_of(self, target_field: str) -> int:
+        return FIRST_FIELD_COLUMN + self._columns.index(target_field)
+
+    # -- computing ----------------------------------------------------------------------
+    def _on_mappings_changed(self, flow: str) -> None:
+        if flow == self._flow_name:
+            self.recompute()
+
+    def _on_replaced(self) -> None:
+        self._flow_name, self._samples = None, []
+        self.recompute()
+
+    def _flow(self) -> Flow | None:
+        return self._document.find_flow(self._flow_name)
+
+    def recompute(self) -> None:
+        """Compile the flow once and apply it to every sample."""
+        flow = self._flow()
+        columns: list[str] = flow.target_fields() if flow is not None else []
+        rows: list[RowResult] = []
+        error = ""
+        relationships: dict[str, str] = {}
+        if flow is not None:
+            plan: FlowPlan | None = None
+            schema = None
+            try:
+                schema = self._document.target_schema(flow.name)
+                plan = compile_flow(flow, self._document.document_of(flow.name), schema)
+            except MappingError as exc:
+                error = f"flow {flow.name!r} cannot be applied: {exc}"
+            for lk in flow.lookups:
+                fs = schema.find(lk.target) if schema is not None else None
+                relationships[lk.target] = relationship_name(lk.target, fs)
+            column_set = set(columns)
+            for sample in self._samples:
+                if plan is None:
+                    rows.append(RowResult(MappingResult({}, [Issue("FLOW_ERROR", None, error)])))
+                    continue
+                result = plan.apply(sample)
+                row = RowResult(result)
+                for issue in result.issues:
+                    if issue.field is not None and issue.field in column_set:
+                        row.by_field.setdefault(issue.field, []).append(issue)
+                    else:
+                        row.general.append(issue)
+                rows.append(row)
+        error_changed = error != self._plan_error
+        self._plan_error = error
+        same_shape = columns == self._columns and len(rows) == len(self._rows)
+        if same_shape:
+            self._rows, self._relationships = rows, relationships
+            if rows:
+                self.dataChanged.emit(
+                    self.index(0, 0), self.index(len(rows) - 1, self.columnCount() - 1)
+                )
+        else:
+            self.beginResetModel()
+            self._rows, self._columns, self._relationships = rows, columns, relationships
+            self.endResetModel()
+        if error_changed:
+            self.planErrorChanged.emit(error)
+        self.resultsChanged.emit()
+
+    def value(self, row: int, target_field: str) -> Any:
+        """The transformed value of one cell (a lookup shows its reference)."""
+        record = self._rows[row].result.record
+        value = _get_path(record, target_field)
+        if value is None and target_field in self._relationships:
+            value = record.get(self._relationships[target_field])
+        return value
+
+    # -- Qt model overrides -------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's default
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else FIRST_FIELD_COLUMN + len(self._columns)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Vertical:
+            return str(section + 1) if role == Qt.ItemDataRole.DisplayRole else None
+        if role == Qt.ItemDataRole.DisplayRole:
+            if section == RECORD_COLUMN:
+                return "Record"
+            if section == STATUS_COLUMN:
+                return "Status"
+            return self.column_field(section)
+        if role == Qt.ItemDataRole.ToolTipRole and section >= FIRST_FIELD_COLUMN:
+            name = self.column_field(section)
+            schema = self._target_schema()
+            fs = schema.find(name) if schema is not None and name else None
+            if fs is not None:
+                text = f"{fs.label or fs.path} ({fs.kind.value})"
+                return f"{text}\n{fs.description}" if fs.description else text
+            return name
+        return None
+
+    def _target_schema(self) -> Any:
+        if self._flow_name is None or self._document.find_flow(self._flow_name) is None:
+            return None
+        return self._document.target_schema(self._flow_name)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        column = index.column()
+        if column == RECORD_COLUMN:
+            return self._record_data(index.row(), role)
+        if column == STATUS_COLUMN:
+            return self._status_data(row, role)
+        name = self.column_field(column)
+        if name is None:
+            return None
+        issues = row.by_field.get(name, [])
+        if role == Qt.ItemDataRole.DisplayRole:
+            if row.result.skipped:
+                return "—"
+            return _display(self.value(index.row(), name))
+        if role == ValueRole:
+            return self.value(index.row(), name)
+        if role == IssuesRole:
+            return list(issues)
+        return self._issue_decoration(issues, role, skipped=row.result.skipped)
+
+    def _record_data(self, row: int, role: int) -> Any:
+        sample = self._samples[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return summarize(sample)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            text = json.dumps(source_record(sample), indent=2, default=str)
+            return text if len(text) < 3000 else text[:3000] + "\n…"
+        return None
+
+    def _status_data(self, row: RowResult, role: int) -> Any:
+        result = row.result
+        if role == Qt.ItemDataRole.DisplayRole:
+            if self._plan_error:
+                return self._plan_error
+            if result.skipped:
+                return f"skipped: {result.skip_reason}"
+            errors = sum(1 for i in result.issues if i.severity == "error")
+            warnings = len(result.issues) - errors
+            if not errors and not warnings:
+                return "ok"
+            parts = []
+            if errors:
+                parts.append(f"{errors} error{'s' if errors > 1 else ''}")
+            if warnings:
+                parts.append(f"{warnings} warning{'s' if warnings > 1 else ''}")
+            return ", ".join(parts)
+        if role == IssuesRole:
+            return list(row.general)
+        if result.skipped:
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"Skipped: {result.skip_reason}"
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QBrush(SKIPPED_BACKGROUND)
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole and result.issues:
+            return "\n".join(f"{i.field + ': ' if i.field else ''}{i.message}"
+                             for i in result.issues)
+        # The status cell takes the colour of the record's worst issue, wherever it is.
+        return self._issue_decoration(result.issues, role, skipped=False, tooltip=False)
+
+    def _issue_decoration(
+        self, issues: list[Issue], role: int, *, skipped: bool, tooltip: bool = True
+    ) -> Any:
+        if not issues or skipped:
+            return None
+        worst = "error" if any(i.severity == "error" for i in issues) else "warning"
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(ERROR_BACKGROUND if worst == "error" else WARNING_BACKGROUND)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(ISSUE_FOREGROUND)
+        if role == Qt.ItemDataRole.ToolTipRole and tooltip:
+            return "\n".join(i.message for i in issues)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._icon(worst)
+        return None
+
+    def _icon(self, severity: str) -> QIcon:
+        icon = self._icons.get(severity)
+        if icon is None:
+            from PySide6.QtWidgets import QApplication, QStyle
+
+            style = QApplication.style() if QApplication.instance() is not None else None
+            pixmap = (
+                QStyle.StandardPixmap.SP_MessageBoxCritical
+                if severity == "error"
+                else QStyle.StandardPixmap.SP_MessageBoxWarning
+            )
+            icon = style.standardIcon(pixmap) if style is not None else QIcon()
+            self._icons[severity] = icon
+        return icon
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
