@@ -1,0 +1,18 @@
+"""The runner's processing: Stripe events -> Salesforce (``Processor``) and Salesforce
+changes -> Stripe (``SalesforcePoller``), over a bundle compiled once (``LoadedBundle``)."""
+
+from __future__ import annotations
+
+from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle, check_contract
+from runner.pipeline.processor import Processor, ProcessReport
+from runner.pipeline.sf_poller import PollReport, SalesforcePoller
+
+__all__ = [
+    "CompiledFlow",
+    "LoadedBundle",
+    "PollReport",
+    "ProcessReport",
+    "Processor",
+    "SalesforcePoller",
+    "check_contract",
+]

@@ -1,0 +1,101 @@
+"""Lookup resolution for a batch: cross-reference table first, then one SOQL per field.
+
+A flow's lookup (``Payment__c.Account__c`` from ``Account.StripeCustomerID__c = customer``)
+needs a Salesforce Id. The runner knows most of them already: every record it wrote put its
+Stripe id <-> Salesforce Id pair in the cross-reference table. The rest are found with one
+``SELECT Id, F FROM O WHERE F IN (...)`` per (object, field) for the whole batch, never one
+query per record. Answers are cached for the batch (a new resolver per batch, so a record
+that did not exist a moment ago is looked for again next time).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from mappings.engine.paths import compile_path
+
+if TYPE_CHECKING:
+    from mappings.document.model import Flow
+    from runner.connectors.salesforce import SalesforceConnector
+    from runner.metrics import Metrics
+    from runner.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+# cus_QXg1o8vcGmoR32, sub_..., in_..., py_...: what the cross-reference table holds.
+STRIPE_ID = re.compile(r"^[a-z]+(?:_[a-z]+)*_[A-Za-z0-9]{6,}$")
+_UNRESOLVED = object()
+
+
+def lookup_values(flow: Flow, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(object, match_field, value)`` of each lookup of ``flow`` on one source object."""
+    out = []
+    for lk in flow.lookups:
+        if lk.source.startswith("$event"):
+            continue  # rare; resolved one by one when the plan asks
+        value = compile_path(lk.source)(obj)
+        if isinstance(value, dict):
+            value = value.get("id")  # an expanded Stripe object
+        if isinstance(value, str) and value:
+            out.append((lk.object, lk.match_field, value))
+    return out
+
+
+class LookupResolver:
+    """The ``resolver(object, match_field, value) -> Id | None`` the engine calls."""
+
+    def __init__(self, store: StateStore, salesforce: SalesforceConnector, *,
+                 metrics: Metrics | None = None) -> None:
+        self.store = store
+        self.salesforce = salesforce
+        self.metrics = metrics
+        self._cache: dict[tuple[str, str, str], str | None] = {}
+        self.queries = 0
+
+    def prefetch(self, wanted: Iterable[tuple[str, str, str]]) -> None:
+        """Resolve many at once: the cross-reference table, then one query per field."""
+        by_field: dict[tuple[str, str], set[str]] = {}
+        for obj, match_field, value in wanted:
+            if (obj, match_field, value) not in self._cache:
+                by_field.setdefault((obj, match_field), set()).add(value)
+        for (obj, match_field), values in by_field.items():
+            stripe_ids = [v for v in values if STRIPE_ID.match(v)]
+            if stripe_ids:
+                for stripe_id, sf_id in self.store.xref_get_many(obj, stripe_ids).items():
+                    self._cache[(obj, match_field, stripe_id)] = sf_id
+            rest = sorted(v for v in values if (obj, match_field, v) not in self._cache)
+            if rest:
+                self._query(obj, match_field, rest)
+
+    def _query(self, obj: str, match_field: str, values: list[str]) -> None:
+        self.queries += 1
+        if self.metrics is not None:
+            self.metrics.api_call("query")
+        found = self.salesforce.find_ids(obj, match_field, values)
+        for value in values:
+            ids = found.get(value) or []
+            if len(ids) == 1:
+                self._cache[(obj, match_field, value)] = ids[0]
+                if STRIPE_ID.match(value):
+                    # Remember it: the next batch needs no query for this customer.
+                    self.store.xref_put(obj, value, ids[0], "lookup")
+            else:
+                if len(ids) > 1:
+                    log.warning("lookup %s.%s = %s matches %d records; left empty",
+                                obj, match_field, value, len(ids))
+                self._cache[(obj, match_field, value)] = None
+
+    def remember(self, obj: str, match_field: str, value: str, sf_id: str) -> None:
+        """A record this batch just wrote (so a later flow in the batch finds it)."""
+        self._cache[(obj, match_field, value)] = sf_id
+
+    def __call__(self, obj: str, match_field: str, value: Any) -> str | None:
+        if not isinstance(value, str):
+            value = str(value)
+        key = (obj, match_field, value)
+        if key not in self._cache:
+            self.prefetch([key])
+        return self._cache.get(key)

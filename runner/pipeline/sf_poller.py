@@ -1,0 +1,404 @@
+"""Salesforce -> Stripe: poll each Salesforce-change flow on its ``SystemModstamp`` watermark.
+
+Per flow, one SOQL page at a time::
+
+    SELECT <fields the flow reads>, Id, SystemModstamp, LastModifiedById FROM <object>
+    WHERE SystemModstamp > W OR (SystemModstamp = W AND Id > I)
+    ORDER BY SystemModstamp, Id LIMIT 200
+
+(W, I) is the flow's watermark, kept in the cursors ``sf.watermark.<flow>`` and
+``sf.watermark_id.<flow>``, moved after each record is finished. For each changed record:
+
+- echo: a change by the integration user whose content the runner itself wrote is skipped;
+- trigger: ``becomes`` fires only when the field now has the value and did not before (the
+  previous value is the flow's snapshot of the record); a flow without a trigger field skips
+  a save that changed nothing it reads;
+- the plan maps the record to Stripe params, written with an Idempotency-Key derived from
+  (flow, record Id, SystemModstamp): ``update`` when the flow's ``external_id`` source field
+  holds a Stripe id, else ``create``; the new id is written back (``writeback``).
+
+A retriable failure stops the flow's page at that record (the watermark stays before it, so
+the next poll retries it with the same key); it is dead-lettered when attempts run out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from mappings.document.model import Action, Flow
+from mappings.engine.paths import compile_path
+from mappings.engine.result import json_safe
+from runner.classify import Failure
+from runner.connectors.errors import ConnectorError
+from runner.errors import ConfigError, FatalSyncError
+from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle
+from runner.pipeline.writeback import (
+    PROCESSOR_MARK,
+    idempotency_key,
+    note_stripe_write,
+    source_fingerprint,
+    with_origin,
+    write_back,
+)
+from runner.retry import DEFAULT_POLICY, RetryPolicy, decide
+
+if TYPE_CHECKING:
+    from runner.connectors.salesforce import SalesforceConnector
+    from runner.connectors.stripe import StripeConnector
+    from runner.metrics import Metrics
+    from runner.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 200
+SYSTEM_FIELDS = ("Id", "SystemModstamp", "LastModifiedById")
+_FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
+_FP_KEY = "_fingerprint"
+
+
+def source_fields(flow: Flow) -> list[str]:
+    """The Salesforce fields ``flow`` reads: mapped sources, condition paths, lookups, the
+    trigger field, its Stripe id field and its writeback field (JSONata expressions aside)."""
+    paths: list[str] = []
+    for fm in flow.fields:
+        paths += fm.sources
+    paths += [c.path for c in flow.conditions if c.path]
+    paths += [lk.source for lk in flow.lookups]
+    trigger = flow.trigger.salesforce_change
+    if trigger is not None and trigger.field:
+        paths.append(trigger.field)
+    paths += [p for p in (flow.operation.external_id, flow.operation.writeback) if p]
+    seen: dict[str, str] = {}
+    for path in paths:
+        if path.startswith("$"):
+            continue
+        seen.setdefault(path.lower(), path)
+    return list(seen.values())
+
+
+def soql_datetime(value: str | datetime) -> str:
+    """A SOQL datetime literal (``2026-01-02T03:04:05.678Z``) from Salesforce's own form
+    (``...+0000``) or a datetime."""
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+            except ValueError:
+                raise ConfigError(f"{value!r} is not a Salesforce datetime") from None
+    else:
+        parsed = value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+def _params(value: Any) -> Any:
+    """Stripe params without nulls and empty objects (Stripe reads "" as "clear")."""
+    if isinstance(value, dict):
+        out = {k: _params(v) for k, v in value.items() if v is not None}
+        return {k: v for k, v in out.items() if v != {}}
+    if isinstance(value, list):
+        return [_params(v) for v in value if v is not None]
+    return value
+
+
+@dataclass
+class PollReport:
+    records: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    echo: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+    queries: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class _StopFlow(Exception):
+    """A retriable failure: stop this flow's page, retry from this record next poll."""
+
+
+class SalesforcePoller:
+    """Polls the bundle's Salesforce-change flows and writes to Stripe."""
+
+    def __init__(self, bundle: LoadedBundle, store: StateStore,
+                 salesforce: SalesforceConnector, stripe: StripeConnector, *,
+                 metrics: Metrics | None = None, start: str | datetime | None = None,
+                 page_size: int = PAGE_SIZE, policy: RetryPolicy = DEFAULT_POLICY) -> None:
+        if not 1 <= page_size <= 2000:
+            raise ValueError(f"page_size must be from 1 to 2000, got {page_size}")
+        self.bundle = bundle
+        self.store = store
+        self.salesforce = salesforce
+        self.stripe = stripe
+        self.metrics = metrics
+        self.start = soql_datetime(start) if start is not None else None
+        self.page_size = page_size
+        self.policy = policy
+        self._attempts: dict[tuple[str, str, str], int] = {}
+        for compiled in bundle.salesforce_flows:
+            for path in source_fields(compiled.flow):
+                if not _FIELD_PATH.match(path):
+                    raise ConfigError(f"flow {compiled.name!r} reads {path!r}, which is not a "
+                                      "Salesforce field name")
+
+    def poll_once(self) -> PollReport:
+        report = PollReport()
+        for compiled in self.bundle.salesforce_flows:
+            try:
+                self._poll_flow(compiled, report)
+            except _StopFlow:
+                continue
+        return report
+
+    # -- one flow -----------------------------------------------------------------------
+    def _watermark(self, flow: str) -> tuple[str, str]:
+        mark = self.store.cursor_get(f"sf.watermark.{flow}")
+        if mark is None:
+            # First start: changes from now on (or from the configured start).
+            mark = self.start or soql_datetime(datetime.now(UTC))
+            self.store.cursor_set(f"sf.watermark.{flow}", mark)
+        return mark, self.store.cursor_get(f"sf.watermark_id.{flow}") or ""
+
+    def _advance(self, flow: str, record: dict[str, Any]) -> None:
+        self.store.cursor_set(f"sf.watermark.{flow}", soql_datetime(record["SystemModstamp"]))
+        self.store.cursor_set(f"sf.watermark_id.{flow}", record["Id"])
+
+    def query_for(self, compiled: CompiledFlow, mark: str, last_id: str) -> str:
+        flow = compiled.flow
+        fields = dict.fromkeys([*SYSTEM_FIELDS, *source_fields(flow)])
+        obj = flow.source.object
+        if not _FIELD_PATH.match(obj) or "." in obj:
+            raise ConfigError(f"flow {flow.name!r}: {obj!r} is not a Salesforce object name")
+        where = f"SystemModstamp > {mark}"
+        if last_id:
+            safe_id = re.sub(r"[^A-Za-z0-9]", "", last_id)
+            where = f"({where} OR (SystemModstamp = {mark} AND Id > '{safe_id}'))"
+        return (f"SELECT {', '.join(fields)} FROM {obj} WHERE {where} "
+                f"ORDER BY SystemModstamp, Id LIMIT {self.page_size}")
+
+    def _poll_flow(self, compiled: CompiledFlow, report: PollReport) -> None:
+        name = compiled.name
+        while True:
+            mark, last_id = self._watermark(name)
+            soql = self.query_for(compiled, mark, last_id)
+            report.queries += 1
+            if self.metrics is not None:
+                self.metrics.api_call("query")
+            try:
+                records = self.salesforce.query_all(soql)
+            except ConnectorError as exc:
+                if exc.failure is Failure.FATAL:
+                    raise FatalSyncError(f"flow {name!r}: {exc}") from exc
+                report.errors.append(f"{name}: {exc}")
+                raise _StopFlow from exc
+            for record in records:
+                report.records += 1
+                self._handle(compiled, record, report)
+                self._advance(name, record)
+            if len(records) < self.page_size:
+                return
+
+    def _handle(self, compiled: CompiledFlow, record: dict[str, Any],
+                report: PollReport) -> None:
+        flow = compiled.flow
+        rid = str(record["Id"])
+        paths = source_fields(flow)
+        fingerprint = source_fingerprint(flow.name, record, paths)
+        previous = self.store.snapshot_get(flow.name, rid)
+        trigger = flow.trigger.salesforce_change
+        trigger_field = trigger.field if trigger is not None else None
+
+        def remember(fp: str = fingerprint) -> None:
+            values: dict[str, Any] = {_FP_KEY: fp}
+            if trigger_field:
+                values[trigger_field] = json_safe(compile_path(trigger_field)(record))
+            self.store.snapshot_put(flow.name, rid, values)
+
+        if record.get("LastModifiedById") == self.salesforce.user_id and (
+            self.store.is_own_write("salesforce", rid, fingerprint)
+            or self.store.is_own_write("salesforce", rid, PROCESSOR_MARK)
+        ):
+            report.echo += 1
+            remember()
+            return
+        if trigger_field and trigger is not None and trigger.becomes is not None:
+            now = compile_path(trigger_field)(record)
+            before = previous.get(trigger_field) if previous else None
+            if now != trigger.becomes or before == trigger.becomes:
+                report.skipped += 1
+                remember()
+                return
+        elif previous is not None and previous.get(_FP_KEY) == fingerprint:
+            report.skipped += 1  # saved, but nothing this flow reads changed
+            return
+
+        waiting = self._waiting_for(compiled, record)
+        if waiting:
+            self._retry(compiled, record, f"waiting for {waiting} to be written back", report)
+            return
+        result = compiled.plan.apply(record, previous=previous)
+        if result.skipped:
+            report.skipped += 1
+            self._count(flow.name, "skipped")
+            remember()
+            return
+        if not result.ok:
+            self._dead_letter(flow, record, json_safe(result.record),
+                              "; ".join(str(i) for i in result.errors),
+                              result.errors[0].code, report)
+            remember()
+            return
+        params = with_origin(_params(json_safe(result.record)))
+        stripe_id = self._write_stripe(compiled, record, params, report)
+        if stripe_id is None:
+            remember()
+            return
+        wb = flow.operation.writeback
+        if wb and record.get(wb) != stripe_id:
+            try:
+                write_back(self.salesforce, self.store, flow.source.object, rid, wb, stripe_id)
+            except ConnectorError as exc:
+                self._failed(compiled, record, exc, report)
+                return
+            fingerprint = source_fingerprint(flow.name, {**record, wb: stripe_id}, paths)
+            self.store.note_own_write("salesforce", rid, fingerprint)
+        self._attempts.pop((flow.name, rid, str(record["SystemModstamp"])), None)
+        self._count(flow.name, "written")
+        remember(fingerprint)
+
+    def _waiting_for(self, compiled: CompiledFlow, record: dict[str, Any]) -> str | None:
+        """A field this flow maps that another flow on the object writes back and that is
+        still empty (the subscription needs the customer the other flow creates)."""
+        obj = compiled.flow.source.object
+        others = {c.flow.operation.writeback for c in self.bundle.salesforce_flows
+                  if c is not compiled and c.flow.source.object == obj
+                  and c.flow.operation.writeback}
+        for fm in compiled.flow.fields:
+            for source in fm.sources:
+                if source in others and not record.get(source):
+                    return source
+        return None
+
+    def _write_stripe(self, compiled: CompiledFlow, record: dict[str, Any],
+                      params: dict[str, Any], report: PollReport) -> str | None:
+        """Create or update the Stripe object; its id, or None when nothing was written."""
+        flow = compiled.flow
+        rid = str(record["Id"])
+        target = flow.target.object
+        ext, wb = flow.operation.external_id, flow.operation.writeback
+        memory_key = f"{flow.name}#stripe"
+        memory = self.store.snapshot_get(memory_key, rid)
+        remembered = memory.get("id") if memory else None
+        linked = record.get(ext) if ext else None
+        key = idempotency_key(flow.name, rid, str(record["SystemModstamp"]))
+        try:
+            if flow.operation.action is Action.CREATE:
+                if wb and record.get(wb):
+                    report.skipped += 1  # created before; its id is on the record
+                    return None
+                if remembered:
+                    return str(remembered)  # created, but the writeback did not land
+                obj, created = self.stripe.create(target, params, key), True
+            elif linked or remembered:
+                obj = self.stripe.update(target, str(linked or remembered), params, key)
+                created = False
+            else:
+                obj, created = self.stripe.create(target, params, key), True
+        except ConnectorError as exc:
+            self._failed(compiled, record, exc, report, params)
+            return None
+        stripe_id = str(obj["id"])
+        if created:
+            self.store.snapshot_put(memory_key, rid, {"id": stripe_id})
+            report.created += 1
+        else:
+            report.updated += 1
+        note_stripe_write(self.store, stripe_id, key, created=created)
+        return stripe_id
+
+    # -- failures -----------------------------------------------------------------------
+    def _failed(self, compiled: CompiledFlow, record: dict[str, Any], exc: ConnectorError,
+                report: PollReport, params: dict[str, Any] | None = None) -> None:
+        if exc.failure is Failure.FATAL:
+            raise FatalSyncError(f"flow {compiled.name!r}: {exc}") from exc
+        if exc.failure is Failure.RETRIABLE:
+            self._retry(compiled, record, str(exc), report, params)
+            return
+        self._dead_letter(compiled.flow, record, params, str(exc), exc.error_code, report)
+
+    def _retry(self, compiled: CompiledFlow, record: dict[str, Any], error: str,
+               report: PollReport, params: dict[str, Any] | None = None) -> None:
+        key = (compiled.name, str(record["Id"]), str(record["SystemModstamp"]))
+        attempts = self._attempts.get(key, 0) + 1
+        self._attempts[key] = attempts
+        decision = decide(Failure.RETRIABLE, attempts, self.policy, key=key[1])
+        if decision.action == "retry":
+            report.retried += 1
+            report.errors.append(f"{compiled.name} {key[1]}: {error}")
+            self._count(compiled.name, "retried")
+            raise _StopFlow(error)
+        self._attempts.pop(key, None)
+        self._dead_letter(compiled.flow, record, params, f"{error} ({decision.reason})",
+                          None, report)
+
+    def _dead_letter(self, flow: Flow, record: dict[str, Any], mapped: dict[str, Any] | None,
+                     error: str, code: str | None, report: PollReport) -> None:
+        payload = json.loads(json.dumps(record, default=str))
+        self.store.dlq_add(flow=flow.name, event_id=None, source_id=str(record.get("Id")),
+                           payload=payload, record=mapped, error=error, error_code=code)
+        report.dead_lettered += 1
+        report.errors.append(f"{flow.name} {record.get('Id')}: {error}")
+        self._count(flow.name, "dead_lettered")
+
+    def _count(self, flow: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.processed(flow, outcome)
+
+    # -- dead letters -------------------------------------------------------------------
+    def replay_dlq(self, entry_id: int) -> PollReport:
+        """Run a dead-lettered Salesforce record through the current bundle again (the
+        record as it is now in Salesforce, so the replay sends current data)."""
+        entry = self.store.dlq_get(entry_id)
+        if entry.status != "open":
+            raise ConfigError(f"dead letter {entry_id} is {entry.status}; only open entries "
+                              "can be replayed")
+        compiled = self.bundle.flow(entry.flow)
+        if not compiled.from_salesforce:
+            raise ConfigError(f"dead letter {entry_id} is of the Stripe flow {entry.flow!r}; "
+                              "replay it with the processor")
+        rid = entry.source_id or ""
+        soql = self.query_for(compiled, "1970-01-01T00:00:00.000Z", "")
+        soql = soql.replace(" WHERE ", f" WHERE Id = '{re.sub(r'[^A-Za-z0-9]', '', rid)}' AND ",
+                            1)
+        report = PollReport()
+        rows = self.salesforce.query_all(soql)
+        if not rows:
+            self.store.dlq_record_attempt(entry_id, f"record {rid} no longer exists")
+            return report
+        before = report.dead_lettered
+        self.store.snapshot_put(compiled.name, rid, {})  # the trigger fired for this record
+        try:
+            self._handle(compiled, rows[0], report)
+        except _StopFlow as exc:
+            self.store.dlq_record_attempt(entry_id, str(exc))
+            return report
+        if report.dead_lettered > before:
+            # _handle dead-lettered it again: keep one entry (the old one) open.
+            newest = self.store.dlq_list("open")[-1]
+            self.store.dlq_set_status(newest.id, "discarded")
+            self.store.dlq_record_attempt(entry_id, newest.error)
+        else:
+            self.store.dlq_record_attempt(entry_id)
+            self.store.dlq_set_status(entry_id, "replayed")
+        return report
