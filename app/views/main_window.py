@@ -89,10 +89,14 @@ def validation_issues(document: StudioDocument, flow_name: str | None) -> list[I
         )
     except MappingError as exc:
         return [Issue("INVALID_FLOW", None, str(exc))]
-    issues = list(plan.static_issues)
+    # The same problem found statically and again on every fixture counts once.
+    seen: dict[tuple[str, str | None, str], Issue] = {}
+    found = list(plan.static_issues)
     for fixture in flow.fixtures:
-        issues.extend(plan.apply(fixture.input).issues)
-    return issues
+        found.extend(plan.apply(fixture.input).issues)
+    for issue in found:
+        seen.setdefault((issue.code, issue.field, issue.message), issue)
+    return list(seen.values())
 
 
 class PlaceholderPanel(QFrame):
@@ -143,6 +147,15 @@ def badge_mode(badge: str) -> str:
     return "none"
 
 
+def _default_services() -> Any:
+    """The user's connections and sandbox, or None where app.services is not built yet."""
+    try:
+        from app.services import Services
+    except ImportError:
+        return None
+    return Services()
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self,
@@ -151,10 +164,13 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         ask_unsaved: AskUnsaved | None = None,
         choose_folder: ChooseFolder | None = None,
+        services: Any = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.document = document or StudioDocument(self)
+        # app.services.Services (connections, samples, sandbox): the only door to the runner.
+        self.services = services if services is not None else _default_services()
         self.settings = settings or studio_settings()
         self.recent = RecentWorkspaces(self.settings)
         self.ask_unsaved = ask_unsaved or ask_unsaved_with_message_box
@@ -176,6 +192,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self.errors.countChanged.connect(self._on_error_count)
 
         self._issues_timer = QTimer(self, singleShot=True, interval=250)
         self._issues_timer.timeout.connect(self._update_issue_count)
@@ -201,7 +218,6 @@ class MainWindow(QMainWindow):
         self.errors_dock.setWidget(self.errors)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.errors_dock)
         self.errors_dock.hide()
-        self.errors.countChanged.connect(self._on_error_count)
 
     def _load_widget(self, module: str, name: str, title: str, *args: Any) -> QWidget:
         """``module.name(*args, parent=self)`` or a placeholder saying why not."""
@@ -235,14 +251,23 @@ class MainWindow(QMainWindow):
         )
         self.canvas = self._build_canvas()
         self.transform_panel = self._load_widget(
-            "app.views.transform_panel", "TransformPanel", "Transform", doc
+            "app.views.transform_panel", "TransformPanel", "Transform", doc, self._sample_record
         )
-        self.preview_panel = self._load_widget(
-            "app.views.preview_panel", "PreviewPanel", "Preview", doc
-        )
-        self.testrun_panel = self._load_widget(
-            "app.views.testrun_panel", "TestRunPanel", "Test run", doc
-        )
+        services_reason = "The connections and samples services are not part of this build yet."
+        if self.services is None:
+            self.preview_panel = self._placeholder("Preview", services_reason)
+            self.testrun_panel = self._placeholder("Test run", services_reason)
+        else:
+            self.preview_panel = self._load_widget(
+                "app.views.preview_panel", "PreviewPanel", "Preview", doc, self.services
+            )
+            self.testrun_panel = self._load_widget(
+                "app.views.testrun_panel", "TestRunPanel", "Test run", doc, self.services
+            )
+        for panel in (self.preview_panel, self.testrun_panel):
+            raised = getattr(panel, "errorRaised", None)
+            if raised is not None:
+                raised.connect(self._panel_error)
 
         self.schemas_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.schemas_splitter.setObjectName("schemasSplitter")
@@ -762,8 +787,11 @@ class MainWindow(QMainWindow):
         )
 
     def manage_connections(self) -> QWidget | None:
+        if self.services is None:
+            self.statusBar().showMessage("Connections are not part of this build yet", 6000)
+            return None
         return self._open_optional_dialog(
-            "app.views.connections_dialog", "ConnectionsDialog", "Connections"
+            "app.views.connections_dialog", "ConnectionsDialog", "Connections", self.services
         )
 
     def show_preview(self) -> None:
@@ -777,18 +805,32 @@ class MainWindow(QMainWindow):
 
     def fill_preview_from_fixtures(self) -> bool:
         """Fill the preview with the current flow's fixtures (the screenshot mode uses it)."""
-        fill = getattr(self.preview_panel, "fill_from_fixtures", None)
+        fill = getattr(self.preview_panel, "load_fixtures_of_current_flow", None)
         if not callable(fill):
             return False
         fill()
         self.bottom_tabs.setCurrentWidget(self.preview_panel)
         return True
 
+    def _sample_record(self) -> dict | None:
+        """The first sample of the current flow, for the transform panel's live result."""
+        flow = self.document.find_flow(self.document.current_flow)
+        if flow is None or self.services is None:
+            return flow.fixtures[0].input if flow is not None and flow.fixtures else None
+        try:
+            samples = self.services.samples_for(flow)
+        except Exception:  # no samples is not an error here: the editor shows no result
+            return None
+        return samples[0] if samples else None
+
+    def _panel_error(self, summary: str, details: str) -> None:
+        self.report_error(details or summary, summary)
+
     def _mapping_selected(self, target: str) -> None:
         flow = self.document.current_flow
         if flow is None:
             return
-        self.transform_panel.show_mapping(flow, target)  # type: ignore[attr-defined]
+        self.transform_panel.show_mapping(target)  # type: ignore[attr-defined]
         if target:
             self.bottom_tabs.setCurrentWidget(self.transform_panel)
 
