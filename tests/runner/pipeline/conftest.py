@@ -77,3 +77,29 @@ def bundle() -> LoadedBundle:
 def store(tmp_path: Path) -> Iterator[StateStore]:
     with StateStore.open(f"sqlite:///{tmp_path / 'state.sqlite'}") as opened:
         yield opened
+
+
+def create_plan(sandbox: object, plan_id: str) -> str:
+    """A monthly Plan in the Stripe sandbox (localstripe has Plans, not Prices)."""
+    client = sandbox.stripe.client()  # type: ignore[attr-defined]
+    product = client.v1.products.create(params={"name": f"Product of {plan_id}"})
+    client.v1.plans.create(params={"id": plan_id, "amount": 1500, "currency": "usd",
+                                   "interval": "month", "product": product.id,
+                                   "nickname": "Pro monthly"})
+    return plan_id
+
+
+def create_subscription(sandbox: object, plan_id: str, email: str) -> str:
+    """A paying customer subscribed to ``plan_id``; returns the subscription id."""
+    client = sandbox.stripe.client()  # type: ignore[attr-defined]
+    customer = client.v1.customers.create(params={"email": email})
+    pm = client.v1.payment_methods.create(params={
+        "type": "card",
+        "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+    })
+    client.v1.payment_methods.attach(pm.id, params={"customer": customer.id})
+    client.v1.customers.update(
+        customer.id, params={"invoice_settings": {"default_payment_method": pm.id}})
+    sub = client.v1.subscriptions.create(params={"customer": customer.id,
+                                                 "items": [{"plan": plan_id}]})
+    return sub.id
