@@ -1,0 +1,6 @@
+"""Finance intelligence: payout reconciliation, anomaly detection, duplicate matching, monitors.
+
+The cores (:mod:`.anomaly`, :mod:`.matching`, :mod:`.monitors`, :func:`.reconcile.reconcile`)
+are pure: plain data in, explainable findings out, no I/O. Only :func:`.reconcile.gather`,
+:mod:`.anomaly_cases` and the ``reconcile`` command talk to Stripe and Salesforce.
+"""
