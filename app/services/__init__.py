@@ -115,8 +115,11 @@ class Services:
         published = self._samples.get(flow.name)
         return published if published else fixture_samples(flow)
 
-    def subscribe_samples(self, listener: SamplesListener) -> None:
+    def subscribe_samples(self, listener: SamplesListener) -> Callable[[], None]:
+        """Call ``listener(flow, samples)`` on every publish; returns the unsubscribe."""
         self._sample_listeners.append(listener)
+        return lambda: self._sample_listeners.remove(listener) \
+            if listener in self._sample_listeners else None
 
     # -- connections ---------------------------------------------------------------------
     def test_connection(self, conn: Connection) -> TestResult:

@@ -233,9 +233,11 @@ class ConnectionStore:
             raise ConnectionsError(f"the OS keyring cannot be read: {exc}") from exc
 
     # -- editing -------------------------------------------------------------------------
-    def subscribe(self, callback: Any) -> None:
-        """``callback()`` after every change (the dialog and pickers refresh)."""
+    def subscribe(self, callback: Any) -> Any:
+        """``callback()`` after every change (the dialog and pickers refresh); returns the
+        unsubscribe function."""
         self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
     def add(self, conn: Connection) -> None:
         validate(conn)

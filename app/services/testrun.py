@@ -161,11 +161,12 @@ def dry_run(
                     issues=list(r.issues), record=record)
             elif ids:
                 results[index] = RecordResult(index, r.source_id, "update", ids[0],
-                                              f"{ext} = {value}", list(r.issues), record)
+                                              f"found by {ext} = {value}", list(r.issues), record)
             elif value in created_by:
                 results[index] = RecordResult(
                     index, r.source_id, "update", None,
-                    f"the record sample {created_by[value] + 1} would create ({ext} = {value})",
+                    f"the record that sample {created_by[value] + 1} would create "
+                    f"({ext} = {value})",
                     list(r.issues), record)
             else:
                 created_by[value] = index

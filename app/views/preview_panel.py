@@ -130,7 +130,9 @@ class PreviewPanel(QWidget):
         layout.addWidget(self.status_label)
 
         self._fill_sources()
-        services.store.subscribe(self._fill_sources)
+        # A plain-Python subscription ends with the widget, or it would call a dead one.
+        unsubscribe = services.store.subscribe(self._fill_sources)
+        self.destroyed.connect(lambda *_: unsubscribe())
         self.source_combo.activated.connect(self._on_source_activated)
         self.source_combo.currentIndexChanged.connect(self._update_controls)
         self.refresh_button.clicked.connect(self.refresh)
@@ -197,7 +199,7 @@ class PreviewPanel(QWidget):
 
     def _update_controls(self, *_args: Any) -> None:
         kind, _conn = self.source()
-        loading = self._pending is not None and self._pending.running
+        loading = self.loading
         self.limit_spin.setEnabled(kind == SOURCE_STRIPE)
         self.refresh_button.setEnabled(not loading and self._document.current_flow is not None)
         self.pin_button.setEnabled(
@@ -255,7 +257,8 @@ class PreviewPanel(QWidget):
 
     @property
     def loading(self) -> bool:
-        return self._pending is not None and self._pending.running
+        """True from the start of a background load until its result is shown."""
+        return self._pending is not None
 
     def _loaded(self, flow: str, samples: list[dict[str, Any]], where: str) -> None:
         self._pending = None

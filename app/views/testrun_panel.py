@@ -1,0 +1,321 @@
+"""The test-run panel: a dry run or a real run of the current flow against a Salesforce org.
+
+The samples are the preview's (published through the services), else the flow's fixtures.
+Runs go to the thread pool (``app.asyncloop.submit``): the panel shows a progress bar and
+disables its buttons while one runs, and the UI never waits. Per-record results fill a
+table (record, action, Salesforce Id, message); a run that fails as a whole goes to
+:attr:`errorRaised`, for the main window's errors panel.
+"""
+
+from __future__ import annotations
+
+import traceback
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.document.document import StudioDocument
+from app.models.preview_model import summarize
+from app.services import LOCAL_SANDBOX, RecordResult, RunReport, Services
+
+FAIL_BACKGROUND = QColor(255, 205, 210)
+SKIP_FOREGROUND = QColor(117, 117, 117)
+COLUMNS = ("Record", "Action", "Salesforce Id", "Message")
+
+
+class RunResultsModel(QAbstractTableModel):
+    """One row per sample of the last run."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._results: list[RecordResult] = []
+        self._names: list[str] = []
+
+    def set_report(self, report: RunReport | None, samples: list[dict[str, Any]]) -> None:
+        self.beginResetModel()
+        self._results = list(report.results) if report else []
+        self._names = [
+            summarize(samples[r.index]) if r.index < len(samples) else (r.source_id or "")
+            for r in self._results
+        ]
+        self.endResetModel()
+
+    def result(self, row: int) -> RecordResult:
+        return self._results[row]
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's default
+        return 0 if parent.isValid() else len(self._results)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
+        return str(section + 1)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._results):
+            return None
+        r = self._results[index.row()]
+        column = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            values = (self._names[index.row()], r.action, r.salesforce_id or "", r.message)
+            text = values[column] if 0 <= column < len(values) else None
+            if role == Qt.ItemDataRole.ToolTipRole and column == 3 and r.issues:
+                text = "\n".join([r.message, *(str(i) for i in r.issues)])
+            return text
+        if role == Qt.ItemDataRole.BackgroundRole and r.outcome == "fail":
+            return QBrush(FAIL_BACKGROUND)
+        if role == Qt.ItemDataRole.ForegroundRole and r.outcome == "skip":
+            return QBrush(SKIP_FOREGROUND)
+        if role == Qt.ItemDataRole.ForegroundRole and r.outcome == "fail":
+            return QBrush(QColor(33, 33, 33))  # readable on the tint in both themes
+        return None
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+
+class TestRunPanel(QWidget):
+    """Dry run / Run against sandbox for the document's current flow."""
+
+    __test__ = False  # not a pytest class
+
+    errorRaised = Signal(str, str)  # summary, details
+    runFinished = Signal(object)  # RunReport
+
+    def __init__(
+        self, document: StudioDocument, services: Services, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("testRunPanel")
+        self._document = document
+        self._services = services
+        self._pending: Any = None
+        self._samples: list[dict[str, Any]] = []
+        self.report: RunReport | None = None
+
+        self.org_combo = QComboBox()
+        self.org_combo.setToolTip("The Salesforce org to test against")
+        self.dry_button = QPushButton("Dry run")
+        self.dry_button.setToolTip(
+            "Map the samples and look them up in the org: what would be created, updated or "
+            "refused. Writes nothing."
+        )
+        self.run_button = QPushButton("Run against sandbox")
+        self.run_button.setToolTip(
+            "Write the samples to the org (the local sandbox or a Salesforce sandbox only)"
+        )
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.samples_label = QLabel()
+        self.summary_label = QLabel()
+        self.summary_label.setObjectName("testRunSummary")
+
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Org:"))
+        bar.addWidget(self.org_combo, 1)
+        bar.addWidget(self.dry_button)
+        bar.addWidget(self.run_button)
+        bar.addWidget(self.progress, 1)
+
+        self.model = RunResultsModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in enumerate((240, 110, 170)):
+            header.resizeSection(column, width)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.samples_label)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary_label)
+
+        self._fill_orgs()
+        # Plain-Python subscriptions end with the widget, or they would call a dead one.
+        unsubscribe = (services.store.subscribe(self._fill_orgs),
+                       services.subscribe_samples(self._on_samples))
+        self.destroyed.connect(lambda *_: [u() for u in unsubscribe])
+        self.dry_button.clicked.connect(lambda: self.start(dry=True))
+        self.run_button.clicked.connect(lambda: self.start(dry=False))
+        self.org_combo.currentIndexChanged.connect(self._update_controls)
+        document.currentFlowChanged.connect(self._on_current_flow)
+        document.fixturesChanged.connect(lambda _flow: self._update_samples_label())
+        self._on_current_flow(document.current_flow or "")
+
+    # -- state ----------------------------------------------------------------------------
+    def _fill_orgs(self) -> None:
+        current = self.org_combo.currentData()
+        self.org_combo.blockSignals(True)
+        self.org_combo.clear()
+        for conn in self._services.store.salesforce_connections():
+            label = ("Local sandbox (Salesforce emulator)" if conn.builtin
+                     else f"{conn.name} [{conn.badge}]")
+            self.org_combo.addItem(label, conn.name)
+        index = self.org_combo.findData(current) if current else 0
+        self.org_combo.setCurrentIndex(max(index, 0))
+        self.org_combo.blockSignals(False)
+        self._update_controls()
+
+    def connection(self) -> str:
+        return self.org_combo.currentData() or LOCAL_SANDBOX
+
+    def set_connection(self, name: str) -> None:
+        index = self.org_combo.findData(name)
+        if index < 0:
+            raise ValueError(f"there is no Salesforce connection named {name!r}")
+        self.org_combo.setCurrentIndex(index)
+
+    @property
+    def running(self) -> bool:
+        """True from the start of a run until its results are shown."""
+        return self._pending is not None
+
+    def samples(self) -> list[dict[str, Any]]:
+        flow = self._document.find_flow(self._document.current_flow)
+        return self._services.samples_for(flow) if flow is not None else []
+
+    def _on_samples(self, flow: str, _samples: list[dict[str, Any]]) -> None:
+        if flow == self._document.current_flow:
+            self._update_samples_label()
+
+    def _on_current_flow(self, _name: str) -> None:
+        self.model.set_report(None, [])
+        self.report = None
+        self.summary_label.clear()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self._update_samples_label()
+        self._update_controls()
+
+    def _update_samples_label(self) -> None:
+        flow = self._document.find_flow(self._document.current_flow)
+        if flow is None:
+            self.samples_label.setText("No flow selected")
+        else:
+            n = len(self.samples())
+            self.samples_label.setText(
+                f"{n} sample record{'s' if n != 1 else ''} of {flow.name} (from the preview)"
+            )
+        self._update_controls()
+
+    def _update_controls(self, *_args: Any) -> None:
+        flow = self._document.find_flow(self._document.current_flow)
+        idle = not self.running and flow is not None
+        self.dry_button.setEnabled(idle)
+        writable = False
+        try:
+            conn = self._services.store.get("salesforce", self.connection())
+            writable = bool(getattr(conn, "is_sandbox_org", False))
+        except Exception:  # no such connection (the list is being refilled)
+            writable = False
+        self.run_button.setEnabled(idle and writable)
+        self.run_button.setToolTip(
+            "Write the samples to this sandbox" if writable
+            else "Real runs write records: only the local sandbox or a Salesforce sandbox"
+        )
+
+    # -- running --------------------------------------------------------------------------
+    def start(self, *, dry: bool) -> bool:
+        """Start a run in the background; False (and a status) if it cannot start now."""
+        if self.running:
+            return False
+        name = self._document.current_flow
+        flow = self._document.find_flow(name)
+        if flow is None:
+            self.summary_label.setText("Choose a flow first")
+            return False
+        samples = self.samples()
+        if not samples:
+            self.summary_label.setText(
+                "No sample records: load some in the preview or add fixtures to the flow"
+            )
+            return False
+        from app import asyncloop
+
+        run = self._services.dry_run if dry else self._services.real_run
+        what = "dry run" if dry else "test run"
+        connection = self.connection()
+        self._samples = list(samples)
+        self.model.set_report(None, [])
+        self.progress.setRange(0, 0)  # busy until the first progress report
+        self.summary_label.setText(f"{what.capitalize()} of {flow.name} against {connection}…")
+        self._pending = asyncloop.submit(
+            partial(run, flow, self._document.document_of(flow.name),
+                    self._document.target_schema(flow.name), self._samples,
+                    connection=connection, progress=self._progress_relay()),
+            on_done=self._finished,
+            on_error=lambda exc: self._failed(what, exc),
+            what=f"{what} of {flow.name}",
+        )
+        self._update_controls()
+        return True
+
+    def _progress_relay(self):  # noqa: ANN202 - a thread-safe callback
+        relay = _ProgressRelay(self)
+        relay.progressed.connect(self._on_progress)
+
+        def report(done: int, total: int) -> None:
+            relay.progressed.emit(done, total)  # queued: arrives on the UI thread
+
+        report.relay = relay  # type: ignore[attr-defined]  # keep it alive with the call
+        return report
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(min(done, max(total, 1)))
+
+    def _finished(self, report: RunReport) -> None:
+        self._pending = None
+        self.report = report
+        self.model.set_report(report, self._samples)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        kind = "Dry run" if report.dry else "Test run"
+        self.summary_label.setText(f"{kind} of {report.flow}: {report.summary}")
+        self._update_controls()
+        self.runFinished.emit(report)
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        self._pending = None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        summary = f"The {what} failed: {exc}"
+        self.summary_label.setText(summary)
+        self._update_controls()
+        self.errorRaised.emit(summary, "".join(traceback.format_exception(exc)))
+
+
+class _ProgressRelay(QObject):
+    progressed = Signal(int, int)
