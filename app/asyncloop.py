@@ -87,7 +87,7 @@ _error_sink: ErrorSink | None = None
 def executor() -> ThreadPoolExecutor:
     """The shared pool; small, because the machine and the UI thread share cores."""
     global _executor
-    if _executor is None:
+    if _executor is None or getattr(_executor, "_shutdown", False):
         _executor = ThreadPoolExecutor(max_workers=_MAX_WORKERS, thread_name_prefix="studio")
     return _executor
 
@@ -131,7 +131,7 @@ def create_loop(app: QCoreApplication | None = None) -> asyncio.AbstractEventLoo
         raise RuntimeError("create the QApplication before the qasync loop")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    loop.set_default_executor(executor())
+    # Not the loop's default executor: closing the loop would shut our shared pool down.
     return loop
 
 

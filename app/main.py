@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--workspace", metavar="DIR", help="open this folder of mapping YAML files")
     source.add_argument("--template", metavar="NAME", help="start from a shipped template")
-    parser.add_argument("--theme", choices=("light", "dark"), help="colour theme (default: last used)")
+    parser.add_argument(
+        "--theme", choices=("light", "dark"), help="colour theme (default: last used)"
+    )
     parser.add_argument(
         "--screenshot", metavar="OUT.png", help="render the window offscreen to a PNG and exit"
     )
@@ -82,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
 
     loop = asyncloop.create_loop(app)
     window.show()
+    window.canvas.setFocus()
     if not args.workspace and not args.template and window.document.workspace is None:
         # Nothing to reopen: start from the gallery once the loop runs.
         from PySide6.QtCore import QTimer
@@ -111,6 +114,7 @@ def _screenshot(app, window, out: Path) -> int:
 
     window.resize(*SCREENSHOT_SIZE)
     window.show()
+    window.canvas.setFocus()  # not the first combo box, which would draw a focus frame
     flows = window.document.flows()
     if flows:
         window.document.set_current_flow(flows[0][1].name)

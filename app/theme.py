@@ -102,8 +102,11 @@ def palette(name: str) -> QPalette:
 
 
 def stylesheet(name: str) -> str:
+    """The theme's QSS, with ``@ICONS@`` made the absolute icons folder (QSS urls need it)."""
     path = icons.resource_path("styles", f"{check_theme(name)}.qss")
-    return path.read_text(encoding="utf-8")
+    return path.read_text(encoding="utf-8").replace(
+        "@ICONS@", icons.resource_path("icons").as_posix()
+    )
 
 
 def apply_theme(app: QApplication, name: str) -> None:

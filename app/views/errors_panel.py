@@ -166,7 +166,9 @@ class ErrorsPanel(QWidget):
         if entry is None:
             self.details.clear()
             return
-        self.details.setPlainText(f"{entry.when:%Y-%m-%d %H:%M:%S}\n{entry.summary}\n\n{entry.details}")
+        self.details.setPlainText(
+            f"{entry.when:%Y-%m-%d %H:%M:%S}\n{entry.summary}\n\n{entry.details}"
+        )
 
     def _update_count(self) -> None:
         n = self.count

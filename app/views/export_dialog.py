@@ -212,6 +212,8 @@ class ExportDialog(QDialog):
             self.destination.setText(path)
 
     def _browse_key(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Signing key", "", "Keys (*.pem *.key);;All (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Signing key", "", "Keys (*.pem *.key);;All (*)"
+        )
         if path:
             self.key_file.setText(path)

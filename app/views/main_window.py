@@ -304,7 +304,7 @@ class MainWindow(QMainWindow):
 
     def _default_splitter_sizes(self) -> None:
         width, height = DEFAULT_SIZE
-        left = int(width * 0.40)
+        left = int(width * 0.42)
         self.schemas_splitter.setSizes([left // 2, left - left // 2])
         self.top_splitter.setSizes([left, width - left])
         self.main_splitter.setSizes([int(height * 0.58), int(height * 0.42)])
@@ -314,7 +314,9 @@ class MainWindow(QMainWindow):
             from app.canvas.scene import MappingScene
             from app.canvas.view import MappingView
         except ImportError:
-            return self._placeholder("Mapping canvas", "The mapping canvas is not part of this build yet.")
+            return self._placeholder(
+                "Mapping canvas", "The mapping canvas is not part of this build yet."
+            )
         try:
             return MappingView(MappingScene(self.document), self)
         except Exception as exc:
@@ -387,7 +389,12 @@ class MainWindow(QMainWindow):
         self.actions_by_name["map"] = map_action
         a("automap", "&Auto-map…", self.auto_map, icon="automap",
           tip="Suggest mappings by name and type, to accept or reject")  # fmt: skip
-        a("new_flow", "New &Flow…", self.new_flow, tip="Create a flow (trigger, objects, operation)")
+        a(
+            "new_flow",
+            "New &Flow…",
+            self.new_flow,
+            tip="Create a flow (trigger, objects, operation)",
+        )
         a("preview", "&Preview", self.show_preview, icon="preview",
           tip="Preview the current flow on sample records")  # fmt: skip
         a("test_run", "&Test Run", self.show_test_run, icon="run",
@@ -565,7 +572,9 @@ class MainWindow(QMainWindow):
         for _doc, flow in self.document.flows():
             self.flow_combo.addItem(flow.name, flow.name)
             self.flow_combo.setItemData(
-                self.flow_combo.count() - 1, flow.description or flow.name, Qt.ItemDataRole.ToolTipRole
+                self.flow_combo.count() - 1,
+                flow.description or flow.name,
+                Qt.ItemDataRole.ToolTipRole,
             )
         current = self.document.current_flow
         if current:
@@ -588,7 +597,9 @@ class MainWindow(QMainWindow):
     def _update_flow_status(self) -> None:
         flow = self.document.find_flow(self.document.current_flow)
         if flow is None:
-            self.flow_status.setText("No flow: start from a template or create one (Edit ▸ New Flow).")
+            self.flow_status.setText(
+                "No flow: start from a template or create one (Edit ▸ New Flow)."
+            )
             return
         n = len(flow.fields)
         self.flow_status.setText(
@@ -607,7 +618,9 @@ class MainWindow(QMainWindow):
             "✓ No validation issues" if n == 0 else f"⚠ {n} validation issue{'s' if n != 1 else ''}"
         )
         self.issue_label.setProperty("severity", "ok" if n == 0 else "warn")
-        self.issue_label.setToolTip("\n".join(f"{i.field or '—'}: {i.message}" for i in issues[:12]))
+        self.issue_label.setToolTip(
+            "\n".join(f"{i.field or '—'}: {i.message}" for i in issues[:12])
+        )
         self.issue_label.style().unpolish(self.issue_label)
         self.issue_label.style().polish(self.issue_label)
         self._update_flow_status()
@@ -615,7 +628,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ errors
 
-    def report_error(self, exc: BaseException | str, summary: str = "", *, show: bool = True) -> None:
+    def report_error(
+        self, exc: BaseException | str, summary: str = "", *, show: bool = True
+    ) -> None:
         """Into the errors panel (non-modal); the dock opens without taking the focus."""
         self.errors.add_error(exc, summary)
         if show and not self.errors_dock.isVisible():
@@ -764,7 +779,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ other panels
 
-    def _open_optional_dialog(self, module: str, name: str, title: str, *args: Any) -> QWidget | None:
+    def _open_optional_dialog(
+        self, module: str, name: str, title: str, *args: Any
+    ) -> QWidget | None:
         widget = self._load_widget(module, name, title, *args)
         if isinstance(widget, PlaceholderPanel):
             self.statusBar().showMessage(widget.reason, 6000)

@@ -30,7 +30,6 @@ def make_services(tmp_path):
     return Services(config_path=tmp_path / "connections.json", sandbox_dir=tmp_path / "sandbox")
 
 
-
 @pytest.fixture(scope="module")
 def catalogs():
     return default_catalogs()

@@ -1,0 +1,108 @@
+"""Compare with bundle: the semantic diff between the workspace and a .fbz, as a tree."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.document.document import StudioDocument, default_catalogs
+from app.views.diff_view import COLUMNS, DiffView, changes_model
+from mappings.bundle import build_bundle
+from mappings.document.diff import diff_document_sets
+from mappings.errors import BundleError
+
+
+@pytest.fixture(scope="module")
+def catalogs():
+    return default_catalogs()
+
+
+@pytest.fixture
+def document(qtbot, catalogs) -> StudioDocument:
+    doc = StudioDocument(catalogs=catalogs)
+    doc.open_template("charges-payments")
+    return doc
+
+
+@pytest.fixture
+def bundle_path(document, tmp_path):
+    """A bundle of the template as opened (before any edit)."""
+    return build_bundle(copy.deepcopy(document.documents), tmp_path / "base.fbz")
+
+
+def _texts(model, parent=None, depth=0):
+    from PySide6.QtCore import QModelIndex
+
+    parent = parent or QModelIndex()
+    out = []
+    for row in range(model.rowCount(parent)):
+        index = model.index(row, 0, parent)
+        out.append((depth, model.data(index)))
+        out += _texts(model, index, depth + 1)
+    return out
+
+
+def test_same_documents_show_no_differences(qtbot, document, bundle_path):
+    view = DiffView(lambda: document.documents)
+    qtbot.addWidget(view)
+    assert view.compare_with(bundle_path) == []
+    assert view.summary.text() == "The workspace and the bundle hold the same mappings."
+    assert view.model.rowCount() == 0
+
+
+def test_an_unmapped_field_shows_as_added_in_the_bundle(qtbot, document, bundle_path):
+    flow = document.current_flow
+    document.unmap_field(flow, "Amount__c")
+    view = DiffView(lambda: document.documents)
+    qtbot.addWidget(view)
+    changes = view.compare_with(bundle_path)
+    assert changes == diff_document_sets(document.documents, view_bundle_docs(bundle_path))
+    assert [c.kind for c in changes] == ["added"]
+    assert "Amount__c" in changes[0].path
+    assert view.summary.text() == "1 differences: 1 added"
+    texts = _texts(view.model)
+    assert texts[0] == (0, f"flow {flow}")
+    assert texts[-1][1].startswith("+ ")
+    assert view.path_label.text() == str(bundle_path)
+
+
+def view_bundle_docs(path):
+    from mappings.bundle import load_bundle
+
+    return load_bundle(path).documents
+
+
+def test_choose_uses_the_injected_file_chooser(qtbot, document, bundle_path):
+    document.unmap_field(document.current_flow, "Currency__c")
+    view = DiffView(lambda: document.documents, choose_file=lambda: str(bundle_path))
+    qtbot.addWidget(view)
+    view.choose_button.click()
+    assert len(view.changes) == 1 and view.bundle_path == bundle_path
+
+
+def test_a_broken_bundle_says_why(qtbot, document, tmp_path):
+    broken = tmp_path / "broken.fbz"
+    broken.write_bytes(b"this is not a zip")
+    view = DiffView(lambda: document.documents)
+    qtbot.addWidget(view)
+    with pytest.raises(BundleError) as info:
+        view.compare_with(broken)
+    assert view.summary.text() == f"Cannot compare: {info.value}"
+    assert "broken.fbz" in view.summary.text()
+
+
+def test_changes_model_passes_the_model_tester(qtmodeltester, document, bundle_path, catalogs):
+    other = StudioDocument(catalogs=catalogs)
+    other.open_template("charges-payments")
+    flow = other.current_flow
+    other.unmap_field(flow, "Amount__c")
+    other.unmap_field(flow, "Currency__c")
+    changes = diff_document_sets(other.documents, document.documents)
+    model = changes_model(changes)
+    headers = [model.headerData(i, Qt.Orientation.Horizontal) for i in range(3)]
+    assert headers == list(COLUMNS)
+    qtmodeltester.check(model)
+    leaves = [t for d, t in _texts(model) if d > 0]
+    assert len(leaves) == 2 and all(t.startswith("+ ") for t in leaves)
