@@ -146,6 +146,7 @@ class SalesforcePoller:
         self.page_size = page_size
         self.policy = policy
         self._attempts: dict[tuple[str, str, str], int] = {}
+        self._replay = ""  # set while replaying a dead letter (its own Idempotency-Key)
         for compiled in bundle.salesforce_flows:
             for path in source_fields(compiled.flow):
                 if not _FIELD_PATH.match(path):
@@ -301,7 +302,7 @@ class SalesforcePoller:
         memory = self.store.snapshot_get(memory_key, rid)
         remembered = memory.get("id") if memory else None
         linked = record.get(ext) if ext else None
-        key = idempotency_key(flow.name, rid, str(record["SystemModstamp"]))
+        key = idempotency_key(flow.name, rid, str(record["SystemModstamp"]), self._replay)
         try:
             if flow.operation.action is Action.CREATE:
                 if wb and record.get(wb):
@@ -388,11 +389,14 @@ class SalesforcePoller:
             return report
         before = report.dead_lettered
         self.store.snapshot_put(compiled.name, rid, {})  # the trigger fired for this record
+        self._replay = f"replay:{entry_id}:{entry.attempts + 1}"
         try:
             self._handle(compiled, rows[0], report)
         except _StopFlow as exc:
             self.store.dlq_record_attempt(entry_id, str(exc))
             return report
+        finally:
+            self._replay = ""
         if report.dead_lettered > before:
             # _handle dead-lettered it again: keep one entry (the old one) open.
             newest = self.store.dlq_list("open")[-1]

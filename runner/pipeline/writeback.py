@@ -37,10 +37,13 @@ _VOLATILE = frozenset({"Id", "SystemModstamp", "LastModifiedById", "LastModified
                        "attributes"})
 
 
-def idempotency_key(flow: str, record_id: str, modstamp: str) -> str:
+def idempotency_key(flow: str, record_id: str, modstamp: str, replay: str = "") -> str:
     """The Stripe Idempotency-Key of one Salesforce change: the same change (a re-poll after
-    a crash) sends the same key, a new save of the record a new one."""
-    return hashlib.sha256(f"{flow}|{record_id}|{modstamp}".encode()).hexdigest()
+    a crash) sends the same key, a new save of the record a new one. A dead-letter replay
+    sends other parameters (the bundle was fixed), so it needs a key of its own: Stripe
+    answers a reused key with different parameters with an error."""
+    text = f"{flow}|{record_id}|{modstamp}" + (f"|{replay}" if replay else "")
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def source_fingerprint(flow: str, record: dict[str, Any], paths: Iterable[str]) -> str:
