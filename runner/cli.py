@@ -22,6 +22,13 @@ COMMAND_MODULES = (
     "runner.commands.bundle",
     "runner.commands.map",
     "runner.commands.sandbox",
+    "runner.commands.run",
+    "runner.commands.test",
+    "runner.commands.backfill",
+    "runner.commands.dlq",
+    "runner.commands.review",
+    "runner.commands.status",
+    "runner.commands.demo",
 )
 
 

@@ -1,0 +1,487 @@
+"""The Runner facade: one object that wires the webhook server, the inbox worker, catch-up,
+the Salesforce poller and alerting into a running sync, and stops it cleanly.
+
+    runner = Runner(loaded, config, store, salesforce=sf, stripe=st, metrics=m, alerter=a)
+    runner.check()          # bundle contract against the live org; DriftError if it drifted
+    runner.start()          # threads
+    code = runner.wait()    # until stop() / SIGINT / SIGTERM / a fatal error; 0 or 1
+    runner.stop()
+
+Everything the runner talks to is passed in (connectors, store, metrics, alerter), so tests
+and the demo build the same object against the local sandboxes. ``open_runner`` does the
+start-up steps of ``fieldbridge-runner run`` (verify the bundle, connect, open the state).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runner.classify import Failure
+from runner.errors import ConfigError, FatalSyncError, RunnerError
+
+if TYPE_CHECKING:
+    from runner.alerts import Alerter
+    from runner.config import RunnerConfig
+    from runner.connectors.salesforce import SalesforceConnector
+    from runner.connectors.stripe import StripeConnector
+    from runner.ingest.webhook_server import WebhookServer
+    from runner.metrics import Metrics
+    from runner.pipeline.bundle_runtime import LoadedBundle
+    from runner.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+IDLE_SLEEP = 0.05  # seconds the worker waits for new events when the inbox is empty
+ALERT_INTERVAL = 30.0
+LEASE_SECONDS = 60
+MAX_ERROR_BACKOFF = 30.0
+# With no catch-up cursor yet, look this far back on the first start: webhooks missed while
+# the runner was being set up. Older history is the job of ``backfill``.
+FIRST_CATCHUP_WINDOW = 3600
+
+
+class DriftError(FatalSyncError):
+    """The bundle no longer matches the org: the runner refuses to start."""
+
+    def __init__(self, report: list[str]) -> None:
+        self.report = list(report)
+        lines = "\n  - ".join(self.report)
+        super().__init__(
+            f"the bundle does not match the Salesforce org ({len(self.report)} "
+            f"problem{'s' if len(self.report) != 1 else ''}); refusing to start:\n  - {lines}"
+        )
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8787`` for IPv6) -> (host, port); ConfigError naming the value."""
+    value = (text or "").strip()
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host or not port_text:
+        raise ConfigError(f"--listen must be HOST:PORT (e.g. 127.0.0.1:8787), got {text!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigError(f"--listen: {port_text!r} is not a port number (in {text!r})") \
+            from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--listen: port {port} is outside 0-65535")
+    return host, port
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """Fatal errors stop the runner; everything else is retried by the loop that met it."""
+    return isinstance(exc, FatalSyncError) or getattr(exc, "failure", None) is Failure.FATAL
+
+
+@dataclass
+class RunnerStats:
+    """What this runner did since it started (for the run history and the demo summary)."""
+
+    batches: int = 0
+    events: int = 0
+    catchup_inserted: int = 0
+    polls: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"batches": self.batches, "events": self.events,
+                "catchup_inserted": self.catchup_inserted, "polls": self.polls,
+                "errors": self.errors, **self.extra}
+
+
+class Runner:
+    """A running sync of one bundle between one Stripe account and one org."""
+
+    def __init__(
+        self,
+        loaded_bundle: LoadedBundle,
+        config: RunnerConfig,
+        store: StateStore,
+        *,
+        salesforce: SalesforceConnector,
+        stripe: StripeConnector,
+        metrics: Metrics | None = None,
+        alerter: Alerter | None = None,
+        webhook_secrets: list[str] | None = None,
+        register_webhook: bool = False,
+        catchup_since: int | None = None,
+        poll: bool = True,
+    ) -> None:
+        from runner.metrics import Metrics
+
+        self.bundle = loaded_bundle
+        self.config = config
+        self.store = store
+        self.salesforce = salesforce
+        self.stripe = stripe
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.alerter = alerter
+        self.host, self.port = parse_listen(config.listen)
+        self.webhook_secrets = list(webhook_secrets if webhook_secrets is not None
+                                    else stripe.settings.webhook_secrets)
+        self.register_webhook = register_webhook
+        self.catchup_since = catchup_since
+        self.poll_enabled = poll
+        self.worker = config.worker_id
+        self.stats = RunnerStats()
+        self.server: WebhookServer | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._fatal: BaseException | None = None
+        self._run_id: int | None = None
+        self._auth_failed: str | None = None
+        self._processor: Any = None
+        self._poller: Any = None
+
+    # -- start-up ---------------------------------------------------------------------
+    def check(self) -> None:
+        """The bundle's contract against the live org; DriftError with the report."""
+        from runner.pipeline.bundle_runtime import check_contract
+
+        report = check_contract(self.bundle, self.salesforce)
+        if report:
+            raise DriftError(report)
+
+    def start(self) -> Runner:
+        """Start serving and syncing. Call :meth:`check` first (``open_runner`` does)."""
+        from runner.ingest.health import store_health
+        from runner.ingest.webhook_server import WebhookServer
+        from runner.pipeline.processor import Processor
+
+        if not self.bundle.flows:
+            raise ConfigError("the bundle has no flows to run")
+        self._processor = Processor(self.bundle, self.store, self.salesforce, self.stripe,
+                                    metrics=self.metrics, batch_size=self.config.batch_size)
+        if self.poll_enabled and self.bundle.salesforce_flows:
+            from runner.pipeline.sf_poller import SalesforcePoller
+
+            self._poller = SalesforcePoller(self.bundle, self.store, self.salesforce,
+                                            self.stripe, metrics=self.metrics)
+        self.server = WebhookServer(
+            self.store, self.webhook_secrets, host=self.host, port=self.port,
+            metrics=self.metrics,
+            health=lambda: store_health(self.store, salesforce_api=self.salesforce.api_usage(),
+                                        worker=self.worker),
+            on_event=lambda _event: self._wake.set(),
+            event_types=self.bundle.event_types,
+            on_scrape=self._refresh_gauges,
+        )
+        self.server.start()
+        try:
+            if self.register_webhook:
+                self.stripe.register_webhook(self.server.webhook_url,
+                                             sorted(self.bundle.event_types))
+                log.info("registered %s with the Stripe sandbox", self.server.webhook_url)
+            self._run_id = self.store.run_started()
+        except BaseException:
+            self.server.stop()
+            raise
+        self._spawn("worker", self._work_loop)
+        self._spawn("catch-up", self._every(self.config.catchup_interval, self._catch_up))
+        if self._poller is not None:
+            self._spawn("sf-poller", self._every(self.config.poll_interval, self._poll))
+        self._spawn("alerts", self._every(ALERT_INTERVAL, self._check_alerts))
+        log.info("runner started: %d flows, webhook at %s, worker %s", len(self.bundle.flows),
+                 self.server.webhook_url, self.worker)
+        return self
+
+    @property
+    def url(self) -> str:
+        if self.server is None:
+            raise RunnerError("the runner is not started")
+        return self.server.url
+
+    @property
+    def webhook_url(self) -> str:
+        if self.server is None:
+            raise RunnerError("the runner is not started")
+        return self.server.webhook_url
+
+    # -- lifecycle --------------------------------------------------------------------
+    def request_stop(self, reason: str = "stop requested") -> None:
+        if not self._stop.is_set():
+            log.info("stopping: %s", reason)
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def fatal_error(self) -> BaseException | None:
+        return self._fatal
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Block until stopped; 1 if a fatal error stopped the runner, else 0."""
+        self._stop.wait(timeout)
+        return 1 if self._fatal is not None else 0
+
+    def stop(self) -> None:
+        """Stop taking webhooks, let the worker finish its batch, release claims, record."""
+        self.request_stop()
+        if self.server is not None:
+            self.server.stop()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        self._threads = []
+        try:
+            released = self.store.release_claims(self.worker)
+            if released:
+                log.info("released %d claimed events", released)
+            if self._run_id is not None:
+                counts = {**self.stats.to_dict(), **self.store.counts()}
+                if self._fatal is not None:
+                    counts["fatal"] = str(self._fatal)
+                self.store.run_stopped(self._run_id, counts)
+                self._run_id = None
+        except Exception as exc:  # the state store may be what failed
+            log.error("could not record the end of the run: %s", exc)
+
+    def run_forever(self) -> int:
+        """``start`` + wait for SIGINT/SIGTERM (or a fatal error) + ``stop``; exit code."""
+        with _stop_on_signals(self.request_stop):
+            self.start()
+            try:
+                code = self.wait()
+            finally:
+                self.stop()
+        if self._fatal is not None:
+            raise FatalSyncError(f"the runner stopped: {self._fatal}") from self._fatal
+        return code
+
+    # -- the threads ------------------------------------------------------------------
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=self._guard(name, target), name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _guard(self, name: str, target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target()
+            except BaseException as exc:  # a thread must not die silently
+                self._on_fatal(name, exc)
+        return run
+
+    def _on_fatal(self, where: str, exc: BaseException) -> None:
+        if self._fatal is None:
+            self._fatal = exc
+        log.error("fatal error in %s: %s", where, exc, exc_info=exc)
+        self.request_stop(f"fatal error in {where}")
+
+    def _every(self, interval: float, job: Callable[[], None]) -> Callable[[], None]:
+        """Run ``job`` now and then every ``interval`` seconds; non-fatal errors back off."""
+        def loop() -> None:
+            failures = 0
+            while not self._stop.is_set():
+                try:
+                    job()
+                    failures = 0
+                    delay = interval
+                except Exception as exc:
+                    if is_fatal(exc):
+                        raise
+                    failures += 1
+                    self._note_error(job.__name__, exc)
+                    delay = min(interval, MAX_ERROR_BACKOFF, 2.0 ** failures)
+                self._stop.wait(max(0.05, delay))
+        return loop
+
+    def _note_error(self, where: str, exc: BaseException) -> None:
+        self.stats.errors += 1
+        self.stats.last_error = f"{where}: {exc}"
+        if getattr(exc, "status", None) in (401, 403):
+            self._auth_failed = str(exc)
+        log.warning("%s failed (will retry): %s", where.lstrip("_"), exc)
+
+    def _work_loop(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                events = self.store.claim_events(self.worker, limit=self.config.batch_size,
+                                                 lease_seconds=LEASE_SECONDS)
+            except Exception as exc:
+                failures += 1
+                self._note_error("claim_events", exc)
+                self._stop.wait(min(MAX_ERROR_BACKOFF, 0.5 * 2 ** failures))
+                continue
+            if not events:
+                self._wake.wait(IDLE_SLEEP)
+                self._wake.clear()
+                continue
+            try:
+                self._processor.process_events(events)
+                failures = 0
+            except Exception as exc:
+                if is_fatal(exc):
+                    self.store.release_claims(self.worker)
+                    raise
+                failures += 1
+                self._note_error("process_events", exc)
+                # Give the batch back at once; it is retried after a pause.
+                self.store.release_claims(self.worker)
+                self._stop.wait(min(MAX_ERROR_BACKOFF, 0.5 * 2 ** failures))
+                continue
+            self.stats.batches += 1
+            self.stats.events += len(events)
+
+    def _catch_up(self) -> None:
+        from runner.ingest.catchup import catch_up
+
+        since = self.catchup_since
+        if since is None:
+            since = int(time.time()) - FIRST_CATCHUP_WINDOW
+        added = catch_up(self.store, self.stripe, event_types=self.bundle.event_types,
+                         metrics=self.metrics, initial_since=since)
+        if added:
+            self.stats.catchup_inserted += added
+            self._wake.set()
+
+    def _poll(self) -> None:
+        self._poller.poll_once()
+        self.stats.polls += 1
+
+    def _check_alerts(self) -> None:
+        counts = self.store.counts()
+        self.metrics.queue(counts)
+        usage = self.salesforce.api_usage()
+        if usage is not None:
+            self.metrics.api_budget(*usage)
+        if self.alerter is not None:
+            self.alerter.check(counts, usage, self._auth_failed)
+
+    def _refresh_gauges(self, metrics: Metrics) -> None:
+        metrics.queue(self.store.counts())
+        usage = self.salesforce.api_usage()
+        if usage is not None:
+            metrics.api_budget(*usage)
+
+
+@contextmanager
+def _stop_on_signals(stop: Callable[[str], None]) -> Iterator[None]:
+    """SIGINT/SIGTERM ask for a graceful stop (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        stop(f"signal {signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+# -- the start-up steps of ``run`` (shared with backfill, dlq replay and status) ----------
+
+def load_verified_bundle(path: Path | str, config: RunnerConfig | None = None) -> LoadedBundle:
+    """Read and verify a bundle (its signature too when the config demands one), compiled,
+    with the config's flow include/exclude applied."""
+    from mappings.bundle import load_bundle, load_public_key
+    from runner.pipeline.bundle_runtime import LoadedBundle
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"bundle {path} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give a bundle file (.fbz) built with "
+                          "'fieldbridge-runner bundle build'")
+    public_key = None
+    require = bool(config is not None and config.require_signature)
+    if config is not None and config.public_key:
+        public_key = load_public_key(config.public_key)
+    elif require:
+        raise ConfigError("runner.require_signature is on but runner.public_key is not set")
+    bundle = load_bundle(path, public_key=public_key, require_signature=require)
+    loaded = LoadedBundle.from_bundle(bundle)
+    if config is not None:
+        _apply_flow_filter(loaded, config)
+    return loaded
+
+
+def _apply_flow_filter(loaded: LoadedBundle, config: RunnerConfig) -> None:
+    unknown = [name for name in (*config.get("flows.include"), *config.get("flows.exclude"))
+               if name not in loaded.flows]
+    if unknown:
+        raise ConfigError(f"[flows] names flow(s) the bundle does not have: "
+                          f"{', '.join(unknown)} (flows: {', '.join(sorted(loaded.flows))})")
+    dropped = {n for n in loaded.flows if not config.flow_enabled(n)}
+    if not dropped:
+        return
+    for name in dropped:
+        del loaded.flows[name]
+    loaded.by_event = {t: [c for c in flows if c.name not in dropped]
+                       for t, flows in loaded.by_event.items()}
+    loaded.by_event = {t: flows for t, flows in loaded.by_event.items() if flows}
+    loaded.salesforce_flows = [c for c in loaded.salesforce_flows if c.name not in dropped]
+
+
+def connect_salesforce(config: RunnerConfig) -> SalesforceConnector:
+    from runner.connectors.salesforce import SalesforceConnector
+
+    connector = SalesforceConnector(config.salesforce_connection())
+    connector.connect()
+    return connector
+
+
+def connect_stripe(config: RunnerConfig) -> StripeConnector:
+    from runner.connectors.stripe import StripeConnector
+
+    return StripeConnector(config.stripe_connection())
+
+
+def build_alerter(config: RunnerConfig) -> Alerter:
+    from runner.alerts import Alerter, SmtpSettings
+
+    a = config.alerts
+    smtp = None
+    if a.smtp_host:
+        smtp = SmtpSettings(host=a.smtp_host, port=a.smtp_port,
+                            sender=a.smtp_from or "fieldbridge-runner@localhost",
+                            to=list(a.smtp_to), starttls=a.smtp_starttls,
+                            username=a.smtp_username, password=a.smtp_password)
+    return Alerter(a.webhook_url, smtp, dlq_threshold=a.dlq_alert_threshold,
+                   budget_percent=a.api_budget_alert_percent, redact=config.secret_values())
+
+
+def open_store(config: RunnerConfig) -> StateStore:
+    from runner.state.store import StateStore
+
+    return StateStore.open(config.state_url)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_runner_config(*, config: Path | str | None = None, sandbox: Path | str | None = None,
+                       state: str | None = None, listen: str | None = None,
+                       poll_interval: float | None = None,
+                       secrets_file: Path | str | None = None) -> RunnerConfig:
+    """The configuration as the commands take it (command-line values override)."""
+    from runner.config import load_config
+
+    if listen is not None:
+        parse_listen(listen)  # a clear message now rather than at bind time
+    if poll_interval is not None and poll_interval <= 0:
+        raise ConfigError(f"--poll-interval must be a positive number of seconds, "
+                          f"got {poll_interval:g}")
+    overrides: dict[str, Any] = {"runner.listen": listen, "runner.state_url": state,
+                                 "runner.poll_interval": poll_interval}
+    return load_config(config, sandbox_json=sandbox,
+                       overrides={k: v for k, v in overrides.items() if v is not None},
+                       secrets_file=secrets_file)

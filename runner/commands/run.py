@@ -1,0 +1,104 @@
+"""``fieldbridge-runner run BUNDLE``: sync a bundle until stopped.
+
+Start-up: verify the bundle (and its signature when the config demands one), connect to both
+services, check the bundle's contract against the live org (refuse to start with the drift
+report), then serve webhooks, work the inbox, catch up and poll until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from runner.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser, *, listen: bool = False) -> None:
+    """The options every command that talks to the services or the state shares."""
+    parser.add_argument("--config", type=Path, metavar="runner.toml",
+                        help="the runner's configuration file")
+    parser.add_argument("--sandbox", metavar="SANDBOX.json",
+                        help="target the local sandboxes: the JSON 'sandbox up --json' prints "
+                        "(a file, or the JSON itself)")
+    parser.add_argument("--state", metavar="URL",
+                        help="SQLAlchemy URL of the state database (default: a SQLite file "
+                        "in the user data directory)")
+    parser.add_argument("--secrets-file", type=Path, metavar="F",
+                        help="TOML file of connection secrets (chmod 600)")
+    if listen:
+        parser.add_argument("--listen", metavar="HOST:PORT",
+                            help="where to serve webhooks, /healthz and /metrics "
+                            "(default 127.0.0.1:8787)")
+        parser.add_argument("--poll-interval", type=_seconds, metavar="SECONDS",
+                            help="seconds between Salesforce polls (default 30)")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from runner.app import load_runner_config
+
+    return load_runner_config(
+        config=getattr(args, "config", None), sandbox=getattr(args, "sandbox", None),
+        state=getattr(args, "state", None), listen=getattr(args, "listen", None),
+        poll_interval=getattr(args, "poll_interval", None),
+        secrets_file=getattr(args, "secrets_file", None))
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run a bundle: serve Stripe webhooks and sync both ways until stopped",
+        description="Verify the bundle, check it against the live org, then sync until "
+        "Ctrl-C or SIGTERM.")
+    parser.add_argument("bundle", type=Path, metavar="BUNDLE", help="the .fbz bundle to run")
+    add_connection_arguments(parser, listen=True)
+    parser.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from runner.app import (
+        Runner,
+        build_alerter,
+        connect_salesforce,
+        connect_stripe,
+        load_verified_bundle,
+        open_store,
+    )
+    from runner.metrics import Metrics
+    from runner.secrets import configure_logging
+
+    config = config_from_args(args)
+    redactor = configure_logging(config.log_format,
+                                 "DEBUG" if getattr(args, "debug", False) else config.log_level,
+                                 config.secret_values())
+    loaded = load_verified_bundle(args.bundle, config)
+    stripe = connect_stripe(config)
+    redactor.add(*stripe.settings.secret_values())
+    sandbox = config.sandbox is not None
+    if not stripe.settings.webhook_secrets:
+        raise ConfigError("no Stripe webhook signing secret: set "
+                          "FIELDBRIDGE_STRIPE_DEFAULT_WEBHOOK_SECRET or put webhook_secret in "
+                          "the secrets file")
+    salesforce = connect_salesforce(config)
+    redactor.add(*salesforce.settings.secret_values())
+    store = open_store(config)
+    try:
+        runner = Runner(loaded, config, store, salesforce=salesforce, stripe=stripe,
+                        metrics=Metrics(), alerter=build_alerter(config),
+                        register_webhook=sandbox)
+        runner.check()
+        return runner.run_forever()
+    finally:
+        store.close()
