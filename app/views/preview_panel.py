@@ -246,13 +246,18 @@ class PreviewPanel(QWidget):
         where = self.source_combo.currentText()
         self._set_status(f"Loading the newest {limit} {flow.source.object} records from "
                          f"{where}…")
-        self._pending = asyncloop.submit(
+        # A call that finishes at once runs its callback inside submit(): mark busy first,
+        # and keep the handle only if the callback has not already cleared it.
+        self._pending = True
+        call = asyncloop.submit(
             partial(self._services.load_samples, flow, kind,
                     connection=connection or LOCAL_SANDBOX, limit=limit),
             on_done=lambda samples: self._loaded(flow.name, samples, where),
             on_error=lambda exc: self._load_failed(where, exc),
             what=f"loading samples from {where}",
         )
+        if self._pending is not None:
+            self._pending = call
         self._update_controls()
 
     @property

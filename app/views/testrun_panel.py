@@ -271,7 +271,10 @@ class TestRunPanel(QWidget):
         self.model.set_report(None, [])
         self.progress.setRange(0, 0)  # busy until the first progress report
         self.summary_label.setText(f"{what.capitalize()} of {flow.name} against {connection}…")
-        self._pending = asyncloop.submit(
+        # A call that finishes at once runs its callback inside submit(): mark busy first,
+        # and keep the handle only if the callback has not already cleared it.
+        self._pending = True
+        call = asyncloop.submit(
             partial(run, flow, self._document.document_of(flow.name),
                     self._document.target_schema(flow.name), self._samples,
                     connection=connection, progress=self._progress_relay()),
@@ -279,6 +282,8 @@ class TestRunPanel(QWidget):
             on_error=lambda exc: self._failed(what, exc),
             what=f"{what} of {flow.name}",
         )
+        if self._pending is not None:
+            self._pending = call
         self._update_controls()
         return True
 
