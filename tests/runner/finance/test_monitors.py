@@ -1,0 +1,212 @@
+"""Monitors: contract drift pauses only the affected flows; volume, null rate, cursor age."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from mappings.bundle.manifest import flow_contract
+from mappings.document.yamlio import load_document
+from mappings.schema.org_metadata import load_org_describes, load_salesforce_catalog
+from runner.finance.monitors import (
+    DriftFinding,
+    MonitorFinding,
+    NullRateMonitor,
+    VolumeMonitor,
+    check_cursor,
+    check_drift,
+    describe_targets,
+    expected_types,
+    flows_to_pause,
+    to_alert,
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATES = ROOT / "mappings" / "templates"
+
+
+def contracts(*names: str) -> list[dict]:
+    result = []
+    for name in names:
+        doc = load_document(TEMPLATES / f"{name}.yaml")
+        result += [flow_contract(f, doc) for f in doc.flows]
+    return result
+
+
+@pytest.fixture(scope="module")
+def org() -> dict:
+    return load_org_describes()
+
+
+def drop_field(describes: dict, obj: str, name: str) -> dict:
+    changed = copy.deepcopy(describes)
+    changed[obj]["fields"] = [f for f in changed[obj]["fields"] if f["name"] != name]
+    return changed
+
+
+def test_the_shipped_org_has_no_drift(org: dict) -> None:
+    flows = contracts("charges-payments", "disputes-fraud-cases", "customer-account")
+    assert check_drift(flows, org) == []
+
+
+def test_a_dropped_field_pauses_only_its_flow(org: dict) -> None:
+    flows = contracts("charges-payments", "disputes-fraud-cases", "customer-account")
+    findings = check_drift(flows, drop_field(org, "Payment__c", "Card_Brand__c"))
+    assert findings == [DriftFinding("charge-to-payment", "Card_Brand__c", "missing",
+                                     "Payment__c")]
+    assert flows_to_pause(findings) == ["charge-to-payment"]
+    assert findings[0].reason == "flow charge-to-payment: Payment__c.Card_Brand__c missing"
+
+
+def test_a_field_of_a_shared_object_pauses_every_flow_writing_it(org: dict) -> None:
+    flows = contracts("disputes-fraud-cases")
+    findings = check_drift(flows, drop_field(org, "Case", "Priority"))
+    assert flows_to_pause(findings) == ["dispute-to-case", "fraud-warning-to-case"]
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"type": "double"}, "type changed from currency to double"),
+    ({"updateable": False, "createable": False}, "not writable"),
+])
+def test_type_change_and_read_only(org: dict, change: dict, problem: str) -> None:
+    flows = contracts("charges-payments")
+    changed = copy.deepcopy(org)
+    for f in changed["Payment__c"]["fields"]:
+        if f["name"] == "Amount__c":
+            f.update(change)
+    expected = expected_types(load_salesforce_catalog())
+    findings = check_drift(flows, changed, expected)
+    assert [(f.field, f.problem) for f in findings] == [("Amount__c", problem)]
+
+
+def test_missing_object_and_bad_contract(org: dict) -> None:
+    flows = contracts("charges-payments")
+    without = {k: v for k, v in org.items() if k != "Payment__c"}
+    findings = check_drift(flows, without)
+    assert [(f.field, f.problem) for f in findings] == [("(object)", "object missing")]
+    assert "object Payment__c is gone" in findings[0].reason
+    with pytest.raises(ValueError, match="writes"):
+        check_drift([{"name": "x"}], org)
+
+
+def test_stripe_target_flows_are_not_checked_against_salesforce(org: dict) -> None:
+    flows = contracts("account-to-stripe-customer")
+    assert check_drift(flows, {}) == []
+
+
+def test_drift_alert_names_the_flow() -> None:
+    alert = to_alert(DriftFinding("charge-to-payment", "Card_Brand__c", "missing",
+                                  "Payment__c"))
+    assert alert.rule == "drift:charge-to-payment:Payment__c.Card_Brand__c"
+    assert "paused flow charge-to-payment" in alert.title
+
+
+def test_volume_monitor_alerts_on_a_silent_flow() -> None:
+    mon = VolumeMonitor({"charge-to-payment": 5, "customer-to-account": 1}, period=3600, now=0)
+    assert mon.check(now=100) == []  # a full period has not passed yet
+    for k in range(6):
+        mon.record("charge-to-payment", now=3000 + k)
+    mon.record("customer-to-account", now=3500)
+    assert mon.check(now=3700) == []
+    found = mon.check(now=7300)
+    assert {f.flow: f.severity for f in found} == {"charge-to-payment": "critical",
+                                                   "customer-to-account": "critical"}
+    assert "flow charge-to-payment went silent: 0 records in the last 1 hour " \
+        "(expected at least 5)" in [f.reason for f in found]
+    mon.record("charge-to-payment", 2, now=7400)
+    low = [f for f in mon.check(now=7500) if f.flow == "charge-to-payment"]
+    assert low[0].severity == "warning" and "2 records" in low[0].reason
+
+
+def test_volume_monitor_bad_settings() -> None:
+    with pytest.raises(ValueError, match="period"):
+        VolumeMonitor(1, period=0)
+    with pytest.raises(ValueError, match=">= 0"):
+        VolumeMonitor({"a": -1}, period=60)
+
+
+def test_null_rate_jump_is_reported_once() -> None:
+    mon = NullRateMonitor(window=50, baseline=500, min_baseline=100)
+    findings: list[MonitorFinding] = []
+    for i in range(500):  # 2% null
+        findings += mon.observe("charge-to-payment",
+                                {"Amount__c": None if i % 50 == 0 else 10, "Name": "x"})
+    assert findings == []
+    for _ in range(60):  # the source field vanished
+        findings += mon.observe("charge-to-payment", {"Amount__c": None, "Name": "x"})
+    assert len(findings) == 1
+    f = findings[0]
+    assert (f.flow, f.field, f.monitor) == ("charge-to-payment", "Amount__c", "null_rate")
+    # reported as soon as the rate is 50 points above the baseline: 27 of 50 nulls
+    assert "is null in 54% of the last 50 records, against 2% in the 477 before" in f.reason
+
+
+def test_null_rate_quiet_for_fields_that_are_often_null() -> None:
+    mon = NullRateMonitor(window=20, baseline=200, min_baseline=50)
+    out = []
+    for i in range(400):
+        out += mon.observe("f", {"Fax": None if i % 2 else "1"}, ["Fax"])
+    assert out == []
+
+
+class _Cursors:
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def add_event(self, event: dict, *, source: str) -> bool:  # pragma: no cover - protocol
+        return True
+
+    def cursor_get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def cursor_set(self, name: str, value: str) -> None:  # pragma: no cover - protocol
+        self.values[name] = value
+
+
+@pytest.mark.parametrize(("age_days", "severity", "text"), [
+    (None, None, None), (3, None, None),
+    (22, "warning", "8.0 days before Stripe drops"),
+    (28, "critical", "2.0 days before"),
+    (31, "critical", "run a backfill"),
+])
+def test_cursor_health(age_days, severity, text) -> None:
+    now = 1_800_000_000.0
+    values = {} if age_days is None else {
+        "stripe.last_event_id": "evt_1",
+        "stripe.last_event_id.created": str(now - age_days * 86_400)}
+    found = check_cursor(_Cursors(values), now=now)
+    if severity is None:
+        assert found is None
+    else:
+        assert found is not None and found.severity == severity and text in found.reason
+
+
+def test_cursor_bad_thresholds() -> None:
+    with pytest.raises(ValueError, match="warn_days"):
+        check_cursor(_Cursors({}), warn_days=29, critical_days=10)
+
+
+@pytest.mark.slow
+def test_drift_against_the_org_emulator_with_a_removed_field(tmp_path: Path) -> None:
+    from runner.connectors.salesforce import SalesforceConnector, SalesforceSettings
+    from runner.sandbox.salesforce.server import start_emulator
+
+    overlay = tmp_path / "drop.json"
+    overlay.write_text(json.dumps({"formatVersion": 1,
+                                   "removeFields": {"Payment__c": ["Card_Brand__c"]}}))
+    handle = start_emulator(tmp_path / "sf", reset=True, metadata=[overlay])
+    try:
+        sf = SalesforceConnector(SalesforceSettings(
+            login_url=handle.login_url, auth="jwt", username=handle.username,
+            consumer_key=handle.consumer_key, private_key_file=handle.private_key_file,
+            ca_file=handle.ca_file, api_version=handle.api_version, timeout=10))
+        sf.connect()
+        flows = contracts("charges-payments", "disputes-fraud-cases")
+        findings = check_drift(flows, describe_targets(sf, flows))
+    finally:
+        handle.stop()
+    assert flows_to_pause(findings) == ["charge-to-payment"]
+    assert [f.field for f in findings] == ["Card_Brand__c"]
