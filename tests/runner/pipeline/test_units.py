@@ -1,0 +1,265 @@
+"""Fast tests of the pipeline's pure parts and of its decisions over fake connectors."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.classify import Failure
+from runner.connectors.errors import ConnectorError
+from runner.errors import ConfigError
+from runner.pipeline import check_contract
+from runner.pipeline.batching import check_batch_size, chunks
+from runner.pipeline.dedup import decide_dedup
+from runner.pipeline.lookups import LookupResolver, lookup_values
+from runner.pipeline.ordering import is_stale, newest_per_object, refreshed_event
+from runner.pipeline.sf_poller import SalesforcePoller, soql_datetime, source_fields
+from runner.pipeline.writeback import (
+    idempotency_key,
+    is_stripe_echo,
+    note_stripe_write,
+    source_fingerprint,
+    with_origin,
+)
+from runner.state.records import InboxEvent
+from runner.state.store import StateStore
+from tests.runner.pipeline.conftest import load_templates
+
+
+def inbox(event_id: str, created: int, object_id: str | None = "sub_1") -> InboxEvent:
+    return InboxEvent(event_id=event_id, type="customer.subscription.updated",
+                      object_id=object_id, created=created, payload={}, attempts=1,
+                      status="processing", source="test")
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Any:
+    return load_templates()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    with StateStore.open(f"sqlite:///{tmp_path / 'state.sqlite'}") as opened:
+        yield opened
+
+
+# -- ordering ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("created", "event_id", "applied", "stale"), [
+    (10, "evt_b", None, False),
+    (10, "evt_b", (10, "evt_b"), False),  # the same event again (a redelivery) is applied
+    (9, "evt_z", (10, "evt_a"), True),
+    (10, "evt_a", (10, "evt_b"), True),  # same second: the event id breaks the tie
+    (11, "evt_a", (10, "evt_z"), False),
+])
+def test_stale_is_strictly_older(created, event_id, applied, stale) -> None:
+    assert is_stale(inbox(event_id, created), applied) is stale
+
+
+def test_newest_per_object_keeps_one_event_per_object() -> None:
+    events = [inbox("evt_1", 5), inbox("evt_2", 7), inbox("evt_3", 6),
+              inbox("evt_4", 1, "sub_2"), inbox("evt_5", 1, None), inbox("evt_6", 1, None)]
+    newest, superseded = newest_per_object(events)
+    assert {k: e.event_id for k, e in newest.items()} == {
+        "sub_1": "evt_2", "sub_2": "evt_4", "event:evt_5": "evt_5", "event:evt_6": "evt_6"}
+    assert sorted(e.event_id for e in superseded) == ["evt_1", "evt_3"]
+
+
+def test_refreshed_event_swaps_the_object_only() -> None:
+    payload = {"id": "evt_1", "type": "x.updated", "data": {
+        "object": {"id": "sub_1", "status": "old"}, "previous_attributes": {"status": "x"}}}
+    fresh = refreshed_event(payload, {"id": "sub_1", "status": "new"})
+    assert fresh["data"] == {"object": {"id": "sub_1", "status": "new"}}
+    assert fresh["id"] == "evt_1" and payload["data"]["object"]["status"] == "old"
+
+
+# -- batching ----------------------------------------------------------------------------
+
+def test_chunks_and_batch_size() -> None:
+    assert [len(c) for c in chunks(list(range(450)), 200)] == [200, 200, 50]
+    assert check_batch_size(200) == 200
+    for bad in (0, 201, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size must be a whole number from 1 to 200"):
+            check_batch_size(bad)  # type: ignore[arg-type]
+
+
+# -- poller helpers ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("2026-11-27T13:20:03.123+0000", "2026-11-27T13:20:03.123Z"),
+    ("2026-11-27T13:20:03Z", "2026-11-27T13:20:03.000Z"),
+    ("2026-11-27T15:20:03.5+02:00", "2026-11-27T13:20:03.500Z"),
+    ("2026-11-27", "2026-11-27T00:00:00.000Z"),
+])
+def test_soql_datetime(given: str, expected: str) -> None:
+    assert soql_datetime(given) == expected
+
+
+def test_soql_datetime_refuses_nonsense() -> None:
+    with pytest.raises(ConfigError, match="'yesterday' is not a Salesforce datetime"):
+        soql_datetime("yesterday")
+
+
+def test_source_fields_of_the_templates(bundle) -> None:
+    fields = source_fields(bundle.flow("closed-won-to-subscription").flow)
+    assert set(fields) == {"StripeCustomerID__c", "StripePriceID__c", "TotalOpportunityQuantity",
+                           "Id", "StripeSubscriptionID__c", "StageName"}
+    customer = source_fields(bundle.flow("closed-won-to-customer").flow)
+    assert "Account.Name" in customer and "StripeCustomerID__c" in customer
+
+
+def test_poller_query_shape(bundle, store) -> None:
+    p = SalesforcePoller(bundle, store, salesforce=None, stripe=None)  # type: ignore[arg-type]
+    soql = p.query_for(bundle.flow("closed-won-to-customer"), "2026-01-01T00:00:00.000Z",
+                       "006x' OR Name != '")
+    assert soql.startswith("SELECT Id, SystemModstamp, LastModifiedById, Account.Name, Name,")
+    assert "FROM Opportunity WHERE (SystemModstamp > 2026-01-01T00:00:00.000Z OR " \
+        "(SystemModstamp = 2026-01-01T00:00:00.000Z AND Id > '006xORName'))" in soql
+    assert soql.endswith("ORDER BY SystemModstamp, Id LIMIT 200")
+    with pytest.raises(ValueError, match="page_size must be from 1 to 2000"):
+        SalesforcePoller(bundle, store, None, None, page_size=0)  # type: ignore[arg-type]
+
+
+def test_idempotency_key_and_fingerprint() -> None:
+    a = idempotency_key("f", "001A", "2026-01-01T00:00:00.000+0000")
+    assert a == idempotency_key("f", "001A", "2026-01-01T00:00:00.000+0000")
+    assert a != idempotency_key("f", "001A", "2026-01-01T00:00:00.001+0000")
+    assert a != idempotency_key("f", "001A", "2026-01-01T00:00:00.000+0000", "replay:1:1")
+    record = {"Id": "001A", "Name": "Acme", "Account": {"Name": "Parent"},
+              "SystemModstamp": "t1", "LastModifiedById": "005A"}
+    paths = ["Id", "Name", "Account.Name"]
+    fp = source_fingerprint("f", record, paths)
+    touched = {**record, "SystemModstamp": "t2", "LastModifiedById": "005B"}
+    assert source_fingerprint("f", touched, paths) == fp  # a save that changed nothing
+    assert source_fingerprint("f", {**record, "Name": "Other"}, paths) != fp
+    assert source_fingerprint("g", record, paths) != fp  # per flow
+
+
+def test_stripe_echo_needs_origin_and_an_own_write(store) -> None:
+    event = {"id": "evt_1", "type": "customer.created", "request": {"idempotency_key": None},
+             "data": {"object": {"id": "cus_abcdef1", "metadata": {}}}}
+    note_stripe_write(store, "cus_abcdef1", "key-1", created=True)
+    assert not is_stripe_echo(store, event)  # no origin mark: a customer made in Stripe
+    marked = copy.deepcopy(event)
+    marked["data"]["object"]["metadata"] = with_origin({})["metadata"]
+    assert is_stripe_echo(store, marked)
+    updated = {**marked, "type": "customer.updated"}
+    assert not is_stripe_echo(store, updated)  # no key: only the creation is surely ours
+    assert is_stripe_echo(store, {**updated, "request": {"idempotency_key": "key-1"}})
+    assert not is_stripe_echo(store, {**updated, "request": {"idempotency_key": "other"}})
+
+
+# -- lookups and dedup over a fake Salesforce ----------------------------------------------
+
+class FakeSalesforce:
+    def __init__(self, rows: dict[tuple[str, str], dict[str, list[str]]]) -> None:
+        self.rows = rows
+        self.queries: list[tuple[str, str, list]] = []
+        self.api_calls = 0
+
+    def find_ids(self, obj: str, field: str, values: Any) -> dict[Any, list[str]]:
+        values = list(values)
+        self.queries.append((obj, field, values))
+        # Like SOQL (and the connector), text compares case-insensitively.
+        table = {k.casefold(): ids for k, ids in self.rows.get((obj, field), {}).items()}
+        return {v: list(table.get(str(v).casefold(), [])) for v in values}
+
+
+def test_resolver_asks_the_xref_first_then_one_query_per_field(store) -> None:
+    store.xref_put("Account", "cus_known001", "001KNOWN", "test")
+    sf = FakeSalesforce({("Account", "StripeCustomerID__c"): {
+        "cus_found0001": ["001FOUND"], "cus_twice0001": ["001A", "001B"]}})
+    resolver = LookupResolver(store, sf)  # type: ignore[arg-type]
+    wanted = [("Account", "StripeCustomerID__c", v) for v in
+              ("cus_known001", "cus_found0001", "cus_twice0001", "cus_none00001")]
+    resolver.prefetch(wanted * 3)
+    assert len(sf.queries) == 1
+    assert sorted(sf.queries[0][2]) == ["cus_found0001", "cus_none00001", "cus_twice0001"]
+    assert resolver("Account", "StripeCustomerID__c", "cus_known001") == "001KNOWN"
+    assert resolver("Account", "StripeCustomerID__c", "cus_found0001") == "001FOUND"
+    assert resolver("Account", "StripeCustomerID__c", "cus_twice0001") is None  # ambiguous
+    assert resolver("Account", "StripeCustomerID__c", "cus_none00001") is None
+    assert len(sf.queries) == 1  # all answered from the batch's cache
+    assert store.xref_get("Account", "cus_found0001") == "001FOUND"  # remembered
+
+
+def test_lookup_values_read_expanded_objects(bundle) -> None:
+    flow = bundle.flow("charge-to-payment").flow
+    assert lookup_values(flow, {"customer": {"id": "cus_x1234567", "object": "customer"}}) == [
+        ("Account", "StripeCustomerID__c", "cus_x1234567")]
+    assert lookup_values(flow, {"customer": None}) == []
+
+
+def test_dedup_decisions(store) -> None:
+    sf = FakeSalesforce({
+        ("Contact", "StripeCustomerID__c"): {"cus_existing1": ["003E"]},
+        ("Contact", "Email"): {"one@example.com": ["003O"],
+                               "two@example.com": ["003T1", "003T2"]},
+    })
+    records = [{"StripeCustomerID__c": "cus_existing1", "Email": "two@example.com"},
+               {"StripeCustomerID__c": "cus_new000001", "Email": "ONE@example.com"},
+               {"StripeCustomerID__c": "cus_new000002", "Email": "two@example.com"},
+               {"StripeCustomerID__c": "cus_new000003", "Email": "new@example.com"},
+               {"StripeCustomerID__c": "cus_new000004", "Email": None}]
+    decisions = decide_dedup(sf, store, "Contact", "StripeCustomerID__c",  # type: ignore[arg-type]
+                             ["Email"], records)
+    assert [(d.kind, d.sf_id) for d in decisions] == [
+        ("existing", "003E"), ("link", "003O"), ("review", None), ("create", None),
+        ("create", None)]
+    assert [c["Id"] for c in decisions[2].candidates] == ["003T1", "003T2"]
+    assert len(sf.queries) == 2  # one per field for the whole batch
+
+
+# -- contract check over describes ---------------------------------------------------------
+
+class DescribeOnly:
+    """Describes as the org has them, with drift applied."""
+
+    def __init__(self, describes: dict[str, dict]) -> None:
+        self.describes = describes
+
+    def describe(self, obj: str) -> dict:
+        if obj not in self.describes:
+            raise ConnectorError(f"no {obj}", failure=Failure.SKIPPABLE, status=404,
+                                 error_code="NOT_FOUND")
+        return self.describes[obj]
+
+
+def org_describes() -> dict[str, dict]:
+    """The emulator's describes (shipped describes plus the Fieldbridge overlay)."""
+    from runner.sandbox.salesforce.metadata import load_metadata
+
+    meta = load_metadata(())
+    return {obj.name: copy.deepcopy(obj.describe) for obj in meta.objects.values()}
+
+
+def test_contract_of_the_templates_holds_on_the_org(bundle) -> None:
+    assert check_contract(bundle, DescribeOnly(org_describes())) == []  # type: ignore[arg-type]
+
+
+def test_contract_reports_drift(bundle) -> None:
+    describes = org_describes()
+    payment = describes["Payment__c"]
+    payment["fields"] = [f for f in payment["fields"] if f["name"] != "Card_Brand__c"]
+    for f in payment["fields"]:
+        if f["name"] == "Amount_Refunded__c":
+            f["createable"] = False
+    payment["fields"].append({"name": "Region__c", "type": "string", "nillable": False,
+                              "createable": True, "defaultedOnCreate": False})
+    del describes["Payout__c"]
+    for f in describes["Opportunity"]["fields"]:
+        if f["name"] == "StripeSubscriptionID__c":
+            f["updateable"] = False
+    report = check_contract(bundle, DescribeOnly(describes))  # type: ignore[arg-type]
+    assert sorted(report) == sorted([
+        "flow 'charge-to-payment': Payment__c.Card_Brand__c no longer exists in the org",
+        "flow 'charge-to-payment': Payment__c.Amount_Refunded__c is not createable in the org",
+        "flow 'charge-to-payment': Payment__c.Region__c is required by the org but the flow "
+        "does not fill it",
+        "flow 'payout-to-record': the org has no object Payout__c",
+        "flow 'closed-won-to-subscription': the writeback field "
+        "Opportunity.StripeSubscriptionID__c is not updateable",
+    ])
