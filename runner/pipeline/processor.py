@@ -246,8 +246,7 @@ class Processor:
         if flow.lookups:
             wanted = []
             for task in group:
-                obj = event_object(task.data) or task.data
-                wanted += lookup_values(flow, obj)
+                wanted += lookup_values(flow, event_object(task.data) or task.data)
             resolver.prefetch(wanted)
         ready: list[_Task] = []
         for task in group:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mappings.document.model import FieldMapping, TransformStep
+from mappings.document.model import Action, FieldMapping, TransformStep
 from runner.errors import ConfigError
 from runner.metrics import Metrics
 from runner.pipeline import Processor
@@ -273,6 +273,16 @@ def test_ambiguous_email_goes_to_review_and_single_match_links(bundle, store, sa
     assert [(r["Id"], r["StripeCustomerID__c"]) for r in solo_rows] == [
         (single["id"], solo["data"]["object"]["id"])]
 
+    # A person picks the first candidate: that Contact is linked, no new one is made.
+    chosen = item.candidates[0]["Id"]
+    store.review_decide(item.id, "approved", chosen)
+    applied = Processor(bundle, store, salesforce, stripe).apply_review(item.id)
+    assert applied.written == 1
+    linked = rows(salesforce, "SELECT Id, StripeCustomerID__c FROM Contact WHERE "
+                  "Email = 'twins@example.com' AND StripeCustomerID__c != null")
+    assert [(r["Id"], r["StripeCustomerID__c"]) for r in linked] == [
+        (chosen, twins["data"]["object"]["id"])]
+
 
 def test_unknown_types_are_ignored_and_echoes_skipped(bundle, store, salesforce,
                                                       stripe) -> None:
@@ -296,3 +306,19 @@ def test_bad_settings_are_refused(bundle, store, salesforce, stripe) -> None:
         Processor(bundle, store, salesforce, stripe, batch_size=500)
     with pytest.raises(ConfigError, match="no flow 'nope'"):
         bundle.flow("nope")
+
+
+def test_insert_only_flow_is_guarded_by_the_xref(store, salesforce, stripe) -> None:
+    docs = template_documents()
+    for doc in docs:
+        for flow in doc.flows:
+            if flow.name == "dispute-to-case":
+                flow.operation.action = Action.INSERT
+    processor = Processor(load_templates(docs), store, salesforce, stripe)
+    event = make_event("charge.dispute.created")
+    dispute = event["data"]["object"]["id"]
+    assert processor.process_events(claim_all(store, [event])).written == 1
+    # Processed again (a crash before mark_done): the xref says it was inserted already.
+    assert processor.process_events([store.get_event(event["id"])]).written == 1
+    cases = rows(salesforce, f"SELECT Id FROM Case WHERE StripeObjectID__c = '{dispute}'")
+    assert len(cases) == 1 and store.xref_get("Case", dispute) == cases[0]["Id"]
