@@ -241,6 +241,9 @@ class Runner:
                 log.info("released %d claimed events", released)
             if self._run_id is not None:
                 counts = {**self.stats.to_dict(), **self.store.counts()}
+                usage = self.salesforce.api_usage()
+                if usage is not None:
+                    counts["salesforce_api"] = list(usage)  # what `status` shows offline
                 if self._fatal is not None:
                     counts["fatal"] = str(self._fatal)
                 self.store.run_stopped(self._run_id, counts)

@@ -1,0 +1,182 @@
+"""``fieldbridge-runner dlq list|show|replay|discard``: the dead-letter queue.
+
+A dead letter holds the event (or Salesforce record), the mapped record and Salesforce's
+error. Fix the bundle or the data, then ``dlq replay ID --bundle FIXED.fbz`` runs the entry
+through the current bundle; ``discard`` closes an entry that should not be synced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from runner.commands.run import add_connection_arguments, config_from_args
+from runner.errors import ConfigError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("dlq", help="list, show, replay or discard dead letters")
+    sub = parser.add_subparsers(dest="dlq_command", metavar="ACTION")
+    sub.required = True
+
+    ls = sub.add_parser("list", help="dead letters (open ones unless --status)")
+    ls.add_argument("--status", choices=["open", "replayed", "discarded", "all"],
+                    default="open")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    add_connection_arguments(ls)
+    ls.set_defaults(handler=dlq_list)
+
+    show = sub.add_parser("show", help="one dead letter: error, mapped record, payload")
+    show.add_argument("id", type=entry_id, metavar="ID")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    add_connection_arguments(show)
+    show.set_defaults(handler=dlq_show)
+
+    replay = sub.add_parser("replay", help="run dead letters through the current bundle again")
+    replay.add_argument("id", type=entry_id, metavar="ID", nargs="?")
+    replay.add_argument("--all", action="store_true", help="replay every open dead letter")
+    replay.add_argument("--bundle", type=Path, required=True, metavar="BUNDLE",
+                        help="the (fixed) bundle to replay with")
+    replay.add_argument("--json", action="store_true", help="machine-readable output")
+    add_connection_arguments(replay)
+    replay.set_defaults(handler=dlq_replay)
+
+    discard = sub.add_parser("discard", help="close a dead letter without syncing it")
+    discard.add_argument("id", type=entry_id, metavar="ID")
+    add_connection_arguments(discard)
+    discard.set_defaults(handler=dlq_discard)
+
+
+def entry_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a dead-letter id (a number)") \
+            from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a dead-letter id (a positive number)")
+    return value
+
+
+def open_state(args: argparse.Namespace) -> Any:
+    from runner.app import open_store
+
+    return open_store(config_from_args(args))
+
+
+def entry_dict(entry: Any, *, full: bool = False) -> dict[str, Any]:
+    out = {"id": entry.id, "flow": entry.flow, "status": entry.status,
+           "event_id": entry.event_id, "source_id": entry.source_id,
+           "error_code": entry.error_code, "error": entry.error, "attempts": entry.attempts,
+           "created_at": entry.created_at.isoformat() if entry.created_at else None}
+    if full:
+        out["record"] = entry.record
+        out["payload"] = entry.payload
+    return out
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def dlq_list(args: argparse.Namespace) -> int:
+    with open_state(args) as store:
+        entries = store.dlq_list(None if args.status == "all" else args.status)
+    if args.json:
+        _print_json({"entries": [entry_dict(e) for e in entries]})
+        return 0
+    if not entries:
+        print(f"no {'' if args.status == 'all' else args.status + ' '}dead letters")
+        return 0
+    for e in entries:
+        when = e.created_at.strftime("%Y-%m-%d %H:%M:%S") if e.created_at else "?"
+        error = e.error if len(e.error) <= 90 else e.error[:87] + "..."
+        print(f"{e.id:>5}  {when}  {e.status:<9}  {e.flow}  {e.source_id or '-'}")
+        print(f"       {e.error_code or ''} {error}".rstrip())
+    return 0
+
+
+def dlq_show(args: argparse.Namespace) -> int:
+    with open_state(args) as store:
+        entry = store.dlq_get(args.id)
+    data = entry_dict(entry, full=True)
+    if args.json:
+        _print_json(data)
+        return 0
+    for key in ("id", "flow", "status", "event_id", "source_id", "error_code", "attempts",
+                "created_at"):
+        print(f"{key:<11} {data[key] if data[key] is not None else '-'}")
+    print(f"error       {entry.error}")
+    print("record      " + json.dumps(entry.record, indent=2, default=str)
+          .replace("\n", "\n            "))
+    print("payload     " + json.dumps(entry.payload, indent=2, default=str)
+          .replace("\n", "\n            "))
+    return 0
+
+
+def dlq_replay(args: argparse.Namespace) -> int:
+    from runner.app import connect_salesforce, connect_stripe, load_verified_bundle
+    from runner.metrics import Metrics
+    from runner.pipeline.processor import Processor
+
+    if args.all == (args.id is not None):
+        raise ConfigError("dlq replay needs either an ID or --all")
+    config = config_from_args(args)
+    loaded = load_verified_bundle(args.bundle, config)
+    with open_state(args) as store:
+        ids = [e.id for e in store.dlq_list("open")] if args.all else [args.id]
+        if not args.all:
+            entry = store.dlq_get(args.id)  # unknown id: a clear error before connecting
+            if entry.status != "open":
+                raise ConfigError(f"dead letter {args.id} is {entry.status}; only open "
+                                  "entries can be replayed")
+            loaded.flow(entry.flow)
+        if not ids:
+            print("no open dead letters to replay")
+            return 0
+        stripe = connect_stripe(config)
+        salesforce = connect_salesforce(config)
+        metrics = Metrics()
+        processor = Processor(loaded, store, salesforce, stripe, metrics=metrics)
+        poller = None
+        results = []
+        for id_ in ids:
+            entry = store.dlq_get(id_)
+            compiled = loaded.flow(entry.flow)
+            if compiled.from_salesforce:
+                if poller is None:
+                    from runner.pipeline.sf_poller import SalesforcePoller
+
+                    poller = SalesforcePoller(loaded, store, salesforce, stripe,
+                                              metrics=metrics)
+                poller.replay_dlq(id_)
+            else:
+                processor.replay_dlq(id_)
+            after = store.dlq_get(id_)
+            results.append({"id": id_, "flow": after.flow, "status": after.status,
+                            "error": None if after.status == "replayed" else after.error})
+    failed = [r for r in results if r["status"] != "replayed"]
+    if args.json:
+        _print_json({"replayed": len(results) - len(failed), "failed": len(failed),
+                     "results": results})
+    else:
+        for r in results:
+            if r["status"] == "replayed":
+                print(f"dead letter {r['id']} ({r['flow']}): replayed")
+            else:
+                print(f"dead letter {r['id']} ({r['flow']}): still failing: {r['error']}")
+    return 1 if failed else 0
+
+
+def dlq_discard(args: argparse.Namespace) -> int:
+    with open_state(args) as store:
+        entry = store.dlq_get(args.id)
+        if entry.status != "open":
+            raise ConfigError(f"dead letter {args.id} is already {entry.status}")
+        store.dlq_set_status(args.id, "discarded")
+    print(f"dead letter {args.id} discarded")
+    return 0

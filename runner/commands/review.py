@@ -1,0 +1,122 @@
+"""``fieldbridge-runner review list|approve|reject``: ambiguous dedup matches held for people.
+
+When a new Stripe customer matches several Salesforce records (by external id or email), the
+runner creates nothing and holds it here. ``approve ID --record SFID`` links it to that record
+(updating it); ``approve ID`` without ``--record`` creates a new record; ``reject`` drops it.
+Approving writes to Salesforce, so it needs the bundle and the connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from runner.commands.dlq import open_state
+from runner.commands.run import add_connection_arguments, config_from_args
+from runner.errors import ConfigError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("review", help="ambiguous matches held for a decision")
+    sub = parser.add_subparsers(dest="review_command", metavar="ACTION")
+    sub.required = True
+
+    ls = sub.add_parser("list", help="review items (open ones unless --status)")
+    ls.add_argument("--status", choices=["open", "approved", "rejected", "all"],
+                    default="open")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    add_connection_arguments(ls)
+    ls.set_defaults(handler=review_list)
+
+    approve = sub.add_parser("approve", help="link to a record (--record) or create a new one")
+    approve.add_argument("id", type=item_id, metavar="ID")
+    approve.add_argument("--record", metavar="SFID",
+                         help="the Salesforce Id of the matching record to link and update")
+    approve.add_argument("--bundle", type=Path, required=True, metavar="BUNDLE",
+                         help="the bundle whose flow writes the record")
+    add_connection_arguments(approve)
+    approve.set_defaults(handler=review_approve)
+
+    reject = sub.add_parser("reject", help="drop the item: nothing is written")
+    reject.add_argument("id", type=item_id, metavar="ID")
+    add_connection_arguments(reject)
+    reject.set_defaults(handler=review_reject)
+
+
+def item_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a review item id (a number)") \
+            from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a review item id (a positive number)")
+    return value
+
+
+def _item_dict(item: Any) -> dict[str, Any]:
+    return {"id": item.id, "flow": item.flow, "status": item.status,
+            "source_id": item.source_id, "record": item.record,
+            "candidates": item.candidates, "chosen": item.chosen,
+            "created_at": item.created_at.isoformat() if item.created_at else None}
+
+
+def review_list(args: argparse.Namespace) -> int:
+    with open_state(args) as store:
+        items = store.review_list(None if args.status == "all" else args.status)
+    if args.json:
+        json.dump({"items": [_item_dict(i) for i in items]}, sys.stdout, indent=2,
+                  default=str)
+        sys.stdout.write("\n")
+        return 0
+    if not items:
+        print(f"no {'' if args.status == 'all' else args.status + ' '}review items")
+        return 0
+    for item in items:
+        print(f"{item.id:>5}  {item.status:<8}  {item.flow}  {item.source_id}")
+        for cand in item.candidates:
+            label = ", ".join(f"{k}={v}" for k, v in cand.items() if k != "attributes")
+            print(f"       candidate: {label}")
+    return 0
+
+
+def review_approve(args: argparse.Namespace) -> int:
+    from runner.app import connect_salesforce, connect_stripe, load_verified_bundle
+    from runner.pipeline.processor import Processor
+
+    config = config_from_args(args)
+    loaded = load_verified_bundle(args.bundle, config)
+    with open_state(args) as store:
+        item = store.review_get(args.id)
+        if item.status != "open":
+            raise ConfigError(f"review item {args.id} is already {item.status}")
+        loaded.flow(item.flow)
+        if args.record is not None:
+            known = {str(c.get("Id")) for c in item.candidates if c.get("Id")}
+            if known and args.record not in known:
+                raise ConfigError(f"{args.record} is not one of review item {args.id}'s "
+                                  f"candidates ({', '.join(sorted(known))})")
+        stripe = connect_stripe(config)
+        salesforce = connect_salesforce(config)
+        store.review_decide(args.id, "approved", args.record)
+        report = Processor(loaded, store, salesforce, stripe).apply_review(args.id)
+    if report.errors:
+        print(f"review item {args.id} approved, but the write failed: "
+              f"{'; '.join(report.errors)} (now in the dead-letter queue)")
+        return 1
+    target = f"linked to {args.record}" if args.record else "created as a new record"
+    print(f"review item {args.id} approved: {target}")
+    return 0
+
+
+def review_reject(args: argparse.Namespace) -> int:
+    with open_state(args) as store:
+        item = store.review_get(args.id)
+        if item.status != "open":
+            raise ConfigError(f"review item {args.id} is already {item.status}")
+        store.review_decide(args.id, "rejected")
+    print(f"review item {args.id} rejected; nothing was written")
+    return 0
