@@ -567,3 +567,6 @@ def _test_salesforce(conn: SalesforceConnection, store: ConnectionStore) -> Test
         return classify_failure(exc, where)
     return TestResult(True, f"{where}: logged in to {connector.instance_url}",
                       f"user id {connector.user_id or '?'}", "ok")
+
+
+test_connection.__test__ = False  # type: ignore[attr-defined]  # a service, not a pytest test

@@ -1,0 +1,469 @@
+"""The connections dialog: add, edit, test and remove Stripe accounts and Salesforce orgs.
+
+The list shows each connection with a badge (TEST / LIVE for Stripe keys, PRODUCTION /
+SANDBOX ORG / the custom domain for Salesforce, SANDBOX for the built-in local pair). Secret
+fields are masked and never filled from the keyring: an empty secret field on an existing
+connection reads "stored in keyring" and keeps the stored value on save.
+
+Test runs in the background (``app.asyncloop.submit``) and shows the
+:class:`~app.services.connections.TestResult` message, its technical detail as a tooltip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.connections import (
+    LOCAL_SANDBOX,
+    PRODUCTION_LOGIN,
+    SANDBOX_LOGIN,
+    Connection,
+    ConnectionsError,
+    ConnectionStore,
+    SalesforceConnection,
+    StripeConnection,
+    TestResult,
+    stripe_key_mode,
+    test_connection,
+)
+
+STORED = "stored in keyring"
+BADGE_COLOURS = {
+    "TEST": "#ef6c00",
+    "LIVE": "#c62828",
+    "SANDBOX": "#1565c0",
+    "SANDBOX ORG": "#2e7d32",
+    "PRODUCTION": "#c62828",
+}
+ROLE_KEY = Qt.ItemDataRole.UserRole  # (system, name) of a list item
+
+
+def badge_label(text: str) -> QLabel:
+    label = QLabel(text)
+    colour = BADGE_COLOURS.get(text, "#546e7a")
+    label.setStyleSheet(
+        f"background: {colour}; color: white; border-radius: 3px; padding: 1px 5px;"
+        "font-size: 10px; font-weight: 600"
+    )
+    return label
+
+
+def _secret_edit() -> QLineEdit:
+    edit = QLineEdit()
+    edit.setEchoMode(QLineEdit.EchoMode.Password)
+    return edit
+
+
+class _FileEdit(QWidget):
+    """A path field with a Browse button."""
+
+    def __init__(self, caption: str, filter_: str) -> None:
+        super().__init__()
+        self.edit = QLineEdit()
+        button = QPushButton("Browse…")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.edit, 1)
+        lay.addWidget(button)
+        button.clicked.connect(lambda: self._browse(caption, filter_))
+
+    def _browse(self, caption: str, filter_: str) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, caption, self.edit.text(), filter_)
+        if path:
+            self.edit.setText(path)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt naming, like QLineEdit
+        self.edit.setText(text)
+
+
+class StripeForm(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = QLineEdit()
+        self.api_key = _secret_edit()
+        self.api_base = QLineEdit()
+        self.api_base.setPlaceholderText("optional: https://api.stripe.com by default")
+        self.mode = QLabel()
+        form = QFormLayout(self)
+        form.addRow("Name", self.name)
+        form.addRow("Secret or restricted key", self.api_key)
+        form.addRow("Mode", self.mode)
+        form.addRow("API base", self.api_base)
+        self.api_key.textChanged.connect(self._show_mode)
+
+    def _show_mode(self, key: str) -> None:
+        if not key:
+            return
+        try:
+            self.mode.setText(f"{stripe_key_mode(key)} mode (from the key's prefix)")
+        except ConnectionsError as exc:
+            self.mode.setText(str(exc))
+
+    def load(self, conn: StripeConnection | None, has_key: bool) -> None:
+        self.name.setText(conn.name if conn else "")
+        self.api_key.clear()  # never prefilled from the keyring
+        self.api_key.setPlaceholderText(STORED if has_key else "sk_test_… / rk_live_…")
+        self.api_base.setText((conn.api_base or "") if conn else "")
+        self.mode.setText(f"{conn.mode} mode" if conn else "from the key's prefix")
+        builtin = bool(conn and conn.builtin)
+        for edit in (self.name, self.api_key, self.api_base):
+            edit.setReadOnly(builtin)
+        if builtin:
+            self.api_key.setPlaceholderText("none needed: the local sandbox")
+
+    def connection(self) -> StripeConnection:
+        key = self.api_key.text().strip()
+        mode = stripe_key_mode(key) if key else "test"
+        return StripeConnection(self.name.text().strip(), mode,
+                                self.api_base.text().strip() or None, key)
+
+
+class SalesforceForm(QWidget):
+    LOGINS = (("Production (login.salesforce.com)", PRODUCTION_LOGIN),
+              ("Sandbox (test.salesforce.com)", SANDBOX_LOGIN),
+              ("Custom domain…", ""))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = QLineEdit()
+        self.login = QComboBox()
+        for label, url in self.LOGINS:
+            self.login.addItem(label, url)
+        self.custom_url = QLineEdit()
+        self.custom_url.setPlaceholderText("https://mycompany.my.salesforce.com")
+        self.auth = QComboBox()
+        self.auth.addItem("JWT bearer (consumer key + private key file)", "jwt")
+        self.auth.addItem("Username + password + security token", "password")
+        self.username = QLineEdit()
+        self.consumer_key = QLineEdit()
+        self.private_key_file = _FileEdit("Private key (PEM)", "PEM files (*.pem *.key);;All (*)")
+        self.password = _secret_edit()
+        self.security_token = _secret_edit()
+        self.client_secret = _secret_edit()
+        self.ca_file = _FileEdit("CA certificate (PEM)", "PEM files (*.pem *.crt);;All (*)")
+        self.form = form = QFormLayout(self)
+        form.addRow("Name", self.name)
+        form.addRow("Login URL", self.login)
+        form.addRow("Custom domain", self.custom_url)
+        form.addRow("Login with", self.auth)
+        form.addRow("Username", self.username)
+        form.addRow("Consumer key", self.consumer_key)
+        form.addRow("Private key file", self.private_key_file)
+        form.addRow("Password", self.password)
+        form.addRow("Security token", self.security_token)
+        form.addRow("Consumer secret", self.client_secret)
+        form.addRow("CA file (optional)", self.ca_file)
+        self.login.currentIndexChanged.connect(self._update_rows)
+        self.auth.currentIndexChanged.connect(self._update_rows)
+        self._update_rows()
+
+    def _update_rows(self, *_args: Any) -> None:
+        jwt = self.auth.currentData() == "jwt"
+        self.form.setRowVisible(self.custom_url, self.login.currentData() == "")
+        self.form.setRowVisible(self.private_key_file, jwt)
+        for edit in (self.password, self.security_token, self.client_secret):
+            self.form.setRowVisible(edit, not jwt)
+
+    def load(self, conn: SalesforceConnection | None, stored: set[str]) -> None:
+        conn = conn or SalesforceConnection("")
+        self.name.setText(conn.name)
+        url = conn.login_url.rstrip("/")
+        index = self.login.findData(url)
+        self.login.setCurrentIndex(index if index >= 0 else 2)
+        self.custom_url.setText("" if index >= 0 else url)
+        self.auth.setCurrentIndex(max(self.auth.findData(conn.auth), 0))
+        self.username.setText(conn.username)
+        self.consumer_key.setText(conn.consumer_key)
+        self.private_key_file.setText(conn.private_key_file or "")
+        self.ca_file.setText(conn.ca_file or "")
+        for name in ("password", "security_token", "client_secret"):
+            edit: QLineEdit = getattr(self, name)
+            edit.clear()  # never prefilled from the keyring
+            edit.setPlaceholderText(STORED if name in stored else "")
+        for widget in (self.name, self.username, self.consumer_key, self.custom_url):
+            widget.setReadOnly(conn.builtin)
+        for widget in (self.login, self.auth, self.private_key_file, self.ca_file,
+                       self.password, self.security_token, self.client_secret):
+            widget.setEnabled(not conn.builtin)
+        if conn.builtin:
+            self.username.setText("(the local org emulator's integration user)")
+            self.custom_url.setText("(started on demand)")
+
+    def connection(self) -> SalesforceConnection:
+        url = self.login.currentData() or self.custom_url.text().strip()
+        return SalesforceConnection(
+            self.name.text().strip(), self.auth.currentData(), url,
+            self.username.text().strip(), self.consumer_key.text().strip(),
+            self.private_key_file.text() or None, self.ca_file.text() or None,
+            self.password.text(), self.security_token.text(), self.client_secret.text(),
+        )
+
+
+class ConnectionsDialog(QDialog):
+    """Manage the connections of a :class:`ConnectionStore`."""
+
+    testFinished = Signal(object)  # TestResult
+
+    def __init__(self, store: ConnectionStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Connections")
+        self.setObjectName("connectionsDialog")
+        self.resize(820, 480)
+        self.store = store
+        self._editing: tuple[str, str] | None = None  # (system, name); None: a new one
+        self._new_system = "stripe"
+        self._pending: Any = None
+
+        self.list = QListWidget()
+        self.list.setMinimumWidth(330)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.add_stripe = QPushButton("Add Stripe account")
+        self.add_salesforce = QPushButton("Add Salesforce org")
+        left = QVBoxLayout()
+        left.addWidget(self.list, 1)
+        left.addWidget(self.add_stripe)
+        left.addWidget(self.add_salesforce)
+
+        self.stripe_form = StripeForm()
+        self.salesforce_form = SalesforceForm()
+        self.forms = QStackedWidget()
+        self.forms.addWidget(self.stripe_form)
+        self.forms.addWidget(self.salesforce_form)
+        self.title = QLabel()
+        self.title.setStyleSheet("font-size: 14px; font-weight: 600")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.save_button = QPushButton("Save")
+        self.test_button = QPushButton("Test")
+        self.remove_button = QPushButton("Remove")
+        close = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.test_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(close)
+        right = QVBoxLayout()
+        right.addWidget(self.title)
+        right.addWidget(self.forms)
+        right.addStretch(1)
+        right.addWidget(self.message)
+        right.addLayout(buttons)
+
+        layout = QHBoxLayout(self)
+        layout.addLayout(left)
+        layout.addLayout(right, 1)
+
+        self.list.currentItemChanged.connect(self._on_current)
+        self.add_stripe.clicked.connect(lambda: self.new_connection("stripe"))
+        self.add_salesforce.clicked.connect(lambda: self.new_connection("salesforce"))
+        self.save_button.clicked.connect(self.save)
+        self.test_button.clicked.connect(self.test)
+        self.remove_button.clicked.connect(self.remove)
+        close.clicked.connect(self.accept)
+        self.refresh()
+        if self.list.count():
+            self.list.setCurrentRow(0)
+
+    # -- the list -------------------------------------------------------------------------
+    def refresh(self, select: tuple[str, str] | None = None) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for conn in self.store.connections():
+            item = QListWidgetItem()
+            item.setData(ROLE_KEY, f"{conn.system}\n{conn.name}")
+            item.setToolTip(self._describe(conn))
+            self.list.addItem(item)
+            row = QWidget()
+            lay = QHBoxLayout(row)
+            lay.setContentsMargins(6, 2, 6, 2)
+            system = "Stripe" if conn.system == "stripe" else "Salesforce"
+            name = QLabel(f"<b>{conn.name}</b> <span style='color:#78909c'>{system}</span>")
+            name.setMinimumWidth(40)  # shrinks before the badge does
+            name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            lay.addWidget(name, 1)
+            lay.addWidget(badge_label(conn.badge), 0)
+            # Width 0: the row follows the list's width instead of widening it.
+            item.setSizeHint(QSize(0, row.sizeHint().height()))
+            self.list.setItemWidget(item, row)
+        self.list.blockSignals(False)
+        if select is not None:
+            self.select(*select)
+
+    @staticmethod
+    def _describe(conn: Connection) -> str:
+        if isinstance(conn, StripeConnection):
+            where = conn.api_base or "api.stripe.com"
+            return f"Stripe {conn.mode} mode at {where}"
+        if conn.builtin:
+            return "The local Salesforce org emulator, started on demand"
+        return f"{conn.username} at {conn.login_url} ({conn.auth})"
+
+    def entries(self) -> list[tuple[str, str]]:
+        """``(system, name)`` of each listed connection, in order."""
+        out = []
+        for row in range(self.list.count()):
+            system, _, name = str(self.list.item(row).data(ROLE_KEY)).partition("\n")
+            out.append((system, name))
+        return out
+
+    def select(self, system: str, name: str) -> None:
+        for row, key in enumerate(self.entries()):
+            if key == (system, name):
+                self.list.setCurrentRow(row)
+                self._load(self.store.get(system, name))  # even if it already was current
+                return
+        raise ValueError(f"there is no {system} connection named {name!r}")
+
+    def _on_current(self, item: QListWidgetItem | None, _previous: Any = None) -> None:
+        if item is None:
+            return
+        system, _, name = str(item.data(ROLE_KEY)).partition("\n")
+        self._load(self.store.get(system, name))
+
+    # -- forms ----------------------------------------------------------------------------
+    def current_connection(self) -> Connection | None:
+        if self._editing is None:
+            return None
+        return self.store.get(*self._editing)
+
+    def _load(self, conn: Connection) -> None:
+        self._editing = (conn.system, conn.name)
+        self._show_message("")
+        if isinstance(conn, StripeConnection):
+            self.forms.setCurrentWidget(self.stripe_form)
+            self.stripe_form.load(conn, self.store.has_secret(conn, "api_key"))
+        else:
+            self.forms.setCurrentWidget(self.salesforce_form)
+            stored = {f for f in conn.SECRET_FIELDS if self.store.has_secret(conn, f)}
+            self.salesforce_form.load(conn, stored)
+        builtin = conn.builtin
+        self.title.setText(f"{conn.name} — built in, no account needed" if builtin
+                           else conn.name)
+        self.save_button.setEnabled(not builtin)
+        self.remove_button.setEnabled(not builtin)
+        self.test_button.setEnabled(True)
+
+    def new_connection(self, system: str) -> None:
+        """Clear the form for a new connection of ``system``."""
+        self._editing = None
+        self._new_system = system
+        self.list.clearSelection()
+        self._show_message("")
+        if system == "stripe":
+            self.forms.setCurrentWidget(self.stripe_form)
+            self.stripe_form.load(None, False)
+            self.title.setText("New Stripe account")
+        else:
+            self.forms.setCurrentWidget(self.salesforce_form)
+            self.salesforce_form.load(None, set())
+            self.title.setText("New Salesforce org")
+        self.save_button.setEnabled(True)
+        self.remove_button.setEnabled(False)
+        self.test_button.setEnabled(True)
+
+    def form_connection(self) -> Connection:
+        if self.forms.currentWidget() is self.stripe_form:
+            return self.stripe_form.connection()
+        return self.salesforce_form.connection()
+
+    def save(self) -> bool:
+        try:
+            conn = self.form_connection()
+            if self._editing is None:
+                self.store.add(conn)
+            else:
+                self.store.update(self._editing[1], conn)
+        except ConnectionsError as exc:
+            self._show_message(str(exc), ok=False)
+            return False
+        self.refresh(select=(conn.system, conn.name))
+        self._show_message(f"Saved {conn.name!r}; its secrets are in the OS keyring.", ok=True)
+        return True
+
+    def remove(self) -> None:
+        if self._editing is None:
+            return
+        system, name = self._editing
+        try:
+            self.store.remove(system, name)
+        except ConnectionsError as exc:
+            self._show_message(str(exc), ok=False)
+            return
+        self.refresh()
+        if self.list.count():
+            self.list.setCurrentRow(0)
+        self._show_message(f"Removed {name!r} and its keyring entries.", ok=True)
+
+    # -- testing --------------------------------------------------------------------------
+    def test(self) -> bool:
+        """Test what the form holds (a saved connection's stored secrets fill the gaps)."""
+        if self._pending is not None:
+            return False
+        try:
+            conn = self.form_connection()
+        except ConnectionsError as exc:
+            self._show_message(str(exc), ok=False)
+            return False
+        if self._editing is not None:
+            saved = self.current_connection()
+            conn.builtin = bool(saved and saved.builtin)
+            if conn.builtin:
+                conn.name = LOCAL_SANDBOX
+            elif saved is not None and conn.name != saved.name:
+                conn.name = saved.name  # the stored secrets are under the saved name
+        from app import asyncloop
+
+        self._pending = True
+        self.test_button.setEnabled(False)
+        self._show_message(f"Testing {conn.name or 'the connection'}…")
+        call = asyncloop.submit(
+            test_connection, conn, self.store,
+            on_done=self._tested,
+            on_error=lambda exc: self._tested(TestResult(False, f"{type(exc).__name__}: {exc}",
+                                                         "", "error")),
+            what=f"testing connection {conn.name}",
+        )
+        if self._pending is not None:
+            self._pending = call
+        return True
+
+    @property
+    def testing(self) -> bool:
+        return self._pending is not None
+
+    def _tested(self, result: TestResult) -> None:
+        self._pending = None
+        self.test_button.setEnabled(True)
+        self._show_message(("✔ " if result.ok else "✘ ") + result.message, ok=result.ok)
+        self.message.setToolTip(result.detail)
+        self.testFinished.emit(result)
+
+    def _show_message(self, text: str, ok: bool | None = None) -> None:
+        self.message.setText(text)
+        self.message.setToolTip("")
+        colour = {True: "#2e7d32", False: "#c62828", None: ""}[ok]
+        self.message.setStyleSheet(f"color: {colour}" if colour else "")
