@@ -124,6 +124,7 @@ class Processor:
         self.metrics = metrics
         self.batch_size = check_batch_size(batch_size)
         self.policy = policy
+        self._polled_objects = frozenset(c.flow.source.object for c in bundle.salesforce_flows)
 
     # -- events -------------------------------------------------------------------------
     def process_events(self, events: Sequence[InboxEvent]) -> ProcessReport:
@@ -396,7 +397,9 @@ class Processor:
                     self.store.xref_put(flow.target.object, stripe_id, task.sf_id, flow.name)
                     if ext and key == stripe_id:
                         resolver.remember(flow.target.object, ext, stripe_id, task.sf_id)
-                self.store.note_own_write("salesforce", task.sf_id, PROCESSOR_MARK)
+                if flow.target.object in self._polled_objects:
+                    # Only where a Salesforce -> Stripe flow looks can an echo start.
+                    self.store.note_own_write("salesforce", task.sf_id, PROCESSOR_MARK)
             task.finish("written")
             if self.metrics is not None and task.received_at is not None:
                 self.metrics.latency((datetime.now(UTC) - _aware(task.received_at))

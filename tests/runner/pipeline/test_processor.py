@@ -17,6 +17,7 @@ from runner.errors import ConfigError
 from runner.metrics import Metrics
 from runner.pipeline import Processor
 from runner.pipeline.writeback import note_stripe_write
+from runner.retry import RetryPolicy
 from runner.sandbox.stripe_events import make_event
 from runner.state.store import StateStore
 from tests.runner.pipeline.conftest import (
@@ -248,6 +249,19 @@ def test_503_schedules_a_retry(bundle, store, salesforce, stripe, sandbox) -> No
     assert row.status == "retry" and row.retry_at is not None
     assert "503" in (row.last_error or "")
     assert store.dlq_list() == []
+
+    # Out of attempts: the event is dead-lettered instead of retried again.
+    last = charge_for(new_customer_id())
+    claimed = claim_all(store, [last])
+    sandbox.salesforce.set_faults("error503=1")
+    try:
+        report = Processor(bundle, store, salesforce, stripe,
+                           policy=RetryPolicy(max_attempts=1)).process_events(claimed)
+    finally:
+        sandbox.salesforce.set_faults(None)
+    assert report.outcomes == {last["id"]: "dead_lettered"}
+    [entry] = store.dlq_list()
+    assert entry.event_id == last["id"] and "still failing after 1 attempts" in entry.error
 
 
 def test_ambiguous_email_goes_to_review_and_single_match_links(bundle, store, salesforce,
