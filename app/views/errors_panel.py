@@ -166,9 +166,10 @@ class ErrorsPanel(QWidget):
         if entry is None:
             self.details.clear()
             return
-        self.details.setPlainText(
-            f"{entry.when:%Y-%m-%d %H:%M:%S}\n{entry.summary}\n\n{entry.details}"
-        )
+        head = f"{entry.when:%Y-%m-%d %H:%M:%S}"
+        if not entry.details.startswith(entry.summary):
+            head += f"\n{entry.summary}"
+        self.details.setPlainText(f"{head}\n\n{entry.details}")
 
     def _update_count(self) -> None:
         n = self.count

@@ -518,9 +518,11 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.stripe_badge)
         status.addPermanentWidget(self.salesforce_badge)
         self.errors_button = QToolButton(self)
-        self.errors_button.setDefaultAction(self.actions_by_name["errors"])
+        self.errors_button.setIcon(icons.icon("errors"))
         self.errors_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.errors_button.setAutoRaise(True)
+        self.errors_button.setToolTip("Show the errors panel")
+        self.errors_button.clicked.connect(self.show_errors)
         status.addPermanentWidget(self.errors_button)
         self.set_connection_badges(("Local sandbox", "SANDBOX"), ("Local sandbox", "SANDBOX"))
         self._on_error_count(self.errors.count)
@@ -634,9 +636,14 @@ class MainWindow(QMainWindow):
         """Into the errors panel (non-modal); the dock opens without taking the focus."""
         self.errors.add_error(exc, summary)
         if show and not self.errors_dock.isVisible():
-            self.errors_dock.show()
+            self.show_errors()
         text = summary or (str(exc) if isinstance(exc, str) else f"{type(exc).__name__}: {exc}")
         self.statusBar().showMessage(text.splitlines()[0] if text else "", 8000)
+
+    def show_errors(self) -> None:
+        """Open the errors dock at a modest height: the mapping stays the main thing."""
+        self.errors_dock.show()
+        self.resizeDocks([self.errors_dock], [190], Qt.Orientation.Vertical)
 
     # ------------------------------------------------------------------ files
 
@@ -873,6 +880,7 @@ class MainWindow(QMainWindow):
             "test_run": "run", "export": "export", "connections": "connections",
             "compare": "compare", "errors": "errors",
         }  # fmt: skip
+        self.errors_button.setIcon(icons.icon("errors"))
         for action_name, icon_name in names.items():
             self.actions_by_name[action_name].setIcon(icons.icon(icon_name))
         for i, icon_name in enumerate(("map", "preview", "run")):
