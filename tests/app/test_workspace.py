@@ -194,3 +194,16 @@ def test_gallery_lists_templates_and_opens_the_chosen_one(qtbot, window):
 def test_unknown_template_is_reported(window):
     assert not window.open_template("no-such-template")
     assert "no template named 'no-such-template'" in window.errors.model.entries[-1].summary
+
+
+def test_start_up_reopens_the_last_workspace_else_starts_untitled(window, tmp_path):
+    from app.main import _open_initial, build_parser
+
+    args = build_parser().parse_args([])
+    assert _open_initial(window, args)
+    assert window.windowTitle() == "Untitled — Fieldbridge Studio"
+    assert window.document.flows() == []
+    folder = _workspace(tmp_path / "last", "payouts")
+    window.recent.add(folder)
+    assert _open_initial(window, args)
+    assert window.document.workspace == folder.resolve()
