@@ -263,3 +263,31 @@ def test_contract_reports_drift(bundle) -> None:
         "flow 'closed-won-to-subscription': the writeback field "
         "Opportunity.StripeSubscriptionID__c is not updateable",
     ])
+
+
+# -- loading -------------------------------------------------------------------------------
+
+def test_loaded_from_a_bundle_file(tmp_path: Path) -> None:
+    from mappings.bundle import build_bundle, load_bundle
+    from runner.pipeline import LoadedBundle
+    from tests.runner.pipeline.conftest import template_documents
+
+    path = build_bundle(template_documents(), tmp_path / "templates.fbz")
+    loaded = LoadedBundle.from_bundle(load_bundle(path))
+    assert loaded.source == str(path)
+    assert [c.name for c in loaded.flows_for_event("charge.refunded")] == ["charge-to-payment"]
+    assert {c.name for c in loaded.salesforce_flows} == {
+        "account-to-customer", "closed-won-to-customer", "closed-won-to-subscription"}
+    assert loaded.flows_for_event("product.created") == []
+
+
+def test_a_flow_whose_target_the_snapshot_lacks_is_refused() -> None:
+    from mappings.schema.model import Catalog, System
+    from mappings.schema.stripe_catalog import load_stripe_catalog
+    from runner.pipeline import LoadedBundle
+    from tests.runner.pipeline.conftest import template_documents
+
+    with pytest.raises(ConfigError, match="flow 'charge-to-payment': the bundle has no "
+                                          "schema of its target Payment__c"):
+        LoadedBundle.from_documents(template_documents(), Catalog(System.SALESFORCE),
+                                    load_stripe_catalog())
