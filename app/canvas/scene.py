@@ -9,21 +9,46 @@ the scene redraws when the document says something changed.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QInputDialog
 
+from app.canvas.buttonitem import ButtonItem
 from app.canvas.fielditem import ITEM_HEIGHT, ITEM_WIDTH, MUTED, FieldItem
 from app.canvas.linkitem import LinkItem
 from app.document.document import StudioDocument
-from app.document.interactions import DeleteMappingsInteraction, DropFieldInteraction
+from app.document.interactions import (
+    DeleteMappingsInteraction,
+    DropFieldInteraction,
+    KeyboardMapInteraction,
+)
 from mappings.document.model import Flow
-from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema
+from mappings.errors import EditError
+from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
 
 ROW = ITEM_HEIGHT + 8
 COLUMN_GAP = 200.0
 TOP = 44.0
 EXPRESSION_SOURCE = ""  # the source item of mappings with no source path (whole record)
+# Stripe metadata keys: up to 40 characters, no square brackets; a dot would read as nesting.
+FREE_KEY = re.compile(r"[^\[\].\s][^\[\].]{0,39}")
+
+
+def free_key_field(obj: ObjectSchema | None, path: str) -> FieldSchema | None:
+    """The schema of ``path``; a key of a free-keys map (``metadata.order_id``) is text."""
+    found = obj.find(path) if obj is not None and path else None
+    if found is not None and found.free_keys and found.path != path:
+        return FieldSchema(
+            path,
+            FieldKind.STRING,
+            label=path.rsplit(".", 1)[-1],
+            description=f"A key of {found.path}: Stripe keeps it as text (up to 500 characters).",
+            length=500,
+        )
+    return found
 
 
 def _writable(fs: FieldSchema) -> bool:
@@ -45,12 +70,20 @@ class MappingScene(QGraphicsScene):
         self.document = document
         self.drop_interaction = DropFieldInteraction(document)
         self.delete_interaction = DeleteMappingsInteraction(document)
+        self.keyboard_interaction = KeyboardMapInteraction(
+            document, self.selected_sources, self.selected_target
+        )
+        # Free keys (metadata.<key>) the user added to the target column: view state, not
+        # the model; a mapping onto one puts it in the flow, undoing that keeps it shown.
+        self.extra_targets: list[str] = []
+        self.ask_key: Callable[[str], str | None] = self._ask_key_dialog
+        self.key_buttons: dict[str, ButtonItem] = {}
         self.show_all_sources = False
         self.source_items: dict[str, FieldItem] = {}
         self.target_items: dict[str, FieldItem] = {}
         self.links: dict[tuple[str, str], LinkItem] = {}  # (target, source) -> link
         self.lookup_links: dict[str, LinkItem] = {}  # target -> link
-        self._headers: list[QGraphicsSimpleTextItem] = []
+        self._headers: list[QGraphicsSimpleTextItem | ButtonItem] = []
         self._flow_name: str | None = None
         self._selected = ""
         self.setBackgroundBrush(QColor("#f8fafc"))
@@ -74,6 +107,96 @@ class MappingScene(QGraphicsScene):
 
     def drop_field(self, payload: dict | None, target: str) -> bool:
         return self.drop_interaction.drop(payload, target)
+
+    def selected_sources(self) -> list[str]:
+        """Paths of the selected source items, in column order (the keyboard path)."""
+        order = list(self.source_items)
+        chosen = {
+            item.path
+            for item in self.selectedItems()
+            if isinstance(item, FieldItem) and item.side == "source" and item.path
+        }
+        return sorted(chosen, key=order.index)
+
+    def selected_target(self) -> str | None:
+        """The one selected target item's path (None unless exactly one is selected)."""
+        chosen = [
+            item.path
+            for item in self.selectedItems()
+            if isinstance(item, FieldItem) and item.side == "target"
+        ]
+        return chosen[0] if len(chosen) == 1 else None
+
+    def map_selected(self) -> bool:
+        """The keyboard path on the canvas: selected source item(s) -> selected target item."""
+        return self.keyboard_interaction.map()
+
+    def free_key_owners(self) -> list[str]:
+        """Target maps with free keys (``metadata``) of a Stripe target, for new keys."""
+        flow = self.flow
+        if flow is None or flow.target.system is not System.STRIPE:
+            return []
+        obj = self.document.target_schema(flow.name)
+        if obj is None:
+            return []
+        # Only metadata: other free-key maps of Stripe objects are balances it computes.
+        return [
+            fs.path
+            for fs in obj
+            if fs.free_keys
+            and fs.name == "metadata"
+            and "[]" not in fs.path
+            and (fs.createable or fs.updateable)
+        ]
+
+    def add_free_key_target(self, key: str, owner: str = "metadata") -> str:
+        """Show ``owner.key`` (e.g. ``metadata.order_id``) as a target field to map onto;
+        raises EditError naming the problem. Returns the new target path (selected)."""
+        flow = self.flow
+        if flow is None:
+            raise EditError("pick a flow first")
+        if owner not in self.free_key_owners():
+            raise EditError(
+                f"{flow.target} has no {owner!r} map with free keys: new keys are for Stripe "
+                "metadata"
+            )
+        key = key.strip()
+        if not FREE_KEY.fullmatch(key):
+            raise EditError(
+                f"{key!r} is not a usable {owner} key: give 1 to 40 characters without "
+                "dots or square brackets"
+            )
+        path = f"{owner}.{key}"
+        if path not in self.target_items and path not in self.extra_targets:
+            self.extra_targets.append(path)
+            self._rebuild()
+        self.clearSelection()
+        item = self.target_items.get(path)
+        if item is not None:
+            item.setSelected(True)
+            for view in self.views():
+                view.ensureVisible(QRectF(0, item.y(), 1, ITEM_HEIGHT), 0, 40)
+        return path
+
+    def request_free_key(self, owner: str = "metadata") -> str | None:
+        """Ask the user for a key (``ask_key``) and add it; a refusal is reported."""
+        key = self.ask_key(owner)
+        if key is None:
+            return None
+        try:
+            return self.add_free_key_target(key, owner)
+        except EditError as exc:
+            self.document.editRefused.emit(str(exc))
+            return None
+
+    def _ask_key_dialog(self, owner: str) -> str | None:
+        views = self.views()
+        key, ok = QInputDialog.getText(
+            views[0] if views else None,
+            f"New {owner} key",
+            f"Name of the {owner} key to write (up to 40 characters, e.g. order_id):",
+        )
+        return key if ok else None
 
     def selected_targets(self) -> list[str]:
         """Target fields of the selected links and target items, in column order."""
@@ -132,6 +255,7 @@ class MappingScene(QGraphicsScene):
         if switched:
             self._clear()
             self._flow_name = name
+            self.extra_targets = []
         if flow is None:
             self._set_headers("No flow", "Create a flow to start mapping", None)
             self.setSceneRect(self.itemsBoundingRect())
@@ -163,9 +287,11 @@ class MappingScene(QGraphicsScene):
         self.links.clear()
         self.lookup_links.clear()
         self._headers = []
+        self.key_buttons = {}
 
     def _target_order(self, flow: Flow, obj: ObjectSchema | None) -> list[str]:
         order = list(dict.fromkeys(flow.target_fields()))
+        order += [p for p in self.extra_targets if p not in order]
         if obj is not None:
             order += [fs.path for fs in obj if _writable(fs) and fs.path not in order]
         return order
@@ -209,7 +335,7 @@ class MappingScene(QGraphicsScene):
         for row, path in enumerate(paths):
             item = items.get(path)
             if item is None:
-                field = obj.find(path) if obj is not None and path else None
+                field = free_key_field(obj, path)
                 label = path if path else "ƒ whole record (expression)"
                 item = FieldItem(
                     side,
@@ -290,6 +416,20 @@ class MappingScene(QGraphicsScene):
             header.setPos(x, 8)
             self.addItem(header)
             self._headers.append(header)
+        self.key_buttons = {}
+        # The buttons follow the target header, so they never cover it.
+        x = self._headers[1].pos().x() + self._headers[1].boundingRect().width() + 14
+        for owner in self.free_key_owners():
+            button = ButtonItem(
+                f"+ {owner} key",
+                lambda o=owner: self.request_free_key(o),
+                f"Add a {owner} key of {flow.target.object if flow else ''} to map onto",
+            )
+            button.setPos(x, 6)
+            x += button.width + 6
+            self.addItem(button)
+            self._headers.append(button)  # type: ignore[arg-type]
+            self.key_buttons[owner] = button
         if flow is not None and not flow.fields and not flow.lookups:
             hint = QGraphicsSimpleTextItem(
                 "Drag a field from the source tree onto a target field to map it"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import (
     QKeyEvent,
     QKeySequence,
@@ -61,7 +61,31 @@ class MappingView(QGraphicsView):
         self.setTransform(QTransform.fromScale(scale, scale))
         self._zoom = scale
 
+    @staticmethod
+    def _is_map_key(event: QKeyEvent) -> bool:
+        return event.key() == Qt.Key.Key_M and bool(
+            event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        )
+
+    def event(self, event: QEvent) -> bool:
+        # With a source and a target item selected here, Ctrl+M maps the canvas selection;
+        # otherwise the window's Map action (the schema trees' selection) keeps the key.
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            scene = self.mapping_scene()
+            if (
+                self._is_map_key(event)
+                and scene.selected_sources()
+                and scene.selected_target() is not None
+            ):
+                event.accept()
+                return True
+        return super().event(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self._is_map_key(event):
+            self.mapping_scene().map_selected()
+            event.accept()
+            return
         is_delete = event.matches(QKeySequence.StandardKey.Delete) or (
             event.key() == Qt.Key.Key_Backspace
         )

@@ -14,6 +14,7 @@ from typing import Any
 from app.document.document import StudioDocument
 from mappings.document.model import TransformStep
 from mappings.errors import IncompatibleTypeError, MappingError
+from mappings.suggest import type_fit
 
 
 class DropFieldInteraction:
@@ -86,12 +87,8 @@ def _bridge(
     src, tgt = source_obj.find(sources[0]), target_obj.find(target)
     if src is None or tgt is None:
         return None
-    try:
-        # The suggestion ranker already knows which library transform bridges two kinds.
-        from mappings.suggest import _fit
-    except ImportError:  # pragma: no cover - the ranker ships with the core
-        return None
-    fit = _fit(src, tgt, source_obj, target_obj)
+    # The suggestion ranker already knows which library transform bridges two kinds.
+    fit = type_fit(src, tgt, source_obj, target_obj)
     if fit is None or not fit[1]:
         return None
     return list(fit[1])

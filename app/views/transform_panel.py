@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -40,6 +41,9 @@ from PySide6.QtWidgets import (
 
 from app.document.document import StudioDocument
 from app.models.transform_models import TransformChainModel, TransformLibraryModel
+from app.views.condition_editor import ConditionEditor
+from app.views.defaults_editor import DefaultsEditor
+from app.views.lookup_editor import LookupEditor
 from mappings.document.model import FieldMapping, TransformStep
 from mappings.errors import MappingError
 from mappings.transforms import CompileEnv, ParamSpec, RecordContext, build_step, get_transform
@@ -199,11 +203,28 @@ class TransformPanel(QWidget):
         body = QHBoxLayout()
         body.addLayout(left, 2)
         body.addWidget(self.step_box, 3)
+        self.transforms_page = QWidget(self)
+        page = QVBoxLayout(self.transforms_page)
+        page.addWidget(self.title)
+        page.addLayout(body, 1)
+        page.addWidget(self.result)
+        page.addWidget(self.error)
+
+        # The flow-wide editors sit beside the chain, so the main window gets them as one
+        # panel built from (document, sample_provider).
+        self.lookup_editor = LookupEditor(document, self)
+        self.condition_editor = ConditionEditor(document, self.sample_provider, self)
+        self.defaults_editor = DefaultsEditor(document, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("transformTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.transforms_page, "Transforms")
+        self.tabs.addTab(self.lookup_editor, "Lookups")
+        self.tabs.addTab(self.condition_editor, "Conditions")
+        self.tabs.addTab(self.defaults_editor, "Defaults")
         layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addLayout(body, 1)
-        layout.addWidget(self.result)
-        layout.addWidget(self.error)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
 
         self._result_timer = QTimer(self, singleShot=True, interval=150)
         self._result_timer.timeout.connect(self.refresh_result)
@@ -215,6 +236,9 @@ class TransformPanel(QWidget):
         document.currentFlowChanged.connect(lambda _name: self.show_mapping(""))
         document.documentReplaced.connect(lambda: self.show_mapping(""))
         self.show_mapping("")
+        document.currentFlowChanged.connect(lambda _name: self._update_tab_titles())
+        document.documentReplaced.connect(self._update_tab_titles)
+        self._update_tab_titles()
 
     # ------------------------------------------------------------------ what is shown
 
@@ -225,9 +249,30 @@ class TransformPanel(QWidget):
         return flow.mapping_for(self.target)
 
     def show_mapping(self, target: str) -> None:
-        """Show the chain of ``target``'s mapping in the current flow ("" for none)."""
+        """Show the chain of ``target``'s mapping in the current flow ("" for none).
+
+        A target filled by a lookup or a default (and no mapping) opens that tab instead.
+        """
         self.target = target or None
         self._reload(keep_row=False)
+        if not target:
+            return
+        if self.mapping() is None and self.lookup_editor.select_target(target):
+            self.tabs.setCurrentWidget(self.lookup_editor)
+        elif self.mapping() is None and self.defaults_editor.select_field(target):
+            self.tabs.setCurrentWidget(self.defaults_editor)
+        else:
+            self.tabs.setCurrentWidget(self.transforms_page)
+
+    def _update_tab_titles(self) -> None:
+        flow = self.document.find_flow(self.document.current_flow)
+        counts = (
+            (self.lookup_editor, "Lookups", len(flow.lookups) if flow else 0),
+            (self.condition_editor, "Conditions", len(flow.conditions) if flow else 0),
+            (self.defaults_editor, "Defaults", len(flow.defaults) if flow else 0),
+        )
+        for widget, label, count in counts:
+            self.tabs.setTabText(self.tabs.indexOf(widget), f"{label} ({count})" if count else label)
 
     def selected_row(self) -> int:
         index = self.chain_view.currentIndex()
@@ -239,6 +284,7 @@ class TransformPanel(QWidget):
     def _on_mappings_changed(self, flow: str) -> None:
         if flow == self.document.current_flow:
             self._reload(keep_row=True)
+            self._update_tab_titles()
 
     def _reload(self, keep_row: bool) -> None:
         row = self.selected_row() if keep_row else -1

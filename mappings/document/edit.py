@@ -303,6 +303,9 @@ class DocumentEditor:
             target_field = target_obj.find(target)
             if target_field is None:
                 raise UnknownFieldError(f"{flow.target} has no field {target!r}")
+            if target_field.free_keys and target_field.path != target:
+                # metadata.<key>: Stripe keeps metadata values as text (as the engine does).
+                target_field = FieldSchema(target, FieldKind.STRING, length=500)
         source_fields: list[FieldSchema] = []
         if source_obj is not None:
             for path in sources:
