@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 
-from app import asyncloop
+from app import asyncloop, theme
 from app.main import SCREENSHOT_SIZE, build_parser, main
 
 
@@ -20,6 +20,7 @@ def _isolated(tmp_path, monkeypatch, qapp):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     yield
+    theme.apply_theme(qapp, "light")  # main() themed the shared QApplication: undo that
     qapp.setStyleSheet("")
     asyncloop.set_error_sink(None)
 
