@@ -8,6 +8,7 @@ commits before the method returns: the webhook answers 2xx only after ``add_even
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
@@ -80,11 +81,11 @@ def _normalize_url(url: str) -> URL:
             f"the state URL could not be read (scheme {scheme!r}); expected sqlite:///PATH or "
             "postgresql://USER@HOST:PORT/DATABASE"
         ) from exc
-    backend = parsed.get_backend_name()
+    backend, _, driver = parsed.drivername.partition("+")
     if backend in ("postgres", "postgresql"):
         # psycopg (3) is the driver we ship; a bare postgresql:// would ask for psycopg2.
-        driver = parsed.get_driver_name()
-        if backend == "postgres" or driver in ("", "psycopg2"):
+        no_psycopg2 = driver == "psycopg2" and importlib.util.find_spec("psycopg2") is None
+        if backend == "postgres" or driver == "" or no_psycopg2:
             parsed = parsed.set(drivername="postgresql+psycopg")
         return parsed
     if backend == "sqlite":
