@@ -101,6 +101,38 @@ def _emit_charge_events() -> None:
     resources.Refund.__init__ = on_refund
 
 
+def _accept_prices() -> None:
+    """Let subscription items name a ``price``, as current Stripe clients do.
+
+    localstripe predates Prices: its Plans are what Prices became (a plan id works as a
+    price id on real Stripe too), and its subscription items take only ``plan``. We pass a
+    ``price`` through as the plan, so flows written for the current API run unchanged.
+    """
+    from localstripe import resources
+
+    subscription_init = resources.Subscription.__init__
+    item_init = resources.SubscriptionItem.__init__
+
+    def as_plan(item: Any) -> Any:
+        if isinstance(item, dict) and "price" in item and "plan" not in item:
+            item = dict(item)
+            item["plan"] = item.pop("price")
+        return item
+
+    def init_subscription(self: Any, *args: Any, items: Any = None, **kwargs: Any) -> None:
+        if isinstance(items, list):
+            items = [as_plan(item) for item in items]
+        subscription_init(self, *args, items=items, **kwargs)
+
+    def init_item(self: Any, *args: Any, price: Any = None, **kwargs: Any) -> None:
+        if price is not None and kwargs.get("plan") is None:
+            kwargs["plan"] = price
+        item_init(self, *args, **kwargs)
+
+    resources.Subscription.__init__ = init_subscription
+    resources.SubscriptionItem.__init__ = init_item
+
+
 def _idempotency_middleware(data_file: Path | None) -> Any:
     """Honour ``Idempotency-Key`` on POST as Stripe does; localstripe ignores it.
 
@@ -176,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.simplefilter("ignore", DeprecationWarning)
     _point_store_at(args.data_file)
     _emit_charge_events()
+    _accept_prices()
     from aiohttp import web
     from localstripe import resources, server
 

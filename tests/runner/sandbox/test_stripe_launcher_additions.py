@@ -110,3 +110,18 @@ def test_idempotency_keys_survive_a_restart(tmp_path) -> None:
     finally:
         second.stop()
     assert again.id == created.id
+
+
+def test_subscription_items_may_name_a_price(sandbox: StripeSandbox) -> None:
+    client = sandbox.client()
+    plan = client.v1.plans.create(
+        params={"amount": 4900, "currency": "usd", "interval": "month", "product": {"name": "Gold"}}
+    )
+    customer = client.v1.customers.create(params={"email": "sub@example.com"})
+    _card(client, "4242424242424242", customer.id)
+    client.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": _card(client, "4242424242424242", customer.id)}})
+    sub = client.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": plan.id, "quantity": 2}]}
+    )
+    item = sub.to_dict()["items"]["data"][0]
+    assert item["plan"]["id"] == plan.id and item["quantity"] == 2
