@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "runner.commands.review",
     "runner.commands.status",
     "runner.commands.demo",
+    "runner.commands.reconcile",
 )
 
 
