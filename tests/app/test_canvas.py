@@ -132,3 +132,97 @@ def test_canvas_renders(view, tmp_path):
     # something other than the background was drawn: links, boxes, text
     colours = {image.pixel(x, y) for x in range(0, 900, 7) for y in range(0, 700, 7)}
     assert len(colours) > 10
+
+
+# --------------------------------------------------------------------------- metadata keys
+
+STRIPE_FLOW = "account-to-customer"
+
+
+@pytest.fixture
+def stripe_view(qtbot) -> MappingView:
+    document = StudioDocument(catalogs=default_catalogs())
+    document.open_template("account-to-stripe-customer")
+    widget = MappingView(MappingScene(document))
+    qtbot.addWidget(widget)
+    widget.resize(900, 700)
+    widget.show()
+    return widget
+
+
+def test_new_metadata_key_then_drop_maps_onto_it(stripe_view):
+    from app.models.schema_model import decode_fields, encode_fields
+
+    scene = stripe_view.mapping_scene()
+    doc = scene.document
+    assert set(scene.key_buttons) == {"metadata"}
+    scene.ask_key = lambda owner: "sf_owner"
+    assert scene.key_buttons["metadata"].on_click() == "metadata.sf_owner"
+    item = scene.target_items["metadata.sf_owner"]
+    assert item.isSelected() and item.field.kind.value == "string"
+    assert doc.mapping(STRIPE_FLOW, "metadata.sf_owner") is None  # shown, not yet in the model
+    payload = decode_fields(encode_fields("salesforce", "Account", ["OwnerId"]))
+    assert scene.drop_field(payload, "metadata.sf_owner")
+    assert doc.mapping(STRIPE_FLOW, "metadata.sf_owner").sources == ["OwnerId"]
+    assert ("metadata.sf_owner", "OwnerId") in scene.links
+    doc.undo_stack.undo()
+    assert doc.mapping(STRIPE_FLOW, "metadata.sf_owner") is None
+    assert "metadata.sf_owner" in scene.target_items  # the key stays offered
+    doc.undo_stack.redo()
+    assert ("metadata.sf_owner", "OwnerId") in scene.links
+
+
+def test_keyboard_map_onto_a_new_key(stripe_view, qtbot):
+    scene = stripe_view.mapping_scene()
+    doc = scene.document
+    scene.set_show_all_sources(True)
+    scene.add_free_key_target("region")
+    scene.source_items["BillingCountry"].setSelected(True)
+    assert scene.selected_sources() == ["BillingCountry"]
+    assert scene.selected_target() == "metadata.region"
+    stripe_view.setFocus()
+    qtbot.keyClick(stripe_view.viewport(), Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    assert doc.mapping(STRIPE_FLOW, "metadata.region").sources == ["BillingCountry"]
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [("", "1 to 40 characters"), ("a.b", "without dots"), ("x[0]", "square brackets"),
+     ("k" * 41, "1 to 40")],
+)
+def test_bad_metadata_keys_are_refused(stripe_view, key, words):
+    from mappings.errors import EditError
+
+    scene = stripe_view.mapping_scene()
+    before = list(scene.target_items)
+    with pytest.raises(EditError, match=words.replace("[", r"\[")):
+        scene.add_free_key_target(key)
+    assert list(scene.target_items) == before
+
+
+def test_a_refused_key_from_the_dialog_is_reported(stripe_view, qtbot):
+    scene = stripe_view.mapping_scene()
+    scene.ask_key = lambda owner: "bad.key"
+    with qtbot.waitSignal(scene.document.editRefused) as sig:
+        assert scene.request_free_key() is None
+    assert "bad.key" in sig.args[0]
+
+
+def test_salesforce_targets_have_no_metadata_button(view):
+    from mappings.errors import EditError
+
+    scene = view.mapping_scene()
+    assert scene.key_buttons == {} and scene.free_key_owners() == []
+    with pytest.raises(EditError, match="new keys are for Stripe metadata"):
+        scene.add_free_key_target("x")
+
+
+def test_stripe_canvas_renders_with_the_button(stripe_view, tmp_path):
+    scene = stripe_view.mapping_scene()
+    scene.add_free_key_target("sf_owner")
+    path = tmp_path / "stripe-canvas.png"
+    assert stripe_view.grab().save(str(path))
+    button = scene.key_buttons["metadata"]
+    header = scene._headers[1]
+    # the button sits beside the target header, not over it
+    assert button.sceneBoundingRect().left() > header.sceneBoundingRect().right()

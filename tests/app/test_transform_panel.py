@@ -178,3 +178,60 @@ def test_panel_renders(panel, tmp_path):
     assert panel.grab().save(str(path))
     assert path.stat().st_size > 1000
     assert panel.chain_view.model().data(panel.chain.index(0, 0), Qt.ItemDataRole.DisplayRole)
+
+
+# --------------------------------------------------------------------------- the editor tabs
+
+
+def test_tabs_hold_the_flow_editors(panel, doc):
+    labels = [panel.tabs.tabText(i) for i in range(panel.tabs.count())]
+    assert labels == ["Transforms", f"Lookups ({len(doc.flow(FLOW).lookups)})", "Conditions",
+                      "Defaults"]
+    panel.defaults_editor.set_default("Description__c", "from Stripe")
+    assert panel.tabs.tabText(3) == "Defaults (1)"
+    doc.undo_stack.undo()
+    assert panel.tabs.tabText(3) == "Defaults"
+
+
+def test_show_mapping_opens_the_tab_that_fills_the_target(panel, doc):
+    panel.tabs.setCurrentWidget(panel.condition_editor)
+    panel.show_mapping("Account__c")  # filled by a lookup, not a field mapping
+    assert panel.tabs.currentWidget() is panel.lookup_editor
+    assert panel.lookup_editor.selected_row() == 0
+    panel.show_mapping("Amount__c")
+    assert panel.tabs.currentWidget() is panel.transforms_page
+    panel.defaults_editor.set_default("Fee__c", 0)
+    panel.show_mapping("Fee__c")
+    assert panel.tabs.currentWidget() is panel.defaults_editor
+
+
+@pytest.mark.parametrize(
+    ("template", "flow", "tab"),
+    [
+        ("charges-payments", FLOW, 0),
+        ("charges-payments", FLOW, 1),
+        ("subscriptions", "invoice-paid-to-contract", 2),
+        ("disputes-fraud-cases", "dispute-to-case", 3),
+    ],
+)
+def test_each_tab_renders(qtbot, tmp_path, template, flow, tab):
+    document = StudioDocument(catalogs=default_catalogs())
+    document.open_template(template)
+    document.set_current_flow(flow)
+    sample = document.flow(flow).fixtures[0].input
+    widget = TransformPanel(document, lambda: sample)
+    qtbot.addWidget(widget)
+    widget.resize(1100, 380)
+    widget.show()
+    widget.show_mapping("Amount__c" if tab == 0 else "")
+    widget.tabs.setCurrentIndex(tab)
+    page = widget.tabs.currentWidget()
+    table = getattr(page, "table", None)
+    if table is not None:
+        assert table.rowCount() >= 1  # the template's lookups / conditions / defaults
+        table.selectRow(0)
+    path = tmp_path / f"tab{tab}.png"
+    assert widget.grab().save(str(path))
+    image = widget.grab().toImage()
+    colours = {image.pixel(x, y) for x in range(0, 1100, 9) for y in range(0, 380, 9)}
+    assert len(colours) > 8
