@@ -5,9 +5,9 @@ validation issue gets a tinted background, an icon and the issue as its tooltip;
 problems (a skip, a missing required field, a flow that does not compile) go to the Status
 column.
 
-The flow is compiled once per change of the document and applied per record
-(:func:`mappings.engine.plan.compile_flow`), so re-computing 1,000 records after an edit is a
-matter of milliseconds; display strings are made lazily in :meth:`data`.
+The flow is compiled once per change of the document (:func:`mappings.engine.plan.compile_flow`)
+and applied per record when the row is first shown; display strings are made in
+:meth:`data`. An edit only drops the cached rows, so it costs what the visible rows cost.
 """
 
 from __future__ import annotations
@@ -106,7 +106,9 @@ class PreviewModel(QAbstractTableModel):
         self._document = document
         self._flow_name: str | None = None
         self._samples: list[dict[str, Any]] = []
-        self._rows: list[RowResult] = []
+        self._rows: list[RowResult | None] = []  # None: not applied yet
+        self._plan: FlowPlan | None = None
+        self._column_set: frozenset[str] = frozenset()
         self._columns: list[str] = []
         self._relationships: dict[str, str] = {}  # lookup target -> relationship key
         self._plan_error = ""
@@ -139,7 +141,7 @@ class PreviewModel(QAbstractTableModel):
         self.recompute()
 
     def row_result(self, row: int) -> RowResult:
-        return self._rows[row]
+        return self._row(row)
 
     def sample(self, row: int) -> dict[str, Any]:
         return self._samples[row]
@@ -165,14 +167,13 @@ class PreviewModel(QAbstractTableModel):
         return self._document.find_flow(self._flow_name)
 
     def recompute(self) -> None:
-        """Compile the flow once and apply it to every sample."""
+        """Compile the flow once; its rows are applied when first shown (see :meth:`_row`)."""
         flow = self._flow()
         columns: list[str] = flow.target_fields() if flow is not None else []
-        rows: list[RowResult] = []
         error = ""
         relationships: dict[str, str] = {}
+        plan: FlowPlan | None = None
         if flow is not None:
-            plan: FlowPlan | None = None
             schema = None
             try:
                 schema = self._document.target_schema(flow.name)
@@ -182,21 +183,11 @@ class PreviewModel(QAbstractTableModel):
             for lk in flow.lookups:
                 fs = schema.find(lk.target) if schema is not None else None
                 relationships[lk.target] = relationship_name(lk.target, fs)
-            column_set = set(columns)
-            for sample in self._samples:
-                if plan is None:
-                    rows.append(RowResult(MappingResult({}, [Issue("FLOW_ERROR", None, error)])))
-                    continue
-                result = plan.apply(sample)
-                row = RowResult(result)
-                for issue in result.issues:
-                    if issue.field is not None and issue.field in column_set:
-                        row.by_field.setdefault(issue.field, []).append(issue)
-                    else:
-                        row.general.append(issue)
-                rows.append(row)
+        rows: list[RowResult | None] = [None] * (len(self._samples) if flow is not None else 0)
         error_changed = error != self._plan_error
         self._plan_error = error
+        self._plan = plan
+        self._column_set = frozenset(columns)
         same_shape = columns == self._columns and len(rows) == len(self._rows)
         if same_shape:
             self._rows, self._relationships = rows, relationships
@@ -212,9 +203,35 @@ class PreviewModel(QAbstractTableModel):
             self.planErrorChanged.emit(error)
         self.resultsChanged.emit()
 
+    def _row(self, index: int) -> RowResult:
+        """One sample through the compiled plan, on first use.
+
+        A view asks only for the rows it shows, so a thousand samples cost what a screenful
+        does until someone scrolls (a JSONata step costs about a millisecond per record).
+        """
+        row = self._rows[index]
+        if row is None:
+            if self._plan is None:
+                issue = Issue("FLOW_ERROR", None, self._plan_error or "no flow")
+                row = RowResult(MappingResult({}, [issue]))
+            else:
+                result = self._plan.apply(self._samples[index])
+                row = RowResult(result)
+                for issue in result.issues:
+                    if issue.field is not None and issue.field in self._column_set:
+                        row.by_field.setdefault(issue.field, []).append(issue)
+                    else:
+                        row.general.append(issue)
+            self._rows[index] = row
+        return row
+
+    def compute_all(self) -> list[RowResult]:
+        """Every row's result now (for summaries and benchmarks)."""
+        return [self._row(i) for i in range(len(self._rows))]
+
     def value(self, row: int, target_field: str) -> Any:
         """The transformed value of one cell (a lookup shows its reference)."""
-        record = self._rows[row].result.record
+        record = self._row(row).result.record
         value = _get_path(record, target_field)
         if value is None and target_field in self._relationships:
             value = record.get(self._relationships[target_field])
@@ -256,7 +273,7 @@ class PreviewModel(QAbstractTableModel):
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._rows):
             return None
-        row = self._rows[index.row()]
+        row = self._row(index.row())
         column = index.column()
         if column == RECORD_COLUMN:
             return self._record_data(index.row(), role)

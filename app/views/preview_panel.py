@@ -106,6 +106,8 @@ class PreviewPanel(QWidget):
         self.table.horizontalHeader().setDefaultSectionSize(130)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setDefaultSectionSize(22)
+        # Fit columns to the rows on screen only: rows are mapped when first shown.
+        self.table.horizontalHeader().setResizeContentsPrecision(0)
 
         self.source_view = QPlainTextEdit(readOnly=True)
         self.source_view.setPlaceholderText("Select a record to see its source JSON")

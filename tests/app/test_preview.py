@@ -224,3 +224,25 @@ def test_file_without_path_is_a_clear_error(doc, services):
 def test_missing_file_is_named(doc, services, tmp_path):
     with pytest.raises(Exception, match=r"nope\.json does not exist"):
         services.load_samples(doc.flow(FLOW), SOURCE_FILE, path=Path(tmp_path / "nope.json"))
+
+
+def test_plan_is_compiled_once_per_change_and_rows_applied_once(doc, charge, monkeypatch):
+    import app.models.preview_model as preview_model
+
+    compiled = []
+    real_compile = preview_model.compile_flow
+
+    def counting(*args, **kwargs):
+        compiled.append(args[0].name)
+        return real_compile(*args, **kwargs)
+
+    monkeypatch.setattr(preview_model, "compile_flow", counting)
+    model = PreviewModel(doc)
+    samples = [dict(charge, id=f"ch_{i}") for i in range(1000)]
+    model.set_flow(FLOW, samples)
+    rows = model.compute_all()
+    assert [r.result.record["StripeChargeID__c"] for r in rows[:2]] == ["ch_0", "ch_1"]
+    assert model.row_result(999) is rows[999]  # applied once, then cached
+    doc.set_transforms(FLOW, "Currency__c", [TransformStep("lower")])
+    assert {r.result.record["Currency__c"] for r in model.compute_all()} == {"usd"}
+    assert compiled == [FLOW, FLOW]
