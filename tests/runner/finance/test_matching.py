@@ -115,3 +115,26 @@ def test_bad_input_is_named() -> None:
         match_candidates(CUSTOMER, [{"Name": "Acme"}])
     with pytest.raises(ValueError, match="customer"):
         match_candidates(["cus_1"], [])  # type: ignore[arg-type]
+
+
+def test_ambiguous_duplicate_is_held_and_resolved_through_the_review_queue(tmp_path) -> None:
+    from runner.state.store import StateStore
+
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    try:
+        found = match_candidates(CUSTOMER, [
+            {"Id": "001B", "Name": "ACME Corporation", "BillingPostalCode": "94105"},
+            {"Id": "003C", "LastName": "Acme", "Phone": "(415) 555-0100"},
+        ])
+        decision = decide(found)
+        assert decision.action == "review"
+        item = store.review_add(flow="customer-to-account", source_id=CUSTOMER["id"],
+                                record={"Name": "Acme Corp"},
+                                candidates=[c.to_dict() for c in found], payload=CUSTOMER)
+        held = store.review_get(item)
+        assert [c["sf_id"] for c in held.candidates] == ["003C", "001B"]  # name + phone first
+        assert held.candidates[0]["reasons"][0].startswith("name 100% similar")
+        store.review_decide(item, "linked", "001B")
+        assert store.review_list("open") == []
+    finally:
+        store.close()
