@@ -134,7 +134,7 @@ def test_ambiguous_duplicate_is_held_and_resolved_through_the_review_queue(tmp_p
         held = store.review_get(item)
         assert [c["sf_id"] for c in held.candidates] == ["003C", "001B"]  # name + phone first
         assert held.candidates[0]["reasons"][0].startswith("name 100% similar")
-        store.review_decide(item, "linked", "001B")
+        store.review_decide(item, "approved", "001B")
         assert store.review_list("open") == []
     finally:
         store.close()
