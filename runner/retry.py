@@ -41,10 +41,14 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError(f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}")
+            raise ValueError(
+                f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}"
+            )
         for name in ("base_delay", "max_delay", "limit_base_delay", "limit_max_delay"):
             if getattr(self, name) < 0:
-                raise ValueError(f"RetryPolicy.{name} must not be negative, got {getattr(self, name)}")
+                raise ValueError(
+                    f"RetryPolicy.{name} must not be negative, got {getattr(self, name)}"
+                )
         if self.multiplier < 1:
             raise ValueError(f"RetryPolicy.multiplier must be at least 1, got {self.multiplier}")
         if not 0 <= self.jitter < 1:
@@ -112,7 +116,8 @@ def decide(failure: Failure | str, attempts: int, policy: RetryPolicy = DEFAULT_
         return RetryDecision("dead_letter", reason="the record cannot be synced as it is")
     if attempts >= policy.max_attempts:
         return RetryDecision(
-            "dead_letter", reason=f"still failing after {attempts} attempts (max {policy.max_attempts})"
+            "dead_letter",
+            reason=f"still failing after {attempts} attempts (max {policy.max_attempts})",
         )
     delay = backoff(attempts, policy, error_code=error_code, key=key)
     return RetryDecision("retry", delay=delay, reason=f"attempt {attempts} failed, retrying")

@@ -14,15 +14,16 @@ from typing import Any
 from mappings.bundle.secrets import find_secret
 
 
-def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
+def _strings(value: Any, where: str) -> Iterator[tuple[str, str, bool]]:
+    """(path, text, is_a_key) for every string in ``value``."""
     if isinstance(value, str):
-        yield where, value
+        yield where, value, False
     elif isinstance(value, dict):
         for key, item in value.items():
-            place = f"{where}.{key}" if where else str(key)
             if isinstance(key, str):
-                yield f"{place} (the key)", key
-            yield from _strings(item, place)
+                # The path names the mapping holding the key, not the key: it may be the secret.
+                yield where, key, True
+            yield from _strings(item, f"{where}.{key}" if where else str(key))
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
             yield from _strings(item, f"{where}[{i}]")
@@ -30,10 +31,12 @@ def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
 
 def check_no_secret(payload: Any, what: str = "payload") -> None:
     """Raise ValueError naming where in ``payload`` something looks like a secret."""
-    for where, text in _strings(payload, ""):
+    for where, text, is_key in _strings(payload, ""):
         kind = find_secret(text)
         if kind is not None:
             place = f"{what}{'' if where.startswith('[') else '.'}{where}" if where else what
+            if is_key:
+                place = f"a key of {place}"
             raise ValueError(
                 f"refusing to store {place}: it looks like {kind}; the state database "
                 "never holds secrets"

@@ -38,7 +38,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(f"refusing a naive datetime {value.isoformat()}: pass an aware UTC time")
+            raise ValueError(
+                f"refusing a naive datetime {value.isoformat()}: pass an aware UTC time"
+            )
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

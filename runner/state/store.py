@@ -289,6 +289,25 @@ class StateStore:
             "worker": None, "lease_until": None, "retry_at": None,
         })
 
+    def mark_done_many(self, event_ids: Iterable[str], *, outcome: str = "done",
+                       worker: str | None = None) -> int:
+        """``mark_done`` for a whole micro-batch in one commit; returns how many were marked
+        (with ``worker``: only those it still holds). Unknown ids are not an error here."""
+        ids = list(dict.fromkeys(event_ids))
+        t = inbox_events
+        values = {
+            "status": "skipped" if outcome in SKIP_OUTCOMES else "done", "outcome": outcome,
+            "processed_at": self.now(), "worker": None, "lease_until": None, "retry_at": None,
+        }
+        marked = 0
+        with self._write() as conn:
+            for start in range(0, len(ids), 500):
+                where = t.c.event_id.in_(ids[start:start + 500])
+                if worker is not None:
+                    where = and_(where, t.c.worker == worker, t.c.status == "processing")
+                marked += conn.execute(update(t).where(where).values(values)).rowcount
+        return marked
+
     def mark_retry(self, event_id: str, error: str, retry_at: datetime, *,
                    worker: str | None = None) -> bool:
         if retry_at.tzinfo is None:

@@ -419,3 +419,13 @@ def test_timestamps_are_aware_utc_and_json_round_trips(store):
     assert event.received_at.tzinfo is not None
     assert event.received_at.utcoffset() == timedelta(0)
     assert event.received_at.tzinfo == UTC
+
+
+def test_mark_done_many_in_one_commit(store):
+    store.add_events([make_event(i) for i in range(4)], source="webhook")
+    store.claim_events("w1", limit=3)
+    # evt_3 is not claimed by w1, evt_x does not exist: neither is marked.
+    assert store.mark_done_many(["evt_0", "evt_1", "evt_2", "evt_3", "evt_x"], worker="w1") == 3
+    assert store.mark_done_many(["evt_3"], outcome="ignored") == 1
+    assert store.counts()["done"] == 3
+    assert store.get_event("evt_3").status == "skipped"
