@@ -225,8 +225,11 @@ class ConnectionsDialog(QDialog):
 
     testFinished = Signal(object)  # TestResult
 
-    def __init__(self, store: ConnectionStore, parent: QWidget | None = None) -> None:
+    def __init__(self, store: ConnectionStore | Any, parent: QWidget | None = None) -> None:
+        """``store``: a ConnectionStore, or the studio's Services (its ``store`` is used)."""
         super().__init__(parent)
+        if not isinstance(store, ConnectionStore):
+            store = store.store
         self.setWindowTitle("Connections")
         self.setObjectName("connectionsDialog")
         self.resize(820, 480)

@@ -322,3 +322,13 @@ def test_the_dialog_test_button_shows_the_result(qtbot, sandbox_store):
     assert signal.args[0].ok
     assert "logged in" in dialog.message.text()
     assert dialog.test_button.isEnabled()
+
+
+def test_dialog_accepts_the_services_facade(qtbot, tmp_path, memory_keyring):
+    from app.services import Services
+
+    services = Services(config_path=tmp_path / "c.json", sandbox_dir=tmp_path / "sandbox")
+    dialog = ConnectionsDialog(services)
+    qtbot.addWidget(dialog)
+    assert dialog.store is services.store
+    assert ("salesforce", LOCAL_SANDBOX) in dialog.entries()
