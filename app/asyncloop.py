@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,32 +34,8 @@ _MAX_WORKERS = 4
 
 ErrorSink = Callable[[BaseException, str], None]
 
-_NONE_GUARD = 1 << 40
-_none_guarded = False
 
 
-def keep_none_alive() -> None:
-    """Work around shiboken6 6.12 on CPython 3.11: its void methods return None without
-    taking a reference, so every ``widget.setEnabled(True)``, ``painter.setPen(...)``...
-    drops None's reference count by one, and after some ten thousand calls the process
-    aborts with "none_dealloc: deallocating None". Python 3.12 made None immortal, which
-    hides the bug there; here we give None (and True and False) a reference count they
-    cannot run out of.
-    Idempotent; a no-op on 3.12+ and on other interpreters.
-    """
-    global _none_guarded
-    if _none_guarded or sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
-        return
-    import ctypes
-
-    # ob_refcnt is the first field of every CPython object (Py_ssize_t). True and False
-    # suffer the same way (seen at interpreter exit after a long session).
-    for singleton in (None, True, False):
-        ctypes.c_ssize_t.from_address(id(singleton)).value += _NONE_GUARD
-    _none_guarded = True
-
-
-keep_none_alive()  # before any Qt call of the studio runs
 
 
 class BusyCounter(QObject):

@@ -264,18 +264,18 @@ def test_run_blocking_and_spawn_on_the_qasync_loop(qtbot, window):
     )
 
 
-def test_many_void_qt_calls_do_not_exhaust_none(qtbot):
-    """shiboken6 6.12 on Python 3.11 drops a reference to None per void call (see
-    asyncloop.keep_none_alive); a long session makes far more calls than None had refs."""
+def test_many_void_qt_calls_keep_none_alive(qtbot):
+    """shiboken6 6.12.0 on Python 3.11 dropped a reference to None per void call, which
+    aborted long sessions (pyproject pins PySide6 below 6.12 for it). None's reference
+    count must not move across many such calls."""
     import sys
 
     from PySide6.QtWidgets import QLabel
 
     label = QLabel()
     qtbot.addWidget(label)
-    calls = 50_000
-    for _ in range(calls):
+    before = sys.getrefcount(None)
+    for _ in range(50_000):
         label.setEnabled(True)
-    asyncloop.keep_none_alive()  # idempotent: a second call changes nothing
-    if sys.version_info < (3, 12):
-        assert sys.getrefcount(None) > calls
+    # Other threads may hold or drop a few references meanwhile; a leak is one per call.
+    assert abs(sys.getrefcount(None) - before) < 1_000
