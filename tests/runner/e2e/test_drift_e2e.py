@@ -1,0 +1,44 @@
+"""A bundle whose target field no longer exists in the org is refused at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.runner.e2e.helpers import RunnerProcess, write_sandbox_json
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def drifted_sandbox(tmp_path: Path):
+    from runner.sandbox.salesforce.server import start_emulator
+    from runner.sandbox.stripe_sandbox import new_webhook_secret, start_stripe_sandbox
+    from runner.sandbox.up import SandboxSession
+
+    stripe = start_stripe_sandbox(webhook_secret=new_webhook_secret())
+    try:
+        handle = start_emulator(tmp_path / "sf", reset=True, metadata=[
+            {"removeFields": {"Payment__c": ["Amount__c"]}}])
+    except BaseException:
+        stripe.stop()
+        raise
+    session = SandboxSession(stripe=stripe, salesforce=handle, state_dir=tmp_path)
+    session.json_path = write_sandbox_json(session, tmp_path / "sandbox.json")
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+def test_run_refuses_a_bundle_whose_target_field_is_gone(drifted_sandbox, charges_bundle,
+                                                         state_url, tmp_path: Path) -> None:
+    runner = RunnerProcess(charges_bundle, drifted_sandbox.json_path, state_url, tmp_path)
+    runner.start(wait=False)
+    code = runner.wait_exit(60)
+    log = runner.log()
+    assert code == 1
+    assert "error: the bundle does not match the Salesforce org" in log
+    assert "Payment__c.Amount__c no longer exists in the org" in log
+    assert "Traceback" not in log
