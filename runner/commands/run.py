@@ -84,17 +84,17 @@ def run_command(args: argparse.Namespace) -> int:
                                  "DEBUG" if getattr(args, "debug", False) else config.log_level,
                                  config.secret_values())
     loaded = load_verified_bundle(args.bundle, config)
-    stripe = connect_stripe(config)
-    redactor.add(*stripe.settings.secret_values())
-    sandbox = config.sandbox is not None
-    if not stripe.settings.webhook_secrets:
-        raise ConfigError("no Stripe webhook signing secret: set "
-                          "FIELDBRIDGE_STRIPE_DEFAULT_WEBHOOK_SECRET or put webhook_secret in "
-                          "the secrets file")
-    salesforce = connect_salesforce(config)
-    redactor.add(*salesforce.settings.secret_values())
-    store = open_store(config)
+    store = open_store(config)  # cheap checks first: a bad state URL before any login
     try:
+        stripe = connect_stripe(config)
+        redactor.add(*stripe.settings.secret_values())
+        sandbox = config.sandbox is not None
+        if not stripe.settings.webhook_secrets:
+            raise ConfigError("no Stripe webhook signing secret: set "
+                              "FIELDBRIDGE_STRIPE_DEFAULT_WEBHOOK_SECRET or put "
+                              "webhook_secret in the secrets file")
+        salesforce = connect_salesforce(config)
+        redactor.add(*salesforce.settings.secret_values())
         runner = Runner(loaded, config, store, salesforce=salesforce, stripe=stripe,
                         metrics=Metrics(), alerter=build_alerter(config),
                         register_webhook=sandbox)
