@@ -37,6 +37,42 @@ def compile_expression(expr: str) -> jsonata.Jsonata:
         raise ExpressionError(f"invalid JSONata expression {expr!r}: {exc}") from exc
 
 
+# Node types that reach beyond named keys: the whole input ($ / $$), wildcards, parents.
+_WHOLE_INPUT_NODES = frozenset({"wildcard", "descendant", "parent"})
+
+
+def referenced_names(compiled: jsonata.Jsonata) -> frozenset[str] | None:
+    """Every field name the expression mentions anywhere, or None if it may read any key.
+
+    jsonata-python walks its whole input on every evaluation (``validate_input``), which
+    for a Stripe charge costs five times the expression itself. Handing it only the
+    record's top-level keys the expression names is safe: a key can only be read through a
+    name token equal to it, unless the expression uses ``$``/``$$``, a wildcard or a
+    parent step, in which case we keep the whole record.
+    """
+    from jsonata.parser import Parser
+
+    names: set[str] = set()
+    seen: set[int] = set()
+    stack: list[Any] = [compiled.ast]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list | tuple):
+            stack.extend(node)
+            continue
+        if not isinstance(node, Parser.Symbol) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        kind = getattr(node, "type", None)
+        if kind in _WHOLE_INPUT_NODES or (kind == "variable" and node.value in ("", "$")):
+            return None
+        if kind == "name" and isinstance(node.value, str):
+            names.add(node.value)
+        # Every child (the ternary's else branch is ``_else``), not the owning parser.
+        stack.extend(v for k, v in vars(node).items() if k != "_outer_instance")
+    return frozenset(names)
+
+
 def _to_jsonata(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -57,11 +93,15 @@ def _plain(value: Any) -> Any:
 def _build_jsonata(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
     expr = args["expr"]
     compiled = compile_expression(expr)
+    names = referenced_names(compiled)
 
     def step(value: Any, ctx: StepContext) -> Any:
+        record = ctx.record
+        if names is not None and isinstance(record, Mapping):
+            record = {k: record[k] for k in names if k in record}
         try:
             result = compiled.evaluate(
-                ctx.record, {"value": _to_jsonata(value), "event": ctx.event}
+                record, {"value": _to_jsonata(value), "event": ctx.event}
             )
         except Exception as exc:
             raise ExpressionError(f"JSONata expression {expr!r} failed: {exc}") from exc

@@ -11,6 +11,7 @@ from mappings.document.model import TransformStep
 from mappings.errors import ExpressionError, TransformError
 from mappings.transforms import build_step
 from mappings.transforms.context import RecordContext
+from mappings.transforms.expression import compile_expression, referenced_names
 
 CHARGE = {
     "id": "ch_1",
@@ -92,3 +93,50 @@ def test_python_is_not_reachable() -> None:
     # JSONata has no way into the interpreter: a Python call is an unknown name to it.
     with pytest.raises(ExpressionError, match="failed"):
         run("__import__('os').system('echo pwned')")
+
+
+# --- input pruning: only the keys an expression names reach jsonata ------------------------
+
+
+@pytest.mark.parametrize(
+    ("expr", "names"),
+    [
+        ("amount", {"amount"}),
+        ("billing_details.address.city", {"billing_details", "address", "city"}),
+        ("refunded ? 'R' : $lookup({'succeeded': 'C'}, status)", {"refunded", "status"}),
+        ("a[b = 1].c & `odd key`", {"a", "b", "c", "odd key"}),
+        ("$value & 'x'", set()),
+        ("$", None),
+        ("$$.amount", None),
+        ("*", None),
+        ("**.city", None),
+        ("a.%.b", None),
+        ("$keys($)", None),
+    ],
+)
+def test_referenced_names(expr: str, names: set[str] | None) -> None:
+    found = referenced_names(compile_expression(expr))
+    assert (None if found is None else set(found)) == names
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "refunded = true ? 'Refunded' : $lookup({'succeeded': 'Completed'}, status)",
+        "$count($keys($))",
+        "billing_details.email & ' / ' & $string(amount)",
+        "$sum(items.data.quantity)",
+    ],
+)
+def test_pruned_input_gives_the_same_result(expr: str) -> None:
+    record = {
+        "refunded": False,
+        "status": "succeeded",
+        "amount": 1999,
+        "billing_details": {"email": "j@example.com"},
+        "items": {"data": [{"quantity": 2}, {"quantity": 3}]},
+        "unrelated": {"deep": [1, 2, 3]},
+    }
+    step = build_step(TransformStep("jsonata", {"expr": expr}))
+    full = compile_expression(expr).evaluate(record, {"value": None, "event": None})
+    assert step(None, RecordContext(record)) == full
