@@ -171,6 +171,8 @@ class MainWindow(QMainWindow):
         self.document = document or StudioDocument(self)
         # app.services.Services (connections, samples, sandbox): the only door to the runner.
         self.services = services if services is not None else _default_services()
+        # Services we made are ours to close (it stops the local sandboxes we started).
+        self._owns_services = services is None
         self.settings = settings or studio_settings()
         self.recent = RecentWorkspaces(self.settings)
         self.ask_unsaved = ask_unsaved or ask_unsaved_with_message_box
@@ -903,6 +905,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.maybe_save():
             asyncloop.set_error_sink(None)
+            if self._owns_services and self.services is not None:
+                self.services.close()
             event.accept()
         else:
             event.ignore()

@@ -121,3 +121,35 @@ def test_the_message_box_answers(qtbot, monkeypatch, button, answer):
     [box] = shown
     assert box.text() == "Save the changes to my-workspace?"
     assert box.defaultButton() is box.button(QMessageBox.StandardButton.Save)
+
+
+class _CountingServices:
+    """Stands in for app.services.Services: counts close() calls."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def samples_for(self, _flow):
+        return []
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_closing_stops_the_services_the_window_made(qtbot, tmp_path, catalogs, monkeypatch):
+    made = _CountingServices()
+    monkeypatch.setattr(main_window_module, "_default_services", lambda: made)
+    win = MainWindow(StudioDocument(catalogs=catalogs), settings=studio_settings(tmp_path / "s.ini"))
+    qtbot.addWidget(win)
+    assert win.close()
+    assert made.closed == 1  # the local sandboxes it started do not outlive the studio
+
+
+def test_closing_leaves_services_it_was_given(qtbot, tmp_path, catalogs):
+    given = _CountingServices()
+    win = MainWindow(
+        StudioDocument(catalogs=catalogs), settings=studio_settings(tmp_path / "s.ini"), services=given
+    )
+    qtbot.addWidget(win)
+    assert win.close()
+    assert given.closed == 0
