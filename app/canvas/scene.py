@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtGui import QColor, QFont
@@ -422,7 +423,7 @@ class MappingScene(QGraphicsScene):
         for owner in self.free_key_owners():
             button = ButtonItem(
                 f"+ {owner} key",
-                lambda o=owner: self.request_free_key(o),
+                partial(self.request_free_key, owner),
                 f"Add a {owner} key of {flow.target.object if flow else ''} to map onto",
             )
             button.setPos(x, 6)

@@ -570,7 +570,7 @@ class ConditionEditor(QWidget):
             if cond.op is ConditionOp.EXPR:
                 self.table.setSpan(row, 0, 1, 3)  # the expression is the whole test
             outcome = self.table.item(row, 3)
-            if passed is not None:
+            if passed is not None and outcome is not None:
                 outcome.setForeground(QColor("#15803d" if passed else "#b45309"))
         self.table.blockSignals(False)
         self._update_buttons()

@@ -241,7 +241,11 @@ class DefaultsEditor(QWidget):
     def _fill_table(self, flow: Flow | None) -> None:
         self.table.blockSignals(True)
         self.table.setRowCount(0)
-        for target, value in flow.defaults.items() if flow is not None else []:
+        if flow is None:
+            self.table.blockSignals(False)
+            self._update_buttons()
+            return
+        for target, value in flow.defaults.items():
             row = self.table.rowCount()
             self.table.insertRow(row)
             mapped = flow.mapping_for(target) is not None

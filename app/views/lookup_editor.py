@@ -54,8 +54,10 @@ class FieldPicker(QComboBox):
         self.setMaxVisibleItems(16)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(24)
-        self.lineEdit().setPlaceholderText(placeholder)
-        self.lineEdit().setClearButtonEnabled(True)
+        line = self.lineEdit()
+        assert line is not None  # an editable combo has one
+        line.setPlaceholderText(placeholder)
+        line.setClearButtonEnabled(True)
         self._paths = QStringListModel(self)
         completer = QCompleter(self._paths, self)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -378,13 +380,14 @@ class LookupEditor(QWidget):
     def _fill_table(self, flow: Flow | None) -> None:
         self.table.blockSignals(True)
         self.table.setRowCount(0)
+        target = flow.target.object if flow is not None else ""
         for lk in flow.lookups if flow is not None else []:
             row = self.table.rowCount()
             self.table.insertRow(row)
             cells = (lk.target, lk.object, lk.match_field, lk.source)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(f"{flow.target.object}.{lk.target} ← Id of the {lk.object} "
+                item.setToolTip(f"{target}.{lk.target} ← Id of the {lk.object} "
                                 f"whose {lk.match_field} = {lk.source}")
                 self.table.setItem(row, col, item)
             required = QTableWidgetItem("yes" if lk.required else "no")
