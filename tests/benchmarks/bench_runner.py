@@ -1,0 +1,302 @@
+"""End-to-end throughput, latency and API economy of the runner on the local sandboxes.
+
+Run: ``.venv/bin/python tests/benchmarks/bench_runner.py [--burst N] [--rate R --seconds S]``.
+
+Three processes, as in production: the sandboxes (``sandbox up --json``), the runner
+(``run`` with the charges template, SQLite state) and this one, which only sends signed
+``charge.succeeded`` webhooks and measures:
+
+- burst: N events posted as fast as 8 connections allow; events/s from the first post to the
+  last Payment__c row written; Salesforce API calls per record from the org's daily-usage
+  counter (``/limits``) before and after (the reading call itself subtracted);
+- steady: R events/s for S seconds; webhook-to-Salesforce latency per record = the row's
+  ``CreatedDate`` (millisecond precision, same clock) minus the moment its POST started;
+- baseline: the naive way, in this process: map each event with the same compiled plan and
+  upsert it with its own REST call.
+
+The last line is JSON: ``events_per_s``, ``p50_ms``, ``p99_ms``, ``api_calls_per_record``,
+``baseline_api_calls_per_record``, ``baseline_events_per_s`` (+ details).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from runner.sandbox.stripe_events import make_event, signed_delivery  # noqa: E402
+
+WRITTEN = re.compile(r'^fieldbridge_events_processed_total\{[^}]*outcome="written"[^}]*\} '
+                     r'([0-9.e+]+)$', re.M)
+CUSTOMER = "cus_benchCustomer01"
+
+
+def _events(n: int, tag: str) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        event = make_event("charge.succeeded", overrides={
+            "id": f"ch_{tag}{i:06d}", "customer": CUSTOMER, "amount": 1000 + i,
+            "currency": "usd", "description": f"bench {tag} {i}"})
+        out.append(event)
+    return out
+
+
+class Sandboxes:
+    def __init__(self, state: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "runner.cli", "sandbox", "up", "--json", "--reset",
+             "--state-dir", str(state / "sandbox")],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line.startswith("{"):
+            self.stop()
+            raise SystemExit("sandbox up did not print its JSON")
+        self.config = json.loads(line)
+        self.json_path = state / "sandbox.json"
+        self.json_path.write_text(line)
+        self.json_path.chmod(0o600)
+
+    def client(self) -> Any:
+        from simple_salesforce import Salesforce
+
+        sf = self.config["salesforce"]
+        session = requests.Session()
+        session.verify = sf["ca_file"]
+        session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+        return Salesforce(instance_url=sf["instance_url"], session_id=sf["access_token"],
+                          session=session, version=sf.get("api_version", "62.0"))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class RunnerProc:
+    def __init__(self, bundle: Path, sandbox_json: Path, state: Path) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = (state / "runner.log").open("wb")
+        env = dict(os.environ, FIELDBRIDGE_LOG_LEVEL="WARNING")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "runner.cli", "run", str(bundle), "--sandbox",
+             str(sandbox_json), "--state", f"sqlite:///{state / 'state.sqlite'}",
+             "--listen", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stderr=self.log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the runner exited with {self.proc.returncode}; see "
+                                 f"{state / 'runner.log'}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise SystemExit("the runner did not become healthy")
+
+    def written(self) -> int:
+        text = requests.get(f"{self.url}/metrics", timeout=5).text
+        return int(sum(float(m) for m in WRITTEN.findall(text)))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+def api_used(sf: Any) -> int:
+    limits = sf.restful("limits")["DailyApiRequests"]
+    return int(limits["Max"]) - int(limits["Remaining"])
+
+
+def post_all(url: str, bodies: list[tuple[bytes, dict]], threads: int,
+             pace: float | None = None) -> list[float]:
+    """POST every body; the wall-clock time each POST started (index-aligned)."""
+    started = [0.0] * len(bodies)
+    local = threading.local()
+    t0 = time.monotonic()
+
+    def send(i: int) -> None:
+        if pace:
+            delay = t0 + i / pace - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            session.trust_env = False
+        body, headers = bodies[i]
+        started[i] = time.time()
+        resp = session.post(url, data=body, headers=headers, timeout=30)
+        if resp.status_code != 200:
+            raise RuntimeError(f"webhook answered {resp.status_code}: {resp.text[:200]}")
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(send, range(len(bodies))))
+    return started
+
+
+def wait_written(runner: RunnerProc, target: int, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if runner.written() >= target:
+            return time.time()
+        time.sleep(0.02)
+    raise SystemExit(f"only {runner.written()} of {target} records written in {timeout:g} s")
+
+
+def created_times(sf: Any, charge_ids: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for start in range(0, len(charge_ids), 200):
+        quoted = ", ".join(f"'{c}'" for c in charge_ids[start:start + 200])
+        for row in sf.query_all("SELECT StripeChargeID__c, CreatedDate FROM Payment__c "
+                                f"WHERE StripeChargeID__c IN ({quoted})")["records"]:
+            stamp = row["CreatedDate"].replace("+0000", "+00:00").replace("Z", "+00:00")
+            out[row["StripeChargeID__c"]] = datetime.fromisoformat(stamp).timestamp()
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def baseline(sf: Any, bundle: Path, events: list[dict]) -> tuple[float, float]:
+    """Map with the same plan, one upsert call per record; (events/s, calls per record)."""
+    from mappings.bundle import load_bundle
+    from mappings.engine.result import json_safe
+    from runner.pipeline.bundle_runtime import LoadedBundle
+
+    compiled = LoadedBundle.from_bundle(load_bundle(bundle)).flow("charge-to-payment")
+    account = sf.query(f"SELECT Id FROM Account WHERE StripeCustomerID__c = '{CUSTOMER}'")
+    account_id = account["records"][0]["Id"]
+    before = api_used(sf)
+    t0 = time.monotonic()
+    for event in events:
+        # The naive integration looks the Account up for every record, then upserts it.
+        sf.query(f"SELECT Id FROM Account WHERE StripeCustomerID__c = '{CUSTOMER}'")
+        result = compiled.plan.apply(event, lambda *_: account_id)
+        record = {k: v for k, v in json_safe(result.record).items() if k != "StripeChargeID__c"}
+        sf.Payment__c.upsert(f"StripeChargeID__c/{event['data']['object']['id']}", record)
+    seconds = time.monotonic() - t0
+    calls = api_used(sf) - before - 1  # the reading call itself
+    return len(events) / seconds, calls / len(events)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", type=int, default=3000, help="events in the burst")
+    parser.add_argument("--rate", type=float, default=100.0, help="steady events/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="steady duration")
+    parser.add_argument("--baseline", type=int, default=300, help="baseline records")
+    parser.add_argument("--threads", type=int, default=8, help="sender connections")
+    args = parser.parse_args(argv)
+
+    from tests.runner.e2e.helpers import build_template_bundle
+
+    with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp:
+        state = Path(tmp)
+        bundle = build_template_bundle(state / "charges.fbz", ("charges-payments",))
+        sandboxes = Sandboxes(state)
+        runner: RunnerProc | None = None
+        try:
+            sf = sandboxes.client()
+            sf.Account.create({"Name": "Bench Customer", "StripeCustomerID__c": CUSTOMER})
+            runner = RunnerProc(bundle, sandboxes.json_path, state)
+            secret = sandboxes.config["stripe"]["webhook_secret"]
+            hook = f"{runner.url}/webhooks/stripe"
+
+            # Warm-up: connections, the Account lookup (then in the cross-reference table).
+            warm = _events(50, "warm")
+            post_all(hook, [signed_delivery(e, secret) for e in warm], args.threads)
+            wait_written(runner, len(warm), 60)
+
+            # Burst.
+            burst = _events(args.burst, "burst")
+            bodies = [signed_delivery(e, secret) for e in burst]
+            used_before = api_used(sf)
+            base = runner.written()
+            t0 = time.time()
+            post_all(hook, bodies, args.threads)
+            posted = time.time()
+            t_end = wait_written(runner, base + len(burst), 300)
+            burst_calls = api_used(sf) - used_before - 1
+            events_per_s = len(burst) / (t_end - t0)
+            print(f"burst: {len(burst)} events posted in {posted - t0:.2f} s, all written "
+                  f"after {t_end - t0:.2f} s: {events_per_s:.0f} events/s; "
+                  f"{burst_calls} Salesforce API calls "
+                  f"({burst_calls / len(burst):.4f} per record)")
+            burst_ids = [e["data"]["object"]["id"] for e in burst]
+            created = created_times(sf, burst_ids)
+            if len(created) != len(burst):
+                raise SystemExit(f"{len(burst) - len(created)} burst records missing")
+
+            # Steady rate.
+            steady = _events(int(args.rate * args.seconds), "steady")
+            bodies = [signed_delivery(e, secret) for e in steady]
+            base = runner.written()
+            sent = post_all(hook, bodies, args.threads, pace=args.rate)
+            wait_written(runner, base + len(steady), 120)
+            ids = [e["data"]["object"]["id"] for e in steady]
+            created = created_times(sf, ids)
+            latencies = [(created[c] - sent[i]) * 1000 for i, c in enumerate(ids)]
+            p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+            print(f"steady: {len(steady)} events at {args.rate:g}/s: webhook-to-Salesforce "
+                  f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {max(latencies):.0f} ms")
+        finally:
+            if runner is not None:
+                runner.stop()
+
+        try:
+            base_events = _events(args.baseline, "naive")
+            base_rate, base_calls = baseline(sf, bundle, base_events)
+            print(f"baseline (one call per record): {base_rate:.0f} events/s, "
+                  f"{base_calls:.2f} API calls per record")
+        finally:
+            sandboxes.stop()
+
+    print(json.dumps({
+        "events_per_s": round(events_per_s, 1),
+        "p50_ms": round(p50, 1),
+        "p99_ms": round(p99, 1),
+        "api_calls_per_record": round(burst_calls / len(burst), 4),
+        "baseline_api_calls_per_record": round(base_calls, 3),
+        "baseline_events_per_s": round(base_rate, 1),
+        "burst_events": len(burst),
+        "steady_rate": args.rate,
+        "steady_events": len(steady),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
