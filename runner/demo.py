@@ -100,8 +100,10 @@ class Demo:
     def run(self) -> int:
         started = time.monotonic()
         temp = self.given_state_dir is None
-        root = Path(tempfile.mkdtemp(prefix="fieldbridge-demo-")) if temp \
-            else self.given_state_dir.expanduser().resolve()
+        if self.given_state_dir is None:
+            root = Path(tempfile.mkdtemp(prefix="fieldbridge-demo-"))
+        else:
+            root = self.given_state_dir.expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)
         try:
             self._start(root)
