@@ -101,17 +101,22 @@ def _emit_charge_events() -> None:
     resources.Refund.__init__ = on_refund
 
 
-def _accept_prices() -> None:
-    """Let subscription items name a ``price``, as current Stripe clients do.
+def _modern_subscriptions() -> None:
+    """Subscriptions as current Stripe clients create them; localstripe predates both parts.
 
-    localstripe predates Prices: its Plans are what Prices became (a plan id works as a
-    price id on real Stripe too), and its subscription items take only ``plan``. We pass a
-    ``price`` through as the plan, so flows written for the current API run unchanged.
+    - Items may name a ``price``: localstripe's Plans are what Prices became (a plan id works
+      as a price id on real Stripe too) and its items take only ``plan``, so a price is
+      passed through as the plan.
+    - ``collection_method=send_invoice`` with ``days_until_due``: Stripe starts the
+      subscription at once and sends an open invoice, no card needed (how sales-led deals
+      are billed); localstripe knows only charging a card on file.
     """
     from localstripe import resources
 
     subscription_init = resources.Subscription.__init__
     item_init = resources.SubscriptionItem.__init__
+    pay_invoice = resources.Invoice._api_pay_invoice
+    invoicing = {"depth": 0}  # > 0 while a send_invoice subscription is being created
 
     def as_plan(item: Any) -> Any:
         if isinstance(item, dict) and "price" in item and "plan" not in item:
@@ -119,18 +124,48 @@ def _accept_prices() -> None:
             item["plan"] = item.pop("price")
         return item
 
-    def init_subscription(self: Any, *args: Any, items: Any = None, **kwargs: Any) -> None:
+    def init_subscription(
+        self: Any,
+        *args: Any,
+        items: Any = None,
+        collection_method: Any = None,
+        days_until_due: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if collection_method not in (None, "charge_automatically", "send_invoice"):
+            raise resources.UserError(400, f"Invalid collection_method: {collection_method}")
+        send = collection_method == "send_invoice"
+        if send:
+            days = resources.try_convert_to_int(days_until_due)
+            if not isinstance(days, int) or days < 0:
+                raise resources.UserError(
+                    400, "days_until_due is required when collection_method is send_invoice"
+                )
         if isinstance(items, list):
             items = [as_plan(item) for item in items]
-        subscription_init(self, *args, items=items, **kwargs)
+        invoicing["depth"] += send
+        try:
+            subscription_init(self, *args, items=items, **kwargs)
+        finally:
+            invoicing["depth"] -= send
+        self.collection_method = collection_method or "charge_automatically"
+        self.days_until_due = days if send else None
+        if send and self.status == "incomplete":
+            self.status = "active"
 
     def init_item(self: Any, *args: Any, price: Any = None, **kwargs: Any) -> None:
         if price is not None and kwargs.get("plan") is None:
             kwargs["plan"] = price
         item_init(self, *args, **kwargs)
 
+    def pay_or_send(cls: Any, id: Any) -> Any:
+        if invoicing["depth"]:
+            return cls._api_retrieve(id)  # sent to the customer: stays open
+        return pay_invoice(id)
+
     resources.Subscription.__init__ = init_subscription
     resources.SubscriptionItem.__init__ = init_item
+    resources.Invoice._api_pay_invoice = classmethod(pay_or_send)
 
 
 def _idempotency_middleware(data_file: Path | None) -> Any:
@@ -208,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.simplefilter("ignore", DeprecationWarning)
     _point_store_at(args.data_file)
     _emit_charge_events()
-    _accept_prices()
+    _modern_subscriptions()
     from aiohttp import web
     from localstripe import resources, server
 

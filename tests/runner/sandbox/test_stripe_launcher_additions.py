@@ -125,3 +125,45 @@ def test_subscription_items_may_name_a_price(sandbox: StripeSandbox) -> None:
     )
     item = sub.to_dict()["items"]["data"][0]
     assert item["plan"]["id"] == plan.id and item["quantity"] == 2
+
+
+def test_send_invoice_subscription_needs_no_card(sandbox: StripeSandbox) -> None:
+    client = sandbox.client()
+    plan = client.v1.plans.create(
+        params={"amount": 120000, "currency": "usd", "interval": "year", "product": {"name": "Enterprise"}}
+    )
+    customer = client.v1.customers.create(params={"email": "deal@example.com"})
+    sub = client.v1.subscriptions.create(
+        params={
+            "customer": customer.id,
+            "items": [{"price": plan.id}],
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+        }
+    ).to_dict()
+    assert sub["status"] == "active"
+    assert sub["collection_method"] == "send_invoice" and sub["days_until_due"] == 30
+    invoices = client.v1.invoices.list(params={"customer": customer.id}).data
+    assert [i.status for i in invoices] == ["open"]  # sent, not charged
+
+
+def test_send_invoice_without_days_until_due_is_refused(sandbox: StripeSandbox) -> None:
+    client = sandbox.client()
+    plan = client.v1.plans.create(
+        params={"amount": 100, "currency": "usd", "interval": "month", "product": {"name": "P"}}
+    )
+    customer = client.v1.customers.create(params={"email": "x@example.com"})
+    with pytest.raises(stripe.InvalidRequestError, match="days_until_due"):
+        client.v1.subscriptions.create(
+            params={"customer": customer.id, "items": [{"price": plan.id}], "collection_method": "send_invoice"}
+        )
+
+
+def test_charge_automatically_without_a_card_is_still_refused(sandbox: StripeSandbox) -> None:
+    client = sandbox.client()
+    plan = client.v1.plans.create(
+        params={"amount": 100, "currency": "usd", "interval": "month", "product": {"name": "Q"}}
+    )
+    customer = client.v1.customers.create(params={"email": "nocard@example.com"})
+    with pytest.raises(stripe.InvalidRequestError, match="no payment method"):
+        client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": plan.id}]})
