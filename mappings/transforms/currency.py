@@ -72,14 +72,29 @@ def currency_exponent(code: str) -> int:
     raise TransformError(f"unknown currency code {code!r}")
 
 
-def _runtime_exponent(code: Any, path: str) -> int:
+def first_at(ctx: StepContext, paths: str | list[str]) -> Any:
+    """The value at a path param: one path, or the first non-empty of several fallbacks."""
+    if isinstance(paths, str):
+        return ctx.get(paths)
+    for path in paths:
+        found = ctx.get(path)
+        if found not in (None, ""):
+            return found
+    return None
+
+
+def _where(path: str | list[str]) -> str:
+    return repr(path) if isinstance(path, str) else " or ".join(repr(p) for p in path)
+
+
+def _runtime_exponent(code: Any, path: str | list[str]) -> int:
     if code is None:
-        raise TransformError(f"no currency at {path!r}")
+        raise TransformError(f"no currency at {_where(path)}")
     if isinstance(code, str):
         found = _EXPONENTS.get(code.lower())
         if found is not None:
             return found
-    raise TransformError(f"unknown currency code {code!r} at {path!r}")
+    raise TransformError(f"unknown currency code {code!r} at {_where(path)}")
 
 
 def _minor_units(value: Any) -> int:
@@ -139,7 +154,7 @@ def _build_minor_to_decimal(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
     def by_path(value: Any, ctx: StepContext) -> Any:
         if value is None:
             return None
-        return Decimal(_minor_units(value)).scaleb(-_runtime_exponent(ctx.get(path), path))
+        return Decimal(_minor_units(value)).scaleb(-_runtime_exponent(first_at(ctx, path), path))
 
     return by_path
 
@@ -159,7 +174,7 @@ def _build_decimal_to_minor(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
         if value is None:
             return None
         amount = _to_decimal(value)
-        exp = fixed_exp if fixed_exp is not None else _runtime_exponent(ctx.get(path), path)
+        exp = fixed_exp if fixed_exp is not None else _runtime_exponent(first_at(ctx, path), path)
         scaled = amount.scaleb(exp)
         whole = scaled.to_integral_value(rounding=rounding or decimal.ROUND_HALF_EVEN)
         if whole != scaled and rounding is None:
@@ -224,9 +239,9 @@ def _build_convert_currency(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
     def by_path(value: Any, ctx: StepContext) -> Any:
         if value is None:
             return None
-        code = ctx.get(path)
+        code = first_at(ctx, path)
         if not isinstance(code, str):
-            raise TransformError(f"no currency at {path!r}")
+            raise TransformError(f"no currency at {_where(path)}")
         _runtime_exponent(code, path)
         rate = _rate(rates, code, base, f"base {base}")
         return (_to_decimal(value) * to_rate / rate).quantize(quantum, decimal.ROUND_HALF_EVEN)
@@ -236,7 +251,12 @@ def _build_convert_currency(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
 
 _CURRENCY = ParamSpec("currency", "string", description="ISO code, e.g. usd (case-insensitive)")
 _CURRENCY_PATH = ParamSpec(
-    "currency_path", "path", description="source path holding the currency code, e.g. currency"
+    "currency_path",
+    "path",
+    description=(
+        "source path holding the currency code, e.g. currency; or a list of paths, the first "
+        "with a value wins"
+    ),
 )
 
 register(

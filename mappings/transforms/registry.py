@@ -136,8 +136,13 @@ def _kind_ok(param: ParamSpec, value: Any) -> bool:
     kind = param.kind
     if kind == "any":
         return True
-    if kind in ("string", "expression", "path"):
+    if kind in ("string", "expression"):
         return isinstance(value, str)
+    if kind == "path":
+        # One path, or fallbacks tried in order (API shapes differ: currency vs plan.currency).
+        return isinstance(value, str) or (
+            isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+        )
     if kind == "enum":
         return isinstance(value, str) and value in param.choices
     if kind == "integer":

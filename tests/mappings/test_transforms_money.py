@@ -235,3 +235,35 @@ def test_convert_currency_missing_rate_at_runtime() -> None:
 def test_convert_currency_build_errors(args: dict, env: CompileEnv, message: str) -> None:
     with pytest.raises(TransformError, match=message):
         build_step(TransformStep("convert_currency", args), env)
+
+
+# --- currency_path with fallbacks (current vs 2017 API shapes) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"currency": "jpy", "plan": {"currency": "usd"}}, Decimal("1999")),
+        ({"plan": {"currency": "usd"}}, Decimal("19.99")),
+        ({"currency": "", "plan": {"currency": "kwd"}}, Decimal("1.999")),
+    ],
+)
+def test_currency_path_fallbacks_take_the_first_with_a_value(record: dict, expected: Decimal) -> None:
+    step = build_step(
+        TransformStep("minor_to_decimal", {"currency_path": ["currency", "plan.currency"]})
+    )
+    assert step(1999, RecordContext(record)) == expected
+
+
+def test_currency_path_fallbacks_all_missing_names_them() -> None:
+    step = build_step(
+        TransformStep("minor_to_decimal", {"currency_path": ["currency", "plan.currency"]})
+    )
+    with pytest.raises(TransformError, match="no currency at 'currency' or 'plan.currency'"):
+        step(1999, RecordContext({}))
+
+
+@pytest.mark.parametrize("bad", [[], [1], ["currency", None]])
+def test_currency_path_list_must_hold_paths(bad: list) -> None:
+    with pytest.raises(TransformError, match="currency_path"):
+        build_step(TransformStep("minor_to_decimal", {"currency_path": bad}))

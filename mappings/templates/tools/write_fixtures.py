@@ -255,6 +255,35 @@ FIXTURES: dict[tuple[str, str], list[Fixture]] = {
                 "Account__r": {"StripeCustomerID__c": CUSTOMER},
             },
         ),
+        Fixture(
+            name="subscription without a top-level currency (Stripe sandbox shape) reads the plan's",
+            input=event(
+                "customer.subscription.created", "subscription", 3,
+                currency=None, current_period_start=1767225600, current_period_end=1769904000,
+                items={"object": "list", "data": [{
+                    "id": "si_sandbox", "object": "subscription_item", "quantity": 1,
+                    "plan": {"id": "pro", "object": "plan", "amount": 1500, "currency": "usd",
+                             "interval": "month", "nickname": None},
+                }]},
+            ),
+            expected={
+                "StripeSubscriptionID__c": SUBSCRIPTION["id"],
+                "Name": SUBSCRIPTION["id"],
+                "Status__c": "Active",
+                "Start_Date__c": D_1234567890,
+                "Current_Period_Start__c": "2026-01-01",
+                "Current_Period_End__c": "2026-02-01",
+                "Canceled_At__c": T_1234567890,
+                "Cancel_At_Period_End__c": True,
+                "StripePriceID__c": "pro",
+                "Amount__c": 15,
+                "Currency__c": "USD",
+                "Interval__c": "month",
+                "Quantity__c": 1,
+                "StripeCustomerID__c": CUSTOMER,
+                "Account__r": {"StripeCustomerID__c": CUSTOMER},
+            },
+        ),
     ],
     ("subscriptions", "invoice-to-order"): [
         Fixture(
@@ -416,6 +445,8 @@ FIXTURES: dict[tuple[str, str], list[Fixture]] = {
                 "customer": CUSTOMER,
                 "items": {"0": {"price": "price_1PgafmB7WZ01zgkW6dKueIc5", "quantity": 200}},
                 "metadata": {"salesforce_opportunity_id": OPPORTUNITY_ID},
+                "collection_method": "send_invoice",
+                "days_until_due": 30,
             },
         ),
         Fixture(
