@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mappings.document.model import FieldMapping, TransformStep
+from mappings.document.model import TransformStep
 from runner.pipeline import SalesforcePoller
 from runner.pipeline.writeback import ORIGIN_KEY, is_stripe_echo
 from runner.sandbox.salesforce.server import salesforce_client
@@ -26,20 +26,16 @@ def admin(sandbox: Any) -> Any:
     return salesforce_client(handle, access_token=handle.new_token("admin@fieldbridge.test"))
 
 
-def sandbox_subscriptions(documents: list | None = None) -> Any:
-    """The templates as the Stripe sandbox can run them: localstripe has Plans, not Prices
-    (``items[0][price]`` is a 400 there), and charges a subscription at once unless it has a
-    trial, and the customers the runner creates have no card."""
+def with_price(price: str, documents: list | None = None) -> Any:
+    """The templates, with the Closed Won subscription always on ``price`` (a bundle fix)."""
     docs = documents or template_documents()
     for doc in docs:
         for flow in doc.flows:
             if flow.name == "closed-won-to-subscription":
                 for fm in flow.fields:
                     if fm.target == "items.0.price":
-                        fm.target = "items.0.plan"
-                flow.fields.append(FieldMapping(
-                    target="trial_period_days",
-                    transforms=[TransformStep("constant", {"value": 14})]))
+                        fm.sources = []
+                        fm.transforms = [TransformStep("constant", {"value": price})]
     return load_templates(docs)
 
 
@@ -98,7 +94,8 @@ def test_first_start_syncs_changes_from_now_on(bundle, store, salesforce, stripe
 def test_closed_won_creates_one_subscription(store, salesforce, stripe, admin,
                                               sandbox) -> None:
     plan = create_plan(sandbox, "poll-pro")
-    p = poller(sandbox_subscriptions(), store, salesforce, stripe)
+    # The template as shipped: items[0][price], billed by invoice (the customer has no card).
+    p = poller(load_templates(), store, salesforce, stripe)
     account = admin.Account.create({"Name": "Deal Co"})
     opp = admin.Opportunity.create({"Name": "Deal Co - Pro", "StageName": "Prospecting",
                                     "CloseDate": "2026-12-31", "AccountId": account["id"],
@@ -132,23 +129,26 @@ def test_closed_won_creates_one_subscription(store, salesforce, stripe, admin,
 def test_stripe_refusal_dead_letters_and_replays_after_the_fix(store, salesforce, stripe,
                                                                admin, sandbox) -> None:
     plan = create_plan(sandbox, "poll-replay")
-    # The template as it is sends items[0][price], which the Stripe sandbox refuses.
+    # The Opportunity names a price Stripe does not have: Stripe refuses the subscription.
     p = poller(load_templates(), store, salesforce, stripe)
     account = admin.Account.create({"Name": "Replay Co"})
     opp = admin.Opportunity.create({"Name": "Replay", "StageName": "Closed Won",
                                     "CloseDate": "2026-12-31", "AccountId": account["id"],
-                                    "StripePriceID__c": plan})
+                                    "StripePriceID__c": "price_does_not_exist"})
     report = p.poll_once()
     assert report.dead_lettered >= 1
     [entry] = [e for e in store.dlq_list() if e.flow == "closed-won-to-subscription"]
-    assert entry.source_id == opp["id"] and "400" in entry.error
-    assert entry.record is not None and entry.record["items"]["0"]["price"] == plan
+    assert entry.source_id == opp["id"] and "404" in entry.error
+    assert entry.record is not None
+    assert entry.record["items"]["0"]["price"] == "price_does_not_exist"
     assert admin.Opportunity.get(opp["id"])["StripeSubscriptionID__c"] is None
 
-    fixed = poller(sandbox_subscriptions(), store, salesforce, stripe)
+    fixed = poller(with_price(plan), store, salesforce, stripe)
     replay = fixed.replay_dlq(entry.id)
     assert store.dlq_get(entry.id).status == "replayed", (replay, store.dlq_get(entry.id))
-    assert admin.Opportunity.get(opp["id"])["StripeSubscriptionID__c"]
+    subscription = admin.Opportunity.get(opp["id"])["StripeSubscriptionID__c"]
+    assert subscription
+    assert stripe.retrieve("subscription", subscription)["items"]["data"][0]["plan"]["id"] == plan
 
 
 def test_failed_query_keeps_the_watermark(bundle, store, salesforce, stripe, admin,
