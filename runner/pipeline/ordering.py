@@ -7,6 +7,10 @@ from Stripe and its current state applied instead, so the record converges to th
 state whatever the delivery order.
 
 Within one batch several events of the same object collapse to the newest per flow.
+
+Stripe's ``created`` counts whole seconds and event ids are random, so two events of one
+object in the same second (a charge and its refund) have no knowable order. Such a tie is
+never settled by comparing ids: the object is fetched again and its current state applied.
 """
 
 from __future__ import annotations
@@ -34,10 +38,21 @@ def is_stale(event: InboxEvent, applied: tuple[int, str] | None) -> bool:
     return applied is not None and version_of(event) < tuple(applied)
 
 
-def newest_per_object(events: Iterable[InboxEvent]) -> tuple[dict[str, InboxEvent],
-                                                               list[InboxEvent]]:
-    """``(object id -> newest event, superseded events)``; events without an object id are
-    each their own key."""
+def is_tied(event: InboxEvent, applied: tuple[int, str] | None) -> bool:
+    """Same second as what was applied, another event: which came first is unknowable."""
+    return (
+        applied is not None
+        and int(event.created) == int(applied[0])
+        and event.event_id != applied[1]
+    )
+
+
+def newest_per_object(
+    events: Iterable[InboxEvent],
+) -> tuple[dict[str, InboxEvent], list[InboxEvent], set[str]]:
+    """``(object id -> newest event, superseded events, tied object ids)``; events without
+    an object id are each their own key. An object is tied when another of its events
+    shares the newest one's second: its newest state must be fetched, not guessed."""
     newest: dict[str, InboxEvent] = {}
     superseded: list[InboxEvent] = []
     for event in events:
@@ -50,7 +65,12 @@ def newest_per_object(events: Iterable[InboxEvent]) -> tuple[dict[str, InboxEven
             newest[key] = event
         else:
             superseded.append(event)
-    return newest, superseded
+    tied = {
+        event.object_id
+        for event in superseded
+        if event.object_id and int(event.created) == int(newest[event.object_id].created)
+    }
+    return newest, superseded, tied
 
 
 def refreshed_event(payload: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:

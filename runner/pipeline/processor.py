@@ -41,6 +41,7 @@ from runner.pipeline.lookups import STRIPE_ID, LookupResolver, lookup_values
 from runner.pipeline.ordering import (
     event_object,
     is_stale,
+    is_tied,
     newest_per_object,
     refreshed_event,
 )
@@ -104,6 +105,7 @@ class _Task:
     error_code: str | None = None
     failure: Failure | None = None
     sf_id: str | None = None
+    tied: bool = False  # another event of its object shares its second: fetch, don't guess
 
     def finish(self, outcome: str, error: str | None = None, code: str | None = None,
                failure: Failure | None = None) -> None:
@@ -150,13 +152,14 @@ class Processor:
             mine = [ev for ev in relevant if compiled in self.bundle.flows_for_event(ev.type)]
             if not mine:
                 continue
-            newest, superseded = newest_per_object(mine)
+            newest, superseded, tied = newest_per_object(mine)
             for ev in superseded:
                 task = _Task(compiled, ev.payload, ev.payload, ev.event_id, ev.received_at)
                 task.finish("stale")
                 tasks_of[ev.event_id].append(task)
             for ev in newest.values():
                 task = _Task(compiled, ev.payload, ev.payload, ev.event_id, ev.received_at)
+                task.tied = ev.object_id in tied
                 tasks_of[ev.event_id].append(task)
                 tasks.append(task)
             log.debug("flow %s: %d events, %d superseded", name, len(mine), len(superseded))
@@ -175,7 +178,8 @@ class Processor:
                       in self.bundle.lookup_objects else 1)
 
     def _guard_order(self, tasks: list[_Task], events: dict[str, InboxEvent]) -> None:
-        """Stale events apply the object's current state, fetched once per object."""
+        """Stale events, and events tied in time with another of their object's, apply the
+        object's current state, fetched once per object."""
         versions: dict[str, tuple[int, str] | None] = {}
         current: dict[str, dict[str, Any] | ConnectorError] = {}
         for task in tasks:
@@ -186,9 +190,9 @@ class Processor:
                 continue
             if ev.object_id not in versions:
                 versions[ev.object_id] = self.store.object_version(ev.object_id)
-            if not is_stale(ev, versions[ev.object_id]):
-                continue
-            self._refresh(task, ev.object_id, current)
+            applied = versions[ev.object_id]
+            if task.tied or is_stale(ev, applied) or is_tied(ev, applied):
+                self._refresh(task, ev.object_id, current)
 
     def _refresh(self, task: _Task, object_id: str,
                  current: dict[str, dict[str, Any] | ConnectorError]) -> None:

@@ -336,3 +336,35 @@ def test_insert_only_flow_is_guarded_by_the_xref(store, salesforce, stripe) -> N
     assert processor.process_events([store.get_event(event["id"])]).written == 1
     cases = rows(salesforce, f"SELECT Id FROM Case WHERE StripeObjectID__c = '{dispute}'")
     assert len(cases) == 1 and store.xref_get("Case", dispute) == cases[0]["Id"]
+
+
+def test_charge_and_refund_in_the_same_second_apply_the_current_state(
+    bundle, store, salesforce, stripe, sandbox
+) -> None:
+    # A real charge refunded at once: both events carry the same `created` second, and
+    # their ids say nothing about order. The processor must fetch the charge, not guess.
+    client = sandbox.stripe.client()
+    customer = client.v1.customers.create(params={"email": "tie@example.com"})
+    card = client.v1.payment_methods.create(params={
+        "type": "card",
+        "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+    })
+    client.v1.payment_methods.attach(card.id, params={"customer": customer.id})
+    charge = client.v1.charges.create(
+        params={"amount": 3000, "currency": "usd", "customer": customer.id, "source": card.id}
+    )
+    refunded = client.v1.refunds.create(params={"charge": charge.id})
+    assert refunded.status == "succeeded"
+    now = int(time.time())
+    shape = stripe.retrieve("charge", charge.id)
+    before = {**shape, "refunded": False, "amount_refunded": 0}
+    # Ids chosen so that ordering by id would wrongly pick the older state.
+    succeeded = make_event("charge.succeeded", before, created=now, event_id="evt_tie_z")
+    refund = make_event("charge.refunded", shape, created=now, event_id="evt_tie_a")
+    report = Processor(bundle, store, salesforce, stripe).process_events(
+        claim_all(store, [refund, succeeded])
+    )
+    assert report.written == 1, report
+    [row] = rows(salesforce, f"SELECT Status__c, Amount_Refunded__c FROM Payment__c "
+                             f"WHERE StripeChargeID__c = '{charge.id}'")
+    assert row["Status__c"] == "Refunded" and row["Amount_Refunded__c"] == 30

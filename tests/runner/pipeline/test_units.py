@@ -15,7 +15,7 @@ from runner.pipeline import check_contract
 from runner.pipeline.batching import check_batch_size, chunks
 from runner.pipeline.dedup import decide_dedup
 from runner.pipeline.lookups import LookupResolver, lookup_values
-from runner.pipeline.ordering import is_stale, newest_per_object, refreshed_event
+from runner.pipeline.ordering import is_stale, is_tied, newest_per_object, refreshed_event
 from runner.pipeline.sf_poller import SalesforcePoller, soql_datetime, source_fields
 from runner.pipeline.writeback import (
     idempotency_key,
@@ -52,20 +52,40 @@ def store(tmp_path: Path) -> Any:
     (10, "evt_b", None, False),
     (10, "evt_b", (10, "evt_b"), False),  # the same event again (a redelivery) is applied
     (9, "evt_z", (10, "evt_a"), True),
-    (10, "evt_a", (10, "evt_b"), True),  # same second: the event id breaks the tie
+    (10, "evt_a", (10, "evt_b"), True),  # same second: ordered by id, but see is_tied
     (11, "evt_a", (10, "evt_z"), False),
 ])
 def test_stale_is_strictly_older(created, event_id, applied, stale) -> None:
     assert is_stale(inbox(event_id, created), applied) is stale
 
 
+@pytest.mark.parametrize(("created", "event_id", "applied", "tied"), [
+    (10, "evt_b", None, False),
+    (10, "evt_b", (10, "evt_b"), False),  # a redelivery of the applied event
+    (10, "evt_a", (10, "evt_b"), True),  # same second, other event: order unknowable
+    (10, "evt_z", (10, "evt_b"), True),
+    (11, "evt_a", (10, "evt_z"), False),
+])
+def test_tied_means_same_second_other_event(created, event_id, applied, tied) -> None:
+    assert is_tied(inbox(event_id, created), applied) is tied
+
+
 def test_newest_per_object_keeps_one_event_per_object() -> None:
     events = [inbox("evt_1", 5), inbox("evt_2", 7), inbox("evt_3", 6),
               inbox("evt_4", 1, "sub_2"), inbox("evt_5", 1, None), inbox("evt_6", 1, None)]
-    newest, superseded = newest_per_object(events)
+    newest, superseded, tied = newest_per_object(events)
     assert {k: e.event_id for k, e in newest.items()} == {
         "sub_1": "evt_2", "sub_2": "evt_4", "event:evt_5": "evt_5", "event:evt_6": "evt_6"}
     assert sorted(e.event_id for e in superseded) == ["evt_1", "evt_3"]
+    assert tied == set()
+
+
+def test_events_of_one_object_in_the_same_second_are_tied() -> None:
+    # A charge and its refund a few milliseconds apart: ids say nothing about their order.
+    events = [inbox("evt_refund", 7), inbox("evt_succeeded", 7), inbox("evt_other", 7, "sub_2")]
+    newest, superseded, tied = newest_per_object(events)
+    assert [e.event_id for e in superseded] == ["evt_refund"]
+    assert tied == {"sub_1"}
 
 
 def test_refreshed_event_swaps_the_object_only() -> None:
