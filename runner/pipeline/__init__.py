@@ -4,14 +4,16 @@ changes -> Stripe (``SalesforcePoller``), over a bundle compiled once (``LoadedB
 from __future__ import annotations
 
 from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle, check_contract
-from runner.pipeline.processor import Processor, ProcessReport
+from runner.pipeline.processor import Observer, ProcessedRecord, Processor, ProcessReport
 from runner.pipeline.sf_poller import PollReport, SalesforcePoller
 
 __all__ = [
     "CompiledFlow",
     "LoadedBundle",
+    "Observer",
     "PollReport",
     "ProcessReport",
+    "ProcessedRecord",
     "Processor",
     "SalesforcePoller",
     "check_contract",

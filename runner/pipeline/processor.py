@@ -24,7 +24,7 @@ the cross-reference table before inserting.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,29 @@ _LEDGER = {"written": "done", "dead_lettered": "dead_lettered", "review": "revie
 # Task outcome -> the metrics' outcome label.
 _METRIC = {"written": "written", "dead_lettered": "dead_lettered", "review": "review",
            "retry": "retried", "stale": "skipped", "skipped": "skipped"}
+
+
+@dataclass(frozen=True)
+class ProcessedRecord:
+    """What one flow did with one event, handed to the processor's observers once the batch
+    has settled (its outcome is final for this attempt: "retry" means it will come again).
+
+    ``payload`` is the event as received; ``data_object`` the Stripe object the flow applied
+    (the refreshed current state for a stale or tied event); ``record`` the mapped JSON-safe
+    record (None when the flow skipped before mapping).
+    """
+
+    flow: str
+    event_type: str | None
+    event_id: str | None
+    payload: dict[str, Any]
+    data_object: dict[str, Any] | None
+    record: dict[str, Any] | None
+    outcome: str  # "written" | "skipped" | "dead_lettered" | "review" | "retry" | "stale"
+    sf_id: str | None
+
+
+Observer = Callable[[ProcessedRecord], None]
 
 
 @dataclass
@@ -118,7 +141,8 @@ class Processor:
     def __init__(self, bundle: LoadedBundle, store: StateStore,
                  salesforce: SalesforceConnector, stripe: StripeConnector, *,
                  metrics: Metrics | None = None, batch_size: int = 200,
-                 policy: RetryPolicy = DEFAULT_POLICY) -> None:
+                 policy: RetryPolicy = DEFAULT_POLICY,
+                 observers: Sequence[Observer] = ()) -> None:
         self.bundle = bundle
         self.store = store
         self.salesforce = salesforce
@@ -126,6 +150,7 @@ class Processor:
         self.metrics = metrics
         self.batch_size = check_batch_size(batch_size)
         self.policy = policy
+        self.observers: tuple[Observer, ...] = tuple(observers)
         self._polled_objects = frozenset(c.flow.source.object for c in bundle.salesforce_flows)
 
     # -- events -------------------------------------------------------------------------
@@ -169,6 +194,7 @@ class Processor:
         for ev in relevant:
             self._settle(ev, tasks_of[ev.event_id], report)
         report.api_calls = self.salesforce.api_calls - calls_before
+        self._notify(task for ev in relevant for task in tasks_of[ev.event_id])
         return report
 
     def _flow_order(self) -> list[CompiledFlow]:
@@ -499,6 +525,7 @@ class Processor:
             self.store.dlq_record_attempt(entry_id, task.error or "replay failed")
         report.outcomes[entry.event_id or f"dlq:{entry_id}"] = task.outcome or "retry"
         report.api_calls = self.salesforce.api_calls - calls_before
+        self._notify([task])
         return report
 
     def apply_review(self, item_id: int) -> ProcessReport:
@@ -528,7 +555,32 @@ class Processor:
         self._count(task, report)
         if task.error:
             report.errors.append(task.error)
+        self._notify([task])
         return report
+
+    # -- observers ----------------------------------------------------------------------
+    def _notify(self, tasks: Iterable[_Task]) -> None:
+        """Tell each observer about each task, after the state has settled. An observer's
+        failure is logged and never breaks processing: the sync is what must not stop."""
+        if not self.observers:
+            return
+        for task in tasks:
+            done = ProcessedRecord(
+                flow=task.flow.name,
+                event_type=_str_or_none(task.payload.get("type")),
+                event_id=task.event_id,
+                payload=task.payload,
+                data_object=event_object(task.data),
+                record=task.record,
+                outcome=task.outcome or "retry",
+                sf_id=task.sf_id,
+            )
+            for observer in self.observers:
+                try:
+                    observer(done)
+                except Exception:
+                    log.exception("processor observer %r failed on %s %s (ignored)",
+                                  observer, done.flow, done.event_id)
 
     # -- helpers ------------------------------------------------------------------------
     def _api(self, kind: str) -> None:
@@ -552,8 +604,12 @@ def _without_id_for_upsert(record: dict[str, Any], kind: WriteKind) -> dict[str,
     return record
 
 
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _aware(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-__all__ = ["ProcessReport", "Processor"]
+__all__ = ["Observer", "ProcessReport", "ProcessedRecord", "Processor"]

@@ -368,3 +368,44 @@ def test_charge_and_refund_in_the_same_second_apply_the_current_state(
     [row] = rows(salesforce, f"SELECT Status__c, Amount_Refunded__c FROM Payment__c "
                              f"WHERE StripeChargeID__c = '{charge.id}'")
     assert row["Status__c"] == "Refunded" and row["Amount_Refunded__c"] == 30
+
+
+def test_observers_see_each_settled_task_and_their_failures_do_not_break_it(
+        bundle, store, salesforce, stripe) -> None:
+    from runner.pipeline import ProcessedRecord
+
+    seen: list[ProcessedRecord] = []
+    ledger_when_seen: dict[str | None, str] = {}
+
+    def watch(record: ProcessedRecord) -> None:
+        seen.append(record)
+        if record.event_id:
+            ledger_when_seen[record.event_id] = store.get_event(record.event_id).status
+
+    def broken(_record: ProcessedRecord) -> None:
+        raise RuntimeError("observer bug")
+
+    processor = Processor(bundle, store, salesforce, stripe, observers=[broken, watch])
+    customer = make_event("customer.created",
+                          overrides={"name": "Observed Co", "email": "observed@example.com"})
+    customer_id = customer["data"]["object"]["id"]
+    charge = charge_for(customer_id, amount=1200, currency="usd")
+    unknown = make_event("product.created")
+    report = processor.process_events(claim_all(store, [customer, charge, unknown]))
+    assert report.outcomes[charge["id"]] == "done"
+    by_flow = {(r.event_id, r.flow): r for r in seen}
+    # One per (event, flow) task; the ignored event has no task.
+    assert {event_id for event_id, _ in by_flow} == {customer["id"], charge["id"]}
+    charge_seen = [r for r in seen if r.event_id == charge["id"]]
+    assert len(charge_seen) == 1
+    done = charge_seen[0]
+    assert done.outcome == "written"
+    assert done.event_type == "charge.succeeded"
+    assert done.payload == charge
+    assert done.data_object is not None and done.data_object["id"] == \
+        charge["data"]["object"]["id"]
+    assert done.record is not None and done.record["StripeChargeID__c"] == \
+        charge["data"]["object"]["id"]
+    assert done.sf_id == store.xref_get("Payment__c", charge["data"]["object"]["id"])
+    # Observers run after the batch settled: the ledger already said done.
+    assert ledger_when_seen[charge["id"]] == "done"
