@@ -13,31 +13,31 @@ visible before anything is committed; each accepted change is one undo command
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFormLayout,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from app.document.document import StudioDocument
-from app.views.lookup_editor import ERROR_STYLE, EVENT_PREFIX, HINT_STYLE, FieldPicker
+from app.views.editor_common import (
+    EVENT_PREFIX,
+    HINT_STYLE,
+    FieldPicker,
+    FlowItemsEditor,
+    is_scalar_field,
+)
 from mappings.document.model import Condition, ConditionOp, Flow
 from mappings.engine.conditions import ConditionEvalError, compile_condition
 from mappings.errors import EditError, MappingError
@@ -285,10 +285,12 @@ def describe_result(cond: Condition, sample: dict | None) -> tuple[str, bool | N
     return ("true: the record passes" if passed else "false: the record is skipped"), passed
 
 
-class ConditionEditor(QWidget):
+class ConditionEditor(FlowItemsEditor):
     """A table of the current flow's conditions and a form with a live result."""
 
     COLUMNS = ("Field / expression", "Test", "Value", "On the sample")
+    ACCESSIBLE_NAME = "conditions"
+    FIT_COLUMNS = (1, 3)
 
     def __init__(
         self,
@@ -296,24 +298,9 @@ class ConditionEditor(QWidget):
         sample_provider: SampleProvider | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.document = document
+        super().__init__(document, parent)
         self.sample_provider: SampleProvider = sample_provider or (lambda: None)
-        self.hint = QLabel(self)
-        self.hint.setWordWrap(True)
-        self.hint.setStyleSheet(HINT_STYLE)
-        self.table = QTableWidget(0, len(self.COLUMNS), self)
-        self.table.setAccessibleName("conditions")
-        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
 
         self.op_combo = QComboBox(self)
         self.op_combo.setAccessibleName("operator")
@@ -338,30 +325,13 @@ class ConditionEditor(QWidget):
         self.result.setObjectName("conditionResult")
         self.result.setWordWrap(True)
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        self.add_button = QPushButton("Add condition", self)
-        self.apply_button = QPushButton("Apply to selected", self)
-        self.remove_button = QPushButton("Remove", self)
-        buttons = QHBoxLayout()
-        for button in (self.add_button, self.apply_button, self.remove_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        self.error = QLabel(self)
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
-
-        right = QVBoxLayout()
-        right.addLayout(self.form)
-        right.addWidget(self.result)
-        right.addLayout(buttons)
-        right.addWidget(self.error)
-        right.addStretch(1)
-        body = QHBoxLayout()
-        body.addWidget(self.table, 3)
-        body.addLayout(right, 2)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.hint)
-        layout.addLayout(body, 1)
+        self._add_buttons(
+            "Add condition",
+            on_add=lambda: self.add_condition(self.draft()),
+            on_apply=lambda: self.replace_condition(self.selected_row(), self.draft()),
+            on_remove=lambda: self.remove_condition(self.selected_row()),
+        )
+        self._arrange(self.form, self.result)
 
         self._timer = QTimer(self, singleShot=True, interval=150)
         self._timer.timeout.connect(self.refresh_result)
@@ -369,32 +339,17 @@ class ConditionEditor(QWidget):
         self.path_picker.pathChanged.connect(lambda _p: self._shape_form())
         self.value_editor.changed.connect(self._timer.start)
         self.expr_editor.textChanged.connect(self._timer.start)
-        self.table.itemSelectionChanged.connect(self._load_selected)
-        self.add_button.clicked.connect(lambda: self.add_condition(self.draft()))
-        self.apply_button.clicked.connect(
-            lambda: self.replace_condition(self.selected_row(), self.draft())
-        )
-        self.remove_button.clicked.connect(lambda: self.remove_condition(self.selected_row()))
-        document.mappingsChanged.connect(self._on_mappings_changed)
-        document.currentFlowChanged.connect(lambda _name: self.refresh())
-        document.documentReplaced.connect(self.refresh)
-        document.catalogsChanged.connect(self.refresh)
-        self._shown_flow: str | None = None
         self._shaped: tuple[Any, ...] | None = None
-        self.refresh()
+        self._follow_document()
 
     # ------------------------------------------------------------------ reading
 
-    def flow(self) -> Flow | None:
-        return self.document.find_flow(self.document.current_flow)
+    def items(self) -> list[Condition]:
+        return self.conditions()
 
     def conditions(self) -> list[Condition]:
         flow = self.flow()
         return list(flow.conditions) if flow is not None else []
-
-    def selected_row(self) -> int:
-        rows = {index.row() for index in self.table.selectionModel().selectedRows()}
-        return min(rows) if rows else -1
 
     def current_op(self) -> ConditionOp:
         return ConditionOp(self.op_combo.currentData())
@@ -424,12 +379,12 @@ class ConditionEditor(QWidget):
         return self._commit(lambda items, c: [*items, c], cond)
 
     def replace_condition(self, row: int, cond: Condition | None = None) -> bool:
-        if not 0 <= row < len(self.conditions()):
+        if not self._has_row(row):
             return self._refuse("select the condition to change first")
         return self._commit(lambda items, c: items[:row] + [c] + items[row + 1 :], cond)
 
     def remove_condition(self, row: int) -> bool:
-        if not 0 <= row < len(self.conditions()):
+        if not self._has_row(row):
             return self._refuse("select the condition to remove first")
         return self._commit(lambda items, _c: items[:row] + items[row + 1 :], None, check=False)
 
@@ -440,28 +395,20 @@ class ConditionEditor(QWidget):
         *,
         check: bool = True,
     ) -> bool:
-        flow = self.flow()
-        if flow is None:
-            return self._refuse("pick a flow first")
-        try:
+        def edit(flow: Flow) -> None:
+            nonlocal cond
             if check:
                 cond = cond if cond is not None else self.draft()
                 check_condition(self.document, flow, cond)
-            new = change(list(flow.conditions), cond)
-            self.document.set_conditions(flow.name, new)
-        except MappingError as exc:
-            return self._refuse(str(exc))
-        self.error.setText("")
+            self.document.set_conditions(flow.name, change(list(flow.conditions), cond))
+
+        if not self._apply(edit):
+            return False
         if cond is not None:
             rows = [i for i, c in enumerate(self.conditions()) if c is cond or c == cond]
             if rows:
                 self.table.selectRow(rows[-1])
         return True
-
-    def _refuse(self, reason: str) -> bool:
-        self.error.setText(reason)
-        self.document.editRefused.emit(reason)
-        return False
 
     # ------------------------------------------------------------------ the form
 
@@ -471,9 +418,7 @@ class ConditionEditor(QWidget):
         for widget in (self.path_picker, self.value_editor):
             self.form.setRowVisible(widget, not is_expr)
         self.form.setRowVisible(self.expr_editor, is_expr)
-        fs = self.path_picker.field()
-        if fs is not None and fs.free_keys and fs.path != self.path_picker.path():
-            fs = None
+        fs = self.path_picker.typed_field()
         shape = (fs, op in LISTED, op not in UNARY)
         if shape != self._shaped:
             self._shaped = shape
@@ -504,54 +449,32 @@ class ConditionEditor(QWidget):
 
     # ------------------------------------------------------------------ following the document
 
-    def _on_mappings_changed(self, flow: str) -> None:
-        if flow == self.document.current_flow:
-            self.refresh()
-
     def refresh(self) -> None:
-        flow = self.flow()
-        name = flow.name if flow is not None else None
-        switched = name != self._shown_flow
-        self._shown_flow = name
-        row = -1 if switched else self.selected_row()
-        self._fill_table(flow)
-        if switched:
-            source = self.document.source_schema(flow.name) if flow is not None else None
-            self.path_picker.set_schema(
-                source, lambda fs: fs.kind not in (FieldKind.OBJECT, FieldKind.LIST)
-            )
-            self.path_picker.set_path("")
-            self.expr_editor.setPlainText("")
-            self.error.setText("")
-        for w in (self.op_combo, self.path_picker, self.value_editor, self.expr_editor,
-                  self.add_button):
-            w.setEnabled(flow is not None)
-        if flow is None:
-            self.hint.setText("Pick or create a flow to edit its conditions.")
-        else:
-            self.hint.setText(
-                f"Each {flow.source.object} record is processed only when every condition "
-                "holds; "
-                "the others are skipped (and reported as skipped, not failed)."
-            )
-        if 0 <= row < self.table.rowCount():
-            self.table.selectRow(row)
-        self._update_buttons()
+        super().refresh()
         self._shape_form()
 
-    def _update_buttons(self) -> None:
-        selected = self.selected_row() >= 0
-        self.apply_button.setEnabled(selected and self.add_button.isEnabled())
-        self.remove_button.setEnabled(selected)
+    def _form_widgets(self) -> Sequence[QWidget]:
+        return (self.op_combo, self.path_picker, self.value_editor, self.expr_editor,
+                self.add_button)
 
-    def _fill_table(self, flow: Flow | None) -> None:
+    def _hint_text(self, flow: Flow | None) -> str:
+        if flow is None:
+            return "Pick or create a flow to edit its conditions."
+        return (
+            f"Each {flow.source.object} record is processed only when every condition "
+            "holds; "
+            "the others are skipped (and reported as skipped, not failed)."
+        )
+
+    def _flow_switched(self, flow: Flow | None) -> None:
+        source = self.document.source_schema(flow.name) if flow is not None else None
+        self.path_picker.set_schema(source, is_scalar_field)
+        self.path_picker.set_path("")
+        self.expr_editor.setPlainText("")
+
+    def _fill_rows(self, flow: Flow) -> None:
         sample = self.sample_provider()
-        self.table.blockSignals(True)
-        self.table.setRowCount(0)
-        self.table.clearSpans()
-        for cond in flow.conditions if flow is not None else []:
-            row = self.table.rowCount()
-            self.table.insertRow(row)
+        for cond in flow.conditions:
             if cond.op is ConditionOp.EXPR:
                 cells = [f"ƒ JSONata: {cond.expr or ''}", "", ""]
             else:
@@ -563,21 +486,12 @@ class ConditionEditor(QWidget):
                 cells = [cond.path or "", OP_LABELS[cond.op], value]
             text, passed = describe_result(cond, sample)
             cells.append(text.split(":")[0] if passed is not None else text)
-            for col, cell in enumerate(cells):
-                item = QTableWidgetItem(cell)
-                item.setToolTip(cell)
-                self.table.setItem(row, col, item)
+            row = self._append_row(cells, tooltip=True)
             if cond.op is ConditionOp.EXPR:
                 self.table.setSpan(row, 0, 1, 3)  # the expression is the whole test
             outcome = self.table.item(row, 3)
             if passed is not None and outcome is not None:
                 outcome.setForeground(QColor("#15803d" if passed else "#b45309"))
-        self.table.blockSignals(False)
-        self._update_buttons()
 
-    def _load_selected(self) -> None:
-        self._update_buttons()
-        row = self.selected_row()
-        conditions = self.conditions()
-        if 0 <= row < len(conditions):
-            self.set_draft(conditions[row])
+    def _load_item(self, item: Condition) -> None:
+        self.set_draft(item)

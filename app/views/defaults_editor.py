@@ -9,28 +9,17 @@ with the engine's own validator before the edit, which is one undo command
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QFormLayout,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFormLayout, QWidget
 
 from app.document.document import StudioDocument
 from app.views.condition_editor import ValueEditor, shown
-from app.views.lookup_editor import ERROR_STYLE, HINT_STYLE, FieldPicker
+from app.views.editor_common import FieldPicker, FlowItemsEditor
 from mappings.document.model import Flow
 from mappings.engine.validate import build_validator
-from mappings.errors import EditError, MappingError
+from mappings.errors import EditError
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema
 
 
@@ -67,79 +56,38 @@ def check_default(
         raise EditError(f"default for {target}: {problem.message}")
 
 
-class DefaultsEditor(QWidget):
+class DefaultsEditor(FlowItemsEditor):
     """A target field -> constant value table and a form to set or remove one."""
 
     COLUMNS = ("Target field", "Value", "Also mapped")
+    ACCESSIBLE_NAME = "defaults"
+    FIT_COLUMNS = (2,)
 
     def __init__(self, document: StudioDocument, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.document = document
-        self.hint = QLabel(self)
-        self.hint.setWordWrap(True)
-        self.hint.setStyleSheet(HINT_STYLE)
-        self.table = QTableWidget(0, len(self.COLUMNS), self)
-        self.table.setAccessibleName("defaults")
-        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-
+        super().__init__(document, parent)
         self.field_picker = FieldPicker(self, "search a target field…")
         self.field_picker.setAccessibleName("default target field")
         self.value_editor = ValueEditor(self)
         form = QFormLayout()
         form.addRow("Target field", self.field_picker)
         form.addRow("Value", self.value_editor)
-        self.set_button = QPushButton("Set default", self)
-        self.remove_button = QPushButton("Remove", self)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.set_button)
-        buttons.addWidget(self.remove_button)
-        buttons.addStretch(1)
-        self.error = QLabel(self)
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
-        right = QVBoxLayout()
-        right.addLayout(form)
-        right.addLayout(buttons)
-        right.addWidget(self.error)
-        right.addStretch(1)
-        body = QHBoxLayout()
-        body.addWidget(self.table, 3)
-        body.addLayout(right, 2)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.hint)
-        layout.addLayout(body, 1)
+        self._add_buttons("Set default", on_add=self._set_from_form,
+                          on_remove=self._remove_selected)
+        self.set_button = self.add_button
+        self._arrange(form)
 
         self.field_picker.pathChanged.connect(lambda _p: self._shape_value())
-        self.table.itemSelectionChanged.connect(self._load_selected)
-        self.set_button.clicked.connect(self._set_from_form)
-        self.remove_button.clicked.connect(self._remove_selected)
-        document.mappingsChanged.connect(self._on_mappings_changed)
-        document.currentFlowChanged.connect(lambda _name: self.refresh())
-        document.documentReplaced.connect(self.refresh)
-        document.catalogsChanged.connect(self.refresh)
-        self._shown_flow: str | None = None
         self._shaped: FieldSchema | None | bool = False
-        self.refresh()
+        self._follow_document()
 
     # ------------------------------------------------------------------ reading
 
-    def flow(self) -> Flow | None:
-        return self.document.find_flow(self.document.current_flow)
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self.defaults().items())
 
     def defaults(self) -> dict[str, Any]:
         flow = self.flow()
         return dict(flow.defaults) if flow is not None else {}
-
-    def selected_row(self) -> int:
-        rows = {index.row() for index in self.table.selectionModel().selectedRows()}
-        return min(rows) if rows else -1
 
     def select_field(self, target: str) -> bool:
         for row, name in enumerate(self.defaults()):
@@ -163,24 +111,16 @@ class DefaultsEditor(QWidget):
     def _commit(
         self, change: Callable[[dict[str, Any]], dict[str, Any]], target: str | None, value: Any
     ) -> bool:
-        flow = self.flow()
-        if flow is None:
-            return self._refuse("pick a flow first")
-        try:
+        def edit(flow: Flow) -> None:
             if target is not None:
                 check_default(flow, self.document.target_schema(flow.name), target, value)
             self.document.set_defaults(flow.name, change(dict(flow.defaults)))
-        except MappingError as exc:
-            return self._refuse(str(exc))
-        self.error.setText("")
+
+        if not self._apply(edit):
+            return False
         if target is not None:
             self.select_field(target)
         return True
-
-    def _refuse(self, reason: str) -> bool:
-        self.error.setText(reason)
-        self.document.editRefused.emit(reason)
-        return False
 
     def _set_from_form(self) -> bool:
         try:
@@ -191,76 +131,41 @@ class DefaultsEditor(QWidget):
 
     def _remove_selected(self) -> bool:
         row = self.selected_row()
-        names = list(self.defaults())
-        if not 0 <= row < len(names):
+        if not self._has_row(row):
             return self._refuse("select the default to remove first")
-        return self.remove_default(names[row])
+        return self.remove_default(list(self.defaults())[row])
 
     # ------------------------------------------------------------------ following the document
 
     def _shape_value(self) -> None:
-        fs = self.field_picker.field()
-        if fs is not None and fs.free_keys and fs.path != self.field_picker.path():
-            fs = None
+        fs = self.field_picker.typed_field()
         if fs != self._shaped:
             self._shaped = fs
             self.value_editor.configure(fs)
 
-    def _on_mappings_changed(self, flow: str) -> None:
-        if flow == self.document.current_flow:
-            self.refresh()
+    def _form_widgets(self) -> Sequence[QWidget]:
+        return (self.field_picker, self.value_editor, self.set_button)
 
-    def refresh(self) -> None:
-        flow = self.flow()
-        name = flow.name if flow is not None else None
-        switched = name != self._shown_flow
-        self._shown_flow = name
-        row = -1 if switched else self.selected_row()
-        self._fill_table(flow)
-        if switched:
-            target = self.document.target_schema(flow.name) if flow is not None else None
-            self.field_picker.set_schema(target, is_default_target)
-            self.field_picker.set_path("")
-            self.error.setText("")
-        for w in (self.field_picker, self.value_editor, self.set_button):
-            w.setEnabled(flow is not None)
+    def _hint_text(self, flow: Flow | None) -> str:
         if flow is None:
-            self.hint.setText("Pick or create a flow to edit its defaults.")
-        else:
-            self.hint.setText(
-                f"A default is written to a {flow.target.object} field when nothing else "
-                "filled it: a constant for every record, or the fallback of a mapping."
-            )
-        if 0 <= row < self.table.rowCount():
-            self.table.selectRow(row)
-        self._update_buttons()
+            return "Pick or create a flow to edit its defaults."
+        return (
+            f"A default is written to a {flow.target.object} field when nothing else "
+            "filled it: a constant for every record, or the fallback of a mapping."
+        )
 
-    def _update_buttons(self) -> None:
-        self.remove_button.setEnabled(self.selected_row() >= 0)
+    def _flow_switched(self, flow: Flow | None) -> None:
+        target = self.document.target_schema(flow.name) if flow is not None else None
+        self.field_picker.set_schema(target, is_default_target)
+        self.field_picker.set_path("")
 
-    def _fill_table(self, flow: Flow | None) -> None:
-        self.table.blockSignals(True)
-        self.table.setRowCount(0)
-        if flow is None:
-            self.table.blockSignals(False)
-            self._update_buttons()
-            return
+    def _fill_rows(self, flow: Flow) -> None:
         for target, value in flow.defaults.items():
-            row = self.table.rowCount()
-            self.table.insertRow(row)
             mapped = flow.mapping_for(target) is not None
-            cells = (target, shown(value), "yes (fallback)" if mapped else "")
-            for col, text in enumerate(cells):
-                self.table.setItem(row, col, QTableWidgetItem(text))
-        self.table.blockSignals(False)
-        self._update_buttons()
+            self._append_row((target, shown(value), "yes (fallback)" if mapped else ""))
 
-    def _load_selected(self) -> None:
-        self._update_buttons()
-        row = self.selected_row()
-        items = list(self.defaults().items())
-        if 0 <= row < len(items):
-            target, value = items[row]
-            self.field_picker.set_path(target)
-            self._shape_value()
-            self.value_editor.set_value(value)
+    def _load_item(self, item: tuple[str, Any]) -> None:
+        target, value = item
+        self.field_picker.set_path(target)
+        self._shape_value()
+        self.value_editor.set_value(value)

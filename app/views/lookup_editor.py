@@ -7,97 +7,34 @@ field picker with search. :func:`check_lookup` refuses any other combination wit
 message naming the problem, before anything changes; every accepted change is one undo
 command (:meth:`StudioDocument.set_lookups`).
 
-:class:`FieldPicker` lives here and is shared with the condition and defaults editors.
+The frame (table, buttons, following the document) is :class:`FlowItemsEditor`, shared
+with the condition and defaults editors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QCompleter,
     QFormLayout,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from app.document.document import StudioDocument
 from app.models.schema_model import field_tooltip
+from app.views.editor_common import (
+    EVENT_PREFIX,
+    FieldPicker,
+    FlowItemsEditor,
+    is_scalar_field,
+)
 from mappings.document.model import Flow, Lookup
-from mappings.errors import EditError, MappingError
-from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
-
-ERROR_STYLE = "color: #b91c1c"
-HINT_STYLE = "color: #475569"
-EVENT_PREFIX = "$event"
-
-
-class FieldPicker(QComboBox):
-    """An editable combo over an object's field paths; typing searches anywhere in a path."""
-
-    pathChanged = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None, placeholder: str = "search a field…") -> None:
-        super().__init__(parent)
-        self.setEditable(True)
-        self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.setMaxVisibleItems(16)
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(24)
-        line = self.lineEdit()
-        assert line is not None  # an editable combo has one
-        line.setPlaceholderText(placeholder)
-        line.setClearButtonEnabled(True)
-        self._paths = QStringListModel(self)
-        completer = QCompleter(self._paths, self)
-        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        completer.setFilterMode(Qt.MatchFlag.MatchContains)
-        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        self.setCompleter(completer)
-        self.schema: ObjectSchema | None = None
-        self.currentTextChanged.connect(self.pathChanged)
-
-    def set_schema(
-        self,
-        schema: ObjectSchema | None,
-        keep: Callable[[FieldSchema], bool] | None = None,
-    ) -> None:
-        """Offer ``schema``'s fields (those ``keep`` accepts), keeping the typed path."""
-        text = self.path()
-        self.schema = schema
-        fields = [fs for fs in schema if keep is None or keep(fs)] if schema is not None else []
-        paths = [fs.path for fs in fields]
-        self.blockSignals(True)
-        self.clear()
-        self.addItems(paths)
-        for row, fs in enumerate(fields):
-            self.setItemData(row, field_tooltip(fs), Qt.ItemDataRole.ToolTipRole)
-        self._paths.setStringList(paths)
-        self.setEditText(text)
-        self.blockSignals(False)
-
-    def path(self) -> str:
-        return self.currentText().strip()
-
-    def set_path(self, path: str) -> None:
-        index = self.findText(path)
-        if index >= 0:
-            self.setCurrentIndex(index)
-        self.setEditText(path)
-
-    def field(self) -> FieldSchema | None:
-        path = self.path()
-        return self.schema.find(path) if self.schema is not None and path else None
+from mappings.errors import EditError
+from mappings.schema.model import FieldKind, FieldSchema, System
 
 
 def is_reference_target(fs: FieldSchema) -> bool:
@@ -171,28 +108,15 @@ def check_lookup(document: StudioDocument, flow: Flow, lookup: Lookup) -> None:
         raise EditError(f"{flow.source} has no field {lookup.source!r}")
 
 
-class LookupEditor(QWidget):
+class LookupEditor(FlowItemsEditor):
     """A table of the current flow's lookups and a form to add, change or remove one."""
 
     COLUMNS = ("Target field", "Lookup object", "Match field", "Source field", "Required")
+    ACCESSIBLE_NAME = "lookups"
+    FIT_COLUMNS = (4,)
 
     def __init__(self, document: StudioDocument, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.document = document
-        self.hint = QLabel(self)
-        self.hint.setWordWrap(True)
-        self.hint.setStyleSheet(HINT_STYLE)
-        self.table = QTableWidget(0, len(self.COLUMNS), self)
-        self.table.setAccessibleName("lookups")
-        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.ResizeToContents)
-
+        super().__init__(document, parent)
         self.target_combo = QComboBox(self)
         self.target_combo.setAccessibleName("target reference field")
         self.object_combo = QComboBox(self)
@@ -209,57 +133,26 @@ class LookupEditor(QWidget):
         form.addRow("Match field", self.match_combo)
         form.addRow("Source field", self.source_picker)
         form.addRow("Required", self.required_box)
-
-        self.add_button = QPushButton("Add lookup", self)
-        self.apply_button = QPushButton("Apply to selected", self)
-        self.remove_button = QPushButton("Remove", self)
-        buttons = QHBoxLayout()
-        for button in (self.add_button, self.apply_button, self.remove_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        self.error = QLabel(self)
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
-
-        right = QVBoxLayout()
-        right.addLayout(form)
-        right.addLayout(buttons)
-        right.addWidget(self.error)
-        right.addStretch(1)
-        body = QHBoxLayout()
-        body.addWidget(self.table, 3)
-        body.addLayout(right, 2)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.hint)
-        layout.addLayout(body, 1)
+        self._add_buttons(
+            "Add lookup",
+            on_add=lambda: self.add_lookup(self.draft()),
+            on_apply=lambda: self.replace_lookup(self.selected_row(), self.draft()),
+            on_remove=lambda: self.remove_lookup(self.selected_row()),
+        )
+        self._arrange(form)
 
         self.target_combo.currentIndexChanged.connect(lambda _i: self._fill_objects())
         self.object_combo.currentIndexChanged.connect(lambda _i: self._fill_match_fields())
-        self.table.itemSelectionChanged.connect(self._load_selected)
-        self.add_button.clicked.connect(lambda: self.add_lookup(self.draft()))
-        self.apply_button.clicked.connect(
-            lambda: self.replace_lookup(self.selected_row(), self.draft())
-        )
-        self.remove_button.clicked.connect(lambda: self.remove_lookup(self.selected_row()))
-        document.mappingsChanged.connect(self._on_mappings_changed)
-        document.currentFlowChanged.connect(lambda _name: self.refresh())
-        document.documentReplaced.connect(self.refresh)
-        document.catalogsChanged.connect(self.refresh)
-        self._shown_flow: str | None = None
-        self.refresh()
+        self._follow_document()
 
     # ------------------------------------------------------------------ reading
 
-    def flow(self) -> Flow | None:
-        return self.document.find_flow(self.document.current_flow)
+    def items(self) -> list[Lookup]:
+        return self.lookups()
 
     def lookups(self) -> list[Lookup]:
         flow = self.flow()
         return list(flow.lookups) if flow is not None else []
-
-    def selected_row(self) -> int:
-        rows = {index.row() for index in self.table.selectionModel().selectedRows()}
-        return min(rows) if rows else -1
 
     def select_target(self, target: str) -> bool:
         """Select the lookup that writes ``target``; returns whether there is one."""
@@ -302,99 +195,66 @@ class LookupEditor(QWidget):
         return self._commit(lambda items: [*items, lookup], lookup)
 
     def replace_lookup(self, row: int, lookup: Lookup) -> bool:
-        if not 0 <= row < len(self.lookups()):
+        if not self._has_row(row):
             return self._refuse("select the lookup to change first")
         return self._commit(lambda items: items[:row] + [lookup] + items[row + 1 :], lookup)
 
     def remove_lookup(self, row: int) -> bool:
-        if not 0 <= row < len(self.lookups()):
+        if not self._has_row(row):
             return self._refuse("select the lookup to remove first")
         return self._commit(lambda items: items[:row] + items[row + 1 :], None)
 
     def _commit(
         self, change: Callable[[list[Lookup]], list[Lookup]], checked: Lookup | None
     ) -> bool:
-        flow = self.flow()
-        if flow is None:
-            return self._refuse("pick a flow first")
-        try:
+        def edit(flow: Flow) -> None:
             if checked is not None:
                 check_lookup(self.document, flow, checked)
-            new = change(list(flow.lookups))
-            self.document.set_lookups(flow.name, new)
-        except MappingError as exc:
-            return self._refuse(str(exc))
-        self.error.setText("")
+            self.document.set_lookups(flow.name, change(list(flow.lookups)))
+
+        if not self._apply(edit):
+            return False
         if checked is not None:
             self.select_target(checked.target)
         return True
 
-    def _refuse(self, reason: str) -> bool:
-        self.error.setText(reason)
-        self.document.editRefused.emit(reason)
-        return False
-
     # ------------------------------------------------------------------ following the document
 
-    def _on_mappings_changed(self, flow: str) -> None:
-        if flow == self.document.current_flow:
-            self.refresh()
+    def _usable(self, flow: Flow | None) -> bool:
+        return flow is not None and flow.target.system is System.SALESFORCE
 
-    def refresh(self) -> None:
-        flow = self.flow()
-        name = flow.name if flow is not None else None
-        switched = name != self._shown_flow
-        self._shown_flow = name
-        row = -1 if switched else self.selected_row()
-        self._fill_table(flow)
-        if switched:
-            self._fill_form_choices(flow)
-            self.error.setText("")
-        usable = flow is not None and flow.target.system is System.SALESFORCE
-        for w in (self.target_combo, self.object_combo, self.match_combo, self.source_picker,
-                  self.required_box, self.add_button):
-            w.setEnabled(usable)
-        self._update_buttons()
+    def _form_widgets(self) -> Sequence[QWidget]:
+        return (self.target_combo, self.object_combo, self.match_combo, self.source_picker,
+                self.required_box, self.add_button)
+
+    def _hint_text(self, flow: Flow | None) -> str:
         if flow is None:
-            self.hint.setText("Pick or create a flow to edit its lookups.")
-        elif not usable:
-            self.hint.setText(
+            return "Pick or create a flow to edit its lookups."
+        if not self._usable(flow):
+            return (
                 f"Lookups resolve Salesforce reference Ids; flow {flow.name!r} writes to "
                 f"{flow.target}, so it has none."
             )
-        else:
-            self.hint.setText(
-                f"A lookup fills a reference field of {flow.target.object} with the Id of the "
-                "record whose match field equals a source value (Salesforce resolves it by "
-                "external id on upsert)."
+        return (
+            f"A lookup fills a reference field of {flow.target.object} with the Id of the "
+            "record whose match field equals a source value (Salesforce resolves it by "
+            "external id on upsert)."
+        )
+
+    def _fill_rows(self, flow: Flow) -> None:
+        target = flow.target.object
+        for lk in flow.lookups:
+            row = self._append_row(
+                (lk.target, lk.object, lk.match_field, lk.source),
+                tooltip=f"{target}.{lk.target} ← Id of the {lk.object} "
+                f"whose {lk.match_field} = {lk.source}",
             )
-        if 0 <= row < self.table.rowCount():
-            self.table.selectRow(row)
-
-    def _update_buttons(self) -> None:
-        selected = self.selected_row() >= 0
-        usable = self.add_button.isEnabled()
-        self.apply_button.setEnabled(usable and selected)
-        self.remove_button.setEnabled(selected)
-
-    def _fill_table(self, flow: Flow | None) -> None:
-        self.table.blockSignals(True)
-        self.table.setRowCount(0)
-        target = flow.target.object if flow is not None else ""
-        for lk in flow.lookups if flow is not None else []:
-            row = self.table.rowCount()
-            self.table.insertRow(row)
-            cells = (lk.target, lk.object, lk.match_field, lk.source)
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(f"{target}.{lk.target} ← Id of the {lk.object} "
-                                f"whose {lk.match_field} = {lk.source}")
-                self.table.setItem(row, col, item)
             required = QTableWidgetItem("yes" if lk.required else "no")
             required.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             self.table.setItem(row, 4, required)
-        self.table.blockSignals(False)
-        self._update_buttons()
+
+    def _flow_switched(self, flow: Flow | None) -> None:
+        self._fill_form_choices(flow)
 
     def _fill_form_choices(self, flow: Flow | None) -> None:
         self.target_combo.blockSignals(True)
@@ -410,9 +270,7 @@ class LookupEditor(QWidget):
                     )
         self.target_combo.blockSignals(False)
         source_obj = self.document.source_schema(flow.name) if flow is not None else None
-        self.source_picker.set_schema(
-            source_obj, lambda fs: fs.kind not in (FieldKind.OBJECT, FieldKind.LIST)
-        )
+        self.source_picker.set_schema(source_obj, is_scalar_field)
         self.source_picker.set_path("")
         self._fill_objects()
 
@@ -450,9 +308,5 @@ class LookupEditor(QWidget):
                 self.match_combo.count() - 1, field_tooltip(fs), Qt.ItemDataRole.ToolTipRole
             )
 
-    def _load_selected(self) -> None:
-        self._update_buttons()
-        row = self.selected_row()
-        lookups = self.lookups()
-        if 0 <= row < len(lookups):
-            self.set_draft(lookups[row])
+    def _load_item(self, item: Lookup) -> None:
+        self.set_draft(item)

@@ -8,7 +8,8 @@ import pytest
 
 from app.canvas.scene import MappingScene
 from app.document.document import StudioDocument, default_catalogs
-from app.views.lookup_editor import FieldPicker, LookupEditor, is_match_field
+from app.views.editor_common import FieldPicker
+from app.views.lookup_editor import LookupEditor, is_match_field
 from mappings.document.model import Lookup
 from mappings.schema.model import System
 
