@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from runner.config import RunnerConfig
     from runner.connectors.salesforce import SalesforceConnector
     from runner.connectors.stripe import StripeConnector
+    from runner.finance.runtime import FinanceMonitor
     from runner.ingest.webhook_server import WebhookServer
     from runner.metrics import Metrics
     from runner.pipeline.bundle_runtime import LoadedBundle
@@ -119,6 +120,7 @@ class Runner:
         register_webhook: bool = False,
         catchup_since: int | None = None,
         poll: bool = True,
+        finance: FinanceMonitor | None | bool = True,
     ) -> None:
         from runner.metrics import Metrics
 
@@ -146,13 +148,28 @@ class Runner:
         self._auth_failed: str | None = None
         self._processor: Any = None
         self._poller: Any = None
+        # Finance intelligence: True builds the monitor from the config at start, False
+        # runs without it, or a ready FinanceMonitor (tests).
+        self._finance_option = finance
+        self.finance: FinanceMonitor | None = finance if not isinstance(finance, bool) \
+            else None
+        self._paused: frozenset[str] = frozenset()
 
     # -- start-up ---------------------------------------------------------------------
     def check(self) -> None:
-        """The bundle's contract against the live org; DriftError with the report."""
+        """The bundle's contract against the live org; DriftError with the report.
+
+        Flows paused for drift by an earlier run stay paused and are left out of the check
+        (the drift monitor re-checks them and resumes them once the org is fixed): one
+        drifted flow must not keep the others from starting."""
+        from runner.finance.runtime import load_state
         from runner.pipeline.bundle_runtime import check_contract
 
-        report = check_contract(self.bundle, self.salesforce)
+        paused = set(load_state(self.store)["paused"]) & set(self.bundle.flows) \
+            if self._finance_option is not False else set()
+        if paused:
+            log.warning("flows paused by contract drift stay paused: %s", ", ".join(sorted(paused)))
+        report = check_contract(self.bundle.without(paused), self.salesforce)
         if report:
             raise DriftError(report)
 
@@ -160,17 +177,18 @@ class Runner:
         """Start serving and syncing. Call :meth:`check` first (``open_runner`` does)."""
         from runner.ingest.health import store_health
         from runner.ingest.webhook_server import WebhookServer
-        from runner.pipeline.processor import Processor
 
         if not self.bundle.flows:
             raise ConfigError("the bundle has no flows to run")
-        self._processor = Processor(self.bundle, self.store, self.salesforce, self.stripe,
-                                    metrics=self.metrics, batch_size=self.config.batch_size)
-        if self.poll_enabled and self.bundle.salesforce_flows:
-            from runner.pipeline.sf_poller import SalesforcePoller
+        if self._finance_option is True:
+            from runner.finance.runtime import FinanceMonitor
 
-            self._poller = SalesforcePoller(self.bundle, self.store, self.salesforce,
-                                            self.stripe, metrics=self.metrics)
+            self.finance = FinanceMonitor(self.config, self.store, self.salesforce,
+                                          self.alerter, self.bundle)
+        if self.finance is not None:
+            self.finance.on_pause_change = self._set_paused
+            self._paused = self.finance.paused
+        self._build_workers(self._paused)
         self.server = WebhookServer(
             self.store, self.webhook_secrets, host=self.host, port=self.port,
             metrics=self.metrics,
@@ -195,6 +213,9 @@ class Runner:
         if self._poller is not None:
             self._spawn("sf-poller", self._every(self.config.poll_interval, self._poll))
         self._spawn("alerts", self._every(ALERT_INTERVAL, self._check_alerts))
+        if self.finance is not None:
+            self._spawn("finance", self._every(self.finance.settings.interval,
+                                               self._finance_tick))
         log.info("runner started: %d flows, webhook at %s, worker %s", len(self.bundle.flows),
                  self.server.webhook_url, self.worker)
         return self
@@ -263,6 +284,63 @@ class Runner:
             raise FatalSyncError(f"the runner stopped: {self._fatal}") from self._fatal
         return code
 
+    # -- paused flows -----------------------------------------------------------------
+    @property
+    def paused_flows(self) -> frozenset[str]:
+        return self._paused
+
+    def _build_workers(self, paused: frozenset[str]) -> None:
+        """The processor (and poller) over the bundle without the paused flows."""
+        from runner.pipeline.processor import Processor
+
+        view = self.bundle.without(paused)
+        observers = [self.finance.observe] if self.finance is not None else []
+        self._processor = Processor(view, self.store, self.salesforce, self.stripe,
+                                    metrics=self.metrics, batch_size=self.config.batch_size,
+                                    observers=observers)
+        if self.poll_enabled and self.bundle.salesforce_flows:
+            from runner.pipeline.sf_poller import SalesforcePoller
+
+            self._poller = SalesforcePoller(view, self.store, self.salesforce,
+                                            self.stripe, metrics=self.metrics)
+
+    def _set_paused(self, paused: frozenset[str]) -> None:
+        """Called by the finance monitor when drift pauses or resumes flows."""
+        paused = frozenset(paused) & frozenset(self.bundle.flows)
+        if paused == self._paused:
+            return
+        log.warning("paused flows now: %s", ", ".join(sorted(paused)) or "none")
+        self._build_workers(paused)
+        self._paused = paused
+        self._wake.set()  # held events of a resumed flow are due again
+
+    def _hold_paused(self, events: list[Any]) -> list[Any]:
+        """Events a paused flow handles go back to the inbox until the flow resumes (the
+        whole event: a flow sharing its type waits too, so no flow misses it); the rest."""
+        paused = self._paused
+        if not paused:
+            return events
+        keep = []
+        hold_until = self.store.now() + timedelta(seconds=self._hold_seconds())
+        for ev in events:
+            flows = [c.name for c in self.bundle.flows_for_event(ev.type) if c.name in paused]
+            if flows:
+                self.store.mark_retry(ev.event_id, f"held: flow {', '.join(flows)} is paused "
+                                      "by contract drift", hold_until, worker=ev.worker)
+            else:
+                keep.append(ev)
+        return keep
+
+    def _hold_seconds(self) -> float:
+        if self.finance is None:
+            return 60.0
+        minutes = self.finance.settings.drift_check_minutes
+        return max(self.finance.settings.interval, minutes * 60 if minutes > 0 else 300.0)
+
+    def _finance_tick(self) -> None:
+        assert self.finance is not None
+        self.finance.tick()
+
     # -- the threads ------------------------------------------------------------------
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=self._guard(name, target), name=name, daemon=True)
@@ -324,6 +402,9 @@ class Runner:
                 self._wake.clear()
                 continue
             try:
+                events = self._hold_paused(events)
+                if not events:
+                    continue
                 self._processor.process_events(events)
                 failures = 0
             except Exception as exc:

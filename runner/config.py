@@ -146,6 +146,39 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("runner.alerts.api_budget_alert_percent", float, 10.0,
             "Alert when Salesforce's remaining daily API budget falls under this percent.",
             "FIELDBRIDGE_API_BUDGET_ALERT_PERCENT"),
+    # -- [runner.anomalies] -----------------------------------------------------------------
+    Setting("runner.anomalies.enabled", bool, True,
+            "Watch payment events (charges, refunds, disputes, early fraud warnings) for "
+            "amount outliers, decline and refund spikes and duplicate charges.",
+            "FIELDBRIDGE_ANOMALIES_ENABLED"),
+    Setting("runner.anomalies.cases", bool, True,
+            "Open a Salesforce Case for each anomaly flag (through the anomaly-to-case flow of "
+            "the bundle, or of the shipped anomaly-cases template); off: alerts only.",
+            "FIELDBRIDGE_ANOMALIES_CASES"),
+    # -- [runner.monitors] ------------------------------------------------------------------
+    Setting("runner.monitors.interval", float, 60.0,
+            "Seconds between monitor checks (drift schedule, volume, null rates, cursor, "
+            "writing anomaly Cases).", "FIELDBRIDGE_MONITORS_INTERVAL"),
+    Setting("runner.monitors.drift_check_minutes", float, 15.0,
+            "Minutes between re-checks of the org's describe against what the flows write; a "
+            "flow whose fields drifted is paused (the others keep running). 0: no re-check.",
+            "FIELDBRIDGE_DRIFT_CHECK_MINUTES"),
+    Setting("runner.monitors.expected_min_per_hour", list, [],
+            "Minimum records per hour per flow, as a table {\"charge-to-payment\" = 1} or "
+            "\"flow=N\" strings; alert when a flow falls below (silent flows). Unlisted "
+            "flows are not watched.", "FIELDBRIDGE_EXPECTED_MIN_PER_HOUR"),
+    Setting("runner.monitors.null_rate_window", int, 200,
+            "Recent records per flow and field whose null rate is compared with the baseline.",
+            "FIELDBRIDGE_NULL_RATE_WINDOW"),
+    Setting("runner.monitors.null_rate_baseline", int, 2000,
+            "Records before the window that form a field's baseline null rate.",
+            "FIELDBRIDGE_NULL_RATE_BASELINE"),
+    Setting("runner.monitors.null_rate_increase", float, 0.5,
+            "Alert when a field's null rate rises by at least this fraction (0.5: from 2% to "
+            "52%).", "FIELDBRIDGE_NULL_RATE_INCREASE"),
+    Setting("runner.monitors.cursor_warn_days", float, 20.0,
+            "Alert when the last processed Stripe event is this many days old (the events API "
+            "keeps 30 days).", "FIELDBRIDGE_CURSOR_WARN_DAYS"),
     # -- [connections.stripe.<name>] ----------------------------------------------------------
     _stripe("api_key", str, None, "Secret or restricted API key (sk_... / rk_...).",
             secret=True),
@@ -226,6 +259,10 @@ def _check_value(s: Setting, value: Any, where: str) -> Any:
     elif s.type is list:
         if isinstance(value, str):  # one value where several are allowed
             value = [value]
+        elif isinstance(value, dict) and all(
+                isinstance(v, str | int | float) and not isinstance(v, bool)
+                for v in value.values()):
+            value = [f"{k}={v}" for k, v in value.items()]  # a table {"a" = 1} as "a=1"
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     else:
         ok = isinstance(value, str)

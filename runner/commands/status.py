@@ -1,6 +1,7 @@
 """``fieldbridge-runner status [--json]``: queue depths, last event, dead letters, Salesforce
-API usage and run history, read from the state database (and the org's ``/limits`` when a
-Salesforce connection is configured)."""
+API usage, run history, and the finance monitors (paused flows, anomaly flags, last drift
+check), read from the state database (and the org's ``/limits`` when a Salesforce connection
+is configured)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def register(subparsers: Any) -> None:
 
 def collect_status(store: Any, config: Any, *, runs: int = 5) -> dict[str, Any]:
     """The status as plain data (the ``--json`` shape)."""
+    from runner.finance.runtime import finance_status
+
     counts = store.counts()
     last = store.last_event()
     history = store.runs(limit=max(1, runs))
@@ -48,6 +51,7 @@ def collect_status(store: Any, config: Any, *, runs: int = 5) -> dict[str, Any]:
             "stopped_at": r.stopped_at.isoformat() if r.stopped_at else None,
             "host": r.host, "pid": r.pid, "version": r.version, "counts": r.counts,
         } for r in history],
+        "finance": finance_status(store),
     }
 
 
@@ -104,6 +108,7 @@ def status_command(args: argparse.Namespace) -> int:
               f"left; from {api['source']})")
     else:
         print(f"API usage    unknown ({api['error']})")
+    _print_finance(status["finance"])
     print("runs")
     if not status["runs"]:
         print("  none yet")
@@ -111,3 +116,18 @@ def status_command(args: argparse.Namespace) -> int:
         end = run["stopped_at"] or "running (or stopped without recording)"
         print(f"  {run['id']:>4}  {run['started_at']} -> {end}  {run['host']} pid {run['pid']}")
     return 0
+
+
+def _print_finance(finance: dict[str, Any]) -> None:
+    paused = finance["paused_flows"]
+    print("paused flows " + (", ".join(sorted(paused)) if paused else "none"))
+    for flow, reasons in sorted(paused.items()):
+        for reason in reasons:
+            print(f"  {flow}: {reason}")
+    cases = finance["anomaly_cases"]
+    detail = ", ".join(f"{n} {state}" for state, n in sorted(cases.items()))
+    print(f"anomalies    {finance['anomaly_flags_open']} open flag(s)"
+          + (f" (Cases: {detail})" if detail else ""))
+    print(f"drift check  {finance['last_drift_check'] or 'not yet (checked at start only)'}")
+    for f in finance["findings"]:
+        print(f"  {f.get('monitor')} ({f.get('severity')}): {f.get('reason')}")

@@ -18,6 +18,9 @@ from mappings.errors import MappingError
 from mappings.schema.model import Catalog, System
 from runner.errors import ConfigError
 
+# Event types the runner raises itself, not Stripe (see runner.finance.anomaly_cases).
+RUNNER_EVENT_PREFIX = "fieldbridge."
+
 if TYPE_CHECKING:
     from mappings.bundle import Bundle
     from runner.connectors.salesforce import SalesforceConnector
@@ -84,8 +87,25 @@ class LoadedBundle:
 
     @property
     def event_types(self) -> set[str]:
-        """Every Stripe event type some flow handles (for webhook registration, catch-up)."""
-        return set(self.by_event)
+        """Every Stripe event type some flow handles (for webhook registration, catch-up).
+
+        The runner's own pseudo-events (``fieldbridge.anomaly``) are not Stripe's: they are
+        never registered, caught up or taken from a webhook.
+        """
+        return {t for t in self.by_event if not t.startswith(RUNNER_EVENT_PREFIX)}
+
+    def without(self, names: Iterable[str]) -> LoadedBundle:
+        """A view of this bundle without the flows ``names`` (paused or excluded flows);
+        the compiled flows are shared, nothing is recompiled."""
+        dropped = set(names)
+        if not dropped:
+            return self
+        flows = {n: c for n, c in self.flows.items() if n not in dropped}
+        by_event = {t: kept for t, fl in self.by_event.items()
+                    if (kept := [c for c in fl if c.name not in dropped])}
+        return LoadedBundle(flows, by_event,
+                            [c for c in self.salesforce_flows if c.name not in dropped],
+                            self.lookup_objects, self.source)
 
     def flows_for_event(self, event_type: str) -> list[CompiledFlow]:
         return self.by_event.get(event_type, [])

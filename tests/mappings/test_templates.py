@@ -24,6 +24,7 @@ USE_CASES = {
     "disputes-fraud-cases",
     "payouts",
     "account-to-stripe-customer",
+    "anomaly-cases",
 }
 
 
