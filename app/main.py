@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 SCREENSHOT_SIZE = (1400, 900)
+DESKTOP_FILE_NAME = "fieldbridge-studio"
 
 
 class StudioStartError(Exception):
@@ -68,6 +69,9 @@ def _run(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    # Matches packaging's fieldbridge-studio.desktop: Wayland and docks group the window
+    # under the installed launcher and its icon.
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
     app.setWindowIcon(icons.app_icon())
     settings = studio_settings(args.settings)
     theme.apply_theme(app, args.theme or saved_theme(settings))

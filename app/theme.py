@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -29,6 +30,22 @@ class Colours:
     accent_text: str
     error_bg: str  # cells with an issue (preview), for the other panels to share
     warning_bg: str
+    ok_text: str  # "matched", "no issues": readable on ``base`` in both themes
+    bad_text: str
+    # The mapping canvas paints its own items, so it needs roles the palette lacks.
+    canvas: str  # the scene's background
+    field_fill: str
+    field_mapped: str  # a field that takes part in a mapping
+    field_border: str
+    field_text: str
+    canvas_accent: str  # selection and hover outlines, the "+ metadata key" pill
+    link: str
+    link_transformed: str  # a link with a transform chain
+    lookup: str
+    drop_ok: str
+    drop_bad: str
+    pill_fill: str  # badges on links and the canvas buttons
+    pill_hover: str
 
 
 COLOURS: dict[str, Colours] = {
@@ -43,6 +60,21 @@ COLOURS: dict[str, Colours] = {
         accent_text="#ffffff",
         error_bg="#fde2e2",
         warning_bg="#fef3c7",
+        ok_text="#15803d",
+        bad_text="#b91c1c",
+        canvas="#f8fafc",
+        field_fill="#ffffff",
+        field_mapped="#eff6ff",
+        field_border="#cbd5e1",
+        field_text="#0f172a",
+        canvas_accent="#2563eb",
+        link="#94a3b8",
+        link_transformed="#6366f1",
+        lookup="#0ea5e9",
+        drop_ok="#dcfce7",
+        drop_bad="#fee2e2",
+        pill_fill="#ffffff",
+        pill_hover="#dbeafe",
     ),
     "dark": Colours(
         window="#1d2027",
@@ -55,10 +87,34 @@ COLOURS: dict[str, Colours] = {
         accent_text="#ffffff",
         error_bg="#5a2626",
         warning_bg="#4a3a12",
+        ok_text="#4ade80",
+        bad_text="#f87171",
+        canvas="#1a1d23",
+        field_fill="#262a33",
+        field_mapped="#25304a",
+        field_border="#3f4654",
+        field_text="#e2e8f0",
+        canvas_accent="#60a5fa",
+        link="#5b6677",
+        link_transformed="#818cf8",
+        lookup="#38bdf8",
+        drop_ok="#1d4a30",
+        drop_bad="#5a2626",
+        pill_fill="#262a33",
+        pill_hover="#1e3a5f",
     ),
 }
 
 _current = DEFAULT_THEME
+
+
+class ThemeNotifier(QObject):
+    """Tells what paints its own colours (the canvas) that the theme switched."""
+
+    changed = Signal(str)
+
+
+notifier = ThemeNotifier()
 
 
 def check_theme(name: str) -> str:
@@ -73,6 +129,11 @@ def current_theme() -> str:
 
 def colours(name: str | None = None) -> Colours:
     return COLOURS[check_theme(name or _current)]
+
+
+def qcolor(role: str, name: str | None = None) -> QColor:
+    """One role of the current (or the named) theme as a QColor, e.g. ``qcolor("link")``."""
+    return QColor(getattr(colours(name), role))
 
 
 def palette(name: str) -> QPalette:
@@ -119,3 +180,4 @@ def apply_theme(app: QApplication, name: str) -> None:
     icons.set_ink(COLOURS[name].text if name == "dark" else "#334155")
     app.setStyleSheet(qss)
     _current = name
+    notifier.changed.emit(name)

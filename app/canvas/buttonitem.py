@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QBrush, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (
     QGraphicsObject,
     QGraphicsSceneHoverEvent,
@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.canvas.fielditem import ACCENT
+from app.theme import qcolor
 
 HEIGHT = 22.0
 
@@ -50,11 +50,12 @@ class ButtonItem(QGraphicsObject):
     ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = self.boundingRect().adjusted(0.5, 0.5, -0.5, -0.5)
-        painter.setPen(QPen(ACCENT, 1))
-        painter.setBrush(QBrush(QColor("#dbeafe") if self._hover else QColor("white")))
+        accent = qcolor("canvas_accent")
+        painter.setPen(QPen(accent, 1))
+        painter.setBrush(QBrush(qcolor("pill_hover" if self._hover else "pill_fill")))
         painter.drawRoundedRect(rect, HEIGHT / 2, HEIGHT / 2)
         painter.setFont(_font())
-        painter.setPen(ACCENT)
+        painter.setPen(accent)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.text)
 
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.models.schema_model import decode_fields, encode_fields, field_tooltip, kind_badge
+from app.theme import qcolor
 from mappings.schema.model import FieldKind, FieldSchema
 
 if TYPE_CHECKING:
@@ -30,14 +31,8 @@ if TYPE_CHECKING:
 ITEM_WIDTH = 270.0
 ITEM_HEIGHT = 30.0
 
-ACCENT = QColor("#2563eb")
-BORDER = QColor("#cbd5e1")
-FILL = QColor("#ffffff")
-MAPPED_FILL = QColor("#eff6ff")
-DROP_OK = QColor("#dcfce7")
-DROP_BAD = QColor("#fee2e2")
-TEXT = QColor("#0f172a")
-MUTED = QColor("#64748b")
+# Colours come from the current theme at paint time (``app.theme.Colours``' canvas roles),
+# so a theme switch only needs a repaint.
 
 
 class FieldItem(QGraphicsObject):
@@ -108,11 +103,12 @@ class FieldItem(QGraphicsObject):
     ) -> None:
         rect = self.boundingRect().adjusted(0.5, 0.5, -0.5, -0.5)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        fill = MAPPED_FILL if self.mapped else FILL
+        fill = qcolor("field_mapped" if self.mapped else "field_fill")
         if self._drop_state is not None:
-            fill = DROP_OK if self._drop_state else DROP_BAD
+            fill = qcolor("drop_ok" if self._drop_state else "drop_bad")
         selected = self.isSelected()
-        pen = QPen(ACCENT if selected or self._hover else BORDER, 2 if selected else 1)
+        outline = "canvas_accent" if selected or self._hover else "field_border"
+        pen = QPen(qcolor(outline), 2 if selected else 1)
         painter.setPen(pen)
         painter.setBrush(QBrush(fill))
         painter.drawRoundedRect(rect, 6, 6)
@@ -144,7 +140,7 @@ class FieldItem(QGraphicsObject):
             note = note_metrics.elidedText(self.note, Qt.TextElideMode.ElideRight, 110)
             note_width = note_metrics.horizontalAdvance(note) + 10
             painter.setFont(note_font)
-            painter.setPen(MUTED)
+            painter.setPen(qcolor("muted"))
             painter.drawText(
                 QRectF(ITEM_WIDTH - note_width - 8, 0, note_width, ITEM_HEIGHT),
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
@@ -154,7 +150,7 @@ class FieldItem(QGraphicsObject):
         text_rect = QRectF(40, 0, ITEM_WIDTH - 48 - note_width, ITEM_HEIGHT)
         label = self.label + (" *" if self.field is not None and self.field.required else "")
         elided = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, int(text_rect.width()))
-        painter.setPen(TEXT if self.field is not None or self.path else MUTED)
+        painter.setPen(qcolor("field_text" if self.field is not None or self.path else "muted"))
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, elided)
 
     # -- hover

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtGui import QBrush, QFont, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
-from app.canvas.fielditem import ACCENT, FieldItem
-
-LINK = QColor("#94a3b8")
-LINK_TRANSFORMED = QColor("#6366f1")
-LOOKUP = QColor("#0ea5e9")
+from app.canvas.fielditem import FieldItem
+from app.theme import qcolor
 
 
 class LinkItem(QGraphicsPathItem):
@@ -88,10 +85,11 @@ class LinkItem(QGraphicsPathItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        colour = LOOKUP if self.kind == "lookup" else (LINK_TRANSFORMED if self.steps else LINK)
-        width = 2.0
+        role = "lookup" if self.kind == "lookup" else (
+            "link_transformed" if self.steps else "link")
+        colour, width = qcolor(role), 2.0
         if self.isSelected() or self._hover:
-            colour, width = ACCENT, 3.0
+            colour, width = qcolor("canvas_accent"), 3.0
         pen = QPen(colour, width)
         if self.kind == "lookup":
             pen.setStyle(Qt.PenStyle.DashLine)
@@ -107,7 +105,7 @@ class LinkItem(QGraphicsPathItem):
             half = 24 if self.kind == "lookup" else 13
             badge = QRectF(mid.x() - half, mid.y() - 9, 2 * half, 18)
             painter.setPen(QPen(colour, 1))
-            painter.setBrush(QBrush(QColor("white")))
+            painter.setBrush(QBrush(qcolor("pill_fill")))
             painter.drawRoundedRect(badge, 9, 9)
             font = QFont(painter.font())
             font.setPixelSize(11)

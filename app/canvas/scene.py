@@ -14,11 +14,12 @@ from collections.abc import Callable
 from functools import partial
 
 from PySide6.QtCore import QPointF, QRectF, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QInputDialog
 
+from app import theme
 from app.canvas.buttonitem import ButtonItem
-from app.canvas.fielditem import ITEM_HEIGHT, ITEM_WIDTH, MUTED, FieldItem
+from app.canvas.fielditem import ITEM_HEIGHT, ITEM_WIDTH, FieldItem
 from app.canvas.linkitem import LinkItem
 from app.document.document import StudioDocument
 from app.document.interactions import (
@@ -87,7 +88,8 @@ class MappingScene(QGraphicsScene):
         self._headers: list[QGraphicsSimpleTextItem | ButtonItem] = []
         self._flow_name: str | None = None
         self._selected = ""
-        self.setBackgroundBrush(QColor("#f8fafc"))
+        self.setBackgroundBrush(theme.qcolor("canvas"))
+        theme.notifier.changed.connect(self._on_theme_changed)
         document.currentFlowChanged.connect(self._rebuild)
         document.flowsChanged.connect(self._rebuild)
         document.documentReplaced.connect(self._rebuild)
@@ -413,7 +415,7 @@ class MappingScene(QGraphicsScene):
         for text, x in ((left, 0.0), (right, ITEM_WIDTH + COLUMN_GAP)):
             header = QGraphicsSimpleTextItem(text)
             header.setFont(font)
-            header.setBrush(QColor("#0f172a"))
+            header.setBrush(theme.qcolor("field_text"))
             header.setPos(x, 8)
             self.addItem(header)
             self._headers.append(header)
@@ -435,10 +437,19 @@ class MappingScene(QGraphicsScene):
             hint = QGraphicsSimpleTextItem(
                 "Drag a field from the source tree onto a target field to map it"
             )
-            hint.setBrush(MUTED)
+            hint.setBrush(theme.qcolor("muted"))
+            hint.setData(0, "muted")
             hint.setPos(0, TOP)
             self.addItem(hint)
             self._headers.append(hint)
+
+    def _on_theme_changed(self, _name: str) -> None:
+        """Items read the theme when they paint; the brushes set here need setting again."""
+        self.setBackgroundBrush(theme.qcolor("canvas"))
+        for item in self._headers:
+            if isinstance(item, QGraphicsSimpleTextItem):
+                item.setBrush(theme.qcolor(item.data(0) or "field_text"))
+        self.update()
 
     # ------------------------------------------------------------------ selection
 

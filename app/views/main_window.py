@@ -15,28 +15,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QComboBox,
     QDockWidget,
     QFileDialog,
     QFrame,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
-    QProgressBar,
     QSplitter,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app import asyncloop, icons, theme
 from app.document.document import StudioDocument
+from app.services.connections import LOCAL_SANDBOX
+from app.views import actions
 from app.views.errors_panel import ErrorsPanel
+from app.views.statusbar import Badge, StatusArea, badge_mode
 from app.workspace import (
     RecentWorkspaces,
     check_workspace_folder,
@@ -47,6 +46,11 @@ from app.workspace import (
 from mappings.engine.plan import compile_flow
 from mappings.engine.result import Issue
 from mappings.errors import MappingError
+
+__all__ = [
+    "APP_NAME", "Badge", "MainWindow", "PlaceholderPanel", "ask_unsaved_with_message_box",
+    "badge_mode", "validation_issues",
+]  # Badge and badge_mode live in app.views.statusbar; kept importable from here
 
 UnsavedAnswer = Literal["save", "discard", "cancel"]
 AskUnsaved = Callable[[QWidget, str], UnsavedAnswer]
@@ -120,33 +124,6 @@ class PlaceholderPanel(QFrame):
         layout.addStretch(1)
 
 
-class Badge(QLabel):
-    """A rounded label whose colours come from the stylesheet's ``mode`` property."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("badge")
-
-    def set_state(self, text: str, mode: str, tooltip: str = "") -> None:
-        self.setText(text)
-        self.setToolTip(tooltip)
-        self.setProperty("mode", mode)
-        self.style().unpolish(self)
-        self.style().polish(self)
-
-
-def badge_mode(badge: str) -> str:
-    """Colour class of a connection badge text ("TEST", "LIVE", "SANDBOX", "PRODUCTION")."""
-    badge = badge.upper()
-    if badge in ("LIVE", "PRODUCTION"):
-        return "live"
-    if badge == "SANDBOX":
-        return "local"
-    if badge in ("TEST", "SANDBOX ORG"):
-        return "test"
-    return "none"
-
-
 def _default_services() -> Any:
     """The user's connections and sandbox, or None where app.services is not built yet."""
     try:
@@ -181,6 +158,10 @@ class MainWindow(QMainWindow):
         self.missing_panels: dict[str, str] = {}  # panel title -> why it is a placeholder
         self.actions_by_name: dict[str, QAction] = {}
         self._dialogs: list[QWidget] = []  # non-modal dialogs kept alive while open
+        # The connections the studio works against now (the badges, the reconcile view).
+        self.current_connections = {"stripe": LOCAL_SANDBOX, "salesforce": LOCAL_SANDBOX}
+        self.reconcile_dock: QDockWidget | None = None
+        self.reconcile_view: QWidget | None = None
 
         self.setWindowIcon(icons.app_icon())
         self.setObjectName("mainWindow")
@@ -190,11 +171,11 @@ class MainWindow(QMainWindow):
         self._build_errors_dock()
         asyncloop.set_error_sink(self.report_error)
         self._build_panels()
-        self._build_actions()
-        self._build_menus()
-        self._build_toolbar()
+        actions.build_actions(self)
+        actions.build_menus(self)
+        actions.build_toolbar(self)
         self._build_status_bar()
-        self.errors.countChanged.connect(self._on_error_count)
+        self.errors.countChanged.connect(self.status_area.show_error_count)
 
         self._issues_timer = QTimer(self, singleShot=True, interval=250)
         self._issues_timer.timeout.connect(self._update_issue_count)
@@ -206,7 +187,7 @@ class MainWindow(QMainWindow):
         doc.mappingsChanged.connect(lambda _flow: self._schedule_issue_count())
         doc.fixturesChanged.connect(lambda _flow: self._schedule_issue_count())
         doc.editRefused.connect(lambda reason: self.statusBar().showMessage(reason, 6000))
-        asyncloop.busy.changed.connect(self._on_busy)
+        asyncloop.busy.changed.connect(self.status_area.show_busy)
         self._fill_flow_combo()
         self._on_current_flow(doc.current_flow or "")
         self._update_title()
@@ -325,209 +306,69 @@ class MainWindow(QMainWindow):
             self.report_error(exc, f"the mapping canvas failed to start: {exc}", show=False)
             return self._placeholder("Mapping canvas", f"The mapping canvas failed to start: {exc}")
 
-    def _action(
-        self,
-        name: str,
-        text: str,
-        slot: Callable[[], Any],
-        *,
-        icon: str | None = None,
-        shortcut: QKeySequence | str | None = None,
-        tip: str = "",
-    ) -> QAction:
-        action = QAction(text, self)
-        if icon:
-            action.setIcon(icons.icon(icon))
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.triggered.connect(lambda _checked=False: slot())
-        self.actions_by_name[name] = action
-        return action
-
-    def _build_actions(self) -> None:
-        keys = QKeySequence.StandardKey
-        a = self._action
-        a("new_from_template", "&New from Template…", self.new_from_template, icon="templates",
-          shortcut=keys.New, tip="Start a workspace from a shipped template")  # fmt: skip
-        a("open", "&Open Workspace…", self.open_workspace_dialog, icon="open", shortcut=keys.Open,
-          tip="Open a folder of mapping YAML files")  # fmt: skip
-        a("save", "&Save", self.save, icon="save", shortcut=keys.Save, tip="Save the workspace")
-        a("save_as", "Save &As…", self.save_as, shortcut=keys.SaveAs,
-          tip="Save the workspace to another folder")  # fmt: skip
-        a("export", "&Export Bundle…", self.export_bundle, icon="export",
-          tip="Write a .fbz bundle for the runner, optionally signed")  # fmt: skip
-        a("compare", "&Compare with Bundle…", self.compare_with_bundle, icon="compare",
-          tip="Show what differs between the workspace and a bundle")  # fmt: skip
-        a("quit", "&Quit", self.close, shortcut=keys.Quit)
-
-        stack = self.document.undo_stack
-        undo = stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence(keys.Undo))
-        undo.setIcon(icons.icon("undo"))
-        redo = stack.createRedoAction(self, "&Redo")
-        redo.setShortcut(QKeySequence(keys.Redo))
-        redo.setIcon(icons.icon("redo"))
-        self.actions_by_name["undo"] = undo
-        self.actions_by_name["redo"] = redo
-
-        map_action = None
-        if not isinstance(self.source_panel, PlaceholderPanel) and not isinstance(
-            self.target_panel, PlaceholderPanel
-        ):
-            from app.views.schema_panel import make_map_action
-
-            map_action = make_map_action(self.document, self.source_panel, self.target_panel, self)
-            map_action.setText("&Map")
-            map_action.setIcon(icons.icon("map"))
-            map_action.setToolTip("Map the selected source field to the selected target (Ctrl+M)")
-        else:
-            map_action = QAction("&Map", self)
-            map_action.setShortcut(QKeySequence("Ctrl+M"))
-            map_action.setIcon(icons.icon("map"))
-            map_action.setEnabled(False)
-        self.actions_by_name["map"] = map_action
-        a("automap", "&Auto-map…", self.auto_map, icon="automap",
-          tip="Suggest mappings by name and type, to accept or reject")  # fmt: skip
-        a(
-            "new_flow",
-            "New &Flow…",
-            self.new_flow,
-            tip="Create a flow (trigger, objects, operation)",
-        )
-        a("preview", "&Preview", self.show_preview, icon="preview",
-          tip="Preview the current flow on sample records")  # fmt: skip
-        a("test_run", "&Test Run", self.show_test_run, icon="run",
-          tip="Dry run or real run against the Salesforce sandbox")  # fmt: skip
-        a("connections", "&Manage Connections…", self.manage_connections, icon="connections",
-          tip="Stripe accounts and Salesforce orgs")  # fmt: skip
-        a("about", "&About Fieldbridge Studio", self.about)
-
-        self.theme_group = QActionGroup(self)
-        for name in theme.THEMES:
-            action = QAction(f"{name.title()} Theme", self, checkable=True)
-            action.setData(name)
-            action.triggered.connect(lambda _checked=False, n=name: self.set_theme(n))
-            self.theme_group.addAction(action)
-            self.actions_by_name[f"theme_{name}"] = action
-        self._check_theme_action(theme.current_theme())
-
-    def _build_menus(self) -> None:
-        acts = self.actions_by_name
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(acts["new_from_template"])
-        file_menu.addAction(acts["open"])
-        self.recent_menu = QMenu("Open &Recent", self)
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addMenu(self.recent_menu)
-        file_menu.addSeparator()
-        file_menu.addAction(acts["save"])
-        file_menu.addAction(acts["save_as"])
-        file_menu.addSeparator()
-        file_menu.addAction(acts["export"])
-        file_menu.addAction(acts["compare"])
-        file_menu.addSeparator()
-        file_menu.addAction(acts["quit"])
-
-        edit_menu = bar.addMenu("&Edit")
-        edit_menu.addAction(acts["undo"])
-        edit_menu.addAction(acts["redo"])
-        edit_menu.addSeparator()
-        edit_menu.addAction(acts["map"])
-        edit_menu.addAction(acts["automap"])
-        edit_menu.addSeparator()
-        edit_menu.addAction(acts["new_flow"])
-
-        run_menu = bar.addMenu("&Run")
-        run_menu.addAction(acts["preview"])
-        run_menu.addAction(acts["test_run"])
-
-        conn_menu = bar.addMenu("&Connections")
-        conn_menu.addAction(acts["connections"])
-
-        view_menu = bar.addMenu("&View")
-        for action in self.theme_group.actions():
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        errors_toggle = self.errors_dock.toggleViewAction()
-        errors_toggle.setText("&Errors Panel")
-        errors_toggle.setIcon(icons.icon("errors"))
-        self.actions_by_name["errors"] = errors_toggle
-        view_menu.addAction(errors_toggle)
-
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(acts["about"])
-
-    def _build_toolbar(self) -> None:
-        acts = self.actions_by_name
-        bar = self.addToolBar("Main")
-        bar.setObjectName("mainToolbar")
-        bar.setMovable(False)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toolbar = bar
-        for name in ("new_from_template", "open", "save"):
-            bar.addAction(acts[name])
-        bar.addSeparator()
-        bar.addAction(acts["undo"])
-        bar.addAction(acts["redo"])
-        bar.addSeparator()
-        flow_label = QLabel(" Flow ", self)
-        flow_label.setObjectName("muted")
-        bar.addWidget(flow_label)
-        self.flow_combo = QComboBox(self)
-        self.flow_combo.setObjectName("flowCombo")
-        self.flow_combo.setMinimumContentsLength(22)
-        self.flow_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.flow_combo.setToolTip("The flow shown on the canvas")
-        self.flow_combo.activated.connect(self._flow_picked)
-        bar.addWidget(self.flow_combo)
-        bar.addSeparator()
-        for name in ("map", "automap", "preview", "test_run"):
-            bar.addAction(acts[name])
-        bar.addSeparator()
-        for name in ("export", "connections"):
-            bar.addAction(acts[name])
-        # Icons only for the secondary actions keeps the bar within a laptop's width.
-        for name in ("undo", "redo", "save", "open"):
-            button = bar.widgetForAction(acts[name])
-            if isinstance(button, QToolButton):
-                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-
     def _build_status_bar(self) -> None:
-        status = self.statusBar()
-        self.flow_status = QLabel(self)
-        status.addWidget(self.flow_status, 1)
-        self.busy_label = QLabel(self)
-        self.busy_label.setObjectName("muted")
-        self.busy_bar = QProgressBar(self)
-        self.busy_bar.setRange(0, 0)
-        self.busy_bar.setFixedWidth(80)
-        self.busy_bar.setTextVisible(False)
-        self.busy_label.hide()
-        self.busy_bar.hide()
-        status.addPermanentWidget(self.busy_label)
-        status.addPermanentWidget(self.busy_bar)
-        self.issue_label = QLabel(self)
-        self.issue_label.setObjectName("issueCount")
-        status.addPermanentWidget(self.issue_label)
-        self.stripe_badge = Badge(self)
-        self.salesforce_badge = Badge(self)
-        status.addPermanentWidget(self.stripe_badge)
-        status.addPermanentWidget(self.salesforce_badge)
-        self.errors_button = QToolButton(self)
-        self.errors_button.setIcon(icons.icon("errors"))
-        self.errors_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.errors_button.setAutoRaise(True)
-        self.errors_button.setToolTip("Show the errors panel")
-        self.errors_button.clicked.connect(self.show_errors)
-        status.addPermanentWidget(self.errors_button)
-        self.set_connection_badges(("Local sandbox", "SANDBOX"), ("Local sandbox", "SANDBOX"))
-        self._on_error_count(self.errors.count)
+        area = StatusArea(self.statusBar(), self)
+        self.status_area = area
+        # The widgets stay reachable as the window's attributes (tests, screenshots).
+        self.flow_status = area.flow_status
+        self.busy_label = area.busy_label
+        self.busy_bar = area.busy_bar
+        self.issue_label = area.issue_label
+        self.stripe_badge = area.stripe_badge
+        self.salesforce_badge = area.salesforce_badge
+        self.errors_button = area.errors_button
+        area.errorsClicked.connect(self.show_errors)
+        area.connectionsClicked.connect(self.manage_connections)
+        self._follow_connection_choices()
+        area.show_error_count(self.errors.count)
+
+    # ------------------------------------------------------------------ connections
+
+    def _follow_connection_choices(self) -> None:
+        """The badges follow what the preview and test-run panels pick and the store's edits."""
+        for panel in (self.preview_panel, self.testrun_panel):
+            chosen = getattr(panel, "connectionChosen", None)
+            if chosen is not None:
+                chosen.connect(self.use_connection)
+        store = getattr(self.services, "store", None)
+        if store is not None and hasattr(store, "subscribe"):
+            unsubscribe = store.subscribe(self._update_badges)
+            self.destroyed.connect(lambda *_: unsubscribe())
+        self._update_badges()
+
+    def use_connection(self, system: str, name: str) -> None:
+        """Make ``name`` the current Stripe or Salesforce connection (badges, reconcile)."""
+        if system not in self.current_connections:
+            raise ValueError(f"unknown system {system!r}: stripe or salesforce")
+        self.current_connections[system] = name
+        self._update_badges()
+
+    def _connection(self, system: str) -> Any:
+        """The current connection of ``system``; a removed one falls back to the sandbox."""
+        store = getattr(self.services, "store", None)
+        if store is None:
+            return None
+        name = self.current_connections[system]
+        for candidate in (name, LOCAL_SANDBOX):
+            try:
+                return store.get(system, candidate)
+            except Exception:  # renamed or removed in the connections dialog
+                self.current_connections[system] = LOCAL_SANDBOX
+        return None
+
+    def _update_badges(self) -> None:
+        if self.services is None:
+            self.set_connection_badges(None, None)
+            return
+        self.status_area.show_connections(
+            self._connection("stripe"), self._connection("salesforce")
+        )
+
+    def set_connection_badges(
+        self, stripe: tuple[str, str] | None, salesforce: tuple[str, str] | None
+    ) -> None:
+        """(connection name, badge text) per system, None when not connected."""
+        self.status_area.set_connection_badges(stripe, salesforce)
 
     # ------------------------------------------------------------------ status
 
@@ -541,34 +382,6 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         star = "*" if self.document.is_dirty else ""
         self.setWindowTitle(f"{self.workspace_name()}{star} — {APP_NAME}")
-
-    def set_connection_badges(
-        self, stripe: tuple[str, str] | None, salesforce: tuple[str, str] | None
-    ) -> None:
-        """(connection name, badge text) per system, None when not connected."""
-        for widget, system, value in (
-            (self.stripe_badge, "Stripe", stripe),
-            (self.salesforce_badge, "Salesforce", salesforce),
-        ):
-            if value is None:
-                widget.set_state(f"{system}: not connected", "none")
-            else:
-                name, badge = value
-                widget.set_state(
-                    f"{system} · {badge.lower()}",
-                    badge_mode(badge),
-                    f"{system} connection {name!r} ({badge})",
-                )
-
-    def _on_busy(self, count: int, what: str) -> None:
-        self.busy_bar.setVisible(count > 0)
-        self.busy_label.setVisible(count > 0)
-        more = f" (+{count - 1})" if count > 1 else ""
-        self.busy_label.setText(f"{what or 'working'}…{more}" if count else "")
-
-    def _on_error_count(self, count: int) -> None:
-        self.errors_button.setText(f"{count} error{'s' if count != 1 else ''}" if count else "")
-        self.errors_button.setVisible(count > 0)
 
     def _fill_flow_combo(self) -> None:
         self.flow_combo.blockSignals(True)
@@ -599,34 +412,14 @@ class MainWindow(QMainWindow):
         self._schedule_issue_count()
 
     def _update_flow_status(self) -> None:
-        flow = self.document.find_flow(self.document.current_flow)
-        if flow is None:
-            self.flow_status.setText(
-                "No flow: start from a template or create one (Edit ▸ New Flow)."
-            )
-            return
-        n = len(flow.fields)
-        self.flow_status.setText(
-            f"<b>{flow.name}</b> · {flow.source.system.value.title()} {flow.source.object} → "
-            f"{flow.target.system.value.title()} {flow.target.object} · "
-            f"{n} mapped field{'s' if n != 1 else ''}"
-        )
+        self.status_area.show_flow(self.document.find_flow(self.document.current_flow))
 
     def _schedule_issue_count(self) -> None:
         self._issues_timer.start()
 
     def _update_issue_count(self) -> list[Issue]:
         issues = validation_issues(self.document, self.document.current_flow)
-        n = len(issues)
-        self.issue_label.setText(
-            "✓ No validation issues" if n == 0 else f"⚠ {n} validation issue{'s' if n != 1 else ''}"
-        )
-        self.issue_label.setProperty("severity", "ok" if n == 0 else "warn")
-        self.issue_label.setToolTip(
-            "\n".join(f"{i.field or '—'}: {i.message}" for i in issues[:12])
-        )
-        self.issue_label.style().unpolish(self.issue_label)
-        self.issue_label.style().polish(self.issue_label)
+        self.status_area.show_issues(issues)
         self._update_flow_status()
         return issues
 
@@ -829,6 +622,37 @@ class MainWindow(QMainWindow):
     def show_test_run(self) -> None:
         self.bottom_tabs.setCurrentWidget(self.testrun_panel)
 
+    def show_reconcile(self) -> QWidget | None:
+        """Tools ▸ Reconcile Payouts: the reconciliation view in a dock (made on first use)."""
+        if self.services is None:
+            self.statusBar().showMessage("Reconciliation needs the connections services", 6000)
+            return None
+        if self.reconcile_dock is None:
+            from app.services.reconcile import ReconcileService
+            from app.views.reconcile_view import ReconcileView
+
+            view = ReconcileView(ReconcileService(self.services), self.services.store, self)
+            view.errorRaised.connect(self._panel_error)
+            view.connectionsChanged.connect(self._reconcile_connections)
+            dock = QDockWidget("Payout reconciliation", self)
+            dock.setObjectName("reconcileDock")
+            dock.setWidget(view)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self.reconcile_dock, self.reconcile_view = dock, view
+        view = self.reconcile_view
+        view.set_connections(  # type: ignore[union-attr]
+            self.current_connections["stripe"], self.current_connections["salesforce"]
+        )
+        self.reconcile_dock.show()
+        self.reconcile_dock.raise_()
+        self.resizeDocks([self.reconcile_dock], [int(self.width() * 0.45)],
+                         Qt.Orientation.Horizontal)
+        return view
+
+    def _reconcile_connections(self, stripe: str, salesforce: str) -> None:
+        self.use_connection("stripe", stripe)
+        self.use_connection("salesforce", salesforce)
+
     def fill_preview_from_fixtures(self) -> bool:
         """Fill the preview with the current flow's fixtures (the screenshot mode uses it)."""
         fill = getattr(self.preview_panel, "load_fixtures_of_current_flow", None)
@@ -867,26 +691,8 @@ class MainWindow(QMainWindow):
         if isinstance(app, QApplication):
             theme.apply_theme(app, name)
         save_theme(self.settings, name)
-        self._check_theme_action(name)
-        self._refresh_icons()
-
-    def _check_theme_action(self, name: str) -> None:
-        for action in self.theme_group.actions():
-            action.setChecked(action.data() == name)
-
-    def _refresh_icons(self) -> None:
-        """Toolbar icons are tinted per theme: fetch them again after a switch."""
-        names = {
-            "new_from_template": "templates", "open": "open", "save": "save", "undo": "undo",
-            "redo": "redo", "map": "map", "automap": "automap", "preview": "preview",
-            "test_run": "run", "export": "export", "connections": "connections",
-            "compare": "compare", "errors": "errors",
-        }  # fmt: skip
-        self.errors_button.setIcon(icons.icon("errors"))
-        for action_name, icon_name in names.items():
-            self.actions_by_name[action_name].setIcon(icons.icon(icon_name))
-        for i, icon_name in enumerate(("map", "preview", "run")):
-            self.bottom_tabs.setTabIcon(i, icons.icon(icon_name))
+        actions.check_theme_action(self, name)
+        actions.refresh_icons(self)
 
     def saved_theme(self) -> str:
         return saved_theme(self.settings)

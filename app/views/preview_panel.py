@@ -60,6 +60,7 @@ class PreviewPanel(QWidget):
 
     errorRaised = Signal(str, str)  # summary, details: the main window's errors panel
     samplesLoaded = Signal(str, int)  # flow name, number of samples
+    connectionChosen = Signal(str, str)  # "stripe", connection name: the status bar badge
 
     def __init__(
         self, document: StudioDocument, services: Services, parent: QWidget | None = None
@@ -187,9 +188,13 @@ class PreviewPanel(QWidget):
         if index < 0:
             raise ValueError(f"no sample source {kind!r} {connection or ''}".rstrip())
         self.source_combo.setCurrentIndex(index)
+        if kind == SOURCE_STRIPE and connection:
+            self.connectionChosen.emit("stripe", connection)
 
     def _on_source_activated(self, _index: int) -> None:
-        kind, _conn = self.source()
+        kind, conn = self.source()
+        if kind == SOURCE_STRIPE and conn:
+            self.connectionChosen.emit("stripe", conn)
         if kind == SOURCE_FILE:
             path, _ = QFileDialog.getOpenFileName(
                 self, "Sample records", str(self._file or Path.home()), "JSON files (*.json)"

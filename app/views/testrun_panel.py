@@ -104,6 +104,7 @@ class TestRunPanel(QWidget):
 
     errorRaised = Signal(str, str)  # summary, details
     runFinished = Signal(object)  # RunReport
+    connectionChosen = Signal(str, str)  # "salesforce", connection name: the status bar badge
 
     def __init__(
         self, document: StudioDocument, services: Services, parent: QWidget | None = None
@@ -170,6 +171,8 @@ class TestRunPanel(QWidget):
         self.dry_button.clicked.connect(lambda: self.start(dry=True))
         self.run_button.clicked.connect(lambda: self.start(dry=False))
         self.org_combo.currentIndexChanged.connect(self._update_controls)
+        self.org_combo.activated.connect(
+            lambda _i: self.connectionChosen.emit("salesforce", self.connection()))
         document.currentFlowChanged.connect(self._on_current_flow)
         document.fixturesChanged.connect(lambda _flow: self._update_samples_label())
         self._on_current_flow(document.current_flow or "")
@@ -196,6 +199,7 @@ class TestRunPanel(QWidget):
         if index < 0:
             raise ValueError(f"there is no Salesforce connection named {name!r}")
         self.org_combo.setCurrentIndex(index)
+        self.connectionChosen.emit("salesforce", name)
 
     @property
     def running(self) -> bool:

@@ -95,7 +95,9 @@ def test_validation_issue_count_follows_edits(qtbot, window):
 
 def test_menus_hold_the_file_edit_and_view_actions(window):
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
-    assert list(menus) == ["File", "Edit", "Run", "Connections", "View", "Help"]
+    assert list(menus) == [
+        "File", "Edit", "Run", "Connections", "View", "Tools", "Help"
+    ]
     file_items = [a.text().replace("&", "") for a in menus["File"].actions() if a.text()]
     for expected in ("New from Template…", "Open Workspace…", "Open Recent", "Save",
                      "Save As…", "Export Bundle…", "Compare with Bundle…", "Quit"):  # fmt: skip
