@@ -8,8 +8,6 @@ prints ``error: ...`` and exits 1.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from mappings.document.diff import diff_document_sets, format_diff
 from mappings.document.model import MappingDocument
 from mappings.document.yamlio import load_documents
 from mappings.errors import BundleError
+from runner.commands.common import print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -95,7 +94,7 @@ def _build(args: argparse.Namespace) -> int:
     out = build_bundle(documents, args.output, signing_key=key, created_at=args.created_at)
     flows = sum(len(d.flows) for d in documents)
     if args.json:
-        _print_json(
+        print_json(
             {
                 "bundle": str(out),
                 "documents": [d.name for d in documents],
@@ -128,7 +127,7 @@ def _inspect(args: argparse.Namespace) -> int:
         for c in m["flows"]
     ]
     if args.json:
-        _print_json(
+        print_json(
             {
                 "bundle": str(bundle.path),
                 "format_version": m["format_version"],
@@ -172,7 +171,7 @@ def _verify(args: argparse.Namespace) -> int:
     key = load_public_key(args.public_key) if args.public_key else None
     report = verify_bundle(args.bundle, public_key=key)
     if args.json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return 0
     flows = len(report.flows)
     text = (
@@ -190,7 +189,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     changes = diff_document_sets(_documents_of(args.a), _documents_of(args.b))
     if args.json:
-        _print_json({"changes": [c.to_dict() for c in changes]})
+        print_json({"changes": [c.to_dict() for c in changes]})
     else:
         print(format_diff(changes))
     return 0
@@ -212,7 +211,7 @@ def _test(args: argparse.Namespace) -> int:
         results.extend(run_fixtures(doc, schemas, flow=args.flow))
     failed = [r for r in results if not r.passed]
     if args.json:
-        _print_json({"passed": not failed, "results": [r.to_dict() for r in results]})
+        print_json({"passed": not failed, "results": [r.to_dict() for r in results]})
     else:
         print(format_fixture_report(results))
     return 1 if failed else 0
@@ -257,8 +256,3 @@ def _trigger_text(trigger: Any) -> str:
         if change.get("becomes") is not None:
             text += f" becomes {change['becomes']!r}"
     return text
-
-
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from runner.commands.run import add_connection_arguments, config_from_args
+from runner.commands.common import (
+    add_list_action,
+    finish_action,
+    nothing_listed,
+    open_state,
+    positive_id,
+    print_json,
+    require_open,
+    status_filter,
+)
+from runner.commands.run import config_from_args
 from runner.errors import ConfigError
+
+entry_id = positive_id("dead-letter id")
 
 
 def register(subparsers: Any) -> None:
@@ -22,49 +33,23 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="dlq_command", metavar="ACTION")
     sub.required = True
 
-    ls = sub.add_parser("list", help="dead letters (open ones unless --status)")
-    ls.add_argument("--status", choices=["open", "replayed", "discarded", "all"],
-                    default="open")
-    ls.add_argument("--json", action="store_true", help="machine-readable output")
-    add_connection_arguments(ls)
-    ls.set_defaults(handler=dlq_list)
+    add_list_action(sub, "dead letters (open ones unless --status)",
+                    ["open", "replayed", "discarded"], dlq_list)
 
     show = sub.add_parser("show", help="one dead letter: error, mapped record, payload")
     show.add_argument("id", type=entry_id, metavar="ID")
-    show.add_argument("--json", action="store_true", help="machine-readable output")
-    add_connection_arguments(show)
-    show.set_defaults(handler=dlq_show)
+    finish_action(show, dlq_show, json_output=True)
 
     replay = sub.add_parser("replay", help="run dead letters through the current bundle again")
     replay.add_argument("id", type=entry_id, metavar="ID", nargs="?")
     replay.add_argument("--all", action="store_true", help="replay every open dead letter")
     replay.add_argument("--bundle", type=Path, required=True, metavar="BUNDLE",
                         help="the (fixed) bundle to replay with")
-    replay.add_argument("--json", action="store_true", help="machine-readable output")
-    add_connection_arguments(replay)
-    replay.set_defaults(handler=dlq_replay)
+    finish_action(replay, dlq_replay, json_output=True)
 
     discard = sub.add_parser("discard", help="close a dead letter without syncing it")
     discard.add_argument("id", type=entry_id, metavar="ID")
-    add_connection_arguments(discard)
-    discard.set_defaults(handler=dlq_discard)
-
-
-def entry_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a dead-letter id (a number)") \
-            from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a dead-letter id (a positive number)")
-    return value
-
-
-def open_state(args: argparse.Namespace) -> Any:
-    from runner.app import open_store
-
-    return open_store(config_from_args(args))
+    finish_action(discard, dlq_discard, json_output=False)
 
 
 def entry_dict(entry: Any, *, full: bool = False) -> dict[str, Any]:
@@ -78,19 +63,14 @@ def entry_dict(entry: Any, *, full: bool = False) -> dict[str, Any]:
     return out
 
 
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
-
-
 def dlq_list(args: argparse.Namespace) -> int:
     with open_state(args) as store:
-        entries = store.dlq_list(None if args.status == "all" else args.status)
+        entries = store.dlq_list(status_filter(args.status))
     if args.json:
-        _print_json({"entries": [entry_dict(e) for e in entries]})
+        print_json({"entries": [entry_dict(e) for e in entries]})
         return 0
     if not entries:
-        print(f"no {'' if args.status == 'all' else args.status + ' '}dead letters")
+        print(nothing_listed(args.status, "dead letters"))
         return 0
     for e in entries:
         when = e.created_at.strftime("%Y-%m-%d %H:%M:%S") if e.created_at else "?"
@@ -105,7 +85,7 @@ def dlq_show(args: argparse.Namespace) -> int:
         entry = store.dlq_get(args.id)
     data = entry_dict(entry, full=True)
     if args.json:
-        _print_json(data)
+        print_json(data)
         return 0
     for key in ("id", "flow", "status", "event_id", "source_id", "error_code", "attempts",
                 "created_at"):
@@ -161,7 +141,7 @@ def dlq_replay(args: argparse.Namespace) -> int:
                             "error": None if after.status == "replayed" else after.error})
     failed = [r for r in results if r["status"] != "replayed"]
     if args.json:
-        _print_json({"replayed": len(results) - len(failed), "failed": len(failed),
+        print_json({"replayed": len(results) - len(failed), "failed": len(failed),
                      "results": results})
     else:
         for r in results:
@@ -174,9 +154,7 @@ def dlq_replay(args: argparse.Namespace) -> int:
 
 def dlq_discard(args: argparse.Namespace) -> int:
     with open_state(args) as store:
-        entry = store.dlq_get(args.id)
-        if entry.status != "open":
-            raise ConfigError(f"dead letter {args.id} is already {entry.status}")
+        require_open(f"dead letter {args.id}", store.dlq_get(args.id).status)
         store.dlq_set_status(args.id, "discarded")
     print(f"dead letter {args.id} discarded")
     return 0

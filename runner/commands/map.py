@@ -114,9 +114,10 @@ def _find_flow(path: Path, name: str) -> tuple[MappingDocument, Flow, ObjectSche
 
     docs = [doc for _, doc in load_documents(path)]
     for document in docs:
-        flow = document.flow(name)
-        if flow is not None:
-            return document, flow, _shipped_catalog(flow.target.system).get(flow.target.object)
+        named = document.flow(name)
+        if named is not None:
+            target = named.target
+            return document, named, _shipped_catalog(target.system).get(target.object)
     raise DocumentError(_no_flow(path, name, [f.name for d in docs for f in d.flows]))
 
 

@@ -9,14 +9,23 @@ Approving writes to Salesforce, so it needs the bundle and the connection.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from runner.commands.dlq import open_state
-from runner.commands.run import add_connection_arguments, config_from_args
+from runner.commands.common import (
+    add_list_action,
+    finish_action,
+    nothing_listed,
+    open_state,
+    positive_id,
+    print_json,
+    require_open,
+    status_filter,
+)
+from runner.commands.run import config_from_args
 from runner.errors import ConfigError
+
+item_id = positive_id("review item id")
 
 
 def register(subparsers: Any) -> None:
@@ -24,12 +33,8 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="review_command", metavar="ACTION")
     sub.required = True
 
-    ls = sub.add_parser("list", help="review items (open ones unless --status)")
-    ls.add_argument("--status", choices=["open", "approved", "rejected", "all"],
-                    default="open")
-    ls.add_argument("--json", action="store_true", help="machine-readable output")
-    add_connection_arguments(ls)
-    ls.set_defaults(handler=review_list)
+    add_list_action(sub, "review items (open ones unless --status)", ["open", "approved",
+                    "rejected"], review_list)
 
     approve = sub.add_parser("approve", help="link to a record (--record) or create a new one")
     approve.add_argument("id", type=item_id, metavar="ID")
@@ -37,24 +42,11 @@ def register(subparsers: Any) -> None:
                          help="the Salesforce Id of the matching record to link and update")
     approve.add_argument("--bundle", type=Path, required=True, metavar="BUNDLE",
                          help="the bundle whose flow writes the record")
-    add_connection_arguments(approve)
-    approve.set_defaults(handler=review_approve)
+    finish_action(approve, review_approve, json_output=False)
 
     reject = sub.add_parser("reject", help="drop the item: nothing is written")
     reject.add_argument("id", type=item_id, metavar="ID")
-    add_connection_arguments(reject)
-    reject.set_defaults(handler=review_reject)
-
-
-def item_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a review item id (a number)") \
-            from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a review item id (a positive number)")
-    return value
+    finish_action(reject, review_reject, json_output=False)
 
 
 def _item_dict(item: Any) -> dict[str, Any]:
@@ -66,14 +58,13 @@ def _item_dict(item: Any) -> dict[str, Any]:
 
 def review_list(args: argparse.Namespace) -> int:
     with open_state(args) as store:
-        items = store.review_list(None if args.status == "all" else args.status)
+        items = store.review_list(status_filter(args.status))
     if args.json:
-        json.dump({"items": [_item_dict(i) for i in items]}, sys.stdout, indent=2,
-                  default=str)
-        sys.stdout.write("\n")
+        # ASCII-escaped, as this command has always printed it.
+        print_json({"items": [_item_dict(i) for i in items]}, ensure_ascii=True)
         return 0
     if not items:
-        print(f"no {'' if args.status == 'all' else args.status + ' '}review items")
+        print(nothing_listed(args.status, "review items"))
         return 0
     for item in items:
         print(f"{item.id:>5}  {item.status:<8}  {item.flow}  {item.source_id}")
@@ -91,8 +82,7 @@ def review_approve(args: argparse.Namespace) -> int:
     loaded = load_verified_bundle(args.bundle, config)
     with open_state(args) as store:
         item = store.review_get(args.id)
-        if item.status != "open":
-            raise ConfigError(f"review item {args.id} is already {item.status}")
+        require_open(f"review item {args.id}", item.status)
         loaded.flow(item.flow)
         if args.record is not None:
             known = {str(c.get("Id")) for c in item.candidates if c.get("Id")}
@@ -114,9 +104,7 @@ def review_approve(args: argparse.Namespace) -> int:
 
 def review_reject(args: argparse.Namespace) -> int:
     with open_state(args) as store:
-        item = store.review_get(args.id)
-        if item.status != "open":
-            raise ConfigError(f"review item {args.id} is already {item.status}")
+        require_open(f"review item {args.id}", store.review_get(args.id).status)
         store.review_decide(args.id, "rejected")
     print(f"review item {args.id} rejected; nothing was written")
     return 0

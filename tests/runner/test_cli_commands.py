@@ -170,7 +170,7 @@ def test_status_json_shape(capsys, state) -> None:
     assert main(["status", "--json", "--state", state]) == 0
     status = json.loads(capsys.readouterr().out)
     assert set(status) == {"state", "queue", "dlq", "review", "last_event", "salesforce_api",
-                           "runs"}
+                           "runs", "finance"}
     assert status["queue"]["pending"] == 2
     assert set(status["queue"]) == {"pending", "processing", "retry", "done", "skipped", "dead"}
     assert status["dlq"] == 1 and status["review"] == 0
