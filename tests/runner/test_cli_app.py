@@ -157,3 +157,99 @@ def test_parse_listen(text, expected) -> None:
 def test_parse_listen_refuses(text) -> None:
     with pytest.raises(ConfigError, match="listen"):
         parse_listen(text)
+
+
+# -- finance: paused flows --------------------------------------------------------------------
+
+class RecordingProcessor(FakeProcessor):
+    built: list[dict[str, Any]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        RecordingProcessor.built.append({"flows": sorted(args[0].flows),
+                                         "observers": list(kwargs.get("observers", []))})
+
+
+@pytest.fixture
+def two_flows(tmp_path, monkeypatch):
+    from mappings.bundle import build_bundle
+    from mappings.document.yamlio import load_documents
+    from mappings.schema.org_metadata import load_org
+    from runner.app import load_verified_bundle
+
+    monkeypatch.setattr("runner.pipeline.processor.Processor", RecordingProcessor)
+    FakeProcessor.behaviour, FakeProcessor.seen, RecordingProcessor.built = [], [], []
+    docs = [d for p, d in load_documents(TEMPLATES)
+            if p.stem in ("charges-payments", "customer-account")]
+    loaded = load_verified_bundle(build_bundle(docs, tmp_path / "b.fbz"))
+    config = load_config(None, env={}, use_keyring=False, overrides={
+        "runner.listen": "127.0.0.1:0", "runner.worker_id": "test-worker",
+        "runner.catchup_interval": 60.0, "runner.monitors.interval": 0.1})
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    describes = load_org([]).describes
+    fields = {name: body["fields"] for name, body in describes.items()}
+    yield loaded, config, store, fields
+    store.close()
+
+
+def _pause(store: StateStore, flow: str) -> None:
+    import json
+
+    from runner.finance.runtime import STATE_CURSOR
+
+    store.cursor_set(STATE_CURSOR, json.dumps({"paused": {flow: [
+        {"flow": flow, "reason": f"flow {flow}: Payment__c.Amount__c missing"}]}}))
+
+
+def test_a_paused_flow_is_held_while_the_others_sync(two_flows) -> None:
+    loaded, config, store, fields = two_flows
+    fields["Payment__c"] = [f for f in fields["Payment__c"] if f["name"] != "Amount__c"]
+    _pause(store, "charge-to-payment")
+    store.add_event(_event(1), source="webhook")  # charge.succeeded
+    store.add_event({"id": "evt_cus1", "type": "customer.created", "created": 1_700_000_001,
+                     "data": {"object": {"id": "cus_app1", "object": "customer"}}},
+                    source="webhook")
+    runner = Runner(loaded, config, store, salesforce=FakeSalesforce(fields),
+                    stripe=FakeStripe())
+    runner.check()  # the paused flow's drift does not refuse the start
+    runner.start()
+    try:
+        _wait(lambda: store.counts()["done"] == 1)
+        assert runner.paused_flows == {"charge-to-payment"}
+        assert runner.finance is not None
+        _wait(lambda: runner.finance.status()["last_drift_check"] is not None)
+    finally:
+        runner.stop()
+    held = store.get_event("evt_app1")
+    assert held.status == "retry" and "charge-to-payment is paused" in (held.last_error or "")
+    assert store.get_event("evt_cus1").status == "done"
+    assert ["evt_app1"] not in FakeProcessor.seen
+    first = RecordingProcessor.built[0]
+    assert first["flows"] == ["customer-to-account", "customer-to-contact"]  # no paused flow
+    assert first["observers"] == [runner.finance.observe]
+    assert runner.finance.paused == {"charge-to-payment"}  # still drifted: still paused
+
+
+def test_a_fixed_org_resumes_the_paused_flow(two_flows) -> None:
+    loaded, config, store, fields = two_flows
+    _pause(store, "charge-to-payment")  # the org has every field again
+    store.add_event(_event(3), source="webhook")
+    runner = Runner(loaded, config, store, salesforce=FakeSalesforce(fields),
+                    stripe=FakeStripe())
+    runner.start()
+    try:
+        _wait(lambda: runner.paused_flows == frozenset())
+        assert RecordingProcessor.built[-1]["flows"] == ["charge-to-payment",
+                                                         "customer-to-account",
+                                                         "customer-to-contact"]
+    finally:
+        runner.stop()
+
+
+def test_without_finance_nothing_is_observed(two_flows) -> None:
+    loaded, config, store, fields = two_flows
+    runner = Runner(loaded, config, store, salesforce=FakeSalesforce(fields),
+                    stripe=FakeStripe(), finance=False)
+    runner.start()
+    runner.stop()
+    assert runner.finance is None and RecordingProcessor.built[0]["observers"] == []
