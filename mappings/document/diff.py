@@ -7,9 +7,9 @@ a change. ``before``/``after`` hold plain JSON-like data (the YAML shape), ready
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from mappings.document.model import FieldMapping, Flow, MappingDocument, TransformStep
 from mappings.document.yamlio import (
@@ -25,6 +25,7 @@ from mappings.document.yamlio import (
 
 ChangeKind = Literal["added", "removed", "changed"]
 SEP = " / "
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,33 +71,26 @@ def diff_documents(a: MappingDocument, b: MappingDocument) -> list[Change]:
             out.append(Change("removed", "rates", before, None, "rates table removed"))
         elif before is not None:
             out.append(_changed("rates", before, after, _rates_summary(before, after)))
-    flows_a = {f.name: f for f in a.flows}
-    flows_b = {f.name: f for f in b.flows}
-    for flow in a.flows:
-        if flow.name not in flows_b:
-            out.append(
-                Change(
-                    "removed",
-                    f"flow {flow.name}",
-                    flow_to_data(flow),
-                    None,
-                    f"flow {flow.name!r} removed ({_flow_line(flow)})",
-                )
-            )
-    for flow in b.flows:
-        old = flows_a.get(flow.name)
-        if old is None:
-            out.append(
-                Change(
-                    "added",
-                    f"flow {flow.name}",
-                    None,
-                    flow_to_data(flow),
-                    f"flow {flow.name!r} added ({_flow_line(flow)})",
-                )
-            )
-        else:
-            out += diff_flows(old, flow)
+    out += _match(
+        a.flows,
+        b.flows,
+        key=lambda f: f.name,
+        removed=lambda f: Change(
+            "removed",
+            f"flow {f.name}",
+            flow_to_data(f),
+            None,
+            f"flow {f.name!r} removed ({_flow_line(f)})",
+        ),
+        added=lambda f: Change(
+            "added",
+            f"flow {f.name}",
+            None,
+            flow_to_data(f),
+            f"flow {f.name!r} added ({_flow_line(f)})",
+        ),
+        both=diff_flows,
+    )
     return out
 
 
@@ -104,44 +98,39 @@ def diff_document_sets(a: Sequence[MappingDocument], b: Sequence[MappingDocument
     """Diff two sets of documents (folders, bundles). One document each: a plain diff."""
     if len(a) == 1 and len(b) == 1:
         return diff_documents(a[0], b[0])
-    docs_a = {d.name: d for d in a}
-    docs_b = {d.name: d for d in b}
-    out: list[Change] = []
-    for doc in a:
-        if doc.name not in docs_b:
-            out.append(
-                Change(
-                    "removed",
-                    f"document {doc.name}",
-                    doc.name,
-                    None,
-                    f"document {doc.name!r} removed ({len(doc.flows)} flows)",
-                )
+
+    def inside(old: MappingDocument, doc: MappingDocument) -> list[Change]:
+        return [
+            Change(
+                change.kind,
+                f"document {doc.name}{SEP}{change.path}",
+                change.before,
+                change.after,
+                change.summary,
             )
-    for doc in b:
-        old = docs_a.get(doc.name)
-        if old is None:
-            out.append(
-                Change(
-                    "added",
-                    f"document {doc.name}",
-                    None,
-                    doc.name,
-                    f"document {doc.name!r} added ({len(doc.flows)} flows)",
-                )
-            )
-            continue
-        for change in diff_documents(old, doc):
-            out.append(
-                Change(
-                    change.kind,
-                    f"document {doc.name}{SEP}{change.path}",
-                    change.before,
-                    change.after,
-                    change.summary,
-                )
-            )
-    return out
+            for change in diff_documents(old, doc)
+        ]
+
+    return _match(
+        a,
+        b,
+        key=lambda d: d.name,
+        removed=lambda d: Change(
+            "removed",
+            f"document {d.name}",
+            d.name,
+            None,
+            f"document {d.name!r} removed ({len(d.flows)} flows)",
+        ),
+        added=lambda d: Change(
+            "added",
+            f"document {d.name}",
+            None,
+            d.name,
+            f"document {d.name!r} added ({len(d.flows)} flows)",
+        ),
+        both=inside,
+    )
 
 
 def diff_flows(a: Flow, b: Flow) -> list[Change]:
@@ -193,62 +182,58 @@ def diff_flows(a: Flow, b: Flow) -> list[Change]:
 
 
 def _diff_fields(base: str, a: Flow, b: Flow) -> list[Change]:
+    return _match(
+        a.fields,
+        b.fields,
+        key=lambda m: m.target,
+        removed=lambda m: Change(
+            "removed",
+            f"{base}{SEP}field {m.target}",
+            field_mapping_to_data(m),
+            None,
+            f"field {m.target} removed (was {_mapping_text(m)})",
+        ),
+        added=lambda m: Change(
+            "added",
+            f"{base}{SEP}field {m.target}",
+            None,
+            field_mapping_to_data(m),
+            f"field {m.target} added: {_mapping_text(m)}",
+        ),
+        both=lambda before, m: _diff_field(f"{base}{SEP}field {m.target}", before, m),
+    )
+
+
+def _diff_field(path: str, before: FieldMapping, m: FieldMapping) -> list[Change]:
     out: list[Change] = []
-    old = {m.target: m for m in a.fields}
-    new = {m.target: m for m in b.fields}
-    for m in a.fields:
-        if m.target not in new:
-            out.append(
-                Change(
-                    "removed",
-                    f"{base}{SEP}field {m.target}",
-                    field_mapping_to_data(m),
-                    None,
-                    f"field {m.target} removed (was {_mapping_text(m)})",
-                )
+    if before.sources != m.sources:
+        out.append(
+            _changed(
+                f"{path}{SEP}sources",
+                list(before.sources),
+                list(m.sources),
+                f"field {m.target} sources: {_sources_text(before)} -> {_sources_text(m)}",
             )
-    for m in b.fields:
-        before = old.get(m.target)
-        path = f"{base}{SEP}field {m.target}"
-        if before is None:
-            out.append(
-                Change(
-                    "added",
-                    path,
-                    None,
-                    field_mapping_to_data(m),
-                    f"field {m.target} added: {_mapping_text(m)}",
-                )
+        )
+    if before.transforms != m.transforms:
+        out.append(
+            _changed(
+                f"{path}{SEP}transforms",
+                [step_to_data(s) for s in before.transforms],
+                [step_to_data(s) for s in m.transforms],
+                f"field {m.target} transforms: {_steps_text(before.transforms)} -> "
+                f"{_steps_text(m.transforms)}",
             )
-            continue
-        if before.sources != m.sources:
-            out.append(
-                _changed(
-                    f"{path}{SEP}sources",
-                    list(before.sources),
-                    list(m.sources),
-                    f"field {m.target} sources: {_sources_text(before)} -> {_sources_text(m)}",
-                )
+        )
+    if before.description != m.description:
+        out.append(
+            _changed(
+                f"{path}{SEP}description",
+                before.description,
+                m.description,
+                f"field {m.target} description changed",
             )
-        if before.transforms != m.transforms:
-            out.append(
-                _changed(
-                    f"{path}{SEP}transforms",
-                    [step_to_data(s) for s in before.transforms],
-                    [step_to_data(s) for s in m.transforms],
-                    f"field {m.target} transforms: {_steps_text(before.transforms)} -> "
-                    f"{_steps_text(m.transforms)}",
-                )
-            )
-        if before.description != m.description:
-            out.append(
-                _changed(
-                    f"{path}{SEP}description",
-                    before.description,
-                    m.description,
-                    f"field {m.target} description changed",
-                )
-            )
+        )
     return out
 
 
@@ -265,44 +250,68 @@ def _diff_keyed(
     nested: Any = None,
 ) -> list[Change]:
     """Added/removed/changed entries of two dicts keyed by name."""
-    out: list[Change] = []
     label = prefix.rsplit(SEP, 1)[-1]
-    for key, value in before.items():
-        if key not in after:
-            detail = describe(key, value)
-            out.append(
-                Change(
-                    "removed",
-                    f"{prefix} {key}",
-                    value,
-                    None,
-                    f"{label} {key} removed" + (f" (was {detail})" if detail else ""),
-                )
+
+    def removed(entry: tuple[Any, Any]) -> Change:
+        key, value = entry
+        detail = describe(key, value)
+        return Change(
+            "removed",
+            f"{prefix} {key}",
+            value,
+            None,
+            f"{label} {key} removed" + (f" (was {detail})" if detail else ""),
+        )
+
+    def added(entry: tuple[Any, Any]) -> Change:
+        key, value = entry
+        detail = describe(key, value)
+        return Change(
+            "added",
+            f"{prefix} {key}",
+            None,
+            value,
+            f"{label} {key} added" + (f": {detail}" if detail else ""),
+        )
+
+    def both(old: tuple[Any, Any], new: tuple[Any, Any]) -> list[Change]:
+        (key, was), (_, value) = old, new
+        if was == value:
+            return []
+        if nested is not None:
+            return list(nested(f"{prefix} {key}{SEP}entry", was, value))
+        return [
+            _changed(
+                f"{prefix} {key}", was, value, f"{label} {key}: {_short(was)} -> {_short(value)}"
             )
-    for key, value in after.items():
-        if key not in before:
-            detail = describe(key, value)
-            out.append(
-                Change(
-                    "added",
-                    f"{prefix} {key}",
-                    None,
-                    value,
-                    f"{label} {key} added" + (f": {detail}" if detail else ""),
-                )
-            )
-        elif before[key] != value:
-            if nested is not None:
-                out += nested(f"{prefix} {key}{SEP}entry", before[key], value)
-            else:
-                out.append(
-                    _changed(
-                        f"{prefix} {key}",
-                        before[key],
-                        value,
-                        f"{label} {key}: {_short(before[key])} -> {_short(value)}",
-                    )
-                )
+        ]
+
+    return _match(
+        list(before.items()), list(after.items()), key=lambda e: e[0],
+        removed=removed, added=added, both=both,
+    )
+
+
+def _match(
+    before: Sequence[T],
+    after: Sequence[T],
+    *,
+    key: Callable[[T], Hashable],
+    removed: Callable[[T], Change],
+    added: Callable[[T], Change],
+    both: Callable[[T, T], list[Change]],
+) -> list[Change]:
+    """Pair two lists by ``key``: what only ``before`` holds is removed (in its order), then in
+    ``after``'s order what only it holds is added and what both hold is compared by ``both``."""
+    old = {key(item): item for item in before}
+    kept = {key(item) for item in after}
+    out = [removed(item) for item in before if key(item) not in kept]
+    for item in after:
+        was = old.get(key(item))
+        if was is None:
+            out.append(added(item))
+        else:
+            out += both(was, item)
     return out
 
 
