@@ -17,7 +17,7 @@ import difflib
 import enum
 import functools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -363,21 +363,20 @@ def _check_consistency(doc: MappingDocument, source_name: str) -> None:
             )
         first_flow[flow.name] = i
         where = f"{source_name}: flow {flow.name!r}"
+        # A target is written once: by one field mapping or one lookup, never both.
         mapped: dict[str, str] = {}
-        for j, m in enumerate(flow.fields):
-            if m.target in mapped:
-                raise DocumentError(
-                    f"{where}, fields[{j}]: target {m.target!r} is already mapped by "
-                    f"{mapped[m.target]}"
-                )
-            mapped[m.target] = f"fields[{j}]"
-        for j, lk in enumerate(flow.lookups):
-            if lk.target in mapped:
-                raise DocumentError(
-                    f"{where}, lookups[{j}]: target {lk.target!r} is already mapped by "
-                    f"{mapped[lk.target]}"
-                )
-            mapped[lk.target] = f"lookups[{j}]"
+        writers: tuple[tuple[str, Sequence[FieldMapping | Lookup]], ...] = (
+            ("fields", flow.fields),
+            ("lookups", flow.lookups),
+        )
+        for section, items in writers:
+            for j, item in enumerate(items):
+                if item.target in mapped:
+                    raise DocumentError(
+                        f"{where}, {section}[{j}]: target {item.target!r} is already mapped by "
+                        f"{mapped[item.target]}"
+                    )
+                mapped[item.target] = f"{section}[{j}]"
         fixture_names: set[str] = set()
         for j, fx in enumerate(flow.fixtures):
             if fx.name in fixture_names:
