@@ -331,8 +331,8 @@ class ReconcileView(QWidget):
             if flagged:
                 parts.append(f"{len(flagged)} flagged line{'s' if len(flagged) != 1 else ''}")
             if bad_payouts:
-                parts.append(f"{len(bad_payouts)} payout{'s' if len(bad_payouts) != 1 else ''}"
-                             " that do not add up")
+                n = len(bad_payouts)
+                parts.append(f"{n} payout check{'s' if n != 1 else ''} failing")
             self._set_status("Problems found: " + ", ".join(parts) + ".", error=True)
         counts = {s: sum(1 for line in lines if line.status == s) for s in statuses()}
         self.summary_label.setText(" · ".join(f"{status_label(s)}: {n}"

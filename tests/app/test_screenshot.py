@@ -47,6 +47,17 @@ def test_template_screenshot(tmp_path, capsys, theme_name):
     brightness = image.pixelColor(image.width() // 2, image.height() - 3).lightness()
     assert brightness > 180 if theme_name == "light" else brightness < 90
     assert f"wrote {out}" in capsys.readouterr().out
+    # the desktop entry's name, so desktops group the window under the installed launcher
+    assert qapp_desktop_name() == "fieldbridge-studio"
+    # the canvas follows the theme too (it paints itself): its background at the top right
+    canvas = image.pixelColor(image.width() - 40, 100).lightness()
+    assert canvas > 180 if theme_name == "light" else canvas < 90
+
+
+def qapp_desktop_name() -> str:
+    from PySide6.QtGui import QGuiApplication
+
+    return QGuiApplication.desktopFileName()
 
 
 def test_workspace_screenshot(tmp_path):
