@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon
 
 from app.document.document import StudioDocument
+from app.models.qtmodel import ROOT, Index
 from mappings.document.model import Flow
 from mappings.engine.plan import FlowPlan, compile_flow, relationship_name
 from mappings.engine.result import Issue, MappingResult
@@ -238,10 +239,10 @@ class PreviewModel(QAbstractTableModel):
         return value
 
     # -- Qt model overrides -------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's default
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else FIRST_FIELD_COLUMN + len(self._columns)
 
     def headerData(
@@ -270,7 +271,7 @@ class PreviewModel(QAbstractTableModel):
             return None
         return self._document.target_schema(self._flow_name)
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._rows):
             return None
         row = self._row(index.row())
@@ -364,7 +365,7 @@ class PreviewModel(QAbstractTableModel):
             self._icons[severity] = icon
         return icon
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable

@@ -24,12 +24,12 @@ from PySide6.QtCore import (
     QMimeData,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
+from app.models.qtmodel import ROOT, Index, column_header
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema
 
 FIELD_MIME = "application/x-fieldbridge-field"
@@ -41,8 +41,6 @@ MappedRole = Qt.ItemDataRole.UserRole + 4
 
 DropHandler = Callable[[dict[str, Any], str], bool]
 
-_Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()  # the invalid index, as a default argument
 
 # --------------------------------------------------------------------------- payloads
 
@@ -281,17 +279,17 @@ class SchemaTreeModel(QAbstractItemModel):
             path = _parent_path(path)
         return chain[::-1]
 
-    def node(self, index: _Index) -> _Node:
+    def node(self, index: Index) -> _Node:
         return index.internalPointer() if index.isValid() else self._root
 
     # -- QAbstractItemModel overrides
 
-    def index(self, row: int, column: int, parent: _Index = _ROOT) -> QModelIndex:
+    def index(self, row: int, column: int, parent: Index = ROOT) -> QModelIndex:
         if not self.hasIndex(row, column, parent):
             return QModelIndex()
         return self.createIndex(row, column, self.node(parent).children[row])
 
-    def parent(self, index: _Index = _ROOT) -> QModelIndex:  # type: ignore[override]
+    def parent(self, index: Index = ROOT) -> QModelIndex:  # type: ignore[override]
         if not index.isValid():
             return QModelIndex()
         up = self.node(index).parent
@@ -299,24 +297,18 @@ class SchemaTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(up.row, 0, up)
 
-    def rowCount(self, parent: _Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         if parent.isValid() and parent.column() != 0:
             return 0
         return len(self.node(parent).children)
 
-    def columnCount(self, parent: _Index = _ROOT) -> int:
+    def columnCount(self, parent: Index = ROOT) -> int:
         return len(self.COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.COLUMNS)
-        ):
-            return self.COLUMNS[section]
-        return None
+        return column_header(self.COLUMNS, section, orientation, role)
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         node = self.node(index)
@@ -350,7 +342,7 @@ class SchemaTreeModel(QAbstractItemModel):
             return node.path in self._mapped
         return None
 
-    def flags(self, index: _Index) -> Qt.ItemFlag:
+    def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -381,14 +373,14 @@ class SchemaTreeModel(QAbstractItemModel):
         return Qt.DropAction.CopyAction | Qt.DropAction.LinkAction
 
     def canDropMimeData(
-        self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent: _Index
+        self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent: Index
     ) -> bool:
         if self.drop_handler is None or decode_fields(data) is None:
             return False
         return self._drop_target(row, parent) is not None
 
     def dropMimeData(
-        self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent: _Index
+        self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent: Index
     ) -> bool:
         payload = decode_fields(data)
         target = self._drop_target(row, parent)
@@ -396,7 +388,7 @@ class SchemaTreeModel(QAbstractItemModel):
             return False
         return bool(self.drop_handler(payload, target))
 
-    def _drop_target(self, row: int, parent: _Index) -> str | None:
+    def _drop_target(self, row: int, parent: Index) -> str | None:
         # A drop "on" an item comes with row == -1 and the item as parent.
         node = self.node(parent)
         if row >= 0 and row < len(node.children):

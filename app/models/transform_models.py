@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QObject, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
+from app.models.qtmodel import ROOT, Index
 from mappings.document.model import TransformStep
 from mappings.transforms import TransformSpec, all_transforms, get_transform
 from mappings.transforms.registry import CATEGORIES
@@ -15,8 +16,6 @@ from mappings.transforms.registry import CATEGORIES
 TransformNameRole = Qt.ItemDataRole.UserRole + 11
 StepRole = Qt.ItemDataRole.UserRole + 12
 
-_Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
 
 CATEGORY_LABELS = {
     "money": "Money",
@@ -99,10 +98,10 @@ class TransformChainModel(QAbstractListModel):
 
     # -- Qt overrides
 
-    def rowCount(self, parent: _Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._steps)
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._steps):
             return None
         step = self._steps[index.row()]
@@ -120,7 +119,7 @@ class TransformChainModel(QAbstractListModel):
             return step
         return None
 
-    def flags(self, index: _Index) -> Qt.ItemFlag:
+    def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QObject, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,11 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.document.document import StudioDocument
+from app.models.qtmodel import ROOT, Index, column_header
 from mappings.errors import MappingError
 from mappings.suggest import Suggestion, suggest_mappings
 
-_Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
 DEFAULT_THRESHOLD = 0.8  # ticked by default from this score up
 
 
@@ -60,22 +59,16 @@ class SuggestionModel(QAbstractTableModel):
 
     # -- Qt overrides
 
-    def rowCount(self, parent: _Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self.suggestions)
 
-    def columnCount(self, parent: _Index = _ROOT) -> int:
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self.COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.COLUMNS)
-        ):
-            return self.COLUMNS[section]
-        return None
+        return column_header(self.COLUMNS, section, orientation, role)
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.suggestions):
             return None
         s = self.suggestions[index.row()]
@@ -99,7 +92,7 @@ class SuggestionModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if (
             not index.isValid()
             or index.column() != 0
@@ -112,7 +105,7 @@ class SuggestionModel(QAbstractTableModel):
         self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
         return True
 
-    def flags(self, index: _Index) -> Qt.ItemFlag:
+    def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         flags = Qt.ItemFlag.ItemIsSelectable
@@ -129,9 +122,10 @@ class AutoMapDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.document = document
-        self.flow_name = flow or document.current_flow
-        if self.flow_name is None:
+        name = flow or document.current_flow
+        if name is None:
             raise MappingError("auto-map needs a flow: create or pick one first")
+        self.flow_name: str = name
         source = document.source_schema(self.flow_name)
         target = document.target_schema(self.flow_name)
         flow_obj = document.flow(self.flow_name)

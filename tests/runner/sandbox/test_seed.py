@@ -17,16 +17,9 @@ from runner.sandbox.seed import (
     WON,
     seed_demo,
 )
-from runner.sandbox.stripe_sandbox import StripeSandbox, start_stripe_sandbox
+from runner.sandbox.stripe_sandbox import StripeSandbox
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    sb = start_stripe_sandbox()
-    yield sb
-    sb.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from runner.sandbox.salesforce import salesforce_client, start_emulator
+from runner.sandbox.salesforce import start_emulator
 
 pytestmark = pytest.mark.slow
 
@@ -21,20 +20,6 @@ def handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     h = start_emulator(tmp_path_factory.mktemp("sf-bulk"), reset=True)
     yield h
     h.stop()
-
-
-@pytest.fixture(scope="module")
-def sf(handle):  # noqa: ANN001, ANN201
-    return salesforce_client(handle)
-
-
-@pytest.fixture(scope="module")
-def http(handle) -> requests.Session:  # noqa: ANN001
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = handle.ca_file
-    session.headers["Authorization"] = f"Bearer {handle.access_token}"
-    return session
 
 
 def jobs_url(handle, path: str = "") -> str:  # noqa: ANN001

@@ -36,20 +36,6 @@ def handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     h.stop()
 
 
-@pytest.fixture(scope="module")
-def sf(handle):  # noqa: ANN001, ANN201
-    return salesforce_client(handle)
-
-
-@pytest.fixture(scope="module")
-def http(handle) -> requests.Session:  # noqa: ANN001
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = handle.ca_file
-    session.headers["Authorization"] = f"Bearer {handle.access_token}"
-    return session
-
-
 def url(handle, path: str) -> str:  # noqa: ANN001
     return f"{handle.instance_url}/services/data/v{handle.api_version}/{path}"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import stripe
@@ -11,15 +10,6 @@ import stripe
 from runner.sandbox.stripe_sandbox import StripeSandbox, start_stripe_sandbox
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[StripeSandbox]:
-    sb = start_stripe_sandbox()
-    try:
-        yield sb
-    finally:
-        sb.stop()
 
 
 def _card(client: stripe.StripeClient, number: str, customer: str | None = None) -> str:

@@ -17,13 +17,6 @@ CARD_OK = "4242424242424242"
 CARD_DECLINED_ON_CHARGE = "4000000000000341"
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    sb = start_stripe_sandbox()
-    yield sb
-    sb.stop()
-
-
 @pytest.fixture
 def client(sandbox: StripeSandbox) -> stripe.StripeClient:
     sandbox.flush()

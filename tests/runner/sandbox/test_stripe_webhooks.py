@@ -17,7 +17,7 @@ import pytest
 import stripe
 
 from runner.sandbox.stripe_events import deliver, make_event
-from runner.sandbox.stripe_sandbox import StripeSandbox, start_stripe_sandbox
+from runner.sandbox.stripe_sandbox import StripeSandbox
 from runner.stripe_signature import SignatureError, verify_signature
 
 
@@ -70,13 +70,6 @@ class WebhookReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    sb = start_stripe_sandbox()
-    yield sb
-    sb.stop()
 
 
 @pytest.fixture
