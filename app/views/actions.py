@@ -26,7 +26,7 @@ ICONS = {
     "test_run": "run", "export": "export", "connections": "connections",
     "compare": "compare", "errors": "errors", "reconcile": "compare",
 }  # fmt: skip
-TAB_ICONS = ("map", "preview", "run")  # the bottom tabs, in order
+TAB_ICONS = ("map", "preview", "run", "compare")  # the bottom tabs, in order
 
 
 def add_action(
@@ -219,5 +219,5 @@ def refresh_icons(window: MainWindow) -> None:
         action = window.actions_by_name.get(action_name)
         if action is not None:
             action.setIcon(icons.icon(icon_name))
-    for i, icon_name in enumerate(TAB_ICONS):
+    for i, icon_name in enumerate(TAB_ICONS[: window.bottom_tabs.count()]):
         window.bottom_tabs.setTabIcon(i, icons.icon(icon_name))

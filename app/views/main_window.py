@@ -160,8 +160,7 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QWidget] = []  # non-modal dialogs kept alive while open
         # The connections the studio works against now (the badges, the reconcile view).
         self.current_connections = {"stripe": LOCAL_SANDBOX, "salesforce": LOCAL_SANDBOX}
-        self.reconcile_dock: QDockWidget | None = None
-        self.reconcile_view: QWidget | None = None
+        self.reconcile_view: QWidget | None = None  # made by show_reconcile()
 
         self.setWindowIcon(icons.app_icon())
         self.setObjectName("mainWindow")
@@ -623,30 +622,25 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.setCurrentWidget(self.testrun_panel)
 
     def show_reconcile(self) -> QWidget | None:
-        """Tools ▸ Reconcile Payouts: the reconciliation view in a dock (made on first use)."""
+        """Tools ▸ Reconcile Payouts: the reconciliation view, a bottom tab made on first use
+        (full width for the report's reason column; the canvas keeps its room)."""
         if self.services is None:
             self.statusBar().showMessage("Reconciliation needs the connections services", 6000)
             return None
-        if self.reconcile_dock is None:
+        if self.reconcile_view is None:
             from app.services.reconcile import ReconcileService
             from app.views.reconcile_view import ReconcileView
 
             view = ReconcileView(ReconcileService(self.services), self.services.store, self)
             view.errorRaised.connect(self._panel_error)
             view.connectionsChanged.connect(self._reconcile_connections)
-            dock = QDockWidget("Payout reconciliation", self)
-            dock.setObjectName("reconcileDock")
-            dock.setWidget(view)
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-            self.reconcile_dock, self.reconcile_view = dock, view
+            self.bottom_tabs.addTab(view, icons.icon("compare"), "Reconciliation")
+            self.reconcile_view = view
         view = self.reconcile_view
-        view.set_connections(  # type: ignore[union-attr]
+        view.set_connections(  # type: ignore[attr-defined]
             self.current_connections["stripe"], self.current_connections["salesforce"]
         )
-        self.reconcile_dock.show()
-        self.reconcile_dock.raise_()
-        self.resizeDocks([self.reconcile_dock], [int(self.width() * 0.45)],
-                         Qt.Orientation.Horizontal)
+        self.bottom_tabs.setCurrentWidget(view)
         return view
 
     def _reconcile_connections(self, stripe: str, salesforce: str) -> None:

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -164,22 +163,24 @@ class ReconcileView(QWidget):
         self.status_label.setWordWrap(True)
         self.summary_label = QLabel()
         self.summary_label.setObjectName("muted")
-        self.summary_label.setWordWrap(True)
 
-        period = QHBoxLayout()
-        period.addWidget(self.first_edit)
-        period.addWidget(QLabel("to"))
-        period.addWidget(self.last_edit)
-        period.addStretch(1)
-        form = QFormLayout()
-        form.addRow("Period", period)
-        form.addRow("Stripe", self.stripe_combo)
-        form.addRow("Salesforce", self.salesforce_combo)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.busy_bar)
-        buttons.addStretch(1)
-        buttons.addWidget(self.export_button)
+        # One row, like the preview and test-run bars: the report keeps the height.
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Period"))
+        bar.addWidget(self.first_edit)
+        bar.addWidget(QLabel("to"))
+        bar.addWidget(self.last_edit)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("Stripe"))
+        bar.addWidget(self.stripe_combo, 1)
+        bar.addWidget(QLabel("Salesforce"))
+        bar.addWidget(self.salesforce_combo, 1)
+        bar.addWidget(self.run_button)
+        bar.addWidget(self.busy_bar)
+        bar.addWidget(self.export_button)
+        status = QHBoxLayout()
+        status.addWidget(self.status_label, 1)
+        status.addWidget(self.summary_label)
 
         self.flagged = RowsModel(["status", "currency", "account", "Stripe id", "reason"], self)
         self.currencies = RowsModel(["currency"], self)
@@ -206,11 +207,9 @@ class ReconcileView(QWidget):
             self.tabs.addTab(table, title)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status_label)
-        layout.addWidget(self.summary_label)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addLayout(status)
         layout.addWidget(self.tabs, 1)
 
         self.fill_connections()

@@ -243,8 +243,12 @@ def test_window_opens_the_view_from_the_tools_menu(qtbot, tmp_path):
     qtbot.addWidget(window)
     window.show()
     window.actions_by_name["reconcile"].trigger()
-    assert window.reconcile_dock is not None and window.reconcile_dock.isVisible()
     view = window.reconcile_view
+    assert view is not None and window.bottom_tabs.currentWidget() is view
+    window.bottom_tabs.setCurrentIndex(0)
+    window.actions_by_name["reconcile"].trigger()  # again: the same tab comes forward
+    assert window.bottom_tabs.currentWidget() is view
+    assert window.bottom_tabs.count() == 4
     assert view.connections() == ("Local sandbox", "Local sandbox")
     view.service = FakeService(error=ReconcileServiceError("no network"))
     with qtbot.waitSignal(view.errorRaised, timeout=WAIT_MS):
