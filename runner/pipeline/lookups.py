@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mappings.document.model import Flow
     from runner.connectors.salesforce import SalesforceConnector
     from runner.metrics import Metrics
+    from runner.state.settlement import Settlement
     from runner.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,13 @@ class LookupResolver:
     """The ``resolver(object, match_field, value) -> Id | None`` the engine calls."""
 
     def __init__(self, store: StateStore, salesforce: SalesforceConnector, *,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, settlement: Settlement | None = None) -> None:
         self.store = store
         self.salesforce = salesforce
         self.metrics = metrics
+        # With a settlement, what a query finds joins the batch's one commit (and the
+        # batch's own new cross references are found there before the table is read).
+        self.settlement = settlement
         self._cache: dict[tuple[str, str, str], str | None] = {}
         self.queries = 0
 
@@ -63,6 +67,12 @@ class LookupResolver:
                 by_field.setdefault((obj, match_field), set()).add(value)
         for (obj, match_field), values in by_field.items():
             stripe_ids = [v for v in values if STRIPE_ID.match(v)]
+            if stripe_ids and self.settlement is not None:
+                for stripe_id in stripe_ids:
+                    pending = self.settlement.xref_get(obj, stripe_id)
+                    if pending is not None:
+                        self._cache[(obj, match_field, stripe_id)] = pending
+                stripe_ids = [v for v in stripe_ids if (obj, match_field, v) not in self._cache]
             if stripe_ids:
                 for stripe_id, sf_id in self.store.xref_get_many(obj, stripe_ids).items():
                     self._cache[(obj, match_field, stripe_id)] = sf_id
@@ -81,7 +91,10 @@ class LookupResolver:
                 self._cache[(obj, match_field, value)] = ids[0]
                 if STRIPE_ID.match(value):
                     # Remember it: the next batch needs no query for this customer.
-                    self.store.xref_put(obj, value, ids[0], "lookup")
+                    if self.settlement is not None:
+                        self.settlement.xref(obj, value, ids[0], "lookup")
+                    else:
+                        self.store.xref_put(obj, value, ids[0], "lookup")
             else:
                 if len(ids) > 1:
                     log.warning("lookup %s.%s = %s matches %d records; left empty",

@@ -16,14 +16,20 @@ For a batch of claimed events:
    retriable -> the event is retried with backoff (dead-lettered when attempts run out);
    fatal -> :class:`FatalSyncError`, the runner stops.
 
-An event is marked done only after its writes succeeded. A crash in between re-processes it,
-and the upsert by external id finds the same record: no duplicate. Insert-only flows check
-the cross-reference table before inserting.
+The batch's state (cross references, own writes, object versions, dead letters, review
+items and every event's ledger entry) is gathered in a :class:`Settlement` and committed in
+ONE transaction once the batch's writes are answered: O(1) commits per batch, not several per
+event. An event is marked done only after its writes succeeded, in the same transaction as
+its cross reference; a crash before that commit re-processes the whole batch, and the upsert
+by external id finds the same records: no duplicate. Insert-only flows check the
+cross-reference table before inserting, and commit an insert's cross references right after
+Salesforce answers (a duplicate insert would not be harmless).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +54,7 @@ from runner.pipeline.ordering import (
 from runner.pipeline.writeback import PROCESSOR_MARK, is_stripe_echo
 from runner.retry import DEFAULT_POLICY, RetryPolicy, decide
 from runner.state.records import InboxEvent
+from runner.state.settlement import Settlement
 
 if TYPE_CHECKING:
     from runner.connectors.salesforce import SalesforceConnector
@@ -65,6 +72,8 @@ _LEDGER = {"written": "done", "dead_lettered": "dead_lettered", "review": "revie
 # Task outcome -> the metrics' outcome label.
 _METRIC = {"written": "written", "dead_lettered": "dead_lettered", "review": "review",
            "retry": "retried", "stale": "skipped", "skipped": "skipped"}
+# Seconds to wait after a batch that did not fill ``batch_size`` (see ``Processor``).
+DEFAULT_LINGER = 0.1
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,7 @@ class Processor:
                  salesforce: SalesforceConnector, stripe: StripeConnector, *,
                  metrics: Metrics | None = None, batch_size: int = 200,
                  policy: RetryPolicy = DEFAULT_POLICY,
-                 observers: Sequence[Observer] = ()) -> None:
+                 observers: Sequence[Observer] = (), linger: float = DEFAULT_LINGER) -> None:
         self.bundle = bundle
         self.store = store
         self.salesforce = salesforce
@@ -151,21 +160,48 @@ class Processor:
         self.batch_size = check_batch_size(batch_size)
         self.policy = policy
         self.observers: tuple[Observer, ...] = tuple(observers)
+        if isinstance(linger, bool) or not isinstance(linger, int | float) \
+                or not 0 <= linger <= 5:
+            raise ValueError(f"linger must be a number of seconds from 0 to 5, got {linger!r}")
+        self.linger = float(linger)
         self._polled_objects = frozenset(c.flow.source.object for c in bundle.salesforce_flows)
 
     # -- events -------------------------------------------------------------------------
     def process_events(self, events: Sequence[InboxEvent]) -> ProcessReport:
+        settlement = Settlement()
+        try:
+            report, tasks = self._process(events, settlement)
+            self._commit(settlement, report)
+        except BaseException:
+            self._keep_references(settlement)
+            raise
+        self._notify(tasks)
+        self._linger(len(events), report)
+        return report
+
+    def _linger(self, claimed: int, report: ProcessReport) -> None:
+        """Micro-batching's linger: after a batch that called Salesforce but did not fill
+        ``batch_size``, wait a moment before the worker claims again, so that the next
+        batch gathers what arrives meanwhile. A fast worker otherwise takes every few
+        events on their own: one sObject Collections call each time, the API budget spent
+        on tiny batches. A full batch (a backlog) goes on at once; the cost is at most
+        ``linger`` seconds of latency."""
+        if self.linger and report.api_calls and claimed < self.batch_size:
+            time.sleep(self.linger)
+
+    def _process(self, events: Sequence[InboxEvent],
+                 settlement: Settlement) -> tuple[ProcessReport, list[_Task]]:
         report = ProcessReport(events=len(events))
         calls_before = self.salesforce.api_calls
         relevant: list[InboxEvent] = []
         for ev in events:
             if not self.bundle.flows_for_event(ev.type):
-                self._finish_event(ev, "ignored", report)
+                self._finish_event(ev, "ignored", report, settlement)
                 report.ignored += 1
                 if self.metrics is not None:
                     self.metrics.ignored(ev.type)
             elif is_stripe_echo(self.store, ev.payload):
-                self._finish_event(ev, "skipped", report)
+                self._finish_event(ev, "skipped", report, settlement)
                 report.echo += 1
             else:
                 relevant.append(ev)
@@ -190,12 +226,32 @@ class Processor:
             log.debug("flow %s: %d events, %d superseded", name, len(mine), len(superseded))
 
         self._guard_order(tasks, {ev.event_id: ev for ev in relevant})
-        self._run(tasks, report, dead_letter=True)
+        self._run(tasks, report, settlement, dead_letter=True)
         for ev in relevant:
-            self._settle(ev, tasks_of[ev.event_id], report)
+            self._settle(ev, tasks_of[ev.event_id], report, settlement)
         report.api_calls = self.salesforce.api_calls - calls_before
-        self._notify(task for ev in relevant for task in tasks_of[ev.event_id])
-        return report
+        return report, [task for ev in relevant for task in tasks_of[ev.event_id]]
+
+    def _commit(self, settlement: Settlement, report: ProcessReport) -> None:
+        """The batch's one transaction. An event whose claim expired meanwhile was taken
+        over by another worker: its ledger entry is that worker's to write."""
+        if not settlement:
+            return
+        result = self.store.settle_batch(settlement)
+        for event_id in sorted(result.lost):
+            log.warning("event %s: the claim expired before it finished", event_id)
+
+    def _keep_references(self, settlement: Settlement) -> None:
+        """A batch that fails part way (a fatal error, the state database) still keeps the
+        cross references and own writes of what Salesforce accepted: they are true, and
+        they spare a later insert-only flow a duplicate and the poller an echo."""
+        part = settlement.take_references()
+        if not part:
+            return
+        try:
+            self.store.settle_batch(part)
+        except Exception as exc:  # the original error matters more
+            log.warning("could not keep the cross references of a failed batch: %s", exc)
 
     def _flow_order(self) -> list[CompiledFlow]:
         """Flows writing objects that other flows look up come first."""
@@ -206,7 +262,8 @@ class Processor:
     def _guard_order(self, tasks: list[_Task], events: dict[str, InboxEvent]) -> None:
         """Stale events, and events tied in time with another of their object's, apply the
         object's current state, fetched once per object."""
-        versions: dict[str, tuple[int, str] | None] = {}
+        versions = self.store.object_versions(
+            ev.object_id for ev in events.values() if ev.object_id)
         current: dict[str, dict[str, Any] | ConnectorError] = {}
         for task in tasks:
             if task.outcome is not None or task.event_id is None:
@@ -214,9 +271,7 @@ class Processor:
             ev = events[task.event_id]
             if not ev.object_id:
                 continue
-            if ev.object_id not in versions:
-                versions[ev.object_id] = self.store.object_version(ev.object_id)
-            applied = versions[ev.object_id]
+            applied = versions.get(ev.object_id)
             if task.tied or is_stale(ev, applied) or is_tied(ev, applied):
                 self._refresh(task, ev.object_id, current)
 
@@ -241,8 +296,10 @@ class Processor:
         task.data = refreshed_event(task.payload, found)
 
     # -- running tasks ------------------------------------------------------------------
-    def _run(self, tasks: list[_Task], report: ProcessReport, *, dead_letter: bool) -> None:
-        resolver = LookupResolver(self.store, self.salesforce, metrics=self.metrics)
+    def _run(self, tasks: list[_Task], report: ProcessReport, settlement: Settlement, *,
+             dead_letter: bool) -> None:
+        resolver = LookupResolver(self.store, self.salesforce, metrics=self.metrics,
+                                  settlement=settlement)
         groups: dict[str, list[_Task]] = {}
         for task in tasks:
             groups.setdefault(task.flow.name, []).append(task)
@@ -264,7 +321,7 @@ class Processor:
             if task.outcome is None:  # defensive: every path above finishes its tasks
                 task.finish("retry", "the record was not written", None, Failure.RETRIABLE)
             if task.outcome == "dead_lettered" and dead_letter:
-                self._dead_letter(task)
+                self._dead_letter(task, settlement)
             if task.outcome != "retry":
                 self._count(task, report)
             if task.error and task.outcome in ("dead_lettered", "retry"):
@@ -317,7 +374,7 @@ class Processor:
         """Insert-only: a record already cross-referenced was inserted before (a crash after
         the write): do not insert it twice."""
         obj = compiled.flow.target.object
-        known = self.store.xref_get_many(obj, [t.source_id for t in ready if t.source_id])
+        known = self._xref_known(obj, [t.source_id for t in ready if t.source_id], resolver)
         fresh = []
         for task in ready:
             if task.source_id and task.source_id in known:
@@ -328,6 +385,10 @@ class Processor:
         if fresh:
             self._write(compiled, "insert", None, fresh, [t.record or {} for t in fresh],
                         resolver)
+            # Not at the end of the batch: a crash before then would insert these again.
+            references = _batch(resolver).take_references()
+            if references:
+                self.store.settle_batch(references)
 
     def _update_by_key(self, compiled: CompiledFlow, ready: list[_Task],
                        resolver: LookupResolver) -> None:
@@ -342,7 +403,7 @@ class Processor:
             return
         values = [str(t.record.get(ext)) for t in ready if t.record and t.record.get(ext)]
         ids: dict[str, list[str]] = {v: [sf_id] for v, sf_id in
-                                     self.store.xref_get_many(obj, values).items()}
+                                     self._xref_known(obj, values, resolver).items()}
         missing = [v for v in values if v not in ids]
         if missing:
             self._api("query")
@@ -378,9 +439,9 @@ class Processor:
         links: list[_Task] = []
         for task, decision in zip(ready, decisions, strict=True):
             if decision.kind == "review":
-                self.store.review_add(flow=flow.name, source_id=task.source_id or "",
-                                      record=task.record or {},
-                                      candidates=decision.candidates, payload=task.payload)
+                _batch(resolver).review(flow=flow.name, source_id=task.source_id or "",
+                                        record=task.record or {},
+                                        candidates=decision.candidates, payload=task.payload)
                 task.finish("review", f"{len(decision.candidates)} {obj} records match on "
                             f"{decision.matched_on}; held for review")
             elif decision.kind == "link":
@@ -424,12 +485,12 @@ class Processor:
                 stripe_id = key if isinstance(key, str) and STRIPE_ID.match(key) \
                     else task.source_id
                 if stripe_id:
-                    self.store.xref_put(flow.target.object, stripe_id, task.sf_id, flow.name)
+                    _batch(resolver).xref(flow.target.object, stripe_id, task.sf_id, flow.name)
                     if ext and key == stripe_id:
                         resolver.remember(flow.target.object, ext, stripe_id, task.sf_id)
                 if flow.target.object in self._polled_objects:
                     # Only where a Salesforce -> Stripe flow looks can an echo start.
-                    self.store.note_own_write("salesforce", task.sf_id, PROCESSOR_MARK)
+                    _batch(resolver).own_write("salesforce", task.sf_id, PROCESSOR_MARK)
             task.finish("written")
             if self.metrics is not None and task.received_at is not None:
                 self.metrics.latency((datetime.now(UTC) - _aware(task.received_at))
@@ -443,10 +504,11 @@ class Processor:
         task.finish(outcome, result.message, result.error_code, failure)
 
     # -- finishing ----------------------------------------------------------------------
-    def _dead_letter(self, task: _Task) -> None:
-        self.store.dlq_add(flow=task.flow.name, event_id=task.event_id,
-                           source_id=task.source_id, payload=task.payload, record=task.record,
-                           error=task.error or "dead-lettered", error_code=task.error_code)
+    def _dead_letter(self, task: _Task, settlement: Settlement) -> None:
+        settlement.dead_letter(flow=task.flow.name, event_id=task.event_id,
+                               source_id=task.source_id, payload=task.payload,
+                               record=task.record, error=task.error or "dead-lettered",
+                               error_code=task.error_code)
 
     def _count(self, task: _Task, report: ProcessReport) -> None:
         outcome = task.outcome or "skipped"
@@ -454,7 +516,8 @@ class Processor:
         if self.metrics is not None:
             self.metrics.processed(task.flow.name, _METRIC[outcome])
 
-    def _settle(self, ev: InboxEvent, tasks: list[_Task], report: ProcessReport) -> None:
+    def _settle(self, ev: InboxEvent, tasks: list[_Task], report: ProcessReport,
+                settlement: Settlement) -> None:
         outcomes = {t.outcome for t in tasks}
         if "retry" in outcomes:
             retrying = [t for t in tasks if t.outcome == "retry"]
@@ -464,8 +527,8 @@ class Processor:
                               error_code=first.error_code, key=ev.event_id)
             if decision.action == "retry":
                 error = "; ".join(f"{t.flow.name}: {t.error}" for t in retrying)
-                self.store.mark_retry(ev.event_id, error[:2000],
-                                      decision.retry_at(self.store.now()), worker=ev.worker)
+                settlement.retry(ev.event_id, error[:2000], decision.retry_at(self.store.now()),
+                                 worker=self._holder(ev))
                 report.outcomes[ev.event_id] = "retry"
                 for task in retrying:
                     self._count(task, report)
@@ -473,21 +536,33 @@ class Processor:
             for task in retrying:  # out of attempts: a person must look at it
                 task.finish("dead_lettered", f"{task.error} ({decision.reason})",
                             task.error_code, Failure.RETRIABLE)
-                self._dead_letter(task)
+                self._dead_letter(task, settlement)
                 self._count(task, report)
             outcomes = {t.outcome for t in tasks}
         best = next((o for o in _PRECEDENCE if o in outcomes), "skipped")
         if ev.object_id and best != "stale":
-            self.store.record_object_version(ev.object_id, int(ev.created), ev.event_id)
-        self._finish_event(ev, _LEDGER[best], report)
+            settlement.version(ev.object_id, int(ev.created), ev.event_id)
+        self._finish_event(ev, _LEDGER[best], report, settlement)
 
-    def _finish_event(self, ev: InboxEvent, outcome: str, report: ProcessReport) -> None:
-        if ev.status == "processing" and ev.worker:
-            if not self.store.mark_done(ev.event_id, outcome=outcome, worker=ev.worker):
-                log.warning("event %s: the claim expired before it finished", ev.event_id)
-        else:
-            self.store.mark_done(ev.event_id, outcome=outcome)
+    def _finish_event(self, ev: InboxEvent, outcome: str, report: ProcessReport,
+                      settlement: Settlement) -> None:
+        settlement.done(ev.event_id, outcome=outcome, worker=self._holder(ev))
         report.outcomes[ev.event_id] = outcome
+
+    @staticmethod
+    def _holder(ev: InboxEvent) -> str | None:
+        """The worker whose claim must still hold for the ledger entry (None: any)."""
+        return ev.worker if ev.status == "processing" and ev.worker else None
+
+    def _xref_known(self, obj: str, stripe_ids: list[str],
+                    resolver: LookupResolver) -> dict[str, str]:
+        """Stripe id -> Salesforce Id from the table and from this batch's new ones."""
+        known = self.store.xref_get_many(obj, stripe_ids)
+        for stripe_id in stripe_ids:
+            pending = _batch(resolver).xref_get(obj, stripe_id)
+            if pending is not None:
+                known[stripe_id] = pending
+        return known
 
     # -- dead letters and reviews -------------------------------------------------------
     def replay_dlq(self, entry_id: int) -> ProcessReport:
@@ -512,15 +587,22 @@ class Processor:
             applied = self.store.object_version(object_id)
             if applied is not None and (created, entry.event_id) < tuple(applied):
                 self._refresh(task, object_id, {})
-        if task.outcome is None:
-            self._run([task], report, dead_letter=False)
-        else:
-            self._count(task, report)
+        settlement = Settlement()
+        try:
+            if task.outcome is None:
+                self._run([task], report, settlement, dead_letter=False)
+            else:
+                self._count(task, report)
+            if task.outcome in ("written", "skipped", "stale", "review") and isinstance(
+                    object_id, str) and isinstance(created, int) and entry.event_id:
+                settlement.version(object_id, created, entry.event_id)
+            self._commit(settlement, report)
+        except BaseException:
+            self._keep_references(settlement)
+            raise
         if task.outcome in ("written", "skipped", "stale", "review"):
             self.store.dlq_record_attempt(entry_id)
             self.store.dlq_set_status(entry_id, "replayed")
-            if isinstance(object_id, str) and isinstance(created, int) and entry.event_id:
-                self.store.record_object_version(object_id, created, entry.event_id)
         else:
             self.store.dlq_record_attempt(entry_id, task.error or "replay failed")
         report.outcomes[entry.event_id or f"dlq:{entry_id}"] = task.outcome or "retry"
@@ -542,16 +624,23 @@ class Processor:
         flow = compiled.flow
         task = _Task(compiled, item.payload, item.payload, None, source_id=item.source_id,
                      record=dict(item.record))
-        resolver = LookupResolver(self.store, self.salesforce, metrics=self.metrics)
-        if item.chosen:
-            task.sf_id = item.chosen
-            self._write(compiled, "update", None, [task], [{**item.record, "Id": item.chosen}],
-                        resolver)
-        else:
-            self._write(compiled, "upsert", flow.operation.external_id, [task],
-                        [dict(item.record)], resolver)
-        if task.outcome == "dead_lettered":
-            self._dead_letter(task)
+        settlement = Settlement()
+        resolver = LookupResolver(self.store, self.salesforce, metrics=self.metrics,
+                                  settlement=settlement)
+        try:
+            if item.chosen:
+                task.sf_id = item.chosen
+                self._write(compiled, "update", None, [task],
+                            [{**item.record, "Id": item.chosen}], resolver)
+            else:
+                self._write(compiled, "upsert", flow.operation.external_id, [task],
+                            [dict(item.record)], resolver)
+            if task.outcome == "dead_lettered":
+                self._dead_letter(task, settlement)
+            self._commit(settlement, report)
+        except BaseException:
+            self._keep_references(settlement)
+            raise
         self._count(task, report)
         if task.error:
             report.errors.append(task.error)
@@ -602,6 +691,13 @@ def _without_id_for_upsert(record: dict[str, Any], kind: WriteKind) -> dict[str,
     if kind == "upsert" and "Id" in record:
         return {k: v for k, v in record.items() if k != "Id"}
     return record
+
+
+def _batch(resolver: LookupResolver) -> Settlement:
+    """The batch's settlement: the processor's resolvers always carry one."""
+    if resolver.settlement is None:
+        raise RuntimeError("internal error: a processor resolver without its settlement")
+    return resolver.settlement
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -4,6 +4,9 @@ review queue, cursors, echo suppression, snapshots and run history.
 One class over SQLAlchemy Core. SQLite (WAL, one writer at a time) is the default for a
 single runner; PostgreSQL lets several runner processes share one inbox. Every write
 commits before the method returns: the webhook answers 2xx only after ``add_event``.
+
+A micro-batch's state goes in one transaction (:meth:`StateStore.settle_batch` with a
+:class:`~runner.state.settlement.Settlement`), not one commit per row.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -53,14 +57,34 @@ from runner.state.models import (
     xref,
 )
 from runner.state.records import DlqEntry, InboxEvent, ReviewItem, RunRecord
+from runner.state.settlement import Finish, Settlement, SettleResult
 
-__all__ = ["DlqEntry", "InboxEvent", "ReviewItem", "RunRecord", "StateStore", "default_url"]
+__all__ = ["DlqEntry", "InboxEvent", "ReviewItem", "RunRecord", "SettleResult", "Settlement",
+           "StateStore", "default_url"]
 
 DLQ_STATUSES = ("open", "replayed", "discarded")
 REVIEW_STATUSES = ("open", "approved", "rejected")
 # Outcomes of mark_done that mean "nothing was written" rather than "synced".
 SKIP_OUTCOMES = frozenset({"skipped", "ignored", "stale"})
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Rows per IN (...) list: well under SQLite's bound-parameter limit.
+IN_CHUNK = 500
+
+# One lock per SQLite database file for the writers of this process. SQLite lets one writer
+# in at a time; the others wait in its busy handler, which polls with sleeps of up to 100 ms.
+# Under a burst (eight webhook threads and the worker) that polling, not the work, was most
+# of the time; a lock queues them and wakes the next writer at once. Other processes on the
+# same file still meet the busy handler.
+_SQLITE_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_SQLITE_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_write_lock(database: str | None) -> threading.RLock:
+    if database in (None, "", ":memory:"):
+        return threading.RLock()  # one store, one connection (StaticPool)
+    key = str(Path(database).expanduser().resolve())
+    with _SQLITE_WRITE_LOCKS_GUARD:
+        return _SQLITE_WRITE_LOCKS.setdefault(key, threading.RLock())
 
 Clock = Callable[[], datetime]
 
@@ -147,6 +171,9 @@ class StateStore:
             self._engine = create_engine(self.url, pool_pre_ping=True)
         self._writer = self._engine.execution_options(fieldbridge_write=True)
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        # PostgreSQL writers lock rows, not the database: no process-wide queue there.
+        self._write_lock: threading.RLock | None = (
+            _sqlite_write_lock(self.url.database) if self.dialect == "sqlite" else None)
 
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock | None = None) -> StateStore:
@@ -179,11 +206,17 @@ class StateStore:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
         try:
             with self._writer.begin() as conn:
                 yield conn
         except DBAPIError as exc:
             raise StateError(f"state database write failed: {exc.orig}") from exc
+        finally:
+            if lock is not None:
+                lock.release()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -294,19 +327,22 @@ class StateStore:
         """``mark_done`` for a whole micro-batch in one commit; returns how many were marked
         (with ``worker``: only those it still holds). Unknown ids are not an error here."""
         ids = list(dict.fromkeys(event_ids))
-        t = inbox_events
-        values = {
-            "status": "skipped" if outcome in SKIP_OUTCOMES else "done", "outcome": outcome,
-            "processed_at": self.now(), "worker": None, "lease_until": None, "retry_at": None,
-        }
-        marked = 0
+        if worker is None:
+            t = inbox_events
+            values = {
+                "status": "skipped" if outcome in SKIP_OUTCOMES else "done",
+                "outcome": outcome, "processed_at": self.now(), "worker": None,
+                "lease_until": None, "retry_at": None,
+            }
+            marked = 0
+            with self._write() as conn:
+                for start in range(0, len(ids), IN_CHUNK):
+                    marked += conn.execute(update(t).where(
+                        t.c.event_id.in_(ids[start:start + IN_CHUNK])).values(values)).rowcount
+            return marked
         with self._write() as conn:
-            for start in range(0, len(ids), 500):
-                where = t.c.event_id.in_(ids[start:start + 500])
-                if worker is not None:
-                    where = and_(where, t.c.worker == worker, t.c.status == "processing")
-                marked += conn.execute(update(t).where(where).values(values)).rowcount
-        return marked
+            lost = self._mark_done_in(conn, ids, outcome, worker, self.now())
+        return len(ids) - len(lost)
 
     def mark_retry(self, event_id: str, error: str, retry_at: datetime, *,
                    worker: str | None = None) -> bool:
@@ -322,6 +358,89 @@ class StateStore:
             "status": "dead", "outcome": "dead", "last_error": error,
             "processed_at": self.now(), "worker": None, "lease_until": None, "retry_at": None,
         })
+
+    def settle_batch(self, settlement: Settlement) -> SettleResult:
+        """Commit a micro-batch's state in ONE transaction: cross references, own writes,
+        object versions, dead letters, review items, then each event's ledger entry.
+
+        Events finished with a worker are marked only while that worker still holds the
+        claim; the others (the lease expired and another worker took them over) are in
+        ``lost``. Everything is validated before the transaction opens: bad input changes
+        nothing.
+        """
+        xref_rows = self._xref_rows((obj, stripe_id, sf_id, flow) for (obj, stripe_id), (
+            sf_id, flow) in settlement.xrefs.items())
+        own_rows = self._own_write_rows(settlement.own_writes)
+        version_rows = self._version_rows(
+            (object_id, created, event_id)
+            for object_id, (created, event_id) in settlement.versions.items())
+        dlq_rows = [self._dlq_row(**entry) for entry in settlement.dead_letters]
+        review_rows = [self._review_row(**item) for item in settlement.reviews]
+        now = self.now()
+        done: dict[tuple[str, str | None], list[str]] = {}
+        retries: list[Finish] = []
+        for finish in settlement.finishes:
+            if not finish.event_id:
+                raise ValueError("a finished event needs its event id")
+            if finish.retry_at is not None:
+                if finish.retry_at.tzinfo is None:
+                    raise ValueError("retry_at must be timezone-aware (UTC)")
+                retries.append(finish)
+            else:
+                done.setdefault((finish.outcome, finish.worker), []).append(finish.event_id)
+
+        lost: set[str] = set()
+        dlq_ids: list[int] = []
+        review_ids: list[int] = []
+        with self._write() as conn:
+            if xref_rows:
+                conn.execute(self._xref_upsert(), xref_rows)
+            if own_rows:
+                conn.execute(self._own_write_insert(), own_rows)
+            if version_rows:
+                conn.execute(self._version_upsert(), version_rows)
+            dlq_ids = [self._insert_returning_id(conn, dead_letters, row) for row in dlq_rows]
+            review_ids = [self._insert_returning_id(conn, review_items, row)
+                          for row in review_rows]
+            for (outcome, worker), ids in done.items():
+                lost.update(self._mark_done_in(conn, ids, outcome, worker, now))
+            for finish in retries:
+                if not self._mark_retry_in(conn, finish):
+                    lost.add(finish.event_id)
+        return SettleResult(frozenset(lost), tuple(dlq_ids), tuple(review_ids))
+
+    def _mark_done_in(self, conn: Connection, event_ids: list[str], outcome: str,
+                      worker: str | None, now: datetime) -> set[str]:
+        """Mark events done inside ``conn``'s transaction; those not marked because
+        ``worker`` no longer holds them."""
+        t = inbox_events
+        ids = list(dict.fromkeys(event_ids))
+        values = {
+            "status": "skipped" if outcome in SKIP_OUTCOMES else "done", "outcome": outcome,
+            "processed_at": now, "worker": None, "lease_until": None, "retry_at": None,
+        }
+        lost: set[str] = set()
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start:start + IN_CHUNK]
+            where = t.c.event_id.in_(chunk)
+            if worker is None:
+                conn.execute(update(t).where(where).values(values))
+                continue
+            held = conn.execute(
+                update(t).where(where, t.c.worker == worker, t.c.status == "processing")
+                .values(values).returning(t.c.event_id)
+            ).scalars().all()
+            lost.update(set(chunk) - set(held))
+        return lost
+
+    def _mark_retry_in(self, conn: Connection, finish: Finish) -> bool:
+        t = inbox_events
+        where = t.c.event_id == finish.event_id
+        if finish.worker is not None:
+            where = and_(where, t.c.worker == finish.worker, t.c.status == "processing")
+        return bool(conn.execute(update(t).where(where).values(
+            status="retry", last_error=finish.error, retry_at=finish.retry_at,
+            worker=None, lease_until=None)).rowcount)
 
     def release_claims(self, worker: str) -> int:
         """Give back a stopping worker's unfinished claims at once (not after the lease)."""
@@ -375,6 +494,18 @@ class StateStore:
             ).first()
         return None if row is None else (row.created, row.event_id)
 
+    def object_versions(self, object_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """``object_version`` of many objects in one read; unknown objects are left out."""
+        ids = list(dict.fromkeys(object_ids))
+        t = object_versions
+        found: dict[str, tuple[int, str]] = {}
+        with self._read() as conn:
+            for start in range(0, len(ids), IN_CHUNK):
+                rows = conn.execute(select(t.c.object_id, t.c.created, t.c.event_id)
+                                    .where(t.c.object_id.in_(ids[start:start + IN_CHUNK])))
+                found.update({row.object_id: (row.created, row.event_id) for row in rows})
+        return found
+
     def is_stale(self, object_id: str, created: int, event_id: str) -> bool:
         """True if a newer (or the same) event was already applied to this object."""
         current = self.object_version(object_id)
@@ -383,19 +514,42 @@ class StateStore:
     def record_object_version(self, object_id: str, created: int, event_id: str) -> bool:
         """Remember the event applied to the object, only ever moving forward in
         (created, event id) order; True if it moved."""
-        t = object_versions
-        stmt = self._insert(t).values(
+        stmt = self._version_upsert().values(
             object_id=object_id, created=created, event_id=event_id, updated_at=self.now()
-        )
+        ).returning(object_versions.c.object_id)
+        with self._write() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def record_object_versions(self, versions: Iterable[tuple[str, int, str]]) -> None:
+        """``record_object_version`` for many ``(object id, created, event id)`` in one
+        commit (each still only moves forward)."""
+        rows = self._version_rows(versions)
+        if rows:
+            with self._write() as conn:
+                conn.execute(self._version_upsert(), rows)
+
+    def _version_rows(self, versions: Iterable[tuple[str, int, str]]) -> list[dict[str, Any]]:
+        now = self.now()
+        rows = []
+        for object_id, created, event_id in versions:
+            if not (object_id and event_id) or isinstance(created, bool) \
+                    or not isinstance(created, int):
+                raise ValueError("an object version needs an object id, created (Unix "
+                                 f"seconds) and an event id; got {(object_id, created, event_id)}")
+            rows.append({"object_id": object_id, "created": created, "event_id": event_id,
+                         "updated_at": now})
+        return rows
+
+    def _version_upsert(self) -> Any:
+        t = object_versions
+        stmt = self._insert(t)
         new = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=["object_id"],
             set_={"created": new.created, "event_id": new.event_id, "updated_at": new.updated_at},
             where=or_(t.c.created < new.created,
                       and_(t.c.created == new.created, t.c.event_id < new.event_id)),
-        ).returning(t.c.object_id)
-        with self._write() as conn:
-            return conn.execute(stmt).first() is not None
+        )
 
     # ----------------------------------------------------------------- cross references
 
@@ -421,17 +575,33 @@ class StateStore:
         return found
 
     def xref_put(self, sf_object: str, stripe_id: str, sf_id: str, flow: str) -> None:
-        if not (sf_object and stripe_id and sf_id):
-            raise ValueError("xref_put needs sf_object, stripe_id and sf_id (non-empty)")
-        stmt = self._insert(xref).values(sf_object=sf_object, stripe_id=stripe_id, sf_id=sf_id,
-                                         flow=flow, updated_at=self.now())
-        stmt = stmt.on_conflict_do_update(
+        self.xref_put_many([(sf_object, stripe_id, sf_id, flow)])
+
+    def xref_put_many(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Many ``(sf_object, stripe_id, sf_id, flow)`` in one commit; the last one of a
+        key wins."""
+        values = self._xref_rows(rows)
+        if values:
+            with self._write() as conn:
+                conn.execute(self._xref_upsert(), values)
+
+    def _xref_rows(self, rows: Iterable[tuple[str, str, str, str]]) -> list[dict[str, Any]]:
+        now = self.now()
+        out = []
+        for sf_object, stripe_id, sf_id, flow in rows:
+            if not (sf_object and stripe_id and sf_id):
+                raise ValueError("xref_put needs sf_object, stripe_id and sf_id (non-empty)")
+            out.append({"sf_object": sf_object, "stripe_id": stripe_id, "sf_id": sf_id,
+                        "flow": flow, "updated_at": now})
+        return out
+
+    def _xref_upsert(self) -> Any:
+        stmt = self._insert(xref)
+        return stmt.on_conflict_do_update(
             index_elements=["sf_object", "stripe_id"],
             set_={"sf_id": stmt.excluded.sf_id, "flow": stmt.excluded.flow,
                   "updated_at": stmt.excluded.updated_at},
         )
-        with self._write() as conn:
-            conn.execute(stmt)
 
     def xref_by_sf(self, sf_id: str) -> str | None:
         """The Stripe id cross-referenced with this Salesforce Id."""
@@ -446,6 +616,14 @@ class StateStore:
     def dlq_add(self, *, flow: str, event_id: str | None, source_id: str | None,
                 payload: dict[str, Any], record: dict[str, Any] | None, error: str,
                 error_code: str | None) -> int:
+        row = self._dlq_row(flow=flow, event_id=event_id, source_id=source_id,
+                            payload=payload, record=record, error=error, error_code=error_code)
+        with self._write() as conn:
+            return self._insert_returning_id(conn, dead_letters, row)
+
+    def _dlq_row(self, *, flow: str, event_id: str | None, source_id: str | None,
+                 payload: dict[str, Any], record: dict[str, Any] | None, error: str,
+                 error_code: str | None) -> dict[str, Any]:
         _json(payload, "payload")
         if record is not None:
             _json(record, "record")
@@ -453,14 +631,14 @@ class StateStore:
         check_no_secret(record, "record")
         check_no_secret(error, "error")
         now = self.now()
-        with self._write() as conn:
-            return conn.execute(
-                insert(dead_letters).values(
-                    flow=flow, event_id=event_id, source_id=source_id, payload=payload,
-                    record=record, error=error, error_code=error_code, status="open",
-                    attempts=0, created_at=now, updated_at=now,
-                ).returning(dead_letters.c.id)
-            ).scalar_one()
+        return {"flow": flow, "event_id": event_id, "source_id": source_id,
+                "payload": payload, "record": record, "error": error,
+                "error_code": error_code, "status": "open", "attempts": 0,
+                "created_at": now, "updated_at": now}
+
+    @staticmethod
+    def _insert_returning_id(conn: Connection, table: Any, row: dict[str, Any]) -> int:
+        return conn.execute(insert(table).values(row).returning(table.c.id)).scalar_one()
 
     def dlq_list(self, status: str | None = "open") -> list[DlqEntry]:
         """Dead letters with that status (None: all), oldest first."""
@@ -506,6 +684,13 @@ class StateStore:
 
     def review_add(self, *, flow: str, source_id: str, record: dict[str, Any],
                    candidates: list[dict[str, Any]], payload: dict[str, Any]) -> int:
+        row = self._review_row(flow=flow, source_id=source_id, record=record,
+                               candidates=candidates, payload=payload)
+        with self._write() as conn:
+            return self._insert_returning_id(conn, review_items, row)
+
+    def _review_row(self, *, flow: str, source_id: str, record: dict[str, Any],
+                    candidates: list[dict[str, Any]], payload: dict[str, Any]) -> dict[str, Any]:
         _json(record, "record")
         _json(payload, "payload")
         if not isinstance(candidates, list):
@@ -513,13 +698,9 @@ class StateStore:
         check_no_secret(record, "record")
         check_no_secret(candidates, "candidates")
         check_no_secret(payload, "payload")
-        with self._write() as conn:
-            return conn.execute(
-                insert(review_items).values(
-                    flow=flow, source_id=source_id, record=record, candidates=candidates,
-                    payload=payload, status="open", chosen=None, created_at=self.now(),
-                ).returning(review_items.c.id)
-            ).scalar_one()
+        return {"flow": flow, "source_id": source_id, "record": record,
+                "candidates": candidates, "payload": payload, "status": "open",
+                "chosen": None, "created_at": self.now()}
 
     def review_list(self, status: str | None = "open") -> list[ReviewItem]:
         if status is not None:
@@ -573,11 +754,29 @@ class StateStore:
     # ----------------------------------------------------------------- echo suppression
 
     def note_own_write(self, system: str, object_id: str, fingerprint: str) -> None:
-        stmt = self._insert(own_writes).values(
-            system=system, object_id=object_id, fingerprint=fingerprint, created_at=self.now()
-        ).on_conflict_do_nothing(index_elements=["system", "object_id", "fingerprint"])
-        with self._write() as conn:
-            conn.execute(stmt)
+        self.note_own_writes([(system, object_id, fingerprint)])
+
+    def note_own_writes(self, rows: Iterable[tuple[str, str, str]]) -> None:
+        """Many ``(system, object id, fingerprint)`` in one commit."""
+        values = self._own_write_rows(rows)
+        if values:
+            with self._write() as conn:
+                conn.execute(self._own_write_insert(), values)
+
+    def _own_write_rows(self, rows: Iterable[tuple[str, str, str]]) -> list[dict[str, Any]]:
+        now = self.now()
+        out = []
+        for system, object_id, fingerprint in rows:
+            if not (system and object_id and fingerprint):
+                raise ValueError("an own write needs system, object id and fingerprint "
+                                 "(non-empty)")
+            out.append({"system": system, "object_id": object_id,
+                        "fingerprint": fingerprint, "created_at": now})
+        return out
+
+    def _own_write_insert(self) -> Any:
+        return self._insert(own_writes).on_conflict_do_nothing(
+            index_elements=["system", "object_id", "fingerprint"])
 
     def is_own_write(self, system: str, object_id: str, fingerprint: str) -> bool:
         t = own_writes

@@ -93,7 +93,8 @@ class Sandboxes:
 
 
 class RunnerProc:
-    def __init__(self, bundle: Path, sandbox_json: Path, state: Path) -> None:
+    def __init__(self, bundle: Path, sandbox_json: Path, state: Path,
+                 profile: Path | None = None) -> None:
         import socket
 
         with socket.socket() as s:
@@ -106,6 +107,13 @@ class RunnerProc:
             [sys.executable, "-m", "runner.cli", "run", str(bundle), "--sandbox",
              str(sandbox_json), "--state", f"sqlite:///{state / 'state.sqlite'}",
              "--listen", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stderr=self.log)
+        self.profiler: subprocess.Popen[bytes] | None = None
+        if profile is not None:
+            # Collapsed stacks of every thread (idle ones left out), to find the costs.
+            self.profiler = subprocess.Popen(
+                [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw",
+                 "--threads", "--rate", "250", "-o", str(profile), "--pid",
+                 str(self.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -123,6 +131,12 @@ class RunnerProc:
         return int(sum(float(m) for m in WRITTEN.findall(text)))
 
     def stop(self) -> None:
+        if self.profiler is not None:
+            self.profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            try:
+                self.profiler.wait(30)
+            except subprocess.TimeoutExpired:
+                self.profiler.kill()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -219,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="steady duration")
     parser.add_argument("--baseline", type=int, default=300, help="baseline records")
     parser.add_argument("--threads", type=int, default=8, help="sender connections")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="run the runner under py-spy and write its collapsed stacks here")
     args = parser.parse_args(argv)
 
     from tests.runner.e2e.helpers import build_template_bundle
@@ -231,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             sf = sandboxes.client()
             sf.Account.create({"Name": "Bench Customer", "StripeCustomerID__c": CUSTOMER})
-            runner = RunnerProc(bundle, sandboxes.json_path, state)
+            runner = RunnerProc(bundle, sandboxes.json_path, state, args.profile)
             secret = sandboxes.config["stripe"]["webhook_secret"]
             hook = f"{runner.url}/webhooks/stripe"
 

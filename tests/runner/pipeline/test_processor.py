@@ -409,3 +409,24 @@ def test_observers_see_each_settled_task_and_their_failures_do_not_break_it(
     assert done.sf_id == store.xref_get("Payment__c", charge["data"]["object"]["id"])
     # Observers run after the batch settled: the ledger already said done.
     assert ledger_when_seen[charge["id"]] == "done"
+
+
+def test_a_small_batch_lingers_so_the_next_claim_gathers_more(bundle, store, salesforce,
+                                                            stripe, monkeypatch) -> None:
+    import runner.pipeline.processor as processor_module
+
+    slept: list[float] = []
+    monkeypatch.setattr(processor_module.time, "sleep", slept.append)
+    customer = new_customer_id()
+    salesforce.sf.Account.create({"Name": "Linger Co", "StripeCustomerID__c": customer})
+    processor = Processor(bundle, store, salesforce, stripe, batch_size=2, linger=0.25)
+    # Fewer events than batch_size, written to Salesforce: wait before the next claim.
+    processor.process_events(claim_all(store, [charge_for(customer)]))
+    assert slept == [0.25]
+    # A full batch means a backlog: go on at once.
+    processor.process_events(claim_all(store, [charge_for(customer), charge_for(customer)]))
+    # Nothing sent to Salesforce (an ignored type): nothing to gather for.
+    processor.process_events(claim_all(store, [make_event("product.created")]))
+    assert slept == [0.25]
+    with pytest.raises(ValueError, match="linger must be a number of seconds from 0 to 5"):
+        Processor(bundle, store, salesforce, stripe, linger=-1)

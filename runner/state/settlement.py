@@ -1,0 +1,97 @@
+"""A micro-batch's state changes, gathered while it runs and committed in one transaction.
+
+The processor writes a batch to Salesforce, then records what happened: cross references,
+its own writes (echo suppression), object versions (ordering), dead letters, review items,
+and finally each event's ledger entry (done / retry). Committing all of it at once
+(:meth:`runner.state.store.StateStore.settle_batch`) costs one commit per batch instead of
+several per event, and a crash leaves either all of it or none: an event is never marked
+done without its cross reference, and a redelivered event re-applies harmlessly (upserts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Finish:
+    """An event's ledger entry: ``mark_done`` (``retry_at`` None) or ``mark_retry``."""
+
+    event_id: str
+    outcome: str = "done"
+    worker: str | None = None  # with a worker: only if it still holds the claim
+    error: str | None = None  # retries: the error kept on the event
+    retry_at: datetime | None = None  # set: a retry, not done
+
+
+@dataclass
+class Settlement:
+    """What one batch will commit. Add freely; nothing is written until settled."""
+
+    xrefs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    own_writes: dict[tuple[str, str, str], None] = field(default_factory=dict)
+    versions: dict[str, tuple[int, str]] = field(default_factory=dict)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+    finishes: list[Finish] = field(default_factory=list)
+
+    def xref(self, sf_object: str, stripe_id: str, sf_id: str, flow: str) -> None:
+        if not (sf_object and stripe_id and sf_id):
+            raise ValueError("an xref needs sf_object, stripe_id and sf_id (non-empty)")
+        self.xrefs[(sf_object, stripe_id)] = (sf_id, flow)  # the last one wins, as in a put
+
+    def xref_get(self, sf_object: str, stripe_id: str) -> str | None:
+        found = self.xrefs.get((sf_object, stripe_id))
+        return found[0] if found else None
+
+    def own_write(self, system: str, object_id: str, fingerprint: str) -> None:
+        self.own_writes[(system, object_id, fingerprint)] = None
+
+    def version(self, object_id: str, created: int, event_id: str) -> None:
+        """Only the newest version per object matters (the store only moves forward)."""
+        current = self.versions.get(object_id)
+        if current is None or (created, event_id) > current:
+            self.versions[object_id] = (created, event_id)
+
+    def dead_letter(self, *, flow: str, event_id: str | None, source_id: str | None,
+                    payload: dict[str, Any], record: dict[str, Any] | None, error: str,
+                    error_code: str | None) -> None:
+        self.dead_letters.append({"flow": flow, "event_id": event_id, "source_id": source_id,
+                                  "payload": payload, "record": record, "error": error,
+                                  "error_code": error_code})
+
+    def review(self, *, flow: str, source_id: str, record: dict[str, Any],
+               candidates: list[dict[str, Any]], payload: dict[str, Any]) -> None:
+        self.reviews.append({"flow": flow, "source_id": source_id, "record": record,
+                             "candidates": candidates, "payload": payload})
+
+    def done(self, event_id: str, *, outcome: str = "done", worker: str | None = None) -> None:
+        self.finishes.append(Finish(event_id, outcome, worker))
+
+    def retry(self, event_id: str, error: str, retry_at: datetime, *,
+              worker: str | None = None) -> None:
+        if retry_at.tzinfo is None:
+            raise ValueError("retry_at must be timezone-aware (UTC)")
+        self.finishes.append(Finish(event_id, "retry", worker, error, retry_at))
+
+    def take_references(self) -> Settlement:
+        """Move out the cross references and own writes only (kept even when the batch
+        fails: they are true as soon as Salesforce accepted the write)."""
+        part = Settlement(xrefs=self.xrefs, own_writes=self.own_writes)
+        self.xrefs, self.own_writes = {}, {}
+        return part
+
+    def __bool__(self) -> bool:
+        return bool(self.xrefs or self.own_writes or self.versions or self.dead_letters
+                    or self.reviews or self.finishes)
+
+
+@dataclass(frozen=True)
+class SettleResult:
+    """What :meth:`StateStore.settle_batch` did."""
+
+    lost: frozenset[str] = frozenset()  # events whose claim another worker had taken over
+    dead_letter_ids: tuple[int, ...] = ()
+    review_ids: tuple[int, ...] = ()
