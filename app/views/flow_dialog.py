@@ -175,14 +175,14 @@ class FlowDialog(QDialog):
         # The stack is as tall as its tallest page; the change page needs two rows only.
         page = self.trigger_stack.currentWidget()
         self.trigger_stack.setMaximumHeight(
-            16777215 if src is System.STRIPE else page.sizeHint().height()
+            16777215 if src is System.STRIPE or page is None else page.sizeHint().height()
         )
         self.trigger_label.setText("Stripe events" if src is System.STRIPE else "Salesforce change")
         self._source_changed()
         self._target_changed()
 
     def _source_changed(self, *_: object) -> None:
-        src, _ = self.systems
+        src = self.systems[0]
         obj = self.document.catalogs.get(src, None)
         schema = obj.get(self.source.currentText()) if obj is not None else None
         self.events.blockSignals(True)
@@ -202,7 +202,7 @@ class FlowDialog(QDialog):
         self.validate()
 
     def _target_changed(self, *_: object) -> None:
-        _, tgt = self.systems
+        tgt = self.systems[1]
         catalog = self.document.catalogs.get(tgt)
         schema = catalog.get(self.target.currentText()) if catalog is not None else None
         self.external_id.blockSignals(True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -130,13 +130,6 @@ def to_string(value: Any) -> str:
     return str(value)
 
 
-def _build_to_string(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
-    def step(value: Any, ctx: StepContext) -> Any:
-        return None if value is None else to_string(value)
-
-    return step
-
-
 def to_number(value: Any) -> int | float | Decimal:
     """A number from a number or numeric text: int when whole, else Decimal (exact)."""
     if isinstance(value, bool):
@@ -162,13 +155,6 @@ def to_number(value: Any) -> int | float | Decimal:
     raise TransformError(f"cannot convert {value!r} to a number")
 
 
-def _build_to_number(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
-    def step(value: Any, ctx: StepContext) -> Any:
-        return None if value is None else to_number(value)
-
-    return step
-
-
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "off", ""})
 
@@ -187,11 +173,16 @@ def to_boolean(value: Any) -> bool:
     raise TransformError(f"cannot convert {value!r} to a boolean")
 
 
-def _build_to_boolean(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
-    def step(value: Any, ctx: StepContext) -> Any:
-        return None if value is None else to_boolean(value)
+def _converting(convert: Callable[[Any], Any]) -> Callable[[Mapping[str, Any], CompileEnv], StepFn]:
+    """The builder of a step that converts every value but null (which stays null)."""
 
-    return step
+    def build(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
+        def step(value: Any, ctx: StepContext) -> Any:
+            return None if value is None else convert(value)
+
+        return step
+
+    return build
 
 
 def _build_prefix(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
@@ -278,20 +269,20 @@ _text_spec(
     "to_string",
     "To text",
     "Any value as text: true/false, decimals as written, objects as compact JSON.",
-    _build_to_string,
+    _converting(to_string),
 )
 _text_spec(
     "to_number",
     "To number",
     "A number from numeric text: an integer when whole, else an exact decimal.",
-    _build_to_number,
+    _converting(to_number),
     kind=FieldKind.NUMBER,
 )
 _text_spec(
     "to_boolean",
     "To boolean",
     "true/yes/y/1/on → true, false/no/n/0/off/empty → false; anything else is an error.",
-    _build_to_boolean,
+    _converting(to_boolean),
     kind=FieldKind.BOOLEAN,
 )
 _text_spec(

@@ -209,17 +209,8 @@ class SalesforceConnector:
         try:
             resp = self.session.post(url, data=form,
                                      headers={"Accept": "application/json"})
-        except requests.exceptions.SSLError as exc:
-            raise ConnectorError(
-                f"Salesforce login at {s.login_url}: the server's TLS certificate was not "
-                f"trusted (CA file: {s.ca_file or 'system store'})", failure=Failure.FATAL,
-            ) from exc
-        except requests.Timeout as exc:
-            raise ConnectorError(f"Salesforce login at {s.login_url} timed out after "
-                                 f"{s.timeout:g} s", failure=Failure.RETRIABLE) from exc
         except requests.RequestException as exc:
-            raise ConnectorError(f"Salesforce login at {s.login_url}: cannot connect",
-                                 failure=Failure.RETRIABLE) from exc
+            raise self._no_answer(f"login at {s.login_url}", exc, "cannot connect") from exc
         try:
             body = resp.json()
         except ValueError:
@@ -320,18 +311,25 @@ class SalesforceConnector:
             except SalesforceOperationError as exc:
                 raise ConnectorError(f"Salesforce {what} failed: {exc}",
                                      failure=Failure.FATAL) from exc
-            except requests.exceptions.SSLError as exc:
-                raise ConnectorError(
-                    f"Salesforce {what}: the server's TLS certificate was not trusted "
-                    f"(CA file: {s.ca_file or 'system store'})", failure=Failure.FATAL,
-                ) from exc
-            except requests.Timeout as exc:
-                raise ConnectorError(f"Salesforce {what} timed out after {s.timeout:g} s",
-                                     failure=Failure.RETRIABLE) from exc
             except requests.RequestException as exc:
-                raise ConnectorError(f"Salesforce {what}: connection failed ({exc})",
-                                     failure=Failure.RETRIABLE) from exc
+                raise self._no_answer(what, exc, f"connection failed ({exc})") from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _no_answer(
+        self, what: str, exc: requests.RequestException, unreachable: str
+    ) -> ConnectorError:
+        """A request that got no HTTP answer. An untrusted certificate is fatal (retrying
+        cannot fix it); a timeout or a failed connection is retriable."""
+        s = self.settings
+        if isinstance(exc, requests.exceptions.SSLError):
+            return ConnectorError(
+                f"Salesforce {what}: the server's TLS certificate was not trusted "
+                f"(CA file: {s.ca_file or 'system store'})", failure=Failure.FATAL,
+            )
+        if isinstance(exc, requests.Timeout):
+            return ConnectorError(f"Salesforce {what} timed out after {s.timeout:g} s",
+                                  failure=Failure.RETRIABLE)
+        return ConnectorError(f"Salesforce {what}: {unreachable}", failure=Failure.RETRIABLE)
 
     # -- reads ---------------------------------------------------------------------------
     def describe(self, obj: str) -> dict:

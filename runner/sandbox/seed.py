@@ -24,7 +24,7 @@ from runner.errors import SandboxError
 from runner.sandbox.stripe_sandbox import StripeSandbox
 
 if TYPE_CHECKING:
-    from simple_salesforce import Salesforce
+    from simple_salesforce import Salesforce, SFType
 
 log = logging.getLogger(__name__)
 
@@ -218,14 +218,14 @@ def _create_stripe_customer(
 
 def _count_stripe_activity(client: stripe_sdk.StripeClient, customer_id: str,
                            summary: SeedSummary) -> None:
-    params = {"customer": customer_id, "limit": 100}
-    for charge in client.v1.charges.list(params=params).auto_paging_iter():
+    charges = client.v1.charges.list(params={"customer": customer_id, "limit": 100})
+    for charge in charges.auto_paging_iter():
         if charge.status == "succeeded":
             summary.charges_succeeded += 1
             summary.refunds += len(charge.refunds.data) if charge.refunds else 0
         elif charge.status == "failed":
             summary.charges_failed += 1
-    subs = client.v1.subscriptions.list(params=params).data
+    subs = client.v1.subscriptions.list(params={"customer": customer_id, "limit": 100}).data
     summary.subscriptions += sum(1 for s in subs if s.status == "active")
 
 
@@ -244,6 +244,15 @@ def _find_id(sf: Salesforce, sobject: str, field_name: str, value: str) -> str |
     return records[0]["Id"] if records else None
 
 
+def _sobject(sf: Salesforce, name: str) -> SFType:
+    """``sf.<name>``, typed: an sObject's REST resource (``sf.bulk`` would be another type)."""
+    from simple_salesforce import SFType
+
+    resource = getattr(sf, name)
+    assert isinstance(resource, SFType)
+    return resource
+
+
 def _seed_salesforce(sf: Salesforce, summary: SeedSummary) -> None:
     from simple_salesforce.exceptions import SalesforceError
 
@@ -254,7 +263,7 @@ def _seed_salesforce(sf: Salesforce, summary: SeedSummary) -> None:
             account_id = _ensure_account(sf, demo, summary)
             contact_id = _find_id(sf, "Contact", "Email", demo.email)
             if contact_id is None:
-                contact_id = sf.Contact.create({
+                contact_id = _sobject(sf, "Contact").create({
                     "FirstName": demo.first_name, "LastName": demo.last_name,
                     "Email": demo.email, "AccountId": account_id,
                 })["id"]
@@ -262,7 +271,7 @@ def _seed_salesforce(sf: Salesforce, summary: SeedSummary) -> None:
             summary.salesforce_contacts[demo.email] = contact_id
             for opp in demo.opportunities:
                 if _find_id(sf, "Opportunity", "Name", opp.name) is None:
-                    sf.Opportunity.create({
+                    _sobject(sf, "Opportunity").create({
                         "Name": opp.name, "AccountId": account_id, "Amount": opp.amount,
                         "StageName": opp.stage,
                         "CloseDate": (today + dt.timedelta(days=opp.close_in_days)).isoformat(),
@@ -282,10 +291,10 @@ def _ensure_account(sf: Salesforce, demo: DemoCustomer, summary: SeedSummary) ->
         fields["StripeCustomerID__c"] = summary.stripe_customers[demo.email]
     account_id = _find_id(sf, "Account", "Name", demo.company)
     if account_id is None:
-        account_id = sf.Account.create(fields)["id"]
+        account_id = _sobject(sf, "Account").create(fields)["id"]
         summary.created += 1
     elif demo.salesforce == LINK_ID:
         # The Stripe side may have been reset since: keep the link pointing at today's id.
-        sf.Account.update(account_id, {"StripeCustomerID__c": fields["StripeCustomerID__c"]})
+        _sobject(sf, "Account").update(account_id, {"StripeCustomerID__c": fields["StripeCustomerID__c"]})
     summary.salesforce_accounts[demo.company] = account_id
     return account_id

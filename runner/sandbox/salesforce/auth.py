@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from runner.errors import SandboxError
 from runner.sandbox.salesforce import ids
 from runner.sandbox.salesforce.store import OrgStore
 
@@ -124,7 +125,11 @@ class Auth:
         self.app = ConnectedApp(creds["consumer_key"], creds["consumer_secret"], key_file,
                                 cert_file)
         self.admin_token: str = creds["admin_token"]
-        self._public_key = x509.load_pem_x509_certificate(cert_file.read_bytes()).public_key()
+        public_key = x509.load_pem_x509_certificate(cert_file.read_bytes()).public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise SandboxError(f"{cert_file}: the JWT bearer certificate must hold an RSA key "
+                               "(assertions are RS256); delete it to have a new one made")
+        self._public_key: rsa.RSAPublicKey = public_key
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {
             row["token"]: Session(row["token"], row["kind"], row["user_id"], row["expires_at"])
@@ -176,19 +181,19 @@ class Auth:
                                   scope="api web full refresh_token")
         if grant == "password":
             self._check_client(form, secret_required=True)
-            user = self.user_by_name(form.get("username", ""))
-            if user is None or form.get("password", "") not in (
-                user.password + user.security_token, user.password
+            named = self.user_by_name(form.get("username", ""))
+            if named is None or form.get("password", "") not in (
+                named.password + named.security_token, named.password
             ):
                 raise OAuthError("invalid_grant", "authentication failure")
-            return self._response(user, login_url, instance_url, refresh=True,
+            return self._response(named, login_url, instance_url, refresh=True,
                                   scope="api web full refresh_token")
         if grant == "refresh_token":
             self._check_client(form, secret_required=False)
-            user = self.user_for_token(form.get("refresh_token", ""), kind="refresh")
-            if user is None:
+            holder = self.user_for_token(form.get("refresh_token", ""), kind="refresh")
+            if holder is None:
                 raise OAuthError("invalid_grant", "expired access/refresh token")
-            return self._response(user, login_url, instance_url, refresh=False,
+            return self._response(holder, login_url, instance_url, refresh=False,
                                   scope="api web full refresh_token")
         if not grant:
             raise OAuthError("invalid_request", "grant type not specified")

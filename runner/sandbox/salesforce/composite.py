@@ -194,7 +194,7 @@ class Composite:
         if not wanted or not fields:
             raise api_error(400, "MISSING_ARGUMENT", "ids and fields are required")
         self._limit(len(wanted))
-        out = []
+        out: list[dict | None] = []
         with self.org.lock:
             for record_id in wanted:
                 try:

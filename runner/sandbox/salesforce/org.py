@@ -55,7 +55,8 @@ class Org:
         self._tx: Transaction | None = None
         self._last_stamp = 0  # milliseconds
         # Numbers below 100 are reserved for fixed records (the org's users).
-        self.counter = max(int(store.get_setting("id_counter") or 0), 100)
+        saved = store.get_setting("id_counter")
+        self.counter = max(saved if isinstance(saved, int) else 0, 100)
         for object_name, record in store.load_records():
             meta = metadata.find(object_name)
             if meta is not None:

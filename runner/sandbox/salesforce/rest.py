@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from runner.sandbox.salesforce import ids, soql
 from runner.sandbox.salesforce.calls import Call, Reply
@@ -15,6 +17,10 @@ from runner.sandbox.salesforce.errors import ApiError, RecordError, api_error, n
 from runner.sandbox.salesforce.metadata import ObjectMeta, object_urls
 from runner.sandbox.salesforce.org import Org
 from runner.sandbox.salesforce.values import ValueFormatError, format_datetime, parse_datetime
+
+if TYPE_CHECKING:
+    from runner.sandbox.salesforce.bulk import BulkIngest
+    from runner.sandbox.salesforce.composite import Composite
 
 QUERY_BATCH = 2000
 MIN_VERSION = 40
@@ -35,9 +41,10 @@ class DataApi:
         self._locators: OrderedDict[str, tuple[list[dict], int]] = OrderedDict()
         self._locator_lock = threading.Lock()
         self._locator_counter = 0
-        self.composite = None  # set by the server: composite.Composite
-        self.bulk = None  # set by the server: bulk.BulkIngest
-        self.limits = None  # set by the server: a callable returning the /limits body
+        # Set by the server: the composite and Bulk API handlers and the /limits body.
+        self.composite: Composite | None = None
+        self.bulk: BulkIngest | None = None
+        self.limits: Callable[[], dict] | None = None
 
     # -- routing -------------------------------------------------------------------------
     def handle(self, call: Call) -> Reply:
@@ -55,8 +62,9 @@ class DataApi:
             return self._sobjects(call, parts[1:])
         if head in ("query", "queryAll"):
             return self._query(call, parts[1:], include_deleted=head == "queryAll")
-        if head == "limits" and len(parts) == 1:
-            return self._only(call, "GET", lambda: Reply(200, self.limits()))
+        if head == "limits" and len(parts) == 1 and self.limits is not None:
+            limits = self.limits
+            return self._only(call, "GET", lambda: Reply(200, limits()))
         if head == "composite" and self.composite is not None:
             return self.composite.handle(call, parts[1:])
         if head == "jobs" and len(parts) >= 2 and parts[1] == "ingest" and self.bulk:
@@ -215,7 +223,7 @@ class DataApi:
             )
         return body
 
-    def _parent(self, row: dict, relationship: str) -> dict | None:
+    def _parent(self, row: Mapping[str, Any], relationship: str) -> dict | None:
         return self.org.parent_of(row, relationship)
 
     def _describe(self, name: str) -> dict | None:

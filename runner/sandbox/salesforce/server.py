@@ -53,7 +53,9 @@ class ApiUsage:
     """The org's daily API request counter (``DailyApiRequests``)."""
 
     def __init__(self, store: OrgStore, default_max: int) -> None:
-        saved = store.get_setting("api_usage") or {}
+        saved = store.get_setting("api_usage")
+        if not isinstance(saved, dict):
+            saved = {}
         today = datetime.now(UTC).date().isoformat()
         self.store = store
         self.lock = threading.Lock()
@@ -259,7 +261,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         # Headers and body in one write: two small writes meet Nagle and delayed ACKs and
         # cost ~40 ms per request on loopback.
-        self._headers_buffer.append(b"\r\n" + (payload if self.command != "HEAD" else b""))
+        # _headers_buffer is BaseHTTPRequestHandler's own (undeclared in its stubs).
+        self._headers_buffer.append(  # type: ignore[attr-defined]
+            b"\r\n" + (payload if self.command != "HEAD" else b"")
+        )
         self.flush_headers()
 
     def _drop(self) -> None:
