@@ -66,7 +66,8 @@ def _run(args: argparse.Namespace) -> int:
         if not out.parent.is_dir():
             raise StudioStartError(f"cannot write {out}: the folder {out.parent} does not exist")
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     # Matches packaging's fieldbridge-studio.desktop: Wayland and docks group the window

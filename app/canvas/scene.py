@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from functools import partial
 
-from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QInputDialog
 
@@ -67,7 +67,7 @@ class MappingScene(QGraphicsScene):
     mappingSelected = Signal(str)  # the target field of the selected mapping, "" for none
     flowShown = Signal()  # another flow was laid out: views scroll back to the top
 
-    def __init__(self, document: StudioDocument, parent: object = None) -> None:
+    def __init__(self, document: StudioDocument, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self.drop_interaction = DropFieldInteraction(document)
@@ -328,15 +328,15 @@ class MappingScene(QGraphicsScene):
     ) -> None:
         wanted = set(paths)
         for path in [p for p in items if p not in wanted]:
-            item = items.pop(path)
-            for link in list(item.links):
+            gone = items.pop(path)
+            for link in list(gone.links):
                 self._remove_link(link)
-            self.removeItem(item)
+            self.removeItem(gone)
         x = 0.0 if side == "source" else ITEM_WIDTH + COLUMN_GAP
         ref = flow.source if side == "source" else flow.target
         mapped_targets = set(flow.target_fields())
         for row, path in enumerate(paths):
-            item = items.get(path)
+            item: FieldItem | None = items.get(path)
             if item is None:
                 field = free_key_field(obj, path)
                 label = path if path else "ƒ whole record (expression)"
@@ -390,19 +390,19 @@ class MappingScene(QGraphicsScene):
                 link.set_steps(steps, tip)
                 link.adjust()
         lookups = {lk.target: lk for lk in flow.lookups}
-        for target in [t for t, link in self.lookup_links.items()
+        for gone in [t for t, link in self.lookup_links.items()
                        if t not in lookups or link.source != lookups[t].source]:
-            self._remove_link(self.lookup_links[target])
-        for target, lk in lookups.items():
-            if target in self.lookup_links:
-                self.lookup_links[target].adjust()
+            self._remove_link(self.lookup_links[gone])
+        for path, lk in lookups.items():
+            if path in self.lookup_links:
+                self.lookup_links[path].adjust()
                 continue
-            source, item = self.source_items.get(lk.source), self.target_items.get(target)
+            source, item = self.source_items.get(lk.source), self.target_items.get(path)
             if source is None or item is None:
                 continue
-            tip = f"lookup: {lk.object}.{lk.match_field} = {lk.source} → {target}"
+            tip = f"lookup: {lk.object}.{lk.match_field} = {lk.source} → {path}"
             link = LinkItem(source, item, kind="lookup", tooltip=tip)
-            self.lookup_links[target] = link
+            self.lookup_links[path] = link
             self.addItem(link)
 
     def _set_headers(self, left: str, right: str, flow: Flow | None) -> None:

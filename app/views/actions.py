@@ -88,7 +88,9 @@ def build_actions(window: MainWindow) -> None:
     ):
         from app.views.schema_panel import make_map_action
 
-        map_action = make_map_action(w.document, w.source_panel, w.target_panel, w)
+        map_action = make_map_action(
+            w.document, w.source_panel, w.target_panel, w  # type: ignore[arg-type]
+        )
         map_action.setText("&Map")
         map_action.setToolTip("Map the selected source field to the selected target (Ctrl+M)")
     else:

@@ -12,20 +12,23 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QFrame,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
     QTabWidget,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -46,6 +49,9 @@ from app.workspace import (
 from mappings.engine.plan import compile_flow
 from mappings.engine.result import Issue
 from mappings.errors import MappingError
+
+if TYPE_CHECKING:
+    from app.views.reconcile_view import ReconcileView
 
 __all__ = [
     "APP_NAME", "Badge", "MainWindow", "PlaceholderPanel", "ask_unsaved_with_message_box",
@@ -134,6 +140,14 @@ def _default_services() -> Any:
 
 
 class MainWindow(QMainWindow):
+    # Built by app.views.actions (menus, toolbar) and _build_status_bar.
+    flow_combo: QComboBox
+    recent_menu: QMenu
+    theme_group: QActionGroup
+    toolbar: QToolBar
+    status_area: StatusArea
+    reconcile_view: ReconcileView | None
+
     def __init__(
         self,
         document: StudioDocument | None = None,
@@ -160,7 +174,7 @@ class MainWindow(QMainWindow):
         self._dialogs: list[QWidget] = []  # non-modal dialogs kept alive while open
         # The connections the studio works against now (the badges, the reconcile view).
         self.current_connections = {"stripe": LOCAL_SANDBOX, "salesforce": LOCAL_SANDBOX}
-        self.reconcile_view: QWidget | None = None  # made by show_reconcile()
+        self.reconcile_view = None  # made by show_reconcile()
 
         self.setWindowIcon(icons.app_icon())
         self.setObjectName("mainWindow")
@@ -236,6 +250,8 @@ class MainWindow(QMainWindow):
             "app.views.transform_panel", "TransformPanel", "Transform", doc, self._sample_record
         )
         services_reason = "The connections and samples services are not part of this build yet."
+        self.preview_panel: QWidget
+        self.testrun_panel: QWidget
         if self.services is None:
             self.preview_panel = self._placeholder("Preview", services_reason)
             self.testrun_panel = self._placeholder("Test run", services_reason)
@@ -621,7 +637,7 @@ class MainWindow(QMainWindow):
     def show_test_run(self) -> None:
         self.bottom_tabs.setCurrentWidget(self.testrun_panel)
 
-    def show_reconcile(self) -> QWidget | None:
+    def show_reconcile(self) -> ReconcileView | None:
         """Tools ▸ Reconcile Payouts: the reconciliation view, a bottom tab made on first use
         (full width for the report's reason column; the canvas keeps its room)."""
         if self.services is None:
@@ -629,15 +645,15 @@ class MainWindow(QMainWindow):
             return None
         if self.reconcile_view is None:
             from app.services.reconcile import ReconcileService
-            from app.views.reconcile_view import ReconcileView
+            from app.views.reconcile_view import ReconcileView as View
 
-            view = ReconcileView(ReconcileService(self.services), self.services.store, self)
+            view = View(ReconcileService(self.services), self.services.store, self)
             view.errorRaised.connect(self._panel_error)
             view.connectionsChanged.connect(self._reconcile_connections)
             self.bottom_tabs.addTab(view, icons.icon("compare"), "Reconciliation")
             self.reconcile_view = view
         view = self.reconcile_view
-        view.set_connections(  # type: ignore[attr-defined]
+        view.set_connections(
             self.current_connections["stripe"], self.current_connections["salesforce"]
         )
         self.bottom_tabs.setCurrentWidget(view)

@@ -19,7 +19,15 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDate,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -47,6 +55,7 @@ from app.services.reconcile import (
     statuses,
 )
 
+Index = QModelIndex | QPersistentModelIndex
 DEFAULT_DAYS = 30
 RUN_TIMEOUT = 120.0  # seconds the view waits; each network call has its own socket timeout
 
@@ -73,10 +82,10 @@ class RowsModel(QAbstractTableModel):
         self.endResetModel()
 
     # Qt model overrides
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt default
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt default
         return 0 if parent.isValid() else len(self.rows)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.headers)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
@@ -86,7 +95,7 @@ class RowsModel(QAbstractTableModel):
             return self.headers[section]
         return None
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self.rows)):
             return None
         row, column = index.row(), index.column()
@@ -102,7 +111,7 @@ class RowsModel(QAbstractTableModel):
             return None
         return None
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
