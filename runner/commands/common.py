@@ -35,6 +35,14 @@ def positive_id(what: str) -> Callable[[str], int]:
     return parse
 
 
+def add_action_group(subparsers: Any, name: str, help: str) -> Any:
+    """``fieldbridge-runner NAME ACTION ...``: the subparsers of its actions (one is required)."""
+    parser = subparsers.add_parser(name, help=help)
+    sub = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+    sub.required = True
+    return sub
+
+
 def finish_action(
     parser: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int], *,
     json_output: bool,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.commands.common import (
+    add_action_group,
     add_list_action,
     finish_action,
     nothing_listed,
@@ -29,9 +30,7 @@ entry_id = positive_id("dead-letter id")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("dlq", help="list, show, replay or discard dead letters")
-    sub = parser.add_subparsers(dest="dlq_command", metavar="ACTION")
-    sub.required = True
+    sub = add_action_group(subparsers, "dlq", "list, show, replay or discard dead letters")
 
     add_list_action(sub, "dead letters (open ones unless --status)",
                     ["open", "replayed", "discarded"], dlq_list)

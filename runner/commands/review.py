@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.commands.common import (
+    add_action_group,
     add_list_action,
     finish_action,
     nothing_listed,
@@ -29,9 +30,7 @@ item_id = positive_id("review item id")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("review", help="ambiguous matches held for a decision")
-    sub = parser.add_subparsers(dest="review_command", metavar="ACTION")
-    sub.required = True
+    sub = add_action_group(subparsers, "review", "ambiguous matches held for a decision")
 
     add_list_action(sub, "review items (open ones unless --status)", ["open", "approved",
                     "rejected"], review_list)

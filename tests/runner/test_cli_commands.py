@@ -138,6 +138,21 @@ def test_dlq_id_must_be_a_number(capsys, state) -> None:
     assert "'abc' is not a dead-letter id" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["dlq", "discard", "0"], "'0' is not a dead-letter id (a positive number)"),
+        (["review", "reject", "x1"], "'x1' is not a review item id (a number)"),
+        (["review", "reject", "-3"], "'-3' is not a review item id (a positive number)"),
+    ],
+)
+def test_queue_ids_are_positive_numbers(capsys, state, argv, words) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--state", state])
+    assert exc.value.code == 2
+    assert words in capsys.readouterr().err
+
+
 def test_review_unknown_id(capsys, bundle, state) -> None:
     _fails(capsys, ["review", "reject", "7", "--state", state], "no review item with id 7")
     _fails(capsys, ["review", "approve", "7", "--bundle", str(bundle), "--state", state],
