@@ -95,9 +95,12 @@ def _run(args: argparse.Namespace) -> int:
         from PySide6.QtCore import QTimer
 
         QTimer.singleShot(0, window.new_from_template)
-    with loop:
-        app.aboutToQuit.connect(asyncloop.shutdown_executor)
+    app.aboutToQuit.connect(asyncloop.shutdown_executor)
+    try:
         return int(app.exec())
+    finally:
+        loop.stop()
+        loop.close()
 
 
 def _open_initial(window, args: argparse.Namespace) -> bool:

@@ -44,7 +44,7 @@ class RecentWorkspaces:
         if isinstance(raw, str):  # QSettings returns a bare string for a one-item list
             raw = [raw]
         out: list[Path] = []
-        for item in raw or []:
+        for item in raw if isinstance(raw, list) else []:
             path = Path(str(item))
             if path not in out and (not existing_only or path.is_dir()):
                 out.append(path)

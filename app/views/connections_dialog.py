@@ -197,15 +197,16 @@ class SalesforceForm(QWidget):
         self.consumer_key.setText(conn.consumer_key)
         self.private_key_file.setText(conn.private_key_file or "")
         self.ca_file.setText(conn.ca_file or "")
-        for name in ("password", "security_token", "client_secret"):
-            edit: QLineEdit = getattr(self, name)
+        secrets = {"password": self.password, "security_token": self.security_token,
+                   "client_secret": self.client_secret}
+        for name, edit in secrets.items():
             edit.clear()  # never prefilled from the keyring
             edit.setPlaceholderText(STORED if name in stored else "")
         for widget in (self.name, self.username, self.consumer_key, self.custom_url):
             widget.setReadOnly(conn.builtin)
-        for widget in (self.login, self.auth, self.private_key_file, self.ca_file,
-                       self.password, self.security_token, self.client_secret):
-            widget.setEnabled(not conn.builtin)
+        for control in (self.login, self.auth, self.private_key_file, self.ca_file,
+                        self.password, self.security_token, self.client_secret):
+            control.setEnabled(not conn.builtin)
         if conn.builtin:
             self.username.setText("(the local org emulator's integration user)")
             self.custom_url.setText("(started on demand)")

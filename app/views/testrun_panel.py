@@ -13,7 +13,7 @@ import traceback
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.document.document import StudioDocument
 from app.models.preview_model import summarize
+from app.models.qtmodel import ROOT, Index
 from app.services import LOCAL_SANDBOX, RecordResult, RunReport, Services
 
 FAIL_BACKGROUND = QColor(255, 205, 210)
@@ -57,10 +58,10 @@ class RunResultsModel(QAbstractTableModel):
     def result(self, row: int) -> RecordResult:
         return self._results[row]
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's default
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._results)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(
@@ -72,7 +73,7 @@ class RunResultsModel(QAbstractTableModel):
             return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
         return str(section + 1)
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._results):
             return None
         r = self._results[index.row()]
@@ -91,7 +92,7 @@ class RunResultsModel(QAbstractTableModel):
             return QBrush(QColor(33, 33, 33))  # readable on the tint in both themes
         return None
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable

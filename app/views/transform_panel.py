@@ -127,7 +127,9 @@ class ValueMapEditor(QWidget):
         self._loading = True
         self._append("", "")
         self._loading = False
-        self.table.editItem(self.table.item(self.table.rowCount() - 1, 0))
+        item = self.table.item(self.table.rowCount() - 1, 0)
+        if item is not None:
+            self.table.editItem(item)
 
     def remove_row(self) -> None:
         row = self.table.currentRow()
