@@ -430,8 +430,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
+        # Headers and body in one write (end_headers would send them in two): one system
+        # call and one packet per answer, which a burst of webhooks notices.
+        self._headers_buffer.append(b"\r\n" + body)
+        self.flush_headers()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         # Only the request line and status, at debug: never headers or bodies.

@@ -171,6 +171,7 @@ class StateStore:
             self._engine = create_engine(self.url, pool_pre_ping=True)
         self._writer = self._engine.execution_options(fieldbridge_write=True)
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        self._event_insert: Any = None
         # PostgreSQL writers lock rows, not the database: no process-wide queue there.
         self._write_lock: threading.RLock | None = (
             _sqlite_write_lock(self.url.database) if self.dialect == "sqlite" else None)
@@ -275,13 +276,16 @@ class StateStore:
 
     def _insert_event(self, conn: Connection, row: dict[str, Any]) -> bool:
         # RETURNING rather than rowcount: psycopg reports -1 for an INSERT that returns the
-        # generated key, which SQLAlchemy asks for on PostgreSQL.
-        stmt = (
-            self._insert(inbox_events).values(row)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(inbox_events.c.seq)
-        )
-        return conn.execute(stmt).first() is not None
+        # generated key, which SQLAlchemy asks for on PostgreSQL. One statement built once
+        # and given the row as parameters: every webhook runs it, and building (and cache-
+        # keying) a statement with the values inlined cost more than the insert itself.
+        if self._event_insert is None:
+            self._event_insert = (
+                self._insert(inbox_events)
+                .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(inbox_events.c.seq)
+            )
+        return conn.execute(self._event_insert, row).first() is not None
 
     def claim_events(self, worker: str, limit: int = 200,
                      lease_seconds: int = 60) -> list[InboxEvent]:

@@ -112,7 +112,7 @@ class RunnerProc:
             # Collapsed stacks of every thread (idle ones left out), to find the costs.
             self.profiler = subprocess.Popen(
                 [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw",
-                 "--threads", "--rate", "250", "-o", str(profile), "--pid",
+                 "--threads", "--gil", "--rate", "250", "-o", str(profile), "--pid",
                  str(self.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
