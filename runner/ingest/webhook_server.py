@@ -432,7 +432,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         # Headers and body in one write (end_headers would send them in two): one system
         # call and one packet per answer, which a burst of webhooks notices.
-        self._headers_buffer.append(b"\r\n" + body)
+        # (_headers_buffer is where send_header collects the header lines.)
+        buffer: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]
+        buffer.append(b"\r\n" + body)
         self.flush_headers()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

@@ -122,7 +122,7 @@ def _normalize_url(url: str) -> URL:
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database
     memory = database in (None, "", ":memory:")
-    if not memory:
+    if database and not memory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
