@@ -16,6 +16,10 @@ Three processes, as in production: the sandboxes (``sandbox up --json``), the ru
 
 The last line is JSON: ``events_per_s``, ``p50_ms``, ``p99_ms``, ``api_calls_per_record``,
 ``baseline_api_calls_per_record``, ``baseline_events_per_s`` (+ details).
+
+``--profile FILE`` samples the runner with py-spy (``pip install py-spy``; not a project
+dependency) while it runs: collapsed stacks per thread of whoever holds the GIL, i.e. where
+the runner's CPU goes. Profiling slows the runner: take the figures from a run without it.
 """
 
 from __future__ import annotations
