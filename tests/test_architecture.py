@@ -34,7 +34,7 @@ def test_ruff_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_is_clean_on_the_mapping_core() -> None:
+def test_mypy_is_clean_on_the_packages() -> None:
     # The packages list lives in pyproject.toml [tool.mypy]; it grows as packages get clean.
     result = subprocess.run(
         [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=300
