@@ -23,8 +23,9 @@ Rules (each can be checked by hand from the numbers in its reason):
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -38,6 +39,7 @@ GLOBAL = "*"  # the scope key of the all-accounts windows
 
 Kind = Literal["charge", "refund", "dispute", "efw"]
 Severity = Literal["high", "medium", "low"]
+_DupKey = tuple[str, Decimal, str]  # (customer, amount, currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,9 @@ class AnomalyConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"anomaly setting {name} must be at least 1, "
                                  f"got {getattr(self, name)}")
+        if not self.min_log_mad > 0:
+            raise ValueError(f"anomaly setting min_log_mad must be above 0, "
+                             f"got {self.min_log_mad}")
         for name in ("account_ratio", "global_ratio", "spike_factor"):
             if getattr(self, name) <= 1:
                 raise ValueError(f"anomaly setting {name} must be above 1, "
@@ -135,45 +140,149 @@ def _days(seconds: int) -> str:
     return f"{seconds / 60:g} minutes"
 
 
-@dataclass(slots=True)
-class _Amounts:
-    """Recent succeeded charge amounts of one scope, in arrival order."""
+class _Times:
+    """Event times of one scope: an arrival-order queue (what trimming pops) mirrored by a
+    sorted list, so "how many in [start, end)" is two bisections instead of a scan of every
+    charge of the last 15 days. The sorted list holds exactly the queue's values, so counts
+    are those of a scan even when events arrive slightly out of order."""
 
-    items: deque[tuple[int, float]] = field(default_factory=deque)  # (created, amount)
+    __slots__ = ("arrived", "ordered")
+
+    def __init__(self) -> None:
+        self.arrived: deque[int] = deque()
+        self.ordered: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.arrived)
+
+    def append(self, t: int) -> None:
+        self.arrived.append(t)
+        if not self.ordered or t >= self.ordered[-1]:
+            self.ordered.append(t)  # the usual case: in time order
+        else:
+            insort(self.ordered, t)
+
+    def trim(self, cutoff: int) -> None:
+        while self.arrived and self.arrived[0] < cutoff:
+            t = self.arrived.popleft()
+            del self.ordered[bisect_left(self.ordered, t)]
+
+    def count(self, start: int, end: int) -> int:
+        if end <= start:
+            return 0
+        return bisect_left(self.ordered, end) - bisect_left(self.ordered, start)
+
+
+class _Sorted:
+    """A multiset of floats kept sorted (bisect insort/remove): median in O(1) and MAD, the
+    median absolute deviation from it, in O(log^2 n) without building the deviations."""
+
+    __slots__ = ("values",)
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def add(self, v: float) -> None:
+        insort(self.values, v)
+
+    def remove(self, v: float) -> None:
+        del self.values[bisect_left(self.values, v)]
+
+    def median(self) -> float:
+        return _median(self.values)
+
+    def mad(self) -> float:
+        """median(|v - median|), the same number as sorting the deviations would give."""
+        values, n = self.values, len(self.values)
+        med = _median(values)
+        # The deviations are two ascending runs: med - v leftwards of the median, v - med
+        # rightwards; the k-th smallest deviation is the k-th of their merge.
+        split = bisect_right(values, med)
+
+        def left(i: int) -> float:
+            return med - values[split - 1 - i]
+
+        def right(j: int) -> float:
+            return values[split + j] - med
+
+        def kth(k: int) -> float:
+            return _kth_of_two(left, split, right, n - split, k)
+
+        mid = n // 2
+        return kth(mid) if n % 2 else (kth(mid - 1) + kth(mid)) / 2
+
+
+def _kth_of_two(a: Callable[[int], float], m: int, b: Callable[[int], float], n: int,
+                k: int) -> float:
+    """The k-th smallest (from 0) of two ascending sequences of lengths m and n, read through
+    index functions: binary search on how many of the k + 1 smallest come from ``a``."""
+    take = k + 1
+    lo, hi = max(0, take - n), min(take, m)
+    while True:
+        i = (lo + hi) // 2
+        j = take - i
+        if i < m and j > 0 and b(j - 1) > a(i):
+            lo = i + 1  # a(i) belongs among the smallest: take more from a
+        elif i > 0 and j < n and a(i - 1) > b(j):
+            hi = i - 1  # took too many from a
+        else:
+            if i == 0:
+                return b(j - 1)
+            if j == 0:
+                return a(i - 1)
+            return max(a(i - 1), b(j - 1))
+
+
+class _Amounts:
+    """Recent succeeded charge amounts of one scope: arrival order (for trimming) and the
+    amounts and their logs kept sorted, so a charge costs O(log n) comparisons plus a
+    list insert, not four sorts of the whole history."""
+
+    __slots__ = ("items", "raw", "logs")
+
+    def __init__(self) -> None:
+        self.items: deque[tuple[int, float]] = deque()  # (created, amount)
+        self.raw = _Sorted()
+        self.logs = _Sorted()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def append(self, created: int, amount: float) -> None:
+        self.items.append((created, amount))
+        self.raw.add(amount)
+        self.logs.add(math.log(amount))
 
     def trim(self, now: int, horizon: int, cap: int) -> None:
         while self.items and (self.items[0][0] < now - horizon or len(self.items) > cap):
-            self.items.popleft()
+            self._pop()
 
-    def stats(self) -> tuple[float, float, float, float]:
-        """(median, MAD) of the amounts and of their logs."""
-        raw = sorted(a for _, a in self.items)
-        logs = sorted(math.log(a) for a in raw)
-        med, lmed = _median(raw), _median(logs)
-        mad = _median(sorted(abs(a - med) for a in raw))
-        lmad = _median(sorted(abs(v - lmed) for v in logs))
-        return med, mad, lmed, lmad
+    def cap(self, cap: int) -> None:
+        """Drop the oldest beyond ``cap``: what any later :meth:`trim` would drop too,
+        whatever its ``now``."""
+        while len(self.items) > cap:
+            self._pop()
+
+    def _pop(self) -> None:
+        _, amount = self.items.popleft()
+        self.raw.remove(amount)
+        self.logs.remove(math.log(amount))
 
 
 @dataclass(slots=True)
 class _Rate:
     """Events and trials of one scope over time, for "failed per attempt" style rates."""
 
-    trials: deque[int] = field(default_factory=deque)  # created times
-    hits: deque[int] = field(default_factory=deque)
+    trials: _Times = field(default_factory=_Times)  # created times
+    hits: _Times = field(default_factory=_Times)
     flagged_until: int = -1  # one flag per spike: quiet until the window has moved on
 
     def trim(self, now: int, horizon: int) -> None:
-        for q in (self.trials, self.hits):
-            while q and q[0] < now - horizon:
-                q.popleft()
-
-    @staticmethod
-    def _count(q: deque[int], start: int, end: int) -> int:
-        return sum(1 for t in q if start <= t < end)
+        self.trials.trim(now - horizon)
+        self.hits.trim(now - horizon)
 
     def window(self, start: int, end: int) -> tuple[int, int]:
-        return self._count(self.trials, start, end), self._count(self.hits, start, end)
+        return self.trials.count(start, end), self.hits.count(start, end)
 
 
 class AnomalyDetector:
@@ -185,7 +294,10 @@ class AnomalyDetector:
         self._global: dict[str, _Amounts] = {}
         self._declines: dict[str, _Rate] = {}
         self._refunds: dict[str, _Rate] = {}
-        self._recent: deque[tuple[int, str, str, Decimal, str]] = deque()
+        # Duplicate detection: (customer, amount, currency) -> that key's recent charges,
+        # plus every recent charge in arrival order to expire them: O(1) per charge.
+        self._recent: deque[tuple[int, _DupKey]] = deque()
+        self._by_key: dict[_DupKey, deque[tuple[int, str]]] = {}
 
     def observe_all(self, observations: Iterable[PaymentObservation]) -> list[Flag]:
         flags: list[Flag] = []
@@ -303,17 +415,27 @@ class AnomalyDetector:
         if not p.account:
             return None
         window = self.config.duplicate_window
-        while self._recent and self._recent[0][0] < p.created - window:
-            self._recent.popleft()
+        recent, by_key = self._recent, self._by_key
+        while recent and recent[0][0] < p.created - window:
+            _, old = recent.popleft()
+            expired = by_key[old]
+            expired.popleft()  # arrival order in both queues: the oldest of its key
+            if not expired:
+                del by_key[old]
+        key = (p.account, p.amount, p.currency.lower())
+        same = by_key.get(key)
         found: Flag | None = None
-        for created, oid, account, amount, currency in self._recent:
-            if account == p.account and amount == p.amount and currency == p.currency.lower():
-                gap = p.created - created
-                found = Flag("duplicate_charge", "medium", p.id, p.account,
-                             f"same customer {p.account}, amount {_fmt(p.amount, p.currency)} "
-                             f"as charge {oid} {gap} seconds earlier "
-                             f"(window {_days(window)})", 1.0, p.created)
-        self._recent.append((p.created, p.id, p.account, p.amount, p.currency.lower()))
+        if same is None:
+            same = by_key[key] = deque()
+        elif same:
+            created, oid = same[-1]  # the latest earlier charge of the same key
+            gap = p.created - created
+            found = Flag("duplicate_charge", "medium", p.id, p.account,
+                         f"same customer {p.account}, amount {_fmt(p.amount, p.currency)} "
+                         f"as charge {oid} {gap} seconds earlier "
+                         f"(window {_days(window)})", 1.0, p.created)
+        same.append((p.created, p.id))
+        recent.append((p.created, key))
         return found
 
     def _amount(self, p: PaymentObservation) -> Flag | None:
@@ -324,37 +446,47 @@ class AnomalyDetector:
         flag: Flag | None = None
         hist = self._accounts.setdefault(f"{p.account or ''}|{currency}", _Amounts())
         hist.trim(p.created, horizon, cfg.history_max)
-        if p.account and len(hist.items) >= cfg.min_history:
+        if p.account and len(hist) >= cfg.min_history:
             flag = self._outlier(p, amount, hist, cfg.account_z, cfg.account_ratio,
                                  "amount_outlier",
                                  f"this account's median of {cfg.history_days} days")
         else:
             shared = self._global.setdefault(currency, _Amounts())
             shared.trim(p.created, horizon, cfg.global_max)
-            if len(shared.items) >= cfg.global_min_history:
+            if len(shared) >= cfg.global_min_history:
                 flag = self._outlier(p, amount, shared, cfg.global_z, cfg.global_ratio,
                                      "amount_outlier_global",
                                      f"the median of all {currency.upper()} charges of "
                                      f"{cfg.history_days} days (account has "
-                                     f"{len(hist.items)} charges, too few to compare)")
+                                     f"{len(hist)} charges, too few to compare)")
         # A flagged amount stays out of the history: one outlier must not hide the next.
         if flag is None:
-            hist.items.append((p.created, amount))
-            self._global.setdefault(currency, _Amounts()).items.append((p.created, amount))
+            hist.append(p.created, amount)
+            shared = self._global.setdefault(currency, _Amounts())
+            shared.append(p.created, amount)
+            # The currency's history is trimmed by time when it is read (accounts without
+            # history); bound it here too, or it grows while every account has its own.
+            shared.cap(cfg.global_max)
         return flag
 
     def _outlier(self, p: PaymentObservation, amount: float, hist: _Amounts, z_bar: float,
                  ratio_bar: float, rule: str, against: str) -> Flag | None:
-        med, mad, lmed, lmad = hist.stats()
+        # Cheapest test first: most charges are nowhere near ratio_bar x the median, and
+        # the MADs are computed only for those that are (the decision is the same).
+        med = hist.raw.median()
         if med <= 0:
             return None
         ratio = amount / med
-        z = MAD_SCALE * (math.log(amount) - lmed) / max(lmad, self.config.min_log_mad)
-        if ratio < ratio_bar or z < z_bar:
+        if ratio < ratio_bar:
             return None
+        lmed, lmad = hist.logs.median(), hist.logs.mad()
+        z = MAD_SCALE * (math.log(amount) - lmed) / max(lmad, self.config.min_log_mad)
+        if z < z_bar:
+            return None
+        mad = hist.raw.mad()
         reason = (f"amount {_fmt(amount, p.currency)} is {ratio:.1f}x {against} "
                   f"(median {_fmt(med, p.currency)}, MAD {_fmt(mad, p.currency)}, "
-                  f"{len(hist.items)} charges; robust z {z:.1f})")
+                  f"{len(hist)} charges; robust z {z:.1f})")
         return Flag(rule, "high" if ratio >= 3 * ratio_bar else "medium", p.id, p.account,
                     reason, z, p.created)
 

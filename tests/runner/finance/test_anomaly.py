@@ -7,15 +7,20 @@ import importlib.util
 import io
 import json
 import sys
+from collections import deque
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.finance.anomaly import (
     AnomalyConfig,
     AnomalyDetector,
     PaymentObservation,
+    _Sorted,
+    _Times,
     observation_from_event,
     to_major,
 )
@@ -207,3 +212,94 @@ def test_eval_script_runs_small_and_prints_json_last() -> None:
     last = json.loads(out.getvalue().strip().splitlines()[-1])
     assert 0.0 <= last["precision"] <= 1.0 and 0.0 <= last["recall"] <= 1.0
     assert last["labels"] > 0 and set(last["rules"]) >= {"amount_outlier", "decline_spike"}
+
+
+# -- the incremental structures behind the rules (same answers as recomputing) ------------
+def _naive_median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0.01, max_value=1e6, allow_nan=False), min_size=1,
+                max_size=60),
+       st.integers(min_value=0, max_value=59))
+def test_sorted_window_median_and_mad_equal_a_full_recomputation(values: list[float],
+                                                                removed: int) -> None:
+    window = _Sorted()
+    for v in values:
+        window.add(v)
+    if len(values) > 1:  # removing one value keeps the multiset sorted and exact
+        gone = values.pop(removed % len(values))
+        window.remove(gone)
+    med = _naive_median(values)
+    assert window.median() == med
+    assert window.mad() == _naive_median([abs(v - med) for v in values])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=100), max_size=80),
+       st.integers(min_value=0, max_value=100), st.integers(min_value=0, max_value=120),
+       st.integers(min_value=0, max_value=120))
+def test_time_window_counts_like_a_scan_even_out_of_order(times: list[int], cutoff: int,
+                                                          start: int, end: int) -> None:
+    window = _Times()
+    queue: deque[int] = deque()
+    for t in times:
+        window.append(t)
+        queue.append(t)
+    window.trim(cutoff)
+    while queue and queue[0] < cutoff:  # what trimming means: pop the expired head
+        queue.popleft()
+    assert len(window) == len(queue)
+    assert window.count(start, end) == sum(1 for t in queue if start <= t < end)
+
+
+def test_duplicate_index_forgets_charges_outside_the_window() -> None:
+    det = AnomalyDetector()
+    for i in range(1000):  # one customer, distinct amounts, 10 a second: none is a copy
+        assert det.observe(charge(i, f"{10 + i / 100:.2f}", T0 + i // 10)) == []
+    # only the last 600 s are kept, so memory and time stay flat however long the burst
+    assert len(det._recent) == len([1 for i in range(1000) if T0 + i // 10 >= T0 + 99 - 600])
+    assert sum(len(q) for q in det._by_key.values()) == len(det._recent)
+    flags = det.observe(charge(5000, "19.99", T0 + 100))  # same as ch_999
+    assert [f.rule for f in flags] == ["duplicate_charge"]
+    assert "as charge ch_999 1 seconds earlier" in flags[0].reason
+
+
+def test_the_latest_earlier_copy_is_named_and_an_expired_one_is_dropped() -> None:
+    det = AnomalyDetector(AnomalyConfig(duplicate_window=100))
+    det.observe(charge(1, "5.00", T0))
+    assert "charge ch_1 50 seconds" in det.observe(charge(2, "5.00", T0 + 50))[0].reason
+    assert "charge ch_2 40 seconds" in det.observe(charge(3, "5.00", T0 + 90))[0].reason
+    assert det.observe(charge(4, "6.00", T0 + 500)) == []  # expires ch_1..ch_3
+    assert list(det._by_key) == [("acct_1", Decimal("6.00"), "usd")]
+
+
+def test_currency_history_is_bounded_while_accounts_have_their_own() -> None:
+    det = AnomalyDetector(AnomalyConfig(global_max=50))
+    det.observe_all(history(200))
+    assert len(det._global["usd"]) == 50
+
+
+def test_min_log_mad_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="min_log_mad must be above 0"):
+        AnomalyConfig(min_log_mad=0)
+
+
+def test_eval_script_times_the_detector_on_request(capsys) -> None:
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "anomaly_eval.py"
+    spec = importlib.util.spec_from_file_location("anomaly_eval_perf", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    assert module.main(["--seed", "3", "--accounts", "6", "--days", "20", "--perf", "50"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    perf = json.loads(lines[-1])["perf"]
+    assert perf["burst_observations"] == 50 and perf["burst_us_per_obs"] > 0
+    assert any(line.startswith("cost: ") for line in lines)
+    with pytest.raises(SystemExit):
+        module.main(["--perf", "-1"])
+    assert "--perf takes a number of charges >= 0" in capsys.readouterr().err
