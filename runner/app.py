@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IDLE_SLEEP = 0.05  # seconds the worker waits for new events when the inbox is empty
+MAX_LINGER = 5.0  # seconds; runner.linger above this would only add latency
 ALERT_INTERVAL = 30.0
 LEASE_SECONDS = 60
 MAX_ERROR_BACKOFF = 30.0
@@ -138,6 +139,7 @@ class Runner:
         self.catchup_since = catchup_since
         self.poll_enabled = poll
         self.worker = config.worker_id
+        self.linger = _linger_setting(config)
         self.stats = RunnerStats()
         self.server: WebhookServer | None = None
         self._stop = threading.Event()
@@ -295,9 +297,11 @@ class Runner:
 
         view = self.bundle.without(paused)
         observers = [self.finance.observe] if self.finance is not None else []
+        # No linger in the processor: the worker loop lingers between claims (_linger),
+        # where a stop request cuts the wait short.
         self._processor = Processor(view, self.store, self.salesforce, self.stripe,
                                     metrics=self.metrics, batch_size=self.config.batch_size,
-                                    observers=observers)
+                                    observers=observers, linger=0)
         if self.poll_enabled and self.bundle.salesforce_flows:
             from runner.pipeline.sf_poller import SalesforcePoller
 
@@ -389,6 +393,12 @@ class Runner:
     def _work_loop(self) -> None:
         failures = 0
         while not self._stop.is_set():
+            # Clear the wake-up right before claiming, not after the wait: a set from here
+            # on may be for an event this claim misses, and it makes the wait below return
+            # at once; a set before the clear is for an event already committed, which the
+            # claim sees. No wake-up is erased unseen, and a stale one (set while a batch
+            # was busy) no longer costs an extra empty claim.
+            self._wake.clear()
             try:
                 events = self.store.claim_events(self.worker, limit=self.config.batch_size,
                                                  lease_seconds=LEASE_SECONDS)
@@ -399,13 +409,12 @@ class Runner:
                 continue
             if not events:
                 self._wake.wait(IDLE_SLEEP)
-                self._wake.clear()
                 continue
             try:
                 events = self._hold_paused(events)
                 if not events:
                     continue
-                self._processor.process_events(events)
+                report = self._processor.process_events(events)
                 failures = 0
             except Exception as exc:
                 if is_fatal(exc):
@@ -419,6 +428,18 @@ class Runner:
                 continue
             self.stats.batches += 1
             self.stats.events += len(events)
+            self._linger(len(events), report.api_calls)
+
+    def _linger(self, claimed: int, api_calls: int) -> None:
+        """Micro-batching's linger: after a batch that called Salesforce but did not fill
+        ``batch_size``, wait ``runner.linger`` seconds before claiming again, so the next
+        batch gathers what arrives meanwhile. A fast worker otherwise takes every few
+        events on their own: one sObject Collections call each time, the API budget spent
+        on tiny batches. A full batch (a backlog) goes on at once, and so does a batch that
+        made no call (nothing to save). The cost is at most ``linger`` seconds of latency;
+        a stop ends the wait."""
+        if self.linger and api_calls and claimed < self.config.batch_size:
+            self._stop.wait(self.linger)
 
     def _catch_up(self) -> None:
         from runner.ingest.catchup import catch_up
@@ -450,6 +471,14 @@ class Runner:
         usage = self.salesforce.api_usage()
         if usage is not None:
             metrics.api_budget(*usage)
+
+
+def _linger_setting(config: RunnerConfig) -> float:
+    value = config.get("runner.linger")
+    if not 0 <= value <= MAX_LINGER:
+        raise ConfigError(f"runner.linger must be from 0 to {MAX_LINGER:g} seconds, "
+                          f"got {value:g}")
+    return float(value)
 
 
 @contextmanager

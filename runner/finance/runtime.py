@@ -180,6 +180,7 @@ class FinanceMonitor:
         self._new_flags: list[Flag] = []
         self._new_findings: list[MonitorFinding] = []
         self._case_flow: CompiledFlow | None = None
+        self._fields_of: dict[str, tuple[str, ...] | None] = {}
         state = load_state(store)
         self._paused: dict[str, list[dict[str, Any]]] = state["paused"]
         self._findings: list[dict[str, Any]] = state["findings"]
@@ -210,10 +211,8 @@ class FinanceMonitor:
                 now = self.clock()
                 self.volume.record(processed.flow, now=now)
                 if processed.record is not None:
-                    compiled = self.bundle.flows.get(processed.flow)
-                    fields = compiled.flow.target_fields() if compiled is not None else None
-                    self._new_findings += self.nulls.observe(processed.flow, processed.record,
-                                                             fields)
+                    self._new_findings += self.nulls.observe(
+                        processed.flow, processed.record, self._target_fields(processed.flow))
             if not self.settings.anomalies or not self._first_sight(processed.event_id):
                 return
             try:
@@ -224,6 +223,14 @@ class FinanceMonitor:
                 return
             if observation is not None:
                 self._new_flags += self.detector.observe(observation)
+
+    def _target_fields(self, flow: str) -> tuple[str, ...] | None:
+        """The fields a flow writes, worked out once per flow (this runs per record)."""
+        if flow not in self._fields_of:
+            compiled = self.bundle.flows.get(flow)
+            self._fields_of[flow] = tuple(compiled.flow.target_fields()) \
+                if compiled is not None else None
+        return self._fields_of[flow]
 
     def _first_sight(self, event_id: str | None) -> bool:
         if event_id is None:

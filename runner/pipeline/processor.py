@@ -72,8 +72,10 @@ _LEDGER = {"written": "done", "dead_lettered": "dead_lettered", "review": "revie
 # Task outcome -> the metrics' outcome label.
 _METRIC = {"written": "written", "dead_lettered": "dead_lettered", "review": "review",
            "retry": "retried", "stale": "skipped", "skipped": "skipped"}
-# Seconds to wait after a batch that did not fill ``batch_size`` (see ``Processor``).
-DEFAULT_LINGER = 0.1
+# Seconds to wait after a batch that did not fill ``batch_size`` (see ``Processor._linger``).
+# Off by default: one-off callers (reconcile --fix, dlq replay, backfill) must not wait;
+# the running runner's worker loop lingers between claims itself (``runner.linger``).
+DEFAULT_LINGER = 0.0
 
 
 @dataclass(frozen=True)
@@ -181,11 +183,10 @@ class Processor:
 
     def _linger(self, claimed: int, report: ProcessReport) -> None:
         """Micro-batching's linger: after a batch that called Salesforce but did not fill
-        ``batch_size``, wait a moment before the worker claims again, so that the next
-        batch gathers what arrives meanwhile. A fast worker otherwise takes every few
-        events on their own: one sObject Collections call each time, the API budget spent
-        on tiny batches. A full batch (a backlog) goes on at once; the cost is at most
-        ``linger`` seconds of latency."""
+        ``batch_size``, wait a moment before returning, so that the next batch gathers what
+        arrives meanwhile. Off by default (``linger=0``): the Runner's worker loop applies
+        this policy itself between claims (see ``runner.app``), where a stop request can
+        cut the wait short."""
         if self.linger and report.api_calls and claimed < self.batch_size:
             time.sleep(self.linger)
 

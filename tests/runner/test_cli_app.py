@@ -14,6 +14,7 @@ from runner.app import DriftError, Runner, parse_listen
 from runner.config import load_config
 from runner.connectors.stripe import StripeSettings
 from runner.errors import ConfigError, FatalSyncError
+from runner.pipeline.processor import ProcessReport
 from runner.state.store import StateStore
 from tests.runner.e2e.helpers import TEMPLATES
 
@@ -53,13 +54,14 @@ class FakeProcessor:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.store = args[1]
 
-    def process_events(self, events: list[Any]) -> None:
+    def process_events(self, events: list[Any]) -> ProcessReport:
         FakeProcessor.seen.append([e.event_id for e in events])
         action = FakeProcessor.behaviour.pop(0) if FakeProcessor.behaviour else "done"
         if isinstance(action, BaseException):
             raise action
         for e in events:
             self.store.mark_done(e.event_id, worker=e.worker)
+        return ProcessReport(events=len(events), written=len(events), api_calls=1)
 
 
 @pytest.fixture
@@ -167,7 +169,8 @@ class RecordingProcessor(FakeProcessor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         RecordingProcessor.built.append({"flows": sorted(args[0].flows),
-                                         "observers": list(kwargs.get("observers", []))})
+                                         "observers": list(kwargs.get("observers", [])),
+                                         "linger": kwargs.get("linger")})
 
 
 @pytest.fixture
@@ -253,3 +256,134 @@ def test_without_finance_nothing_is_observed(two_flows) -> None:
     runner.start()
     runner.stop()
     assert runner.finance is None and RecordingProcessor.built[0]["observers"] == []
+
+
+# -- the worker loop: wake-ups and linger -------------------------------------------------------
+
+class RecordingEvent(threading.Event):
+    """A threading.Event that logs clear/wait into a shared list."""
+
+    def __init__(self, name: str, log: list[tuple[str, Any]]) -> None:
+        super().__init__()
+        self.name, self.log = name, log
+
+    def clear(self) -> None:
+        self.log.append((f"{self.name}.clear", None))
+        super().clear()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        answer = super().wait(timeout)
+        self.log.append((f"{self.name}.wait", (timeout, answer)))
+        return answer
+
+
+class ScriptedStore:
+    """claim_events answers from a script; each answer may run a side effect first."""
+
+    def __init__(self, script: list[Any], log: list[tuple[str, Any]]) -> None:
+        self.script, self.log = script, log
+
+    def claim_events(self, worker: str, limit: int, lease_seconds: int) -> list[Any]:
+        self.log.append(("claim", limit))
+        step = self.script.pop(0)
+        return step() if callable(step) else step
+
+    def release_claims(self, worker: str) -> int:
+        return 0
+
+
+class ScriptedProcessor:
+    def __init__(self, api_calls: int) -> None:
+        self.api_calls = api_calls
+
+    def process_events(self, events: list[Any]) -> ProcessReport:
+        return ProcessReport(events=len(events), api_calls=self.api_calls)
+
+
+def _loop_runner(setup, script: list[Any], *, linger: float = 0.1, api_calls: int = 1,
+                 batch_size: int = 200):
+    loaded, _config, _store = setup
+    config = load_config(None, env={}, use_keyring=False, overrides={
+        "runner.listen": "127.0.0.1:0", "runner.worker_id": "test-worker",
+        "runner.linger": linger, "runner.batch_size": batch_size})
+    log: list[tuple[str, Any]] = []
+    runner = Runner(loaded, config, ScriptedStore(script, log),  # type: ignore[arg-type]
+                    salesforce=FakeSalesforce(), stripe=FakeStripe(), finance=False)
+    runner._wake = RecordingEvent("wake", log)
+    runner._stop = RecordingEvent("stop", log)
+    runner._processor = ScriptedProcessor(api_calls)
+    return runner, log
+
+
+def test_a_wake_up_during_an_empty_claim_is_not_lost(setup) -> None:
+    runner = None
+
+    def arrives_while_claiming() -> list[Any]:
+        assert runner is not None
+        runner._wake.set()  # an event committed just after the claim looked
+        return []
+
+    def then_stop() -> list[Any]:
+        assert runner is not None
+        runner._stop.set()
+        return []
+
+    runner, log = _loop_runner(setup, [arrives_while_claiming, then_stop])
+    runner._wake.set()  # a stale wake-up from before this claim: cleared, not waited on
+    runner._work_loop()
+    ops = [op for op, _ in log if op != "stop.wait"]
+    assert ops == ["wake.clear", "claim", "wake.wait", "wake.clear", "claim", "wake.wait"]
+    first_wait = next(arg for op, arg in log if op == "wake.wait")
+    assert first_wait == (0.05, True)  # the wake-up set after the clear was seen at once
+
+
+def test_the_worker_lingers_after_a_small_batch_that_called_salesforce(setup) -> None:
+    events = [object(), object()]
+    runner, log = _loop_runner(setup, [events, events, []], linger=0.2, batch_size=2)
+    runner._hold_paused = lambda evs: evs  # type: ignore[method-assign]
+    script = runner.store.script  # type: ignore[attr-defined]
+    script[-1] = lambda: runner._stop.set() or []
+    script.insert(0, [events[0]])  # a small batch first
+    runner._work_loop()
+    waits = [arg for op, arg in log if op == "stop.wait"]
+    # the small batch lingered 0.2 s; the two full ones went on at once
+    assert [timeout for timeout, _ in waits] == [0.2]
+    assert runner.stats.batches == 3 and runner.stats.events == 5
+
+
+def test_no_linger_without_api_calls_or_when_off(setup) -> None:
+    runner, log = _loop_runner(setup, [[object()], []], api_calls=0)
+    runner._hold_paused = lambda evs: evs  # type: ignore[method-assign]
+    runner.store.script[-1] = lambda: runner._stop.set() or []  # type: ignore[attr-defined]
+    runner._work_loop()
+    assert not [op for op, _ in log if op == "stop.wait"]
+    runner, log = _loop_runner(setup, [[object()], []], linger=0)
+    runner._hold_paused = lambda evs: evs  # type: ignore[method-assign]
+    runner.store.script[-1] = lambda: runner._stop.set() or []  # type: ignore[attr-defined]
+    runner._work_loop()
+    assert not [op for op, _ in log if op == "stop.wait"]
+
+
+def test_a_stop_cuts_the_linger_short(setup) -> None:
+    runner, log = _loop_runner(setup, [], linger=5.0)
+    runner.request_stop("test")  # asked to stop: the linger's wait returns at once
+    runner._linger(1, 3)
+    assert log[-1] == ("stop.wait", (5.0, True))  # ended by the stop, not the 5 s
+
+
+@pytest.mark.parametrize("value", [-0.1, 5.5])
+def test_linger_outside_its_range_is_refused(setup, value: float) -> None:
+    loaded, _config, store = setup
+    config = load_config(None, env={}, use_keyring=False,
+                         overrides={"runner.listen": "127.0.0.1:0", "runner.linger": value})
+    with pytest.raises(ConfigError, match="runner.linger must be from 0 to 5 seconds"):
+        Runner(loaded, config, store, salesforce=FakeSalesforce(), stripe=FakeStripe())
+
+
+def test_the_runner_builds_its_processor_without_linger(two_flows) -> None:
+    loaded, config, store, fields = two_flows
+    runner = Runner(loaded, config, store, salesforce=FakeSalesforce(fields),
+                    stripe=FakeStripe(), finance=False)
+    assert runner.linger == 0.1  # the runner setting's default
+    runner._build_workers(frozenset())
+    assert RecordingProcessor.built[-1]["linger"] == 0

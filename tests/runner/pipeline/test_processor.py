@@ -430,3 +430,19 @@ def test_a_small_batch_lingers_so_the_next_claim_gathers_more(bundle, store, sal
     assert slept == [0.25]
     with pytest.raises(ValueError, match="linger must be a number of seconds from 0 to 5"):
         Processor(bundle, store, salesforce, stripe, linger=-1)
+
+
+def test_one_off_callers_do_not_linger_by_default(bundle, store, salesforce, stripe,
+                                                  monkeypatch) -> None:
+    """reconcile --fix, dlq replay and backfill build a Processor without ``linger``: a
+    small batch returns at once (the running runner lingers in its worker loop instead)."""
+    import runner.pipeline.processor as processor_module
+
+    slept: list[float] = []
+    monkeypatch.setattr(processor_module.time, "sleep", slept.append)
+    customer = new_customer_id()
+    salesforce.sf.Account.create({"Name": "No Linger Co", "StripeCustomerID__c": customer})
+    processor = Processor(bundle, store, salesforce, stripe, batch_size=2)
+    report = processor.process_events(claim_all(store, [charge_for(customer)]))
+    assert report.written == 1 and report.api_calls >= 1
+    assert processor.linger == 0 and slept == []
