@@ -164,12 +164,14 @@ def test_expired_session_raises_in_simple_salesforce(handle) -> None:  # noqa: A
     assert exc.value.content[0]["errorCode"] == "INVALID_SESSION_ID"
 
 
-def test_tokens_expire_after_their_ttl(tmp_path: Path) -> None:
-    short = start_emulator(tmp_path / "ttl", session_ttl=0.2)
+def test_tokens_expire_after_their_ttl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    short = start_emulator(tmp_path / "ttl", session_ttl=60)
     try:
         sf = salesforce_client(short)
         assert sf.limits()["DailyApiRequests"]["Max"] == 15000
-        time.sleep(0.3)
+        # A minute later by the emulator's clock (no sleeping: the machine may be slow).
+        later = time.time() + 61
+        monkeypatch.setattr("runner.sandbox.salesforce.auth.time.time", lambda: later)
         with pytest.raises(SalesforceExpiredSession):
             sf.limits()
     finally:
