@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import time
 from typing import Any
 
 import pytest
@@ -80,13 +79,10 @@ def test_catalog_metadata(catalog: Catalog) -> None:
     assert {"plan", "payment_method", "coupon"} <= set(catalog.names())
 
 
-def test_loading_is_cached_and_fast() -> None:
+def test_loading_is_cached() -> None:
+    # How long a build takes is for benchmarks, not tests (~0.3 s on this machine).
     assert load_stripe_catalog() is load_stripe_catalog()
-    started = time.perf_counter()
-    build_stripe_catalog()
-    elapsed = time.perf_counter() - started
-    # ~0.3 s on a developer machine; the bound leaves room for a slow CI runner.
-    assert elapsed < 3.0, f"building the Stripe catalog took {elapsed:.2f} s"
+    assert build_stripe_catalog() is not load_stripe_catalog()
 
 
 def test_unknown_object_names_are_refused() -> None:

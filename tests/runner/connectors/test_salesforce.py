@@ -206,7 +206,11 @@ def test_row_lock_on_a_whole_call_is_retriable(sf, emulator) -> None:
 
 def test_timeout_is_retriable(emulator) -> None:
     connector = SalesforceConnector(jwt_settings(emulator, timeout=0.2))
+    # Log in with room to spare (a loaded machine may take longer than 0.2 s), then let
+    # the org answer far slower than the timeout.
+    connector.session.default_timeout = 30.0
     connector.connect()
+    connector.session.default_timeout = 0.2
     emulator.set_faults("latency=1500ms")
     with pytest.raises(ConnectorError, match="timed out after 0.2 s") as info:
         connector.query_all("SELECT Id FROM Account")
