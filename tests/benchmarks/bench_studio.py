@@ -13,7 +13,9 @@ so a slow machine shows as a slow baseline rather than as a slow studio:
   Baseline: building the two 1,000-field ObjectSchema models alone. Also timed: the schema
   tree alone (model + view over the 1,000 fields).
 * preview: the preview table is given 1,000 sample records of the shipped charges-payments
-  flow and repainted. Baseline: the engine alone (compile + apply on the same 1,000 records).
+  flow and repainted (it maps the rows it shows), and again with every row mapped, which is
+  the figure held to the target. Baseline: the engine alone (compile + apply on the same
+  1,000 records).
 
 Each case runs ``BENCH_ROUNDS`` times (default 5) and the best round counts; the median is
 printed too. The last line printed is a JSON object of the figures, in seconds.
@@ -220,6 +222,22 @@ def main() -> int:
         preview()
     assert model.rowCount() == RECORDS
 
+    # The table maps a row when it is first shown; a user scrolling through every record (or
+    # anything that counts all issues) pays for all 1,000. Timed too, and held to the target.
+    def preview_all_rows() -> None:
+        model.set_flow(flow_name, [])
+        app.processEvents()
+        start = time.perf_counter()
+        model.set_flow(flow_name, samples)
+        results = model.compute_all()
+        settle(app, panel)
+        all_rows_times.append(time.perf_counter() - start)
+        assert len(results) == RECORDS
+
+    all_rows_times: list[float] = []
+    for _ in range(ROUNDS):
+        preview_all_rows()
+
     figures = {
         "open_schema_1000_fields_s": round(min(open_times), 4),
         "open_schema_1000_fields_median_s": round(statistics.median(open_times), 4),
@@ -227,6 +245,7 @@ def main() -> int:
         "schema_tree_only_s": round(tree_best, 4),
         "preview_1000_records_s": round(min(preview_times), 4),
         "preview_1000_records_median_s": round(statistics.median(preview_times), 4),
+        "preview_1000_records_all_rows_s": round(min(all_rows_times), 4),
         "preview_baseline_engine_s": round(baseline_preview[0], 4),
         "target_s": TARGET_S,
     }
@@ -238,10 +257,12 @@ def main() -> int:
     print(f"  schema tree alone (model + view): best {tree_best:.4f} s, median {tree_median:.4f} s")
     print(f"preview {RECORDS} records: best {figures['preview_1000_records_s']:.3f} s, "
           f"median {figures['preview_1000_records_median_s']:.3f} s")  # fmt: skip
+    print(f"  every row mapped (as when scrolled through): best "
+          f"{figures['preview_1000_records_all_rows_s']:.3f} s")
     print(f"  baseline, the engine alone (compile + apply): {baseline_preview[0]:.4f} s")
     ok = (
         figures["open_schema_1000_fields_s"] < TARGET_S
-        and figures["preview_1000_records_s"] < TARGET_S
+        and figures["preview_1000_records_all_rows_s"] < TARGET_S
     )
     print(f"target < {TARGET_S} s each: {'met' if ok else 'NOT met'}")
     window.document.undo_stack.setClean()
