@@ -2,5 +2,6 @@
 
 The cores (:mod:`.anomaly`, :mod:`.matching`, :mod:`.monitors`, :func:`.reconcile.reconcile`)
 are pure: plain data in, explainable findings out, no I/O. Only :func:`.reconcile.gather`,
-:mod:`.anomaly_cases` and the ``reconcile`` command talk to Stripe and Salesforce.
+:class:`.runtime.FinanceMonitor` (Cases through the anomaly-cases flow) and the ``reconcile``
+command talk to Stripe and Salesforce.
 """

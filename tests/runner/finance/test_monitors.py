@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mappings.bundle.manifest import flow_contract
 from mappings.document.yamlio import load_document
@@ -150,6 +152,77 @@ def test_null_rate_quiet_for_fields_that_are_often_null() -> None:
     for i in range(400):
         out += mon.observe("f", {"Fax": None if i % 2 else "1"}, ["Fax"])
     assert out == []
+
+
+class _RecomputedNulls:
+    """NullRateMonitor's decisions recomputed from each field's whole history every time."""
+
+    def __init__(self, window: int, baseline: int, min_baseline: int,
+                 min_increase: float) -> None:
+        self.window, self.baseline = window, baseline
+        self.min_baseline, self.min_increase = min(min_baseline, baseline), min_increase
+        self.history: dict[tuple[str, str], list[bool]] = {}
+        self.alerting: dict[tuple[str, str], bool] = {}
+
+    def observe(self, flow: str, record: dict, fields: list[str] | None) -> list[tuple]:
+        out = []
+        for name in fields if fields is not None else record.keys():
+            key = (flow, name)
+            seen = self.history.setdefault(key, [])
+            seen.append(record.get(name) is None or record.get(name) == "")
+            recent = seen[-self.window:]
+            before = seen[:-self.window][-self.baseline:] if len(seen) > self.window else []
+            if len(before) < self.min_baseline or len(recent) < self.window:
+                continue
+            base, now = sum(before) / len(before), sum(recent) / len(recent)
+            if now - base < self.min_increase:
+                self.alerting[key] = False
+            elif not self.alerting.get(key):
+                self.alerting[key] = True
+                out.append((flow, name, f"flow {flow}: field {name} is null in {now:.0%} of "
+                            f"the last {len(recent)} records, against {base:.0%} in the "
+                            f"{len(before)} before"))
+        return out
+
+
+_VALUE = st.sampled_from([None, "", 0, "x", 12.5])
+_RECORD = st.tuples(
+    st.sampled_from(["flow-a", "flow-b"]),
+    st.dictionaries(st.sampled_from(["Amount__c", "Email__c", "Name"]), _VALUE),
+    st.one_of(st.none(), st.lists(st.sampled_from(["Amount__c", "Email__c", "Name"]),
+                                  unique=True)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(window=st.integers(1, 8), baseline=st.integers(1, 12), min_baseline=st.integers(1, 12),
+       min_increase=st.sampled_from([0.1, 0.25, 0.5, 0.75, 1.0]),
+       stream=st.lists(st.one_of(
+           _RECORD,
+           # runs of one flow with a field going null: the episodes the monitor is for
+           st.tuples(st.just("flow-a"), st.fixed_dictionaries({"Amount__c": _VALUE}),
+                     st.just(["Amount__c"]))), max_size=300))
+def test_null_rate_running_counts_decide_as_a_recomputation(window, baseline, min_baseline,
+                                                           min_increase, stream) -> None:
+    mon = NullRateMonitor(window, baseline, min_baseline=min_baseline,
+                          min_increase=min_increase)
+    ref = _RecomputedNulls(window, baseline, min_baseline, min_increase)
+    for flow, record, fields in stream:
+        found = mon.observe(flow, record, fields)
+        expected = ref.observe(flow, record, fields)
+        assert [(f.flow, f.field) for f in found] == [(e[0], e[1]) for e in expected]
+        for finding, (_flow, _field, reason) in zip(found, expected, strict=True):
+            assert finding.reason.startswith(reason)
+
+
+def test_null_rate_recomputation_sees_the_planted_jump() -> None:
+    """The reference the property test compares with does find a jump (it is not vacuous)."""
+    ref = _RecomputedNulls(10, 20, 20, 0.5)
+    found = []
+    for i in range(40):
+        found += ref.observe("f", {"A": None if i >= 30 else 1}, None)
+    assert [(f, n) for f, n, _ in found] == [("f", "A")]
+    assert "null in 50% of the last 10 records, against 0% in the 20 before" in found[0][2]
 
 
 class _Cursors:
