@@ -325,14 +325,19 @@ class Runner:
         if not paused:
             return events
         keep = []
-        hold_until = self.store.now() + timedelta(seconds=self._hold_seconds())
+        # A hold is not an attempt: nothing was tried, so the claim is given back uncounted
+        # (hold_events, not mark_retry) and a resumed flow's events keep their retry budget.
+        hold: dict[tuple[str, str | None], list[str]] = {}
         for ev in events:
             flows = [c.name for c in self.bundle.flows_for_event(ev.type) if c.name in paused]
             if flows:
-                self.store.mark_retry(ev.event_id, f"held: flow {', '.join(flows)} is paused "
-                                      "by contract drift", hold_until, worker=ev.worker)
+                reason = f"held: flow {', '.join(flows)} is paused by contract drift"
+                hold.setdefault((reason, ev.worker), []).append(ev.event_id)
             else:
                 keep.append(ev)
+        hold_until = self.store.now() + timedelta(seconds=self._hold_seconds())
+        for (reason, worker), ids in hold.items():
+            self.store.hold_events(ids, hold_until, reason, worker=worker)
         return keep
 
     def _hold_seconds(self) -> float:

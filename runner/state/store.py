@@ -26,6 +26,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    case,
     create_engine,
     delete,
     event,
@@ -356,6 +357,38 @@ class StateStore:
             "status": "retry", "last_error": error, "retry_at": retry_at,
             "worker": None, "lease_until": None,
         })
+
+    def hold_events(self, event_ids: Iterable[str], until: datetime, reason: str, *,
+                    worker: str | None = None) -> int:
+        """Put events back in the inbox until ``until`` WITHOUT counting an attempt: nothing
+        was tried (a flow paused by contract drift holds its events). A claimed event's
+        claim is given back uncounted, so when the flow resumes the event still has its whole
+        retry budget; ``mark_retry`` would let every hold eat one attempt.
+
+        With ``worker``, only the events that worker still holds; without, any event not
+        finished yet (finished events keep their ledger entry). Unknown ids are not an error.
+        Returns how many events were held.
+        """
+        if until.tzinfo is None:
+            raise ValueError("until must be timezone-aware (UTC)")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValueError("a hold needs a reason (it is shown as the event's last error)")
+        ids = list(dict.fromkeys(event_ids))
+        t = inbox_events
+        claimed = and_(t.c.status == "processing", t.c.attempts > 0)
+        values = {"status": "retry", "retry_at": until, "last_error": reason, "worker": None,
+                  "lease_until": None,
+                  "attempts": case((claimed, t.c.attempts - 1), else_=t.c.attempts)}
+        held = 0
+        with self._write() as conn:
+            for start in range(0, len(ids), IN_CHUNK):
+                where = t.c.event_id.in_(ids[start:start + IN_CHUNK])
+                if worker is None:
+                    where = and_(where, t.c.status.in_(("pending", "retry", "processing")))
+                else:
+                    where = and_(where, t.c.worker == worker, t.c.status == "processing")
+                held += conn.execute(update(t).where(where).values(values)).rowcount
+        return held
 
     def mark_dead(self, event_id: str, error: str, *, worker: str | None = None) -> bool:
         return self._finish(event_id, worker, {

@@ -171,6 +171,59 @@ def test_release_claims_gives_events_back_at_once(store):
     assert event.attempts == 1  # a clean release does not count as an attempt
 
 
+def test_a_held_then_resumed_event_keeps_its_full_retry_budget(store, clock):
+    from runner.classify import Failure
+    from runner.retry import DEFAULT_POLICY, decide
+
+    store.add_event(make_event(1), source="webhook")
+    # Held by a paused flow more often than the retry budget allows.
+    for _ in range(DEFAULT_POLICY.max_attempts + 3):
+        (event,) = store.claim_events("w1")
+        assert event.attempts == 1
+        until = clock.now + timedelta(seconds=60)
+        assert store.hold_events(["evt_1"], until, "held: flow f is paused", worker="w1") == 1
+        held = store.get_event("evt_1")
+        assert (held.status, held.attempts, held.retry_at, held.worker) == (
+            "retry", 0, until, None)
+        assert held.last_error == "held: flow f is paused"
+        assert store.claim_events("w1") == []  # not due before the hold ends
+        clock.advance(61)
+    # The flow resumed: the event fails retriably until its budget runs out.
+    tried = 0
+    while True:
+        (event,) = store.claim_events("w1")
+        tried += 1
+        assert event.attempts == tried
+        decision = decide(Failure.RETRIABLE, event.attempts, DEFAULT_POLICY)
+        if decision.action != "retry":
+            break
+        store.mark_retry("evt_1", "HTTP 503", clock.now + timedelta(seconds=decision.delay),
+                         worker="w1")
+        clock.advance(decision.delay + 1)
+    assert decision.action == "dead_letter" and tried == DEFAULT_POLICY.max_attempts
+
+
+def test_hold_events_only_touches_what_it_may(store, clock):
+    for n in range(4):
+        store.add_event(make_event(n), source="webhook")
+    store.claim_events("w1", limit=2)  # evt_0, evt_1
+    store.mark_done("evt_1")
+    until = clock.now + timedelta(seconds=30)
+    # Another worker's claim, a finished event and an unknown id are left alone.
+    assert store.hold_events(["evt_0", "evt_1", "evt_nope"], until, "held", worker="w2") == 0
+    assert store.get_event("evt_0").status == "processing"
+    # Without a worker: any unfinished event; a pending one was never claimed (attempts 0).
+    assert store.hold_events(["evt_0", "evt_1", "evt_2"], until, "held") == 2
+    assert [(e.status, e.attempts) for e in map(store.get_event, ("evt_0", "evt_1", "evt_2"))
+            ] == [("retry", 0), ("done", 1), ("retry", 0)]
+    assert store.hold_events([], until, "held") == 0
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.hold_events(["evt_3"], until.replace(tzinfo=None), "held")
+    with pytest.raises(ValueError, match="needs a reason"):
+        store.hold_events(["evt_3"], until, " ")
+    assert store.get_event("evt_3").status == "pending"
+
+
 def test_last_event_list_events_and_prune(store, clock):
     assert store.last_event() is None
     store.add_event(make_event("first", created=500), source="webhook")
