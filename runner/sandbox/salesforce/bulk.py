@@ -1,29 +1,49 @@
 """Bulk API 2.0 ingest jobs: create, upload CSV, close, process in a worker thread, results.
 
 Rows are processed in chunks, one org transaction per chunk; each row succeeds or fails on
-its own, as Bulk 2.0 does. Result paths are matched case-insensitively.
+its own, as Bulk 2.0 does. Result paths are matched case-insensitively. Jobs, their upload
+and their results are kept in the org's SQLite file: each chunk's records and the job's
+note of them commit in one transaction, so a job stopped by a shutdown resumes on the next
+start without doing a row twice.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from runner.sandbox.salesforce import ids
-from runner.sandbox.salesforce.calls import CSV_TYPE, Call, Reply
+from runner.sandbox.salesforce.bulk_common import (
+    ABORTED,
+    DELIMITERS,
+    DONE,
+    FAILED,
+    OPEN,
+    RUNNING,
+    UPLOADED,
+    JobBoard,
+    JobFailure,
+    JobIds,
+    csv_format,
+    csv_reply,
+    delimiter_name,
+)
+from runner.sandbox.salesforce.calls import Call, Reply
 from runner.sandbox.salesforce.errors import ApiError, RecordError, SfError, api_error
 from runner.sandbox.salesforce.metadata import ObjectMeta
 from runner.sandbox.salesforce.org import Org
 
+__all__ = ["CHUNK", "DELIMITERS", "OPERATIONS", "BulkIngest", "Job"]
+
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
-DELIMITERS = {"COMMA": ",", "TAB": "\t", "SEMICOLON": ";", "PIPE": "|", "CARET": "^",
-              "BACKQUOTE": "`"}
 CHUNK = 200
-_OPEN, _UPLOADED, _RUNNING = "Open", "UploadComplete", "InProgress"
-_DONE, _FAILED, _ABORTED = "JobComplete", "Failed", "Aborted"
+_SAVED = ("id", "operation", "external_id", "delimiter", "line_ending", "created_by",
+          "created", "version", "state", "modstamp", "header", "error_message",
+          "processing_ms", "next_row")
 
 
 @dataclass
@@ -37,7 +57,7 @@ class Job:
     created_by: str
     created: str
     version: str
-    state: str = _OPEN
+    state: str = OPEN
     modstamp: str = ""
     data: list[bytes] = field(default_factory=list)
     header: list[str] = field(default_factory=list)
@@ -46,6 +66,9 @@ class Job:
     unprocessed: list[list[str]] = field(default_factory=list)
     error_message: str | None = None
     processing_ms: int = 0
+    next_row: int = 0  # rows done (committed) so far
+    # How many successes, failures and unprocessed rows are already in the state file.
+    stored: tuple[int, int, int] = (0, 0, 0)
 
     def info(self) -> dict:
         out = {
@@ -55,7 +78,7 @@ class Job:
             "concurrencyMode": "Parallel", "contentType": "CSV",
             "apiVersion": float(self.version), "jobType": "V2Ingest",
             "lineEnding": self.line_ending,
-            "columnDelimiter": next(k for k, v in DELIMITERS.items() if v == self.delimiter),
+            "columnDelimiter": delimiter_name(self.delimiter),
             "contentUrl": f"services/data/v{self.version}/jobs/ingest/{self.id}/batches",
             "numberRecordsProcessed": len(self.successes) + len(self.failures),
             "numberRecordsFailed": len(self.failures), "retries": 0,
@@ -68,24 +91,53 @@ class Job:
             out["errorMessage"] = self.error_message
         return out
 
+    def saved(self) -> dict:
+        return {"object": self.meta.name, **{k: getattr(self, k) for k in _SAVED}}
 
-class BulkIngest:
-    def __init__(self, org: Org) -> None:
+
+
+class BulkIngest(JobBoard[Job]):
+    kind = "ingest"
+
+    def __init__(self, org: Org, job_ids: JobIds | None = None) -> None:
+        super().__init__(org.store, job_ids or JobIds(org.store))
         self.org = org
-        self.jobs: dict[str, Job] = {}
-        self.lock = threading.Lock()
-        self.counter = 0
 
+    # -- persistence -------------------------------------------------------------------
+    def load(self) -> None:
+        """Jobs from the state file; closed jobs that had not finished carry on."""
+        for kind, saved, upload, results in self.store.load_jobs():
+            if kind != self.kind:
+                continue
+            meta = self.org.meta.find(str(saved.get("object", "")))
+            if meta is None:
+                continue  # its object left the org's metadata
+            job = Job(meta=meta, data=[upload] if upload else [],
+                      **{k: saved[k] for k in _SAVED if k in saved})
+            for result_kind, row in results:
+                if result_kind == "success":
+                    job.successes.append((row[0], bool(row[1]), row[2]))
+                elif result_kind == "failure":
+                    job.failures.append((row[0], row[1], row[2]))
+                else:
+                    job.unprocessed.append(row)
+            job.stored = (len(job.successes), len(job.failures), len(job.unprocessed))
+            self.add(job.id, job)
+            if job.state in (UPLOADED, RUNNING):
+                self.start(f"bulk-{job.id}", lambda job=job: self._process(job))
+
+    def _save(self, job: Job, upload: bytes | None = None) -> None:
+        self.store.save_job(job.id, self.kind, job.saved(), upload=upload)
+
+    # -- the API -----------------------------------------------------------------------
     def handle(self, call: Call, rest: list[str]) -> Reply:
         if not rest:
             if call.method == "POST":
                 return self._create(call)
             if call.method == "GET":
-                with self.lock:
-                    jobs = [j.info() for j in self.jobs.values()]
-                return Reply(200, {"done": True, "records": jobs, "nextRecordsUrl": None})
+                return self.listing(Job.info)
             raise api_error(405, "METHOD_NOT_ALLOWED", f"{call.method} not allowed here")
-        job = self._job(rest[0])
+        job = self.find(rest[0])
         tail = [p.lower() for p in rest[1:]]
         if not tail:
             if call.method == "GET":
@@ -93,34 +145,24 @@ class BulkIngest:
             if call.method == "PATCH":
                 return self._set_state(call, job)
             if call.method == "DELETE":
-                if job.state in (_UPLOADED, _RUNNING):
+                if job.state in (UPLOADED, RUNNING):
                     raise api_error(400, "INVALIDJOBSTATE",
                                     f"Job {job.id} cannot be deleted in state {job.state}")
-                with self.lock:
-                    self.jobs.pop(job.id, None)
+                self.forget(job.id)
                 return Reply(204)
         elif tail == ["batches"] and call.method == "PUT":
             return self._upload(call, job)
         elif len(tail) == 1 and call.method == "GET":
             if tail[0] == "successfulresults":
-                return _csv_reply(["sf__Id", "sf__Created", *job.header],
-                                  [[i, "true" if c else "false", *row]
-                                   for i, c, row in job.successes])
+                return csv_reply(["sf__Id", "sf__Created", *job.header],
+                                 [[i, "true" if c else "false", *row]
+                                  for i, c, row in job.successes])
             if tail[0] == "failedresults":
-                return _csv_reply(["sf__Id", "sf__Error", *job.header],
-                                  [[i, e, *row] for i, e, row in job.failures])
+                return csv_reply(["sf__Id", "sf__Error", *job.header],
+                                 [[i, e, *row] for i, e, row in job.failures])
             if tail[0] == "unprocessedrecords":
-                return _csv_reply(job.header, job.unprocessed)
+                return csv_reply(job.header, job.unprocessed)
         raise api_error(404, "NOT_FOUND", "The requested resource does not exist")
-
-    def _job(self, job_id: str) -> Job:
-        with self.lock:
-            job = self.jobs.get(job_id)
-            if job is None and ids.is_valid(job_id):
-                job = self.jobs.get(ids.to_18(job_id))
-        if job is None:
-            raise api_error(404, "NOT_FOUND", f"Job with ID {job_id} not found")
-        return job
 
     def _create(self, call: Call) -> Reply:
         body = call.json_object()
@@ -146,23 +188,16 @@ class BulkIngest:
                 raise api_error(400, "INVALIDJOB",
                                 f"InvalidJob : Field name provided, {external} is not an "
                                 f"External ID or indexed field for {meta.name}") from None
-        delimiter = DELIMITERS.get(str(body.get("columnDelimiter", "COMMA")))
-        line_ending = str(body.get("lineEnding", "LF"))
-        if delimiter is None or line_ending not in ("LF", "CRLF"):
-            raise api_error(400, "INVALIDJOB", "InvalidJob : invalid columnDelimiter or "
-                            "lineEnding")
-        with self.lock:
-            self.counter += 1
-            job_id = ids.make_id("750", self.counter)
-        now = self.org.now()
-        job = Job(job_id, meta, operation, external if operation == "upsert" else None,
-                  delimiter, line_ending, call.user_id, now, call.version)
-        with self.lock:
-            self.jobs[job_id] = job
+        delimiter, line_ending = csv_format(body)
+        job = Job(self.job_ids.next(), meta, operation,
+                  external if operation == "upsert" else None, delimiter, line_ending,
+                  call.user_id, self.org.now(), call.version)
+        self._save(job)
+        self.add(job.id, job)
         return Reply(200, job.info())
 
     def _upload(self, call: Call, job: Job) -> Reply:
-        if job.state != _OPEN:
+        if job.state != OPEN:
             raise api_error(400, "INVALIDJOBSTATE",
                             f"Job {job.id} is not open for uploads (state {job.state})")
         if not call.raw:
@@ -171,76 +206,106 @@ class BulkIngest:
             raise api_error(400, "INVALIDJOBSTATE",
                             "Found multiple contents for job; only one upload is allowed")
         job.data.append(call.raw)
+        self._save(job, upload=call.raw)
         return Reply(201)
 
     def _set_state(self, call: Call, job: Job) -> Reply:
         wanted = call.json_object().get("state")
-        if wanted == _UPLOADED:
-            if job.state != _OPEN:
+        if wanted == UPLOADED:
+            if job.state != OPEN:
                 raise api_error(400, "INVALIDJOBSTATE",
                                 f"Job {job.id} cannot be closed in state {job.state}")
-            job.state = _UPLOADED
+            job.state = UPLOADED
             job.modstamp = self.org.now()
+            self._save(job)
             info = job.info()
-            threading.Thread(target=self._process, args=(job,), name=f"bulk-{job.id}",
-                             daemon=True).start()
+            self.start(f"bulk-{job.id}", lambda: self._process(job))
             return Reply(200, info)
-        if wanted == _ABORTED:
-            if job.state not in (_OPEN, _UPLOADED, _RUNNING):
+        if wanted == ABORTED:
+            if job.state not in (OPEN, UPLOADED, RUNNING):
                 raise api_error(400, "INVALIDJOBSTATE",
                                 f"Job {job.id} cannot be aborted in state {job.state}")
-            job.state = _ABORTED
+            job.state = ABORTED
             job.modstamp = self.org.now()
+            self._save(job)
             return Reply(200, job.info())
         raise api_error(400, "INVALIDJOBSTATE", f"Invalid state: {wanted}")
 
     # -- processing ----------------------------------------------------------------------
     def _process(self, job: Job) -> None:
-        import time
-
         started = time.monotonic()
+        base_ms = job.processing_ms  # time spent before a restart counts too
         try:
             rows = self._parse(job)
-            if job.state == _ABORTED:
+            if job.state == ABORTED:
                 return
-            job.state = _RUNNING
-            for start in range(0, len(rows), CHUNK):
-                if job.state == _ABORTED:
-                    job.unprocessed.extend(rows[start:])
+            job.state = RUNNING
+            for start in range(job.next_row, len(rows), CHUNK):
+                if self.stopping.is_set():
+                    return  # shutting down: the next start carries on from here
+                chunk = rows[start : start + CHUNK]
+                with self.org.transaction() as tx:
+                    if job.state == ABORTED:
+                        job.unprocessed.extend(rows[start:])
+                        job.next_row = len(rows)
+                    else:
+                        for row in chunk:
+                            self._one(job, row)
+                        job.next_row = start + len(chunk)
+                    job.processing_ms = base_ms + int((time.monotonic() - started) * 1000)
+                    tx.extra.append(self._progress(job))
+                if job.state == ABORTED:
                     return
-                with self.org.transaction():
-                    for row in rows[start : start + CHUNK]:
-                        self._one(job, row)
-            job.state = _DONE
-        except _JobFailure as exc:
+            job.state = DONE
+        except JobFailure as exc:
             job.error_message = str(exc)
-            job.state = _FAILED
+            job.state = FAILED
         except Exception as exc:  # never kill the thread silently with the job InProgress
             job.error_message = f"InternalServerError : {type(exc).__name__}"
-            job.state = _FAILED
+            job.state = FAILED
         finally:
-            job.processing_ms = int((time.monotonic() - started) * 1000)
-            job.modstamp = self.org.now()
+            if not self.stopping.is_set() or job.state != RUNNING:
+                job.processing_ms = base_ms + int((time.monotonic() - started) * 1000)
+                job.modstamp = self.org.now()
+                self._save(job)
+
+    def _progress(self, job: Job) -> Callable[[Any], None]:
+        """The chunk's new results and the job's position, for the chunk's own commit."""
+        done_s, done_f, done_u = job.stored
+        rows: list[tuple[str, list]] = [
+            *(("success", [i, c, r]) for i, c, r in job.successes[done_s:]),
+            *(("failure", [i, e, r]) for i, e, r in job.failures[done_f:]),
+            *(("unprocessed", r) for r in job.unprocessed[done_u:]),
+        ]
+        first = done_s + done_f + done_u  # the rows' sequence numbers continue from here
+        saved = job.saved()
+        job.stored = (len(job.successes), len(job.failures), len(job.unprocessed))
+
+        def write(conn: Any) -> None:
+            self.store.append_results(conn, job.id, first, rows)
+            self.store.save_job(job.id, self.kind, saved, conn=conn)
+
+        return write
 
     def _parse(self, job: Job) -> list[list[str]]:
         text = b"".join(job.data).decode("utf-8-sig", errors="replace")
         if not text.strip():
-            raise _JobFailure("InvalidBatch : the CSV upload is empty")
+            raise JobFailure("InvalidBatch : the CSV upload is empty")
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=job.delimiter)
         try:
             header = next(reader)
         except StopIteration:
-            raise _JobFailure("InvalidBatch : the CSV upload has no header") from None
+            raise JobFailure("InvalidBatch : the CSV upload has no header") from None
         job.header = header
         for name in header:
             base = name.split(".", 1)
             if len(base) == 2:
                 if job.meta.relationships.get(base[0].lower()) is None:
-                    raise _JobFailure(f"InvalidBatch : Field name not found : {name}")
+                    raise JobFailure(f"InvalidBatch : Field name not found : {name}")
             elif job.meta.field(name) is None:
-                raise _JobFailure(f"InvalidBatch : Field name not found : {name}")
+                raise JobFailure(f"InvalidBatch : Field name not found : {name}")
         if job.operation in ("delete", "hardDelete") and [h.lower() for h in header] != ["id"]:
-            raise _JobFailure("InvalidBatch : The 'delete' batch must contain only 'Id'")
+            raise JobFailure("InvalidBatch : The 'delete' batch must contain only 'Id'")
         rows = []
         for row in reader:
             if not row or row == [""]:
@@ -285,10 +350,6 @@ class BulkIngest:
         job.successes.append((record_id, created, row))
 
 
-class _JobFailure(Exception):
-    """The whole job failed (bad CSV header, empty upload)."""
-
-
 def _field(body: dict, name: str) -> str:
     for key, value in body.items():
         if key.lower() == name.lower() and value:
@@ -303,11 +364,3 @@ def _safe_id(value: str) -> str:
 def _error_text(errors: list[SfError]) -> str:
     first = errors[0]
     return f"{first.code}:{first.message}:{','.join(first.fields)} --"
-
-
-def _csv_reply(header: list[str], rows: list[list[str]]) -> Reply:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return Reply(200, out.getvalue(), content_type=CSV_TYPE)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mappings.schema import org_metadata
 from runner.sandbox.salesforce import ids
+from runner.sandbox.salesforce.compound import COMPOUND_TYPES, Parts, compound_parts
 from runner.sandbox.salesforce.errors import api_error
 from runner.sandbox.salesforce.formula import Formula, FormulaError, compile_formula
 
@@ -45,6 +46,7 @@ class ObjectMeta:
     fields: dict[str, dict]  # lower-case name -> field describe
     relationships: dict[str, dict] = field(default_factory=dict)  # lower rel name -> field
     rules: list[Rule] = field(default_factory=list)
+    compounds: dict[str, Parts] = field(default_factory=dict)  # address name -> components
 
     def field(self, name: str) -> dict | None:
         return self.fields.get(name.lower())
@@ -77,7 +79,9 @@ class OrgMetadata:
                 for f in fields.values()
                 if f.get("type") == "reference" and f.get("relationshipName")
             }
-            meta = ObjectMeta(name, describe, prefix, fields, rels)
+            compounds = {f["name"]: compound_parts(fields.values(), f)
+                         for f in fields.values() if f.get("type") in COMPOUND_TYPES}
+            meta = ObjectMeta(name, describe, prefix, fields, rels, compounds=compounds)
             self.objects[name.lower()] = meta
             self.by_prefix[prefix] = meta
         for rule in rules:

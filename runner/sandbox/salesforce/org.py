@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from runner.sandbox.salesforce import ids
+from runner.sandbox.salesforce.compound import compound_value
 from runner.sandbox.salesforce.errors import ApiError, RecordError, SfError, api_error
 from runner.sandbox.salesforce.metadata import ObjectMeta, OrgMetadata
 from runner.sandbox.salesforce.store import OrgStore
@@ -42,6 +43,8 @@ def _norm(field: Mapping, value: object) -> str:
 class Transaction:
     def __init__(self) -> None:
         self.undo: dict[str, tuple[str, dict | None]] = {}  # id -> (object, previous)
+        # Further writes committed in the same SQLite transaction (a bulk job's progress).
+        self.extra: list[Callable[[Any], None]] = []
 
 
 class Org:
@@ -110,6 +113,8 @@ class Org:
 
     def _commit(self, tx: Transaction) -> None:
         if not tx.undo:
+            if tx.extra:
+                self.store.write((), (), extra=tx.extra)
             return
         changed, index_rows, removed = [], [], []
         for record_id, (object_name, _previous) in tx.undo.items():
@@ -125,7 +130,8 @@ class Org:
                     if value not in (None, ""):
                         index_rows.append({"object": meta.name, "field": field["name"],
                                            "value": _norm(field, value), "record_id": record_id})
-        self.store.write(changed, index_rows, removed, settings={"id_counter": self.counter})
+        self.store.write(changed, index_rows, removed, settings={"id_counter": self.counter},
+                         extra=tx.extra)
 
     # -- the in-memory copy ------------------------------------------------------------
     def _put(self, meta: ObjectMeta, record: dict, *, track: bool = True) -> None:
@@ -305,6 +311,10 @@ class Org:
         missing = missing_required(meta, record, creating=creating, touched=touched)
         if missing:
             raise required_missing(missing)
+        # Custom validation rules run before the save meets the unique index (Salesforce's
+        # order of execution), so a record failing both reports the rules.
+        if meta.rules:
+            check_rules(meta, lambda name: self._formula_value(meta, record, name))
         for field in meta.indexed_fields:
             name = field["name"]
             if not field.get("unique") or name not in touched or record.get(name) in (None, ""):
@@ -316,8 +326,6 @@ class Org:
                     "DUPLICATE_VALUE",
                     f"duplicate value found: {name} duplicates value on record with id: "
                     f"{others[0]}", ()))
-        if meta.rules:
-            check_rules(meta, lambda name: self._formula_value(meta, record, name))
 
     def _formula_value(self, meta: ObjectMeta, record: Mapping, name: str) -> Any:
         if "." not in name:
@@ -427,11 +435,16 @@ class Org:
                                     f"No such column '{name}' on entity '{meta.name}'. If you "
                                     "are attempting to use a custom field, be sure to append "
                                     "the '__c' after the custom field name.")
-                out[field["name"]] = record.get(field["name"])
+                out[field["name"]] = _value(meta, record, field["name"])
             return out
         for field in meta.fields.values():
-            out[field["name"]] = record.get(field["name"])
+            out[field["name"]] = _value(meta, record, field["name"])
         return out
+
+
+def _value(meta: ObjectMeta, record: Mapping, name: str) -> object:
+    parts = meta.compounds.get(name)
+    return compound_value(record, parts) if parts else record.get(name)
 
 
 def _same_id(raw: object, record_id: str | None) -> bool:

@@ -20,6 +20,7 @@ from runner.sandbox.salesforce.values import ValueFormatError, format_datetime, 
 
 if TYPE_CHECKING:
     from runner.sandbox.salesforce.bulk import BulkIngest
+    from runner.sandbox.salesforce.bulk_query import BulkQuery
     from runner.sandbox.salesforce.composite import Composite
 
 QUERY_BATCH = 2000
@@ -44,6 +45,7 @@ class DataApi:
         # Set by the server: the composite and Bulk API handlers and the /limits body.
         self.composite: Composite | None = None
         self.bulk: BulkIngest | None = None
+        self.bulk_query: BulkQuery | None = None
         self.limits: Callable[[], dict] | None = None
 
     # -- routing -------------------------------------------------------------------------
@@ -69,6 +71,8 @@ class DataApi:
             return self.composite.handle(call, parts[1:])
         if head == "jobs" and len(parts) >= 2 and parts[1] == "ingest" and self.bulk:
             return self.bulk.handle(call, parts[2:])
+        if head == "jobs" and len(parts) >= 2 and parts[1] == "query" and self.bulk_query:
+            return self.bulk_query.handle(call, parts[2:])
         del method
         raise not_found()
 
@@ -176,8 +180,25 @@ class DataApi:
         text = call.param("q")
         if not text:
             raise api_error(400, "MALFORMED_QUERY", "A query string has to be specified")
+        result = self.run_query(self.parse_query(text), include_deleted=include_deleted,
+                                version=call.version)
+        if result.count_only:
+            return Reply(200, {"totalSize": result.total_size, "done": True, "records": []})
+        return Reply(200, self._page(call, result.records, 0,
+                                     "queryAll" if include_deleted else "query"))
+
+    @staticmethod
+    def parse_query(text: str) -> soql.Query:
+        """The parsed query, or MALFORMED_QUERY (and friends) as an ApiError."""
         try:
-            query = soql.parse(text)
+            return soql.parse(text)
+        except soql.SoqlError as exc:
+            raise api_error(400, exc.error_code, exc.message) from None
+
+    def run_query(self, query: soql.Query, *, include_deleted: bool,
+                  version: str) -> soql.QueryResult:
+        """Run a parsed query over the org (REST query and Bulk 2.0 query jobs)."""
+        try:
             meta = self.meta.find(query.object)
             if meta is None:
                 raise api_error(400, "INVALID_TYPE",
@@ -186,14 +207,10 @@ class DataApi:
                                 "'__c' after the entity name.")
             with self.org.lock:
                 rows = self.org.rows(meta, include_deleted=include_deleted)
-                result = soql.execute(query, rows, resolve_parent=self._parent,
-                                      describe=self._describe, api_version=call.version)
+                return soql.execute(query, rows, resolve_parent=self._parent,
+                                    describe=self.describe, api_version=version)
         except soql.SoqlError as exc:
             raise api_error(400, exc.error_code, exc.message) from None
-        if result.count_only:
-            return Reply(200, {"totalSize": result.total_size, "done": True, "records": []})
-        return Reply(200, self._page(call, result.records, 0,
-                                     "queryAll" if include_deleted else "query"))
 
     def _query_more(self, call: Call, locator: str) -> Reply:
         key, _, offset_text = locator.partition("-")
@@ -226,7 +243,7 @@ class DataApi:
     def _parent(self, row: Mapping[str, Any], relationship: str) -> dict | None:
         return self.org.parent_of(row, relationship)
 
-    def _describe(self, name: str) -> dict | None:
+    def describe(self, name: str) -> dict | None:
         meta = self.meta.find(name)
         return None if meta is None else meta.describe
 

@@ -26,6 +26,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from runner.errors import SandboxError
 from runner.sandbox.salesforce.auth import Auth, OAuthError, User
 from runner.sandbox.salesforce.bulk import BulkIngest
+from runner.sandbox.salesforce.bulk_common import JobIds
+from runner.sandbox.salesforce.bulk_query import BulkQuery
 from runner.sandbox.salesforce.calls import Call, Reply
 from runner.sandbox.salesforce.composite import Composite
 from runner.sandbox.salesforce.errors import ApiError, RecordError, api_error
@@ -102,7 +104,11 @@ class Emulator:
         self.max_body_bytes = max_body_bytes
         self.api = DataApi(self.org)
         self.api.composite = Composite(self.api)
-        self.api.bulk = BulkIngest(self.org)
+        job_ids = JobIds(self.store)
+        self.api.bulk = BulkIngest(self.org, job_ids)
+        self.api.bulk_query = BulkQuery(self.api, job_ids)
+        self.api.bulk.load()
+        self.api.bulk_query.load()
         self.api.limits = self.limits_body
         self.login_url = ""
         self.instance_url = ""
@@ -140,6 +146,10 @@ class Emulator:
         }
 
     def close(self) -> None:
+        # Bulk workers stop at a chunk boundary first, so their last commit is whole.
+        for jobs in (self.api.bulk, self.api.bulk_query):
+            if jobs is not None:
+                jobs.close()
         self.usage.save()
         self.store.close()
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from runner.sandbox.salesforce.compound import Parts, compound_value
 from runner.sandbox.salesforce.soql_ast import FieldRef, OrderItem, Query, SoqlError
 from runner.sandbox.salesforce.soql_compile import WhereCompiler, sort_value
 from runner.sandbox.salesforce.soql_parser import parse
@@ -121,12 +122,13 @@ class _Run:
     def getter(self, resolved: ResolvedField) -> Callable[[Row], Any]:
         name = resolved.name
         rel = resolved.relationship
+        parts = resolved.parts
         if rel is None:
-            return lambda row: _get(row, name)
+            return lambda row: _get(row, name, parts)
 
         def from_parent(row: Row) -> Any:
             parent = self.parent(row, rel)
-            return None if parent is None else _get(parent, name)
+            return None if parent is None else _get(parent, name, parts)
 
         return from_parent
 
@@ -137,7 +139,7 @@ class _Run:
         for resolved in selected:
             rel = resolved.relationship
             if rel is None:
-                out[resolved.name] = _get(row, resolved.name)
+                out[resolved.name] = _get(row, resolved.name, resolved.parts)
                 continue
             parent = self.parent(row, rel)
             if parent is None:
@@ -151,11 +153,13 @@ class _Run:
                     or _parent_type(parent, rel)
                 )
                 nested = out[rel] = {"attributes": _attributes(parent_type, parent, api_version)}
-            nested[resolved.name] = _get(parent, resolved.name)
+            nested[resolved.name] = _get(parent, resolved.name, resolved.parts)
         return out
 
 
-def _get(row: Row, name: str) -> Any:
+def _get(row: Row, name: str, parts: Parts = ()) -> Any:
+    if parts:  # a compound field (BillingAddress) is built from its components
+        return compound_value(row, parts)
     if name in row:
         return row[name]
     lowered = name.lower()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runner.sandbox.salesforce.compound import Parts, compound_parts
 from runner.sandbox.salesforce.soql_ast import FieldRef, SoqlError
 
 Describe = Callable[[str], Mapping[str, Any] | None]
@@ -50,6 +51,7 @@ class ResolvedField:
     filterable: bool = True
     sortable: bool = True
     candidates: tuple[str, ...] = ()  # every type a polymorphic relationship may point to
+    parts: Parts = ()  # a compound field's components (address, geolocation)
 
 
 class Schema:
@@ -61,6 +63,7 @@ class Schema:
         self.known = describe is not None
         self._fields: dict[str, Mapping[str, Any]] = {}
         self._relationships: dict[str, Mapping[str, Any]] = {}
+        self._desc_fields: list[Mapping[str, Any]] = []
         if describe is None:
             return
         desc = self._lookup(object_name)
@@ -70,6 +73,7 @@ class Schema:
             )
         self.object_name = str(desc.get("name") or object_name)
         self._fields = _field_index(desc)
+        self._desc_fields = list(desc.get("fields", []))
         self._relationships = {
             str(f["relationshipName"]).lower(): f
             for f in desc.get("fields", [])
@@ -94,7 +98,7 @@ class Schema:
                     text=self._text,
                     pos=ref.pos,
                 )
-            return _resolved(ref, None, f, None)
+            return _resolved(ref, None, f, None, self._desc_fields)
         rel = self._relationships.get(ref.relationship.lower())
         if rel is None:
             raise SoqlError(
@@ -122,7 +126,7 @@ class Schema:
                 text=self._text,
                 pos=ref.pos,
             )
-        return _resolved(ref, rel_name, f, parent_name)
+        return _resolved(ref, rel_name, f, parent_name, parent_desc.get("fields", []))
 
     def type_by_prefix(self, candidates: tuple[str, ...], record_id: object) -> str | None:
         """Which of a polymorphic relationship's targets an id belongs to, by key prefix."""
@@ -140,7 +144,11 @@ def _field_index(desc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 
 def _resolved(
-    ref: FieldRef, rel: str | None, f: Mapping[str, Any], parent_type: str | None
+    ref: FieldRef,
+    rel: str | None,
+    f: Mapping[str, Any],
+    parent_type: str | None,
+    fields: list[Mapping[str, Any]],
 ) -> ResolvedField:
     return ResolvedField(
         ref,
@@ -150,4 +158,5 @@ def _resolved(
         parent_type,
         filterable=bool(f.get("filterable", True)),
         sortable=bool(f.get("sortable", True)),
+        parts=compound_parts(fields, f),
     )

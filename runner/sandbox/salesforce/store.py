@@ -9,14 +9,17 @@ only loads everything at start and writes the changes of each committed transact
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     Float,
     Index,
+    Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -66,6 +69,27 @@ sessions = Table(
     Column("expires_at", Float, nullable=True),
 )
 
+# Bulk API 2.0 jobs: the job's own state as JSON, its upload, and its result rows appended
+# chunk by chunk (successes, failures, unprocessed records or query results).
+bulk_jobs = Table(
+    "bulk_jobs",
+    metadata,
+    Column("id", String(18), primary_key=True),
+    Column("kind", String(16), nullable=False),  # ingest | query
+    Column("state", Text, nullable=False),
+    Column("upload", LargeBinary, nullable=True),
+)
+
+bulk_results = Table(
+    "bulk_results",
+    metadata,
+    Column("job_id", String(18), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_bulk_results_job", "job_id", "seq"),
+)
+
 class OrgStore:
     def __init__(self, path: Path, *, reset: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,8 +115,13 @@ class OrgStore:
         index_rows: Iterable[dict],
         removed: Iterable[str] = (),
         settings: dict[str, object] | None = None,
+        extra: Iterable[Callable[[Connection], None]] = (),
     ) -> None:
-        """Replace the given records (and their index rows) in one transaction."""
+        """Replace the given records (and their index rows) in one transaction.
+
+        ``extra`` are further writes for the same transaction (a bulk job's progress), so
+        the records a chunk changed and the job's note of them commit together.
+        """
         rows = [
             {
                 "id": rec["Id"],
@@ -116,6 +145,8 @@ class OrgStore:
                 conn.execute(insert(external_ids), index_rows)
             for key, value in (settings or {}).items():
                 _put_setting(conn, key, value)
+            for write in extra:
+                write(conn)
 
     # -- settings ------------------------------------------------------------------------
     def get_setting(self, key: str) -> object | None:
@@ -146,6 +177,54 @@ class OrgStore:
             conn.execute(
                 sessions.update().where(sessions.c.kind == "access").values(expires_at=now)
             )
+
+    # -- bulk jobs -----------------------------------------------------------------------
+    def load_jobs(self) -> list[tuple[str, dict, bytes | None, list[tuple[str, list]]]]:
+        """Every stored job: ``(kind, state, upload, [(result kind, row), ...])``."""
+        with self.engine.connect() as conn:
+            jobs = {
+                row.id: (row.kind, json.loads(row.state), row.upload, [])
+                for row in conn.execute(select(bulk_jobs))
+            }
+            for job_id, kind, data in conn.execute(
+                select(bulk_results.c.job_id, bulk_results.c.kind, bulk_results.c.data)
+                .order_by(bulk_results.c.job_id, bulk_results.c.seq)
+            ):
+                if job_id in jobs:
+                    jobs[job_id][3].append((kind, json.loads(data)))
+        return list(jobs.values())
+
+    def save_job(self, job_id: str, kind: str, state: dict, *, upload: bytes | None = None,
+                 conn: Connection | None = None) -> None:
+        """Insert or replace a job's state (and its upload when given)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                self.save_job(job_id, kind, state, upload=upload, conn=own)
+            return
+        values: dict[str, object] = {"state": json.dumps(state, separators=(",", ":"))}
+        if upload is not None:
+            values["upload"] = upload
+        updated = conn.execute(
+            bulk_jobs.update().where(bulk_jobs.c.id == job_id).values(**values)
+        ).rowcount
+        if not updated:
+            conn.execute(insert(bulk_jobs), {"id": job_id, "kind": kind, "upload": upload,
+                                             **values})
+
+    def append_results(self, conn: Connection, job_id: str, first_seq: int,
+                       rows: list[tuple[str, list]]) -> None:
+        if rows:
+            conn.execute(insert(bulk_results), [
+                {"job_id": job_id, "seq": first_seq + n, "kind": kind,
+                 "data": json.dumps(row, separators=(",", ":"))}
+                for n, (kind, row) in enumerate(rows)
+            ])
+
+    def delete_job(self, job_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(bulk_results).where(bulk_results.c.job_id == job_id))
+            conn.execute(delete(bulk_jobs).where(bulk_jobs.c.id == job_id))
+
 
 def _put_setting(conn, key: str, value: object) -> None:  # noqa: ANN001 - a Connection
     conn.execute(delete(settings).where(settings.c.key == key))

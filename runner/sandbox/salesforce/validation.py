@@ -15,6 +15,7 @@ from runner.sandbox.salesforce.formula import FormulaError
 from runner.sandbox.salesforce.metadata import NUMBER_TYPES, TEXT_TYPES, ObjectMeta
 from runner.sandbox.salesforce.values import (
     ValueFormatError,
+    java_number_text,
     normalize_date,
     normalize_datetime,
     to_boolean,
@@ -80,7 +81,9 @@ def coerce(field: Mapping, value: object) -> object:
             text = value if isinstance(value, str) else _scalar_text(value)
             return _check_text(field, text)
         if sf_type in NUMBER_TYPES:
-            return to_number(value, integer=sf_type in ("int", "long"))
+            number = to_number(value, integer=sf_type in ("int", "long"))
+            _check_range(field, number)
+            return number
         if sf_type == "boolean":
             return to_boolean(value)
         if sf_type == "date":
@@ -105,6 +108,29 @@ def coerce(field: Mapping, value: object) -> object:
     if isinstance(value, dict | list):
         raise _parse_error(field, value)
     return value
+
+
+def _check_range(field: Mapping, number: float | int) -> None:
+    """NUMBER_OUTSIDE_VALID_RANGE for more integer digits than the field holds.
+
+    Only the integer part is checked: through the API, Salesforce stores extra decimals as
+    given and rounds them only for display (knowledge article 000212661, "Data type number
+    field can store more decimal places than defined"), so neither do we round.
+    """
+    if field["type"] in ("int", "long"):
+        digits = int(field.get("digits") or 0)
+    else:
+        digits = int(field.get("precision") or 0) - int(field.get("scale") or 0)
+    if digits <= 0 or abs(number) < 10 ** digits:
+        return
+    name = field["name"]
+    # A double field's value is shown as the double Salesforce parsed it into.
+    shown = number if field["type"] in ("int", "long") else float(number)
+    raise RecordError(
+        SfError("NUMBER_OUTSIDE_VALID_RANGE",
+                f"{field.get('label') or name}: value outside of valid range on numeric "
+                f"field: {java_number_text(shown)}", (name,))
+    )
 
 
 def _scalar_text(value: object) -> str:
@@ -186,6 +212,13 @@ def missing_required(meta: ObjectMeta, record: Mapping[str, object], *, creating
 
 
 def check_rules(meta: ObjectMeta, get) -> None:  # noqa: ANN001 - a field getter
+    """Every failing validation rule, reported together.
+
+    Salesforce evaluates all of an object's active rules and reports each one that fails
+    ("When one validation rule fails, Salesforce continues to check any additional
+    validation rules ... and displays all appropriate error messages at once").
+    """
+    errors = []
     for rule in meta.rules:
         try:
             failed = rule.formula.evaluate(get)
@@ -193,4 +226,6 @@ def check_rules(meta: ObjectMeta, get) -> None:  # noqa: ANN001 - a field getter
             continue  # a rule that cannot evaluate on this record does not block it
         if failed is True:
             fields = (rule.display_field,) if rule.display_field else ()
-            raise RecordError(SfError("FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, fields))
+            errors.append(SfError("FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, fields))
+    if errors:
+        raise RecordError(*errors)

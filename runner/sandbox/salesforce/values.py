@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 _DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
@@ -75,6 +76,23 @@ def to_number(value: object, *, integer: bool) -> float | int:
             value = int(value)
         return value
     return value
+
+
+def java_number_text(number: float | int) -> str:
+    """``number`` as Java's ``Double.toString`` writes it, as Salesforce's messages show it.
+
+    ``100.0``, ``1234567.5``; from 10^7 up (and below 10^-3) scientific: ``1.0E17``.
+    """
+    if isinstance(number, int):
+        return str(number)
+    magnitude = abs(number)
+    if number == 0 or 1e-3 <= magnitude < 1e7:
+        return repr(float(number))
+    sign, digits, exponent = Decimal(repr(float(number))).normalize().as_tuple()
+    assert isinstance(exponent, int)  # finite: checked by to_number
+    shown = "".join(map(str, digits))
+    power = len(shown) - 1 + exponent
+    return f"{'-' if sign else ''}{shown[0]}.{shown[1:] or '0'}E{power}"
 
 
 def _int_text(text: str) -> int:
