@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from runner.salesforce_ids import canonical_id
+
 
 @dataclass(frozen=True)
 class Finish:
@@ -40,7 +42,8 @@ class Settlement:
     def xref(self, sf_object: str, stripe_id: str, sf_id: str, flow: str) -> None:
         if not (sf_object and stripe_id and sf_id):
             raise ValueError("an xref needs sf_object, stripe_id and sf_id (non-empty)")
-        self.xrefs[(sf_object, stripe_id)] = (sf_id, flow)  # the last one wins, as in a put
+        # The last one wins, as in a put; the Id in the form the store keeps (18 characters).
+        self.xrefs[(sf_object, stripe_id)] = (canonical_id(sf_id), flow)
 
     def xref_get(self, sf_object: str, stripe_id: str) -> str | None:
         found = self.xrefs.get((sf_object, stripe_id))

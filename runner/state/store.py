@@ -5,6 +5,10 @@ One class over SQLAlchemy Core. SQLite (WAL, one writer at a time) is the defaul
 single runner; PostgreSQL lets several runner processes share one inbox. Every write
 commits before the method returns: the webhook answers 2xx only after ``add_event``.
 
+Salesforce Ids in the cross references are kept in the 18-character case-safe form
+(normalised on write and on lookup; migration 0002 normalised the rows written before), so
+the 15- and 18-character forms of one record match.
+
 A micro-batch's state goes in one transaction (:meth:`StateStore.settle_batch` with a
 :class:`~runner.state.settlement.Settlement`), not one commit per row.
 """
@@ -41,6 +45,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
+from runner.salesforce_ids import canonical_id
 from runner.state import migrate
 from runner.state.claim import claim_due
 from runner.state.errors import NotFoundError, StateError
@@ -382,11 +387,11 @@ class StateStore:
         held = 0
         with self._write() as conn:
             for start in range(0, len(ids), IN_CHUNK):
-                where = t.c.event_id.in_(ids[start:start + IN_CHUNK])
+                chunk = t.c.event_id.in_(ids[start:start + IN_CHUNK])
                 if worker is None:
-                    where = and_(where, t.c.status.in_(("pending", "retry", "processing")))
+                    where = and_(chunk, t.c.status.in_(("pending", "retry", "processing")))
                 else:
-                    where = and_(where, t.c.worker == worker, t.c.status == "processing")
+                    where = and_(chunk, t.c.worker == worker, t.c.status == "processing")
                 held += conn.execute(update(t).where(where).values(values)).rowcount
         return held
 
@@ -628,7 +633,8 @@ class StateStore:
         for sf_object, stripe_id, sf_id, flow in rows:
             if not (sf_object and stripe_id and sf_id):
                 raise ValueError("xref_put needs sf_object, stripe_id and sf_id (non-empty)")
-            out.append({"sf_object": sf_object, "stripe_id": stripe_id, "sf_id": sf_id,
+            out.append({"sf_object": sf_object, "stripe_id": stripe_id,
+                        "sf_id": canonical_id(sf_id),
                         "flow": flow, "updated_at": now})
         return out
 
@@ -641,10 +647,11 @@ class StateStore:
         )
 
     def xref_by_sf(self, sf_id: str) -> str | None:
-        """The Stripe id cross-referenced with this Salesforce Id."""
+        """The Stripe id cross-referenced with this Salesforce Id (its 15- or 18-character
+        form, in any case the 18-character form's suffix allows)."""
         with self._read() as conn:
             return conn.execute(
-                select(xref.c.stripe_id).where(xref.c.sf_id == sf_id)
+                select(xref.c.stripe_id).where(xref.c.sf_id == canonical_id(sf_id))
                 .order_by(xref.c.updated_at.desc()).limit(1)
             ).scalar()
 

@@ -3,13 +3,18 @@
 A 15-character id is case-sensitive; the 3-character suffix of the 18-character form encodes
 which of the 15 characters are upper case, so the 18-character id survives case-insensitive
 systems (spreadsheets, CSV tools). Both forms are accepted as input everywhere.
+
+The checksum and the normalisation are the runner's own (:mod:`runner.salesforce_ids`, which
+the state store uses for its cross references too); this module adds what only the emulator
+needs: key prefixes and minting new ids.
 """
 
 from __future__ import annotations
 
 import string
 
-_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+from runner.salesforce_ids import MalformedIdError, checksum, is_valid, to_18
+
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _ALNUM = frozenset(string.ascii_letters + string.digits)
 
@@ -37,56 +42,6 @@ _INSTANCE = "Fb0"
 _COUNTER_WIDTH = 15 - 3 - len(_INSTANCE)
 
 
-class MalformedIdError(ValueError):
-    """The text is not a Salesforce id."""
-
-
-def checksum(id15: str) -> str:
-    """The 3-character case-safe suffix of a 15-character id."""
-    if len(id15) != 15:
-        raise MalformedIdError(f"a checksum needs a 15-character id, got {len(id15)}: {id15!r}")
-    out = []
-    for chunk in range(3):
-        flags = 0
-        for i, char in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
-            if "A" <= char <= "Z":
-                flags |= 1 << i
-        out.append(_SUFFIX_ALPHABET[flags])
-    return "".join(out)
-
-
-def to_18(value: str) -> str:
-    """Normalise a 15- or 18-character id to the canonical 18-character form.
-
-    An 18-character id's case is restored from its suffix, so ``001fb0...AAA`` typed in
-    lower case still names the same record. Raises :class:`MalformedIdError`.
-    """
-    if not isinstance(value, str) or len(value) not in (15, 18) or not set(value) <= _ALNUM:
-        raise MalformedIdError(f"invalid id: {value!r}")
-    if len(value) == 15:
-        return value + checksum(value)
-    body, suffix = value[:15], value[15:].upper()
-    restored = []
-    for chunk in range(3):
-        index = _SUFFIX_ALPHABET.find(suffix[chunk])
-        if index < 0:
-            raise MalformedIdError(f"invalid id: {value!r}")
-        for i, char in enumerate(body[chunk * 5 : chunk * 5 + 5]):
-            restored.append(char.upper() if index & (1 << i) else char.lower())
-    id15 = "".join(restored)
-    if checksum(id15) != suffix:
-        raise MalformedIdError(f"invalid id: {value!r}")
-    return id15 + suffix
-
-
-def is_valid(value: object) -> bool:
-    try:
-        to_18(value)  # type: ignore[arg-type]
-    except MalformedIdError:
-        return False
-    return True
-
-
 def key_prefix(record_id: str) -> str:
     return record_id[:3]
 
@@ -107,3 +62,7 @@ def make_id(prefix: str, counter: int) -> str:
     if len(prefix) != 3 or not set(prefix) <= _ALNUM:
         raise ValueError(f"a key prefix has 3 letters or digits, got {prefix!r}")
     return to_18(prefix + _INSTANCE + encode_counter(counter))
+
+
+__all__ = ["STANDARD_KEY_PREFIXES", "MalformedIdError", "checksum", "encode_counter",
+           "is_valid", "key_prefix", "make_id", "to_18"]

@@ -57,6 +57,42 @@ def test_downgrade_to_base_removes_the_tables(url):
         store.close()
 
 
+def test_migration_0002_normalises_stored_salesforce_ids(url):
+    from sqlalchemy import insert, select
+
+    from runner.state.models import utcnow, xref
+
+    old = StateStore(url)  # not opened: bring it to revision 0001 only, as an older runner
+    try:
+        config = migrate.alembic_config()
+        with old._writer.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+        assert migrate.current_revision(old._engine) == "0001"
+        rows = [("Account", "cus_15", "001A0000006Vm9r"),  # 15 characters
+                ("Account", "cus_low", "001a0000006vm9riac"),  # 18, typed in lower case
+                ("Account", "cus_18", "001000000000001AAA"),  # already canonical
+                ("Account", "cus_fake", "001KNOWN"),  # a test double's id: left alone
+                ("Account", "cus_bad", "001A0000006Vm9rIA9")]  # wrong checksum: left alone
+        with old._writer.begin() as conn:
+            conn.execute(insert(xref), [
+                {"sf_object": o, "stripe_id": s, "sf_id": i, "flow": "f",
+                 "updated_at": utcnow()} for o, s, i in rows])
+    finally:
+        old.close()
+    store = StateStore.open(url)
+    try:
+        assert migrate.current_revision(store._engine) == migrate.head_revision()
+        with store._engine.connect() as conn:
+            stored = dict(conn.execute(select(xref.c.stripe_id, xref.c.sf_id)).all())
+        assert stored == {"cus_15": "001A0000006Vm9rIAC", "cus_low": "001A0000006Vm9rIAC",
+                          "cus_18": "001000000000001AAA", "cus_fake": "001KNOWN",
+                          "cus_bad": "001A0000006Vm9rIA9"}
+        assert store.xref_by_sf("001A0000006Vm9r") in ("cus_15", "cus_low")
+    finally:
+        store.close()
+
+
 @pytest.mark.postgres
 def test_concurrent_first_opens_do_not_collide(pg_url):
     # Several runner processes starting together on an empty database: the advisory lock

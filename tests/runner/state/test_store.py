@@ -288,6 +288,33 @@ def test_xref_put_get_update_and_reverse(store):
         "cus_1": "001000000000002AAA"}
 
 
+def test_xref_keeps_salesforce_ids_in_the_18_character_form(store):
+    id15, id18 = "001A0000006Vm9r", "001A0000006Vm9rIAC"
+    store.xref_put("Account", "cus_15", id15, "customer-account")
+    assert store.xref_get("Account", "cus_15") == id18
+    assert store.xref_get_many("Account", ["cus_15"]) == {"cus_15": id18}
+    # Either form finds it, and so does the 18-character form typed in lower case.
+    assert store.xref_by_sf(id15) == store.xref_by_sf(id18) == "cus_15"
+    assert store.xref_by_sf(id18.lower()) == "cus_15"
+    # Through a settled batch too.
+    from runner.state.settlement import Settlement
+
+    batch = Settlement()
+    batch.xref("Contact", "cus_15", "003000000000001", "customer-contact")
+    assert batch.xref_get("Contact", "cus_15") == "003000000000001AAA"
+    store.settle_batch(batch)
+    assert store.xref_get("Contact", "cus_15") == "003000000000001AAA"
+    assert store.xref_by_sf("003000000000001") == "cus_15"
+
+
+def test_xref_refuses_an_id_with_a_wrong_checksum_by_name(store):
+    with pytest.raises(ValueError, match="'001A0000006Vm9rIA9' is not a valid Salesforce Id"):
+        store.xref_put("Account", "cus_1", "001A0000006Vm9rIA9", "f")
+    assert store.xref_get("Account", "cus_1") is None
+    with pytest.raises(ValueError, match="not a valid Salesforce Id"):
+        store.xref_by_sf("001A0000006Vm9rIA9")
+
+
 def test_xref_put_refuses_empty_ids(store):
     with pytest.raises(ValueError, match="sf_id"):
         store.xref_put("Account", "cus_1", "", "flow")
