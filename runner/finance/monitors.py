@@ -7,6 +7,9 @@ into a :class:`runner.alerts.Alert`. The cores are pure (describes, counts and t
 Drift is checked against the bundle manifest's flow contracts (``flows[*].writes``, see
 :func:`mappings.bundle.manifest.flow_contract`): a written field that is gone, changed type
 or is no longer writable stops that flow, and only that flow (:func:`flows_to_pause`).
+A Salesforce-triggered flow's contract also lists what it ``reads`` (the poller's SOQL
+fields, :func:`runner.pipeline.sf_poller.source_fields`): a read field that is gone or
+changed type, or a ``writeback`` field that is gone or no longer updateable, stops it too.
 """
 
 from __future__ import annotations
@@ -34,16 +37,23 @@ class DriftFinding:
     field: str
     problem: str  # "missing" | "type changed from X to Y" | "not writable" | "object missing"
     object: str = ""
+    role: str = "writes"  # what the flow does with the field: "writes" | "reads" | "writeback"
 
     @property
     def reason(self) -> str:
         if self.field == OBJECT:
             return f"flow {self.flow}: object {self.object} is gone from the org"
+        if self.role == "reads":
+            return f"flow {self.flow}: {self.object}.{self.field}, which the flow reads, " \
+                   f"{self.problem}"
+        if self.role == "writeback":
+            return f"flow {self.flow}: the writeback field {self.object}.{self.field} " \
+                   f"{self.problem}"
         return f"flow {self.flow}: {self.object}.{self.field} {self.problem}"
 
     def to_dict(self) -> dict[str, str]:
         return {"flow": self.flow, "object": self.object, "field": self.field,
-                "problem": self.problem, "reason": self.reason}
+                "problem": self.problem, "role": self.role, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +79,10 @@ def to_alert(finding: MonitorFinding | DriftFinding) -> Alert:
 
 
 # -- contract drift ------------------------------------------------------------------------
-def _target_object(flow: Mapping[str, Any]) -> str | None:
-    """``salesforce:Payment__c`` -> ``Payment__c``; None for flows writing to Stripe."""
-    target = flow.get("target")
+def _target_object(flow: Mapping[str, Any], end: str = "target") -> str | None:
+    """``salesforce:Payment__c`` -> ``Payment__c``; None for flows writing to Stripe (or,
+    with ``end="source"``, reading from it)."""
+    target = flow.get(end)
     if isinstance(target, Mapping):
         system, obj = target.get("system"), target.get("object")
     elif isinstance(target, str) and ":" in target:
@@ -79,6 +90,13 @@ def _target_object(flow: Mapping[str, Any]) -> str | None:
     else:
         return None
     return obj if system == "salesforce" and isinstance(obj, str) else None
+
+
+def _source_object(flow: Mapping[str, Any]) -> str | None:
+    """The Salesforce object a flow's contract says it reads (``reads``), else None."""
+    if flow.get("reads") is None:
+        return None
+    return _target_object(flow, "source")
 
 
 def expected_types(catalog: Catalog) -> dict[str, dict[str, str]]:
@@ -90,7 +108,8 @@ def expected_types(catalog: Catalog) -> dict[str, dict[str, str]]:
 def check_drift(contract_flows: Sequence[Mapping[str, Any]],
                 describes: Mapping[str, Mapping[str, Any] | None],
                 expected: Mapping[str, Mapping[str, str]] | None = None) -> list[DriftFinding]:
-    """What each Salesforce-target flow writes that the org no longer accepts.
+    """What each Salesforce-target flow writes that the org no longer accepts, and what each
+    Salesforce-triggered flow reads (its contract's ``reads``) or writes back that is gone.
 
     ``describes`` maps object name to its current describe (None or absent: the object is
     gone). ``expected`` (object -> field -> type when the bundle was built, see
@@ -102,6 +121,12 @@ def check_drift(contract_flows: Sequence[Mapping[str, Any]],
         writes = flow.get("writes")
         if not isinstance(name, str) or not isinstance(writes, list):
             raise ValueError(f"a flow contract needs 'name' and a 'writes' list, got {flow!r}")
+        reads = flow.get("reads")
+        if reads is not None and not (isinstance(reads, list)
+                                      and all(isinstance(r, str) and r for r in reads)):
+            raise ValueError(f"flow {name}: 'reads' must be a list of field names, got "
+                             f"{reads!r}")
+        findings += _check_source(name, flow, describes, expected or {})
         obj = _target_object(flow)
         if obj is None:
             continue
@@ -135,6 +160,58 @@ def check_drift(contract_flows: Sequence[Mapping[str, Any]],
     return findings
 
 
+def _check_source(name: str, flow: Mapping[str, Any],
+                  describes: Mapping[str, Mapping[str, Any] | None],
+                  expected: Mapping[str, Mapping[str, str]]) -> list[DriftFinding]:
+    """The read side of a Salesforce-triggered flow: the fields its SOQL selects and its
+    writeback field. Salesforce field names are case-insensitive, so compare them so."""
+    obj = _source_object(flow)
+    if obj is None:
+        return []
+    describe = describes.get(obj)
+    if not describe:
+        return [DriftFinding(name, OBJECT, "object missing", obj, "reads")]
+    fields = {str(f["name"]).lower(): f for f in describe.get("fields") or [] if "name" in f}
+    relationships = {str(f["relationshipName"]).lower() for f in fields.values()
+                     if f.get("relationshipName")}
+    operation = flow.get("operation") or {}
+    writeback = operation.get("writeback") if isinstance(operation, Mapping) else None
+    was = {k.lower(): v for k, v in expected.get(obj, {}).items()}
+    out: list[DriftFinding] = []
+
+    def changed(base: str, current: Mapping[str, Any]) -> str | None:
+        old_type = was.get(base.lower())
+        if old_type and current.get("type") and current["type"] != old_type:
+            return f"type changed from {old_type} to {current['type']}"
+        return None
+
+    for path in flow.get("reads") or []:
+        head, dot, _rest = path.partition(".")
+        if writeback and head.lower() == str(writeback).lower():
+            continue  # checked below, as the writeback field it is
+        if dot:
+            # A relationship (Account.Name): its relationship must still be there; the
+            # related object's own fields are that object's business.
+            if head.lower() not in relationships:
+                out.append(DriftFinding(name, head, "relationship missing", obj, "reads"))
+            continue
+        current = fields.get(head.lower())
+        if current is None:
+            out.append(DriftFinding(name, head, "missing", obj, "reads"))
+        elif problem := changed(head, current):
+            out.append(DriftFinding(name, head, problem, obj, "reads"))
+    if writeback:
+        wb = str(writeback)
+        current = fields.get(wb.lower())
+        if current is None:
+            out.append(DriftFinding(name, wb, "missing", obj, "writeback"))
+        elif problem := changed(wb, current):
+            out.append(DriftFinding(name, wb, problem, obj, "writeback"))
+        elif current.get("updateable") is False:
+            out.append(DriftFinding(name, wb, "not writable", obj, "writeback"))
+    return out
+
+
 def flows_to_pause(findings: Iterable[DriftFinding]) -> list[str]:
     """The flows with at least one drift finding (the others keep running)."""
     return sorted({f.flow for f in findings})
@@ -142,20 +219,21 @@ def flows_to_pause(findings: Iterable[DriftFinding]) -> list[str]:
 
 def describe_targets(salesforce: SalesforceConnector,
                      contract_flows: Sequence[Mapping[str, Any]]) -> dict[str, dict | None]:
-    """The current describe of each object the flows write (None when the object is gone)."""
+    """The current describe of each object the flows write, and of each object a
+    Salesforce-triggered flow reads (None when the object is gone)."""
     from runner.connectors.errors import ConnectorError
 
     result: dict[str, dict | None] = {}
     for flow in contract_flows:
-        obj = _target_object(flow)
-        if obj is None or obj in result:
-            continue
-        try:
-            result[obj] = salesforce.describe(obj)
-        except ConnectorError as exc:
-            if exc.error_code not in ("NOT_FOUND", "INVALID_TYPE") and exc.status != 404:
-                raise
-            result[obj] = None
+        for obj in (_target_object(flow), _source_object(flow)):
+            if obj is None or obj in result:
+                continue
+            try:
+                result[obj] = salesforce.describe(obj)
+            except ConnectorError as exc:
+                if exc.error_code not in ("NOT_FOUND", "INVALID_TYPE") and exc.status != 404:
+                    raise
+                result[obj] = None
     return result
 
 

@@ -6,7 +6,8 @@ only feeds in-memory detectors (the worker must not wait on Salesforce); ``tick`
 I/O:
 
 - contract drift: every ``drift_check_minutes`` the org's describe is compared with what
-  the Salesforce-target flows write (:func:`runner.finance.monitors.check_drift`); a flow
+  the Salesforce-target flows write and what the Salesforce-triggered flows read and write
+  back (:func:`runner.finance.monitors.check_drift`, :func:`drift_contracts`); a flow
   that drifted is paused, and only that flow; a paused flow whose contract is whole again is
   resumed. The Runner holds a paused flow's events in the inbox (they are not lost);
 - volume silence, null-rate jumps and catch-up cursor age -> alerts;
@@ -281,10 +282,7 @@ class FinanceMonitor:
         return self._last_drift_at is None or at - self._last_drift_at >= minutes * 60
 
     def _check_drift(self, at: float, report: TickReport) -> bool:
-        from mappings.bundle.manifest import flow_contract
-
-        contracts = [flow_contract(c.flow, c.document) for c in self.bundle.flows.values()
-                     if c.to_salesforce]
+        contracts = drift_contracts(self.bundle)
         describes = describe_targets(self.salesforce, contracts)
         findings = check_drift(contracts, describes, self._expected_types())
         self._last_drift_at = at
@@ -312,13 +310,20 @@ class FinanceMonitor:
 
     def _expected_types(self) -> dict[str, dict[str, str]]:
         """Object -> field -> describe type the bundle was built against (for "type
-        changed"), from the compiled plans' target schemas."""
+        changed"), from the compiled plans' target schemas and the source schemas of the
+        Salesforce-triggered flows."""
         out: dict[str, dict[str, str]] = {}
         for compiled in self.bundle.flows.values():
-            schema = compiled.plan.target_schema
-            if compiled.to_salesforce and schema is not None:
-                out.setdefault(compiled.flow.target.object, {}).update(
-                    {f.path: f.native_type for f in schema.fields.values() if f.native_type})
+            ends = []
+            if compiled.to_salesforce:
+                ends.append((compiled.flow.target.object, compiled.plan.target_schema))
+            if compiled.from_salesforce:
+                ends.append((compiled.flow.source.object, compiled.source_schema))
+            for obj, schema in ends:
+                if schema is not None:
+                    out.setdefault(obj, {}).update(
+                        {f.path: f.native_type for f in schema.fields.values()
+                         if f.native_type})
         return out
 
     def _alert(self, alert: Alert, report: TickReport) -> None:
@@ -443,6 +448,24 @@ class FinanceMonitor:
                               "flags": self._flags, "last_drift_check": self._last_drift})
 
 
+def drift_contracts(bundle: LoadedBundle) -> list[dict[str, Any]]:
+    """The contracts the drift check compares with the org: every Salesforce-target flow's
+    (what it writes), and every Salesforce-triggered flow's with what it ``reads`` (the
+    poller's SOQL fields; its writeback field is in ``operation``)."""
+    from mappings.bundle.manifest import flow_contract
+    from runner.pipeline.sf_poller import select_fields
+
+    contracts = []
+    for compiled in bundle.flows.values():
+        if not (compiled.to_salesforce or compiled.from_salesforce):
+            continue
+        contract = flow_contract(compiled.flow, compiled.document)
+        if compiled.from_salesforce:
+            contract["reads"] = select_fields(compiled.flow)
+        contracts.append(contract)
+    return contracts
+
+
 def _event_of(flag: Mapping[str, Any]) -> dict[str, Any]:
     return flag_event(Flag(rule=flag["rule"], severity=flag["severity"],
                            object_id=flag["object_id"], account=flag.get("account"),
@@ -493,5 +516,5 @@ def finance_status(store: Any) -> dict[str, Any]:
     return summarize(load_state(store))
 
 
-__all__ = ["FinanceMonitor", "FinanceSettings", "TickReport", "finance_status",
+__all__ = ["FinanceMonitor", "FinanceSettings", "TickReport", "drift_contracts", "finance_status",
            "load_state", "parse_expected"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mappings.document.model import Action, Flow, MappingDocument
 from mappings.engine.plan import FlowPlan, compile_flow
 from mappings.errors import MappingError
-from mappings.schema.model import Catalog, System
+from mappings.schema.model import Catalog, ObjectSchema, System
 from runner.errors import ConfigError
 
 # Event types the runner raises itself, not Stripe (see runner.finance.anomaly_cases).
@@ -33,6 +33,9 @@ class CompiledFlow:
     flow: Flow
     document: MappingDocument
     plan: FlowPlan
+    # The bundle's snapshot of the source object (its field types, for the drift monitor's
+    # "type changed" check on what a Salesforce-triggered flow reads); None when absent.
+    source_schema: ObjectSchema | None = None
 
     @property
     def name(self) -> str:
@@ -132,7 +135,7 @@ def _compile(flow: Flow, doc: MappingDocument, sf_catalog: Catalog,
         plan = compile_flow(flow, doc, target_schema, source_schema=source_schema)
     except MappingError as exc:
         raise ConfigError(f"flow {flow.name!r} cannot be compiled: {exc}") from exc
-    return CompiledFlow(flow, doc, plan)
+    return CompiledFlow(flow, doc, plan, source_schema)
 
 
 # -- contract check against the live org ------------------------------------------------------

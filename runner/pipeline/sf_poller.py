@@ -81,6 +81,15 @@ def source_fields(flow: Flow) -> list[str]:
     return list(seen.values())
 
 
+def select_fields(flow: Flow) -> list[str]:
+    """What the poller's SOQL selects for ``flow``: the system fields it pages and checks
+    echoes with, then :func:`source_fields` (the drift monitor watches the same list)."""
+    seen: dict[str, str] = {}
+    for path in (*SYSTEM_FIELDS, *source_fields(flow)):
+        seen.setdefault(path.lower(), path)
+    return list(seen.values())
+
+
 def soql_datetime(value: str | datetime) -> str:
     """A SOQL datetime literal (``2026-01-02T03:04:05.678Z``) from Salesforce's own form
     (``...+0000``) or a datetime."""
@@ -177,7 +186,7 @@ class SalesforcePoller:
 
     def query_for(self, compiled: CompiledFlow, mark: str, last_id: str) -> str:
         flow = compiled.flow
-        fields = dict.fromkeys([*SYSTEM_FIELDS, *source_fields(flow)])
+        fields = select_fields(flow)
         obj = flow.source.object
         if not _FIELD_PATH.match(obj) or "." in obj:
             raise ConfigError(f"flow {flow.name!r}: {obj!r} is not a Salesforce object name")

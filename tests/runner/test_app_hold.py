@@ -1,4 +1,5 @@
-"""The Runner holds a drift-paused flow's events without spending their retry budget."""
+"""The Runner and drift-paused flows: held events keep their retry budget; a Salesforce-
+triggered flow whose read field is gone stops polling, alone."""
 
 from __future__ import annotations
 
@@ -71,3 +72,43 @@ def test_a_held_then_resumed_event_gets_its_full_retry_budget(runner_and_store) 
                          clock.now + timedelta(seconds=decision.delay), worker=event.worker)
         clock.advance(decision.delay + 1)
     assert decision.action == "dead_letter" and tried == DEFAULT_POLICY.max_attempts
+
+
+def test_drift_on_what_a_salesforce_triggered_flow_reads_stops_polling_only_it(
+        tmp_path, monkeypatch) -> None:
+    """The finance monitor's drift check pauses the flow whose SOQL field is gone; the
+    Runner rebuilds its poller without it while the other Salesforce flow keeps polling."""
+    from mappings.bundle import build_bundle
+    from mappings.document.yamlio import load_documents
+    from mappings.schema.org_metadata import load_org
+    from runner.app import load_verified_bundle
+    from runner.config import load_config
+    from runner.finance.runtime import FinanceMonitor, FinanceSettings
+
+    monkeypatch.setattr("runner.pipeline.processor.Processor", FakeProcessor)
+    docs = [d for p, d in load_documents(TEMPLATES) if p.stem == "opportunity-to-subscription"]
+    loaded = load_verified_bundle(build_bundle(docs, tmp_path / "b.fbz"))
+    config = load_config(None, env={}, use_keyring=False, overrides={
+        "runner.listen": "127.0.0.1:0", "runner.worker_id": "test-worker"})
+    fields = {name: body["fields"] for name, body in load_org([]).describes.items()}
+    org = FakeSalesforce(fields)
+    now = [1_767_225_600.0]
+    with StateStore.open(f"sqlite:///{tmp_path / 'state.sqlite'}") as store:
+        monitor = FinanceMonitor(FinanceSettings(drift_check_minutes=1), store, org, None,
+                                 loaded, clock=lambda: now[0])
+        runner = Runner(loaded, config, store, salesforce=org, stripe=FakeStripe(),
+                        finance=monitor)
+        runner.check()
+        monitor.on_pause_change = runner._set_paused  # as Runner.start wires it
+        runner._build_workers(frozenset())
+        polled = sorted(c.name for c in runner._poller.bundle.salesforce_flows)
+        assert polled == ["closed-won-to-customer", "closed-won-to-subscription"]
+
+        fields["Opportunity"] = [f for f in fields["Opportunity"]
+                                 if f["name"] != "StripePriceID__c"]
+        now[0] += 61
+        assert monitor.tick().paused == ["closed-won-to-subscription"]
+        assert runner.paused_flows == {"closed-won-to-subscription"}
+        assert [c.name for c in runner._poller.bundle.salesforce_flows] == [
+            "closed-won-to-customer"]
+        assert sorted(runner.bundle.flows) == polled  # the bundle itself keeps both

@@ -99,6 +99,128 @@ def test_stripe_target_flows_are_not_checked_against_salesforce(org: dict) -> No
     assert check_drift(flows, {}) == []
 
 
+# -- drift on what Salesforce-triggered flows read -----------------------------------------
+
+SF_TRIGGERED = ("account-to-stripe-customer", "opportunity-to-subscription")
+
+
+def source_contracts(*names: str) -> list[dict]:
+    from mappings.schema.stripe_catalog import load_stripe_catalog
+    from runner.finance.runtime import drift_contracts
+    from runner.pipeline.bundle_runtime import LoadedBundle
+
+    docs = [load_document(TEMPLATES / f"{name}.yaml") for name in names]
+    return drift_contracts(LoadedBundle.from_documents(docs, load_salesforce_catalog(),
+                                                      load_stripe_catalog()))
+
+
+def change_field(describes: dict, obj: str, name: str, **change) -> dict:
+    changed = copy.deepcopy(describes)
+    for f in changed[obj]["fields"]:
+        if f["name"] == name:
+            f.update(change)
+    return changed
+
+
+def test_salesforce_triggered_contracts_list_the_poller_fields() -> None:
+    from mappings.schema.stripe_catalog import load_stripe_catalog
+    from runner.pipeline.bundle_runtime import LoadedBundle
+    from runner.pipeline.sf_poller import SYSTEM_FIELDS, SalesforcePoller
+
+    by_name = {c["name"]: c for c in source_contracts(*SF_TRIGGERED, "charges-payments")}
+    assert "reads" not in by_name["charge-to-payment"]  # a Stripe-triggered flow
+    sub = by_name["closed-won-to-subscription"]
+    assert sub["operation"]["writeback"] == "StripeSubscriptionID__c"
+    # Exactly the fields the poller's SOQL selects.
+    loaded = LoadedBundle.from_documents(
+        [load_document(TEMPLATES / "opportunity-to-subscription.yaml")],
+        load_salesforce_catalog(), load_stripe_catalog())
+    poller = SalesforcePoller(loaded, None, None, None)  # type: ignore[arg-type]
+    soql = poller.query_for(loaded.flow("closed-won-to-subscription"),
+                            "2026-01-01T00:00:00.000Z", "")
+    selected = soql.split("SELECT ", 1)[1].split(" FROM ", 1)[0].split(", ")
+    assert sub["reads"] == selected
+    assert set(SYSTEM_FIELDS) <= set(sub["reads"]) and "StripePriceID__c" in sub["reads"]
+
+
+def test_the_shipped_org_has_no_drift_on_what_flows_read(org: dict) -> None:
+    expected = expected_types(load_salesforce_catalog())
+    assert check_drift(source_contracts(*SF_TRIGGERED), org, expected) == []
+
+
+def test_a_dropped_read_field_pauses_only_the_flow_reading_it(org: dict) -> None:
+    flows = source_contracts(*SF_TRIGGERED, "charges-payments")
+    findings = check_drift(flows, drop_field(org, "Opportunity", "StripePriceID__c"))
+    assert findings == [DriftFinding("closed-won-to-subscription", "StripePriceID__c",
+                                     "missing", "Opportunity", "reads")]
+    assert flows_to_pause(findings) == ["closed-won-to-subscription"]
+    assert findings[0].reason == ("flow closed-won-to-subscription: "
+                                  "Opportunity.StripePriceID__c, which the flow reads, missing")
+    assert to_alert(findings[0]).rule == \
+        "drift:closed-won-to-subscription:Opportunity.StripePriceID__c"
+
+
+@pytest.mark.parametrize(("obj", "field", "change", "flow", "problem"), [
+    ("Opportunity", "StripeSubscriptionID__c", None, "closed-won-to-subscription", "missing"),
+    ("Account", "StripeCustomerID__c", {"updateable": False}, "account-to-customer",
+     "not writable"),
+    ("Opportunity", "StripeSubscriptionID__c", {"type": "double"},
+     "closed-won-to-subscription", "type changed from string to double"),
+])
+def test_the_writeback_field_is_checked_once_as_such(org: dict, obj, field, change, flow,
+                                                     problem) -> None:
+    describes = drop_field(org, obj, field) if change is None \
+        else change_field(org, obj, field, **change)
+    findings = check_drift(source_contracts(*SF_TRIGGERED), describes,
+                           expected_types(load_salesforce_catalog()))
+    assert [(f.flow, f.field, f.problem, f.role) for f in findings] == [
+        (flow, field, problem, "writeback")]
+    assert findings[0].reason == f"flow {flow}: the writeback field {obj}.{field} {problem}"
+
+
+def test_read_field_type_change_and_lost_relationship(org: dict) -> None:
+    flows = source_contracts(*SF_TRIGGERED)
+    expected = expected_types(load_salesforce_catalog())
+    changed = change_field(org, "Opportunity", "TotalOpportunityQuantity", type="string")
+    findings = check_drift(flows, changed, expected)
+    assert [(f.flow, f.field, f.problem) for f in findings] == [
+        ("closed-won-to-subscription", "TotalOpportunityQuantity",
+         "type changed from double to string")]
+    # closed-won-to-customer reads Account.Name through the AccountId relationship.
+    findings = check_drift(flows, drop_field(org, "Opportunity", "AccountId"), expected)
+    assert sorted((f.field, f.problem) for f in findings) == [
+        ("Account", "relationship missing"), ("AccountId", "missing")]
+    assert flows_to_pause(findings) == ["closed-won-to-customer"]
+
+
+def test_a_source_object_gone_pauses_its_flows_only(org: dict) -> None:
+    flows = source_contracts(*SF_TRIGGERED)
+    findings = check_drift(flows, {k: v for k, v in org.items() if k != "Opportunity"})
+    assert flows_to_pause(findings) == ["closed-won-to-customer", "closed-won-to-subscription"]
+    assert {(f.field, f.role) for f in findings} == {("(object)", "reads")}
+
+
+def test_a_malformed_reads_list_is_refused_by_name(org: dict) -> None:
+    (flow, *_) = source_contracts("account-to-stripe-customer")
+    with pytest.raises(ValueError, match="account-to-customer: 'reads' must be a list"):
+        check_drift([{**flow, "reads": "Name"}], org)
+    with pytest.raises(ValueError, match="'reads' must be a list"):
+        check_drift([{**flow, "reads": ["Name", ""]}], org)
+
+
+def test_describe_targets_describes_the_objects_flows_read() -> None:
+    asked: list[str] = []
+
+    class Org:
+        def describe(self, obj: str) -> dict:
+            asked.append(obj)
+            return {"fields": []}
+
+    flows = source_contracts(*SF_TRIGGERED, "charges-payments")
+    assert sorted(describe_targets(Org(), flows)) == ["Account", "Opportunity", "Payment__c"]
+    assert sorted(asked) == ["Account", "Opportunity", "Payment__c"]  # each once
+
+
 def test_drift_alert_names_the_flow() -> None:
     alert = to_alert(DriftFinding("charge-to-payment", "Card_Brand__c", "missing",
                                   "Payment__c"))
@@ -283,3 +405,25 @@ def test_drift_against_the_org_emulator_with_a_removed_field(tmp_path: Path) -> 
         handle.stop()
     assert flows_to_pause(findings) == ["charge-to-payment"]
     assert [f.field for f in findings] == ["Card_Brand__c"]
+
+
+@pytest.mark.slow
+def test_drift_against_the_org_emulator_with_a_removed_read_field(tmp_path: Path) -> None:
+    from runner.connectors.salesforce import SalesforceConnector, SalesforceSettings
+    from runner.sandbox.salesforce.server import start_emulator
+
+    handle = start_emulator(tmp_path / "sf", reset=True, metadata=[
+        {"removeFields": {"Opportunity": ["StripePriceID__c"]}}])
+    try:
+        sf = SalesforceConnector(SalesforceSettings(
+            login_url=handle.login_url, auth="jwt", username=handle.username,
+            consumer_key=handle.consumer_key, private_key_file=handle.private_key_file,
+            ca_file=handle.ca_file, api_version=handle.api_version, timeout=10))
+        sf.connect()
+        flows = source_contracts(*SF_TRIGGERED, "charges-payments")
+        findings = check_drift(flows, describe_targets(sf, flows),
+                               expected_types(load_salesforce_catalog()))
+    finally:
+        handle.stop()
+    assert [(f.flow, f.field, f.problem, f.role) for f in findings] == [
+        ("closed-won-to-subscription", "StripePriceID__c", "missing", "reads")]

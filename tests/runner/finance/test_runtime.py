@@ -230,6 +230,45 @@ def test_drift_pauses_only_the_drifted_flow_and_resumes_it(make, store):
     assert finance_status(store)["paused_flows"] == {}
 
 
+@pytest.fixture(scope="module")
+def sf_triggered_bundle() -> LoadedBundle:
+    docs = [d for p, d in load_documents(TEMPLATES)
+            if p.stem in ("charges-payments", "opportunity-to-subscription")]
+    return LoadedBundle.from_documents(docs, load_salesforce_catalog(), load_stripe_catalog())
+
+
+def test_drift_on_a_field_a_salesforce_triggered_flow_reads_pauses_only_it(
+        store, sf_triggered_bundle, describes):
+    sf, alerter, clock, changes = FakeSalesforce(describes), FakeAlerter(), Clock(), []
+    monitor = FinanceMonitor(FinanceSettings(drift_check_minutes=1), store, sf, alerter,
+                             sf_triggered_bundle, clock=clock, on_pause_change=changes.append)
+    sf.drop_field("Opportunity", "StripePriceID__c")
+    clock.now += 61
+    report = monitor.tick()
+    assert report.paused == ["closed-won-to-subscription"]
+    assert monitor.paused == {"closed-won-to-subscription"} and changes == [monitor.paused]
+    (alert,) = report.alerts
+    assert alert.title == "contract drift paused flow closed-won-to-subscription"
+    assert "Opportunity.StripePriceID__c, which the flow reads, missing" in alert.detail
+    assert finance_status(store)["paused_flows"] == {"closed-won-to-subscription": [
+        "flow closed-won-to-subscription: Opportunity.StripePriceID__c, which the flow "
+        "reads, missing"]}
+    # Its writeback field made read-only instead: still paused, for that reason now; fixed:
+    # resumed.
+    sf.describes["Opportunity"] = load_org([]).describes["Opportunity"]
+    for f in sf.describes["Opportunity"]["fields"]:
+        if f["name"] == "StripeSubscriptionID__c":
+            f["updateable"] = False
+    clock.now += 61
+    assert monitor.tick().paused == [] and monitor.paused == {"closed-won-to-subscription"}
+    assert "writeback field Opportunity.StripeSubscriptionID__c not writable" in \
+        finance_status(store)["paused_flows"]["closed-won-to-subscription"][0]
+    sf.describes["Opportunity"] = load_org([]).describes["Opportunity"]
+    clock.now += 61
+    assert monitor.tick().resumed == ["closed-won-to-subscription"]
+    assert monitor.paused == frozenset()
+
+
 def test_a_type_change_is_drift(make):
     monitor, sf, _alerter, clock, _ = make(FinanceSettings(drift_check_minutes=1))
     for f in sf.describes["Account"]["fields"]:
