@@ -14,6 +14,7 @@ import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from runner.sandbox.salesforce import ids
@@ -124,7 +125,7 @@ class BulkIngest(JobBoard[Job]):
             job.stored = (len(job.successes), len(job.failures), len(job.unprocessed))
             self.add(job.id, job)
             if job.state in (UPLOADED, RUNNING):
-                self.start(f"bulk-{job.id}", lambda job=job: self._process(job))
+                self.start(f"bulk-{job.id}", partial(self._process, job))
 
     def _save(self, job: Job, upload: bytes | None = None) -> None:
         self.store.save_job(job.id, self.kind, job.saved(), upload=upload)

@@ -15,6 +15,7 @@ import base64
 import binascii
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from runner.sandbox.salesforce.bulk_common import (
@@ -101,7 +102,7 @@ class BulkQuery(JobBoard[QueryJob]):
             job.rows = [row for _kind, row in results]
             self.add(job.id, job)
             if job.state in (UPLOADED, RUNNING):
-                self.start(f"bulk-query-{job.id}", lambda job=job: self._process(job))
+                self.start(f"bulk-query-{job.id}", partial(self._process, job))
 
     def _save(self, job: QueryJob) -> None:
         self.store.save_job(job.id, self.kind, job.saved())
@@ -156,8 +157,9 @@ class BulkQuery(JobBoard[QueryJob]):
                        call.version)
         self._save(job)
         self.add(job.id, job)
+        info = job.info()  # as created: the worker may finish before we answer
         self.start(f"bulk-query-{job.id}", lambda: self._process(job))
-        return Reply(200, job.info())
+        return Reply(200, info)
 
     def _abort(self, call: Call, job: QueryJob) -> Reply:
         wanted = call.json_object().get("state")

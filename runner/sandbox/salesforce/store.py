@@ -182,7 +182,7 @@ class OrgStore:
     def load_jobs(self) -> list[tuple[str, dict, bytes | None, list[tuple[str, list]]]]:
         """Every stored job: ``(kind, state, upload, [(result kind, row), ...])``."""
         with self.engine.connect() as conn:
-            jobs = {
+            jobs: dict[str, tuple[str, dict, bytes | None, list[tuple[str, list]]]] = {
                 row.id: (row.kind, json.loads(row.state), row.upload, [])
                 for row in conn.execute(select(bulk_jobs))
             }
