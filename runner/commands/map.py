@@ -72,24 +72,39 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _suggest(args: argparse.Namespace) -> int:
-    from mappings.suggest import suggest_mappings
+    from mappings.suggest import suggest_lookups, suggest_mappings
 
     source = _object(args.source)
     target = _object(args.target)
     suggestions = suggest_mappings(source, target, limit=args.limit)
+    # Reference fields (Account__c) are filled by lookups through an external id, not mapped.
+    lookups = (
+        suggest_lookups(source, target, _shipped_catalog(System.SALESFORCE))
+        if source.system is System.STRIPE and target.system is System.SALESFORCE
+        else []
+    )
     if args.json:
-        json.dump([s.to_dict() for s in suggestions], sys.stdout, indent=2, ensure_ascii=False)
+        rows = [{"kind": "field", **s.to_dict()} for s in suggestions]
+        rows += [{"kind": "lookup", **lk.to_dict()} for lk in lookups]
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0
-    if not suggestions:
+    if not suggestions and not lookups:
         print(f"no suggestions for {args.source} -> {args.target}")
         return 0
-    width = max(len(s.source_path) for s in suggestions)
+    width = max((len(s.source_path) for s in suggestions), default=0)
     for s in suggestions:
         chain = " | ".join(step.name for step in s.transforms)
         via = f"  via {chain}" if chain else ""
         print(f"{s.score:4.2f}  {s.source_path:<{width}} -> {s.target_field}{via}")
         print(f"      {'; '.join(s.reasons)}")
+    if lookups:
+        print("lookups:")
+    for lk in lookups:
+        ref = lk.lookup
+        print(f"{lk.score:4.2f}  {ref.target} = the {ref.object} whose {ref.match_field} "
+              f"equals {ref.source}")
+        print(f"      {'; '.join(lk.reasons)}")
     return 0
 
 

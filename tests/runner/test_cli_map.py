@@ -96,7 +96,8 @@ def test_preview_missing_input_file(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_suggest_ranks_obvious_pairs_first(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["map", "suggest", "--source", "stripe:customer", "--target", "salesforce:Contact", "--json"])
-    ranked = [(s["source_path"], s["target_field"]) for s in json.loads(capsys.readouterr().out)]
+    rows = json.loads(capsys.readouterr().out)
+    ranked = [(s["source_path"], s["target_field"]) for s in rows if s["kind"] == "field"]
     assert code == 0
     assert ("email", "Email") in ranked[:5]
     assert ("phone", "Phone") in ranked[:5]
@@ -109,3 +110,13 @@ def test_suggest_ranks_obvious_pairs_first(capsys: pytest.CaptureFixture[str]) -
 def test_suggest_bad_objects(source: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["map", "suggest", "--source", source, "--target", "salesforce:Account"])
     assert code == 1 and message in capsys.readouterr().err
+
+
+def test_suggest_offers_the_account_lookup_for_payments(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["map", "suggest", "--source", "stripe:charge", "--target", "salesforce:Payment__c", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    lookups = [(r["target"], r["object"], r["match_field"], r["source"]) for r in rows if r["kind"] == "lookup"]
+    assert code == 0
+    # The template's own lookup: Payment__c.Account__c through Account.StripeCustomerID__c.
+    assert ("Account__c", "Account", "StripeCustomerID__c", "customer") in lookups
+    assert not any(r["kind"] == "field" and r["target_field"] == "Account__c" for r in rows)
