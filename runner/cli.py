@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from mappings import __version__
 from mappings.errors import MappingError
 from runner.errors import RunnerError
+from runner.secrets import configure_logging
 
 # Order is the order shown in --help.
 COMMAND_MODULES = (
@@ -56,15 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    if not logging.getLogger().handlers:
+        # Redacted from the first record, and marked as ours so that `run` replaces it with
+        # its configured format: basicConfig's plain handler printed records unmasked, and
+        # then every record twice once `run` added its own handler beside it.
+        configure_logging("text", logging.DEBUG if args.debug else logging.WARNING)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below and not at exit
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`status | head`): stop quietly, like other command-line
+        # tools, and keep the interpreter's final flush from failing on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (MappingError, RunnerError, OSError) as exc:
         if args.debug:
             raise

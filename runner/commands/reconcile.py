@@ -54,7 +54,8 @@ def register(subparsers: Any) -> None:
 
     parser = subparsers.add_parser(
         "reconcile", help="reconcile Stripe payouts with the payment records in Salesforce",
-        description=__doc__.split("\n\n", 2)[2] if __doc__ else None,
+        # The module docstring's usage part, without its reST literal quotes.
+        description=__doc__.split("\n\n", 2)[2].replace("``", "") if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="date_from", required=True, metavar="DATE",
                         help="first day of the period (YYYY-MM-DD, UTC)")
