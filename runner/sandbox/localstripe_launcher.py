@@ -253,7 +253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", args.port))
+    try:
+        sock.bind(("127.0.0.1", args.port))
+    except OSError as exc:
+        # On stdout, where the starter waits for READY_PREFIX: it quotes this line to the
+        # user instead of a traceback and "did not start".
+        print(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}", flush=True)
+        return 1
     sock.listen(128)
     print(f"{READY_PREFIX}{sock.getsockname()[1]}", flush=True)
     # Nobody reads our stdout after that line: send the rest nowhere, so a chatty

@@ -197,10 +197,16 @@ def _read_port(proc: subprocess.Popen[bytes], timeout: float) -> int:
     reader.join(timeout)
     line = found[0].decode("utf-8", "replace").strip() if found else ""
     if not line.startswith(READY_PREFIX):
-        raise SandboxError(
-            "localstripe did not start"
-            + (f" (it printed {line!r})" if line else f" within {timeout:.0f} s")
-        )
+        if line:
+            why = f": {line}"
+        elif found:  # its stdout closed: it exited rather than hung
+            try:
+                why = f" (it exited with code {proc.wait(timeout=5)})"
+            except subprocess.TimeoutExpired:
+                why = " (it closed its output)"
+        else:
+            why = f" within {timeout:.0f} s"
+        raise SandboxError("localstripe did not start" + why)
     return int(line[len(READY_PREFIX):])
 
 

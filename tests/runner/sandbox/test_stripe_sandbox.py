@@ -226,3 +226,15 @@ def test_localstripe_exits_when_its_starter_is_killed():
     assert not alive()
     with pytest.raises(requests.ConnectionError):
         requests.get(api_base + "/v1/balance", timeout=2)
+
+
+def test_a_port_in_use_is_named_at_once(sandbox: StripeSandbox, capfd):
+    # The running sandbox holds its port: a second one there says so, without a traceback
+    # and without waiting out the start timeout for a process that has already exited.
+    with pytest.raises(SandboxError) as caught:
+        start_stripe_sandbox(port=sandbox.port, timeout=300)
+    message = str(caught.value)
+    assert message.startswith("localstripe did not start: ")
+    assert f"cannot listen on 127.0.0.1:{sandbox.port}" in message
+    assert "within" not in message
+    assert "Traceback" not in capfd.readouterr().err
