@@ -191,8 +191,9 @@ class ExportDialog(QDialog):
         self.progress.setVisible(False)
         self.export_button.setEnabled(True)
         signed = f"signed (key {result.fingerprint})" if result.signed else "not signed"
+        flows = f"{len(result.flows)} flow{'' if len(result.flows) == 1 else 's'}"
         self.status.setText(
-            f"✓ Wrote {result.path} and opened it again: {len(result.flows)} flows "
+            f"✓ Wrote {result.path} and opened it again: {flows} "
             f"({', '.join(result.flows)}), {signed}."
         )
         self.exported.emit(result)

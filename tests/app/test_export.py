@@ -83,6 +83,7 @@ def test_dialog_exports_off_the_ui_thread(qtbot, dialog, document, tmp_path):
     assert result.path == tmp_path / "out.fbz"
     assert result.signed
     assert "opened it again" in dialog.status.text()
+    assert f": 1 flow ({result.flows[0]})," in dialog.status.text()  # one flow, singular
     assert public_key_fingerprint(key) in dialog.status.text()
     assert dialog.export_button.isEnabled() and dialog.progress.isHidden()
     assert "manifest.json" in zipfile.ZipFile(result.path).namelist()
