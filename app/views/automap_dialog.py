@@ -1,8 +1,10 @@
 """Auto-map: the ranked suggestions for the current flow, to accept or reject.
 
 Suggestions come from ``mappings.suggest.suggest_mappings`` (name similarity, synonyms and
-type fit, each with its reasons). Fields the flow already maps are shown but cannot be
-ticked. Accepting maps every ticked suggestion as one undo step.
+type fit, each with its reasons), and reference fields come from ``suggest_lookups`` as
+lookups through an external id (``Account__c`` = the Account whose StripeCustomerID__c is
+the charge's customer). Fields the flow already fills are shown but cannot be ticked.
+Accepting maps and looks up every ticked suggestion as one undo step.
 """
 
 from __future__ import annotations
@@ -27,7 +29,24 @@ from PySide6.QtWidgets import (
 from app.document.document import StudioDocument
 from app.models.qtmodel import ROOT, Index, column_header
 from mappings.errors import MappingError
-from mappings.suggest import Suggestion, suggest_mappings
+from mappings.schema.model import System
+from mappings.suggest import LookupSuggestion, Suggestion, suggest_lookups, suggest_mappings
+
+Choice = Suggestion | LookupSuggestion
+
+
+def source_of(item: Choice) -> str:
+    return item.lookup.source if isinstance(item, LookupSuggestion) else item.source_path
+
+
+def target_of(item: Choice) -> str:
+    return item.lookup.target if isinstance(item, LookupSuggestion) else item.target_field
+
+
+def _how(item: Choice) -> str:
+    if isinstance(item, LookupSuggestion):
+        return f"lookup: {item.lookup.object}.{item.lookup.match_field}"
+    return " → ".join(t.name for t in item.transforms)
 
 DEFAULT_THRESHOLD = 0.8  # ticked by default from this score up
 
@@ -37,7 +56,7 @@ class SuggestionModel(QAbstractTableModel):
 
     def __init__(
         self,
-        suggestions: list[Suggestion],
+        suggestions: list[Choice],
         already_mapped: set[str] | frozenset[str] = frozenset(),
         parent: QObject | None = None,
     ) -> None:
@@ -45,15 +64,15 @@ class SuggestionModel(QAbstractTableModel):
         self.suggestions = list(suggestions)
         self.already_mapped = set(already_mapped)
         self.checked = [
-            s.score >= DEFAULT_THRESHOLD and s.target_field not in self.already_mapped
+            s.score >= DEFAULT_THRESHOLD and target_of(s) not in self.already_mapped
             for s in self.suggestions
         ]
 
-    def accepted(self) -> list[Suggestion]:
+    def accepted(self) -> list[Choice]:
         return [s for s, on in zip(self.suggestions, self.checked, strict=True) if on]
 
     def set_all(self, on: bool) -> None:
-        self.checked = [on and s.target_field not in self.already_mapped for s in self.suggestions]
+        self.checked = [on and target_of(s) not in self.already_mapped for s in self.suggestions]
         if self.suggestions:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self.suggestions) - 1, 0))
 
@@ -73,13 +92,13 @@ class SuggestionModel(QAbstractTableModel):
             return None
         s = self.suggestions[index.row()]
         col = index.column()
-        taken = s.target_field in self.already_mapped
+        taken = target_of(s) in self.already_mapped
         if role == Qt.ItemDataRole.DisplayRole:
             return (
-                s.source_path,
-                s.target_field + (" (already mapped)" if taken else ""),
+                source_of(s),
+                target_of(s) + (" (already mapped)" if taken else ""),
                 f"{s.score:.0%}",
-                " → ".join(t.name for t in s.transforms),
+                _how(s),
                 "; ".join(s.reasons),
             )[col]
         if role == Qt.ItemDataRole.CheckStateRole and col == 0:
@@ -97,7 +116,7 @@ class SuggestionModel(QAbstractTableModel):
             not index.isValid()
             or index.column() != 0
             or role != Qt.ItemDataRole.CheckStateRole
-            or self.suggestions[index.row()].target_field in self.already_mapped
+            or target_of(self.suggestions[index.row()]) in self.already_mapped
         ):
             return False
         state = value.value if hasattr(value, "value") else value
@@ -109,7 +128,7 @@ class SuggestionModel(QAbstractTableModel):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         flags = Qt.ItemFlag.ItemIsSelectable
-        if self.suggestions[index.row()].target_field not in self.already_mapped:
+        if target_of(self.suggestions[index.row()]) not in self.already_mapped:
             flags |= Qt.ItemFlag.ItemIsEnabled
             if index.column() == 0:
                 flags |= Qt.ItemFlag.ItemIsUserCheckable
@@ -136,10 +155,10 @@ class AutoMapDialog(QDialog):
         self.resize(900, 520)
         taken = set(flow_obj.target_fields())
         # Open choices first, then what the flow already maps (shown for context).
-        ranked = sorted(
-            suggest_mappings(source, target),
-            key=lambda s: (s.target_field in taken, -s.score),
-        )
+        choices: list[Choice] = list(suggest_mappings(source, target))
+        if source.system is System.STRIPE and target.system is System.SALESFORCE:
+            choices += suggest_lookups(source, target, document.catalogs.get(System.SALESFORCE))
+        ranked = sorted(choices, key=lambda s: (target_of(s) in taken, -s.score))
         self.model = SuggestionModel(ranked, taken, self)
         self.table = QTableView(self)
         self.table.setModel(self.model)
@@ -193,12 +212,16 @@ class AutoMapDialog(QDialog):
         with self.document.macro(f"Auto-map {len(chosen)} fields"):
             for s in chosen:
                 try:
-                    self.document.map_field(
-                        self.flow_name, s.source_path, s.target_field, list(s.transforms)
-                    )
+                    if isinstance(s, LookupSuggestion):
+                        current = self.document.flow(self.flow_name).lookups
+                        self.document.set_lookups(self.flow_name, [*current, s.lookup])
+                    else:
+                        self.document.map_field(
+                            self.flow_name, s.source_path, s.target_field, list(s.transforms)
+                        )
                     mapped += 1
                 except MappingError as exc:
-                    refused.append(f"{s.source_path} → {s.target_field}: {exc}")
+                    refused.append(f"{source_of(s)} → {target_of(s)}: {exc}")
         return mapped, refused
 
     def accept(self) -> None:

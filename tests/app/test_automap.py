@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.document.document import StudioDocument, default_catalogs
-from app.views.automap_dialog import AutoMapDialog, SuggestionModel
+from app.views.automap_dialog import AutoMapDialog, SuggestionModel, target_of
 from mappings.document.model import Action, Flow, ObjectRef, Operation, Trigger
 from mappings.errors import MappingError
 from mappings.schema.model import System
@@ -79,13 +79,13 @@ def test_reopened_dialog_marks_mapped_targets(doc, qtbot):
     first = AutoMapDialog(doc)
     qtbot.addWidget(first)
     first.apply()
-    mapped = {m.target for m in doc.flow("charges").fields}
+    mapped = set(doc.flow("charges").target_fields())  # fields and lookups
     assert mapped
     again = AutoMapDialog(doc)
     qtbot.addWidget(again)
-    assert {s.target_field for s in again.model.accepted()}.isdisjoint(mapped)
+    assert {target_of(s) for s in again.model.accepted()}.isdisjoint(mapped)
     # open choices are listed before the mapped ones
-    taken = [s.target_field in mapped for s in again.model.suggestions]
+    taken = [target_of(s) in mapped for s in again.model.suggestions]
     assert taken == sorted(taken)
 
 
@@ -103,3 +103,18 @@ def test_no_flow_is_a_clear_error(qtbot):
     document.new_workspace()
     with pytest.raises(MappingError, match="needs a flow"):
         AutoMapDialog(document)
+
+
+def test_reference_fields_are_offered_as_lookups(doc, qtbot):
+    dialog = AutoMapDialog(doc)
+    qtbot.addWidget(dialog)
+    rows = {target_of(s): s for s in dialog.model.suggestions}
+    assert "Account__c" in rows and hasattr(rows["Account__c"], "lookup")
+    dialog.apply()
+    [lookup] = [lk for lk in doc.flow("charges").lookups if lk.target == "Account__c"]
+    assert (lookup.object, lookup.match_field, lookup.source) == (
+        "Account", "StripeCustomerID__c", "customer"
+    )
+    assert all(m.target != "Account__c" for m in doc.flow("charges").fields)
+    doc.undo_stack.undo()  # one step takes back the fields and the lookup together
+    assert doc.flow("charges").lookups == [] and doc.flow("charges").fields == []
