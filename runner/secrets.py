@@ -304,4 +304,12 @@ def configure_logging(format: str = "json", level: str | int = "INFO",  # noqa: 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Libraries that narrate every request or migration at INFO drown the runner's own lines;
+    # they speak up at WARNING, or at every level when the runner logs at DEBUG.
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.NOTSET if level <= logging.DEBUG
+                                         else max(level, logging.WARNING))
     return redactor
+
+
+_CHATTY_LIBRARIES = ("stripe", "alembic", "urllib3", "simple_salesforce")

@@ -201,3 +201,24 @@ def _restore_logging():
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
+
+
+def test_chatty_libraries_are_quiet_at_info_and_heard_at_debug() -> None:
+    import io
+    import logging
+
+    from runner.secrets import configure_logging
+
+    out = io.StringIO()
+    try:
+        configure_logging("text", "INFO", stream=out)
+        logging.getLogger("stripe").info("message='Request to Stripe api' method=post")
+        logging.getLogger("alembic.runtime.migration").info("Will assume non-transactional DDL.")
+        logging.getLogger("runner.app").info("runner started")
+        assert "runner started" in out.getvalue()
+        assert "Stripe api" not in out.getvalue() and "DDL" not in out.getvalue()
+        configure_logging("text", "DEBUG", stream=out)
+        logging.getLogger("stripe").info("now heard")
+        assert "now heard" in out.getvalue()
+    finally:
+        configure_logging("text", "WARNING", stream=io.StringIO())
