@@ -110,6 +110,21 @@ def _local_outcome(index: int, result: MappingResult, dry: bool) -> RecordResult
     return None
 
 
+def _org_resolver(connector: SalesforceConnector) -> Callable[[str, str, Any], str | None]:
+    """Lookups answered by the org, as the runner does: the record found by its external
+    id, or none (an optional lookup is then left empty; a required one fails the record)."""
+    cache: dict[tuple[str, str, Any], str | None] = {}
+
+    def resolve(obj: str, match_field: str, value: Any) -> str | None:
+        key = (obj, match_field, value)
+        if key not in cache:
+            ids = connector.find_ids(obj, match_field, [value]).get(value) or []
+            cache[key] = ids[0] if ids else None
+        return cache[key]
+
+    return resolve
+
+
 def dry_run(
     flow: Flow,
     document: MappingDocument,
@@ -121,15 +136,7 @@ def dry_run(
     """What a run would do to the org, writing nothing."""
     plan = _compile(flow, document, target_schema)
     total = len(samples) + 1  # the last step resolves the external ids
-    cache: dict[tuple[str, str, Any], str | None] = {}
-
-    def resolve(obj: str, match_field: str, value: Any) -> str | None:
-        key = (obj, match_field, value)
-        if key not in cache:
-            ids = connector.find_ids(obj, match_field, [value]).get(value) or []
-            cache[key] = ids[0] if ids else None
-        return cache[key]
-
+    resolve = _org_resolver(connector)
     results: list[RecordResult | None] = []
     mapped: list[tuple[int, MappingResult]] = []
     for index, sample in enumerate(samples):
@@ -198,14 +205,15 @@ def real_run(
 ) -> RunReport:
     """Write the mapped samples to the org; each record's result with Salesforce's message.
 
-    Lookups go as relationship references by external id, which Salesforce resolves itself
-    (an unknown one comes back as that record's error).
+    Lookups are resolved against the org first, exactly as in the dry run (and the runner),
+    so what the dry run promised is what happens.
     """
     plan = _compile(flow, document, target_schema)
+    resolve = _org_resolver(connector)
     results: list[RecordResult | None] = []
     to_send: list[tuple[int, MappingResult]] = []
     for index, sample in enumerate(samples):
-        result = plan.apply(sample)
+        result = plan.apply(sample, resolve)
         decided = _local_outcome(index, result, dry=False)
         if decided is not None and decided.outcome == "fail":
             decided.message = f"not sent: {decided.message}"

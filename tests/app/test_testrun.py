@@ -100,9 +100,9 @@ def test_real_run_reports_salesforce_errors_per_record(qtbot, catalogs, services
     flow = document.flow("charge-to-payment")
     good = copy.deepcopy(flow.fixtures[0].input["data"]["object"])
     good.update(id="ch_testrun_good", customer=None)
-    # A reference to an Account nobody has: only Salesforce can say it is wrong.
-    unknown = dict(copy.deepcopy(good), id="ch_testrun_bad", customer="cus_nobody_has_this")
-    services.publish_samples(flow.name, [good, unknown])
+    # A negative amount breaks the org's validation rule: only Salesforce can say so.
+    negative = dict(copy.deepcopy(good), id="ch_testrun_bad", amount=-500)
+    services.publish_samples(flow.name, [good, negative])
 
     dry = _run(qtbot, panel, dry=True)
     assert [r.action for r in dry.results] == ["would create", "would create"]
@@ -112,8 +112,24 @@ def test_real_run_reports_salesforce_errors_per_record(qtbot, catalogs, services
     assert by_source["ch_testrun_good"].action == "created"
     bad = by_source["ch_testrun_bad"]
     assert bad.action == "failed"
-    assert "cus_nobody_has_this" in bad.message  # Salesforce's own message names the value
+    assert "negative" in bad.message.lower()  # the validation rule's own message
     assert panel.model.data(panel.model.index(1, 3)) == bad.message
+
+
+def test_an_optional_lookup_that_does_not_resolve_is_left_empty_in_both_runs(
+    qtbot, catalogs, services
+):
+    # As the runner does: the Payment is written without its Account, in the dry run's
+    # prediction and in the real run alike.
+    document = _open(qtbot, catalogs, "charges-payments")
+    _preview, panel = _panels(qtbot, document, services)
+    flow = document.flow("charge-to-payment")
+    charge = dict(copy.deepcopy(flow.fixtures[0].input["data"]["object"]),
+                  id="ch_testrun_orphan", customer="cus_nobody_has_this")
+    services.publish_samples(flow.name, [charge])
+    assert [r.action for r in _run(qtbot, panel, dry=True).results] == ["would create"]
+    [real] = _run(qtbot, panel, dry=False).results
+    assert real.action == "created" and "Account__c" not in (real.record or {})
 
 
 def test_dry_run_fails_a_required_lookup_that_does_not_resolve(catalogs, services):
