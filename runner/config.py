@@ -165,8 +165,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between monitor checks (drift schedule, volume, null rates, cursor, "
             "writing anomaly Cases).", "FIELDBRIDGE_MONITORS_INTERVAL"),
     Setting("runner.monitors.drift_check_minutes", float, 15.0,
-            "Minutes between re-checks of the org's describe against what the flows write; a "
-            "flow whose fields drifted is paused (the others keep running). 0: no re-check.",
+            "Minutes between re-checks of the org's describe against what the flows write and, "
+            "for Salesforce-triggered flows, the fields they read and write back; a flow whose "
+            "fields drifted is paused (the others keep running). 0: no re-check.",
             "FIELDBRIDGE_DRIFT_CHECK_MINUTES"),
     Setting("runner.monitors.expected_min_per_hour", list, [],
             "Minimum records per hour per flow, as a table {\"charge-to-payment\" = 1} or "

@@ -33,6 +33,11 @@ def _day(ts: int | None) -> str:
     return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
+def _last_day(until: int | None) -> str:
+    """The period's end is exclusive (midnight after it); people read the last day in it."""
+    return _day(None if until is None else until - 1)
+
+
 def _totals_row(t: Totals) -> list[str]:
     return [*(str(t.counts[s]) for s in STATUSES), str(t.gross), str(t.fees), str(t.net)]
 
@@ -51,7 +56,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def render_text(report: ReconciliationReport) -> str:
     """The readable report: summary, per currency, per Account, payouts, flagged lines."""
-    parts = [f"Reconciliation {_day(report.since)} .. {_day(report.until)}: "
+    parts = [f"Reconciliation {_day(report.since)} .. {_last_day(report.until)}: "
              + ("everything reconciles" if report.ok else "problems found"),
              "  " + ", ".join(f"{LABELS[s]} {report.count(s)}" for s in STATUSES), ""]
     parts += ["Per currency", _table(["currency", *_TOTAL_HEADERS],
@@ -109,7 +114,7 @@ def render_html(report: ReconciliationReport, *, title: str = "Payout reconcilia
     summary = ", ".join(f"{_h(LABELS[s])}: {report.count(s)}" for s in STATUSES)
     sections = [
         f"<h1>{_h(title)}</h1>",
-        f"<p>Period {_h(_day(report.since))} to {_h(_day(report.until))}: {status}</p>",
+        f"<p>Period {_h(_day(report.since))} to {_h(_last_day(report.until))}: {status}</p>",
         f"<p>{summary}</p>",
         "<h2>Per currency</h2>",
         _html_table(["currency", *_TOTAL_HEADERS],

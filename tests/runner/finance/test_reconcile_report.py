@@ -22,7 +22,8 @@ def sample():
 
 def test_text_report_has_the_tables_and_reasons() -> None:
     text = render_text(sample())
-    assert text.startswith("Reconciliation 2026-01-01 .. 2026-01-02: problems found")
+    # until is the exclusive midnight after the period: a one-day period reads as one day.
+    assert text.startswith("Reconciliation 2026-01-01 .. 2026-01-01: problems found")
     assert "Per currency" in text and "Per Account" in text
     assert "O'Brien & <Sons>" in text
     assert "charge ch_<script> (5.00 USD) has no Payment__c in Salesforce" in text
