@@ -7,10 +7,10 @@ are refused here rather than by the org, with a message that names the value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mappings.errors import TransformError
@@ -24,6 +24,7 @@ from mappings.transforms.registry import (
     register,
 )
 
+_T = TypeVar("_T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Salesforce's valid DateTime range, as Unix seconds.
 MIN_UNIX = int((datetime(1700, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds())
@@ -91,73 +92,62 @@ def _zone(args: Mapping[str, Any], name: str) -> tzinfo:
         raise TransformError(f"transform {name!r}: unknown time zone {tz_name!r}") from None
 
 
-def _build_unix_to_datetime(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
+def _keep_none(convert: Callable[[Any], Any]) -> StepFn:
+    """A step that applies ``convert`` to a value and passes an empty value (None) through."""
+
     def step(value: Any, ctx: StepContext) -> Any:
-        if value is None:
-            return None
-        return format_datetime(_from_unix(_seconds(value)))
+        return None if value is None else convert(value)
 
     return step
+
+
+def _read_iso(value: Any, parse: Callable[[str], _T], what: str, form: str = "") -> _T:
+    """ISO text read by ``parse``; errors name the value and ``what`` it should have been."""
+    if not isinstance(value, str):
+        raise TransformError(f"cannot read {value!r} as {what}: expected text")
+    try:
+        return parse(value.strip())
+    except ValueError:
+        raise TransformError(f"cannot read {value!r} as {what}{form}") from None
+
+
+def _build_unix_to_datetime(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
+    return _keep_none(lambda value: format_datetime(_from_unix(_seconds(value))))
 
 
 def _build_unix_to_date(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
     zone = _zone(args, "unix_to_date")
-
-    def step(value: Any, ctx: StepContext) -> Any:
-        if value is None:
-            return None
-        return _from_unix(_seconds(value)).astimezone(zone).date().isoformat()
-
-    return step
+    return _keep_none(
+        lambda value: _from_unix(_seconds(value)).astimezone(zone).date().isoformat()
+    )
 
 
 def parse_datetime(value: Any) -> datetime:
     """An aware datetime from Salesforce DateTime or ISO 8601 text; naive text is UTC."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        try:
-            # Python 3.11 reads every Salesforce form: .000, +0000, Z, +00:00.
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise TransformError(f"cannot read {value!r} as a date-time") from None
-    else:
-        raise TransformError(f"cannot read {value!r} as a date-time: expected text")
+    # Python 3.11 reads every Salesforce form: .000, +0000, Z, +00:00.
+    moment = (value if isinstance(value, datetime)
+              else _read_iso(value, datetime.fromisoformat, "a date-time"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment
 
 
 def _build_datetime_to_unix(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
-    def step(value: Any, ctx: StepContext) -> Any:
-        if value is None:
-            return None
-        return _to_unix(parse_datetime(value))
-
-    return step
+    return _keep_none(lambda value: _to_unix(parse_datetime(value)))
 
 
 def _build_date_to_unix(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
     zone = _zone(args, "date_to_unix")
 
-    def step(value: Any, ctx: StepContext) -> Any:
-        if value is None:
-            return None
+    def convert(value: Any) -> int | float:
         if isinstance(value, datetime):
             raise TransformError(f"cannot read {value!r} as a date: it is a date-time")
-        if isinstance(value, date):
-            day = value
-        elif isinstance(value, str):
-            try:
-                day = date.fromisoformat(value.strip())
-            except ValueError:
-                raise TransformError(f"cannot read {value!r} as a date (YYYY-MM-DD)") from None
-        else:
-            raise TransformError(f"cannot read {value!r} as a date: expected text")
+        day = (value if isinstance(value, date)
+               else _read_iso(value, date.fromisoformat, "a date", " (YYYY-MM-DD)"))
         midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
         return _to_unix(midnight.astimezone(UTC))
 
-    return step
+    return _keep_none(convert)
 
 
 _TZ = ParamSpec(
