@@ -125,6 +125,26 @@ def _org_resolver(connector: SalesforceConnector) -> Callable[[str, str, Any], s
     return resolve
 
 
+def _map_samples(
+    plan: FlowPlan, samples: Sequence[dict[str, Any]],
+    resolve: Callable[[str, str, Any], str | None],
+    *, dry: bool, each: Callable[[int], None] | None = None,
+) -> tuple[list[RecordResult | None], list[tuple[int, MappingResult]]]:
+    """Every sample mapped: the outcomes decided without the org (None where the org decides)
+    and the mapped records left for the org, by sample index. ``each`` hears every index."""
+    results: list[RecordResult | None] = []
+    mapped: list[tuple[int, MappingResult]] = []
+    for index, sample in enumerate(samples):
+        result = plan.apply(sample, resolve)
+        decided = _local_outcome(index, result, dry=dry)
+        results.append(decided)
+        if decided is None:
+            mapped.append((index, result))
+        if each is not None:
+            each(index)
+    return results, mapped
+
+
 def dry_run(
     flow: Flow,
     document: MappingDocument,
@@ -136,16 +156,8 @@ def dry_run(
     """What a run would do to the org, writing nothing."""
     plan = _compile(flow, document, target_schema)
     total = len(samples) + 1  # the last step resolves the external ids
-    resolve = _org_resolver(connector)
-    results: list[RecordResult | None] = []
-    mapped: list[tuple[int, MappingResult]] = []
-    for index, sample in enumerate(samples):
-        result = plan.apply(sample, resolve)
-        decided = _local_outcome(index, result, dry=True)
-        results.append(decided)
-        if decided is None:
-            mapped.append((index, result))
-        _tick(progress, index + 1, total)
+    results, mapped = _map_samples(plan, samples, _org_resolver(connector), dry=True,
+                                   each=lambda index: _tick(progress, index + 1, total))
 
     op = flow.operation
     target = flow.target.object
@@ -209,17 +221,10 @@ def real_run(
     so what the dry run promised is what happens.
     """
     plan = _compile(flow, document, target_schema)
-    resolve = _org_resolver(connector)
-    results: list[RecordResult | None] = []
-    to_send: list[tuple[int, MappingResult]] = []
-    for index, sample in enumerate(samples):
-        result = plan.apply(sample, resolve)
-        decided = _local_outcome(index, result, dry=False)
+    results, to_send = _map_samples(plan, samples, _org_resolver(connector), dry=False)
+    for decided in results:
         if decided is not None and decided.outcome == "fail":
             decided.message = f"not sent: {decided.message}"
-        results.append(decided)
-        if decided is None:
-            to_send.append((index, result))
     total = len(to_send)
     _tick(progress, 0, total)
     op, target = flow.operation, flow.target.object
