@@ -8,11 +8,14 @@ vocabulary of :class:`FieldKind`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from mappings.errors import UnknownFieldError
+
+_INDEX = re.compile(r"\.\d+(?=\.|$)")
 
 
 class System(StrEnum):
@@ -118,6 +121,12 @@ class ObjectSchema:
                 if candidate.path.lower() == lowered:
                     return candidate
             return None
+        if _INDEX.search(path):
+            # A list element by position (items.data.0.price.id) is described once, as
+            # items.data[].price.id.
+            found = self.fields.get(_INDEX.sub("[]", path))
+            if found is not None:
+                return found
         parent, _, _ = path.rpartition(".")
         while parent:
             owner = self.fields.get(parent)

@@ -494,3 +494,10 @@ def test_example_values_match_their_kinds(
         }[field.kind]
         assert isinstance(value, expected_type), path
     assert example["status"] in charge.field("status").enum_values
+
+
+def test_list_elements_by_position_resolve_to_their_element_fields() -> None:
+    sub = load_stripe_catalog()["subscription"]
+    assert sub.field("items.data.0.price.nickname").path == "items.data[].price.nickname"
+    assert sub.field("items.data.3.current_period_end").kind is FieldKind.TIMESTAMP
+    assert sub.find("items.data.0.no_such_field") is None
