@@ -14,8 +14,8 @@ from mappings.suggest import suggest_mappings
 
 
 @pytest.fixture
-def doc(qtbot) -> StudioDocument:
-    document = StudioDocument(catalogs=default_catalogs())
+def doc(qtbot, catalogs) -> StudioDocument:
+    document = StudioDocument(catalogs=catalogs)
     document.new_workspace()
     document.add_flow(
         Flow(

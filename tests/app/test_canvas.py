@@ -15,13 +15,6 @@ FLOW = "charge-to-payment"
 
 
 @pytest.fixture
-def doc(qtbot) -> StudioDocument:
-    document = StudioDocument(catalogs=default_catalogs())
-    document.open_template("charges-payments")
-    return document
-
-
-@pytest.fixture
 def view(doc, qtbot) -> MappingView:
     widget = MappingView(MappingScene(doc))
     qtbot.addWidget(widget)

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from app.document.document import StudioDocument, default_catalogs
+from app.document.document import StudioDocument
 from mappings.document.model import (
     Condition,
     ConditionOp,
@@ -17,13 +17,6 @@ from mappings.document.model import (
 from mappings.errors import EditError
 
 FLOW = "charge-to-payment"
-
-
-@pytest.fixture
-def doc(qtbot) -> StudioDocument:
-    document = StudioDocument(catalogs=default_catalogs())
-    document.open_template("charges-payments")
-    return document
 
 
 def _snapshot(doc: StudioDocument):

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLineEdit, QListWidget
 
-from app.document.document import StudioDocument, default_catalogs
+from app.document.document import StudioDocument
 from app.views.condition_editor import ConditionEditor, parse_scalar
 from app.views.transform_panel import split_sample
 from mappings.document.model import Condition, ConditionOp
@@ -19,17 +19,9 @@ FLOW = "invoice-to-order"
 EXPR_FLOW = "invoice-paid-to-contract"
 
 
-@pytest.fixture(scope="module")
-def catalogs():
-    return default_catalogs()
-
-
 @pytest.fixture
-def doc(qtbot, catalogs) -> StudioDocument:
-    document = StudioDocument(catalogs=catalogs)
-    document.open_template("subscriptions")
-    document.set_current_flow(FLOW)
-    return document
+def doc(open_template) -> StudioDocument:
+    return open_template("subscriptions", FLOW)
 
 
 @pytest.fixture

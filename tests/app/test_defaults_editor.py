@@ -8,24 +8,16 @@ import pytest
 from PySide6.QtWidgets import QComboBox, QLineEdit
 
 from app.canvas.scene import MappingScene
-from app.document.document import StudioDocument, default_catalogs
+from app.document.document import StudioDocument
 from app.views.defaults_editor import DefaultsEditor
 from mappings.schema.model import System
 
 FLOW = "dispute-to-case"
 
 
-@pytest.fixture(scope="module")
-def catalogs():
-    return default_catalogs()
-
-
 @pytest.fixture
-def doc(qtbot, catalogs) -> StudioDocument:
-    document = StudioDocument(catalogs=catalogs)
-    document.open_template("disputes-fraud-cases")
-    document.set_current_flow(FLOW)
-    return document
+def doc(open_template) -> StudioDocument:
+    return open_template("disputes-fraud-cases", FLOW)
 
 
 @pytest.fixture

@@ -7,22 +7,15 @@ import copy
 import pytest
 from PySide6.QtCore import Qt
 
-from app.document.document import StudioDocument, default_catalogs
+from app.document.document import StudioDocument
 from app.views.diff_view import COLUMNS, DiffView, changes_model
 from mappings.bundle import build_bundle
 from mappings.document.diff import diff_document_sets
 from mappings.errors import BundleError
 
 
-@pytest.fixture(scope="module")
-def catalogs():
-    return default_catalogs()
-
-
 @pytest.fixture
-def document(qtbot, catalogs) -> StudioDocument:
-    doc = StudioDocument(catalogs=catalogs)
-    doc.open_template("charges-payments")
+def document(doc) -> StudioDocument:
     return doc
 
 

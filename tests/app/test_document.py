@@ -24,13 +24,6 @@ from mappings.errors import (
 from mappings.schema.model import System
 
 
-@pytest.fixture
-def doc(qtbot) -> StudioDocument:
-    document = StudioDocument(catalogs=default_catalogs())
-    document.open_template("charges-payments")
-    return document
-
-
 def _flow(name: str) -> Flow:
     return Flow(
         name=name,

@@ -9,19 +9,11 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app.canvas.scene import MappingScene
 from app.canvas.view import MappingView
-from app.document.document import StudioDocument, default_catalogs
 from app.models.schema_model import encode_fields
 from app.views.schema_panel import SchemaPanel, make_map_action
 from mappings.document.model import TransformStep
 
 FLOW = "charge-to-payment"
-
-
-@pytest.fixture
-def doc(qtbot) -> StudioDocument:
-    document = StudioDocument(catalogs=default_catalogs())
-    document.open_template("charges-payments")
-    return document
 
 
 @pytest.fixture

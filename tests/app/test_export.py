@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from app.document.document import StudioDocument, default_catalogs
+from app.document.document import StudioDocument
 from app.views.export_dialog import ExportDialog, check_destination, export_bundle
 from mappings.bundle import (
     generate_signing_key,
@@ -17,15 +17,8 @@ from mappings.bundle import (
 from mappings.errors import BundleError
 
 
-@pytest.fixture(scope="module")
-def catalogs():
-    return default_catalogs()
-
-
 @pytest.fixture
-def document(qtbot, catalogs) -> StudioDocument:
-    doc = StudioDocument(catalogs=catalogs)
-    doc.open_template("charges-payments")
+def document(doc) -> StudioDocument:
     return doc
 
 

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from app.canvas.scene import MappingScene
-from app.document.document import StudioDocument, default_catalogs
+from app.document.document import StudioDocument
 from app.views.editor_common import FieldPicker
 from app.views.lookup_editor import LookupEditor, is_match_field
 from mappings.document.model import Lookup
@@ -16,18 +16,6 @@ from mappings.schema.model import System
 FLOW = "charge-to-payment"
 ORIGINAL = Lookup("Account__c", "Account", "StripeCustomerID__c", "customer", required=False)
 PAYOUT = Lookup("Payout__c", "Payout__c", "StripePayoutID__c", "balance_transaction")
-
-
-@pytest.fixture(scope="module")
-def catalogs():
-    return default_catalogs()
-
-
-@pytest.fixture
-def doc(qtbot, catalogs) -> StudioDocument:
-    document = StudioDocument(catalogs=catalogs)
-    document.open_template("charges-payments")
-    return document
 
 
 @pytest.fixture

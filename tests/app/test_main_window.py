@@ -11,7 +11,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from app import asyncloop, icons, theme
-from app.document.document import StudioDocument, default_catalogs
+from app.document.document import StudioDocument
 from app.views.errors_panel import ErrorsPanel, cause_chain, describe_exception
 from app.views.main_window import (
     MainWindow,
@@ -28,11 +28,6 @@ def make_services(tmp_path):
     from app.services import Services
 
     return Services(config_path=tmp_path / "connections.json", sandbox_dir=tmp_path / "sandbox")
-
-
-@pytest.fixture(scope="module")
-def catalogs():
-    return default_catalogs()
 
 
 @pytest.fixture

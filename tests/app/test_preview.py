@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from app.document.document import StudioDocument, default_catalogs
+from app.document.document import StudioDocument
 from app.models.preview_model import (
     ERROR_BACKGROUND,
     FIRST_FIELD_COLUMN,
@@ -23,18 +23,6 @@ from mappings.document.model import TransformStep
 from mappings.engine.fixtures import run_fixtures
 
 FLOW = "charge-to-payment"
-
-
-@pytest.fixture(scope="module")
-def catalogs():
-    return default_catalogs()
-
-
-@pytest.fixture
-def doc(qtbot, catalogs) -> StudioDocument:
-    document = StudioDocument(catalogs=catalogs)
-    document.open_template("charges-payments")
-    return document
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import pytest
 from PySide6.QtCore import QMimeData, QModelIndex, Qt
 
-from app.document.document import default_catalogs
 from app.models.schema_model import (
     FIELD_MIME,
     FieldPathRole,
@@ -24,11 +23,6 @@ from mappings.schema.model import System
 def _app(qapp):
     """Icons and fonts need a QApplication."""
     return qapp
-
-
-@pytest.fixture(scope="module")
-def catalogs():
-    return default_catalogs()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from app.document.document import StudioDocument, default_catalogs
+from app.document.document import StudioDocument
 from app.services import LOCAL_SANDBOX, SOURCE_STRIPE, Services, TestRunError
 from app.views.preview_panel import PreviewPanel
 from app.views.testrun_panel import RunResultsModel, TestRunPanel
@@ -23,11 +23,6 @@ def services(tmp_path_factory):
     svc.sandbox.ensure_up()  # seeded with the demo company
     yield svc
     svc.close()
-
-
-@pytest.fixture(scope="module")
-def catalogs():
-    return default_catalogs()
 
 
 def _open(qtbot, catalogs, template: str) -> StudioDocument:

@@ -22,13 +22,6 @@ FLOW = "charge-to-payment"
 
 
 @pytest.fixture
-def doc(qtbot) -> StudioDocument:
-    document = StudioDocument(catalogs=default_catalogs())
-    document.open_template("charges-payments")
-    return document
-
-
-@pytest.fixture
 def sample(doc):
     return copy.deepcopy(doc.flow(FLOW).fixtures[0].input)
 

@@ -5,16 +5,11 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.document.document import StudioDocument, default_catalogs
+from app.document.document import StudioDocument
 from app.views import main_window as main_window_module
 from app.views.main_window import MainWindow
 from app.workspace import studio_settings
 from mappings.document.yamlio import load_documents
-
-
-@pytest.fixture(scope="module")
-def catalogs():
-    return default_catalogs()
 
 
 class Asker:

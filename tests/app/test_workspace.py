@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.document.document import StudioDocument, available_templates, default_catalogs
+from app.document.document import StudioDocument, available_templates
 from app.views.main_window import MainWindow
 from app.views.templates_gallery import TemplatesGallery
 from app.workspace import (
@@ -17,11 +17,6 @@ from app.workspace import (
 )
 from mappings.document.yamlio import load_document, load_documents, save_document
 from mappings.errors import DocumentError
-
-
-@pytest.fixture(scope="module")
-def catalogs():
-    return default_catalogs()
 
 
 @pytest.fixture
