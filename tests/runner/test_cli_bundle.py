@@ -11,9 +11,16 @@ import pytest
 from mappings.bundle import build
 from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
 from runner.cli import main
-from tests.mappings.test_bundle import BROKEN, DOC, _build, _replace_doc, _rewrite
+from tests.mappings.test_bundle import (
+    BROKEN,
+    CREATED,
+    DOC,
+    PAYOUTS,
+    _build,
+    _replace_doc,
+    _rewrite,
+)
 
-CREATED = "2026-01-02T03:04:05Z"
 PAYMENTS = """\
 format: 1
 name: payments
@@ -31,18 +38,6 @@ flows:
       - name: paid
         input: {id: ch_1, status: succeeded}
         expected: {Name: ch_1, Status__c: succeeded, Source__c: Stripe}
-"""
-PAYOUTS = """\
-format: 1
-name: payouts
-flows:
-  - name: payout-to-record
-    trigger: {stripe_events: [payout.paid]}
-    source: {system: stripe, object: payout}
-    target: {system: salesforce, object: Payout__c}
-    operation: {action: insert}
-    fields:
-      - {target: Name, source: id}
 """
 
 
