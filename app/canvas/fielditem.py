@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.canvas.hover import HoverHighlight
 from app.models.schema_model import decode_fields, encode_fields, field_tooltip, kind_badge
 from app.theme import qcolor
 from mappings.schema.model import FieldKind, FieldSchema
@@ -35,7 +36,7 @@ ITEM_HEIGHT = 30.0
 # so a theme switch only needs a repaint.
 
 
-class FieldItem(QGraphicsObject):
+class FieldItem(HoverHighlight, QGraphicsObject):
     """One field of the source or target object (``side`` is "source" or "target")."""
 
     def __init__(
@@ -59,7 +60,6 @@ class FieldItem(QGraphicsObject):
         self.mapped = False
         self.note = ""  # right-aligned hint: "= Stripe" for a default, "ƒ" for an expression
         self._drop_state: bool | None = None  # True ok, False refused, None not hovering
-        self._hover = False
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges, True)
         self.setAcceptHoverEvents(True)
@@ -152,16 +152,6 @@ class FieldItem(QGraphicsObject):
         elided = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, int(text_rect.width()))
         painter.setPen(qcolor("field_text" if self.field is not None or self.path else "muted"))
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, elided)
-
-    # -- hover
-
-    def hoverEnterEvent(self, event: object) -> None:  # type: ignore[override]
-        self._hover = True
-        self.update()
-
-    def hoverLeaveEvent(self, event: object) -> None:  # type: ignore[override]
-        self._hover = False
-        self.update()
 
     # -- drag a new link from a source item (the same payload as the schema tree's)
 

@@ -7,10 +7,11 @@ from PySide6.QtGui import QBrush, QFont, QPainter, QPainterPath, QPainterPathStr
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
 from app.canvas.fielditem import FieldItem
+from app.canvas.hover import HoverHighlight
 from app.theme import qcolor
 
 
-class LinkItem(QGraphicsPathItem):
+class LinkItem(HoverHighlight, QGraphicsPathItem):
     """``kind`` is "mapping" (a field mapping) or "lookup" (a lookup resolving an Id)."""
 
     def __init__(
@@ -33,7 +34,6 @@ class LinkItem(QGraphicsPathItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setAcceptHoverEvents(True)
         self.setToolTip(tooltip)
-        self._hover = False
         source.links.append(self)
         target.links.append(self)
         self.adjust()
@@ -72,14 +72,6 @@ class LinkItem(QGraphicsPathItem):
 
     def boundingRect(self) -> QRectF:
         return super().boundingRect().adjusted(-12, -12, 12, 12)
-
-    def hoverEnterEvent(self, event: object) -> None:  # type: ignore[override]
-        self._hover = True
-        self.update()
-
-    def hoverLeaveEvent(self, event: object) -> None:  # type: ignore[override]
-        self._hover = False
-        self.update()
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
