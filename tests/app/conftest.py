@@ -1,10 +1,14 @@
-"""Fixtures shared by the Studio tests: the shipped catalogs and documents opened on a template."""
+"""Fixtures shared by the Studio tests: the shipped catalogs, documents opened on a template,
+and an in-memory keyring."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
 
 from app.document.document import StudioDocument, default_catalogs
 from mappings.schema.model import Catalog, System
@@ -36,3 +40,33 @@ def open_template(qtbot, catalogs) -> OpenTemplate:
 def doc(open_template) -> StudioDocument:
     """The charges-payments template, the one most Studio tests edit (charge-to-payment)."""
     return open_template("charges-payments")
+
+
+class MemoryKeyring(KeyringBackend):
+    """An in-memory keyring: tests never touch the OS keyring."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.entries:
+            raise PasswordDeleteError(username)
+        del self.entries[(service, username)]
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import keyring
 import pytest
 
 from app import asyncloop
@@ -20,7 +19,6 @@ from app.services import (
 from app.views.main_window import MainWindow
 from app.views.statusbar import describe_connection
 from app.workspace import studio_settings
-from tests.app.test_connections import MemoryKeyring
 
 SANDBOX_LOGIN = "https://test.salesforce.com"
 
@@ -60,15 +58,6 @@ def test_live_and_production_tooltips_warn():
     _t, _m, tip = describe_connection("salesforce", SimpleNamespace(
         name="Prod", builtin=False, login_url="https://login.salesforce.com", username=""))
     assert "refused" in tip
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture
