@@ -10,7 +10,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,42 @@ def write_sandbox_json(session: Any, path: Path) -> Path:
     path.write_text(json.dumps(session.to_dict()))
     path.chmod(0o600)
     return path
+
+
+@contextmanager
+def sandbox_pair(state_dir: Path, metadata: list[dict] | None = None) -> Iterator[Any]:
+    """A Stripe sandbox and a Salesforce emulator of their own (``metadata``: changes to the
+    emulator's org), described in ``state_dir/sandbox.json``; both stopped afterwards."""
+    from runner.sandbox.salesforce.server import start_emulator
+    from runner.sandbox.stripe_sandbox import new_webhook_secret, start_stripe_sandbox
+    from runner.sandbox.up import SandboxSession
+
+    stripe = start_stripe_sandbox(webhook_secret=new_webhook_secret())
+    try:
+        extra = {} if metadata is None else {"metadata": metadata}
+        handle = start_emulator(state_dir / "sf", reset=True, **extra)
+    except BaseException:
+        stripe.stop()
+        raise
+    session = SandboxSession(stripe=stripe, salesforce=handle, state_dir=state_dir)
+    session.json_path = write_sandbox_json(session, state_dir / "sandbox.json")
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+def customer_with_card(client: Any, name: str, email: str) -> str:
+    """A sandbox Stripe customer whose default payment method is a test card; its id."""
+    customer = client.v1.customers.create(params={"name": name, "email": email})
+    pm = client.v1.payment_methods.create(params={
+        "type": "card",
+        "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034,
+                 "cvc": "123"}})
+    client.v1.payment_methods.attach(pm.id, params={"customer": customer.id})
+    client.v1.customers.update(
+        customer.id, params={"invoice_settings": {"default_payment_method": pm.id}})
+    return customer.id
 
 
 def soql_rows(sf: Any, soql: str) -> list[dict]:

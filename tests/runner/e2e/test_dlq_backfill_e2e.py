@@ -15,7 +15,13 @@ import pytest
 from runner.cli import main
 from runner.sandbox.stripe_events import deliver, make_event
 from runner.state.store import StateStore
-from tests.runner.e2e.helpers import TEMPLATES, RunnerProcess, charge_counts, wait_for
+from tests.runner.e2e.helpers import (
+    TEMPLATES,
+    RunnerProcess,
+    charge_counts,
+    customer_with_card,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -87,17 +93,9 @@ def _open_dlq(state_url: str) -> int:
 
 def _make_charges(sandbox, n: int) -> list[str]:
     client = sandbox.stripe.client()
-    customer = client.v1.customers.create(params={"name": "Backfill Person",
-                                                  "email": "backfill@example.com"})
-    pm = client.v1.payment_methods.create(params={
-        "type": "card",
-        "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034,
-                 "cvc": "123"}})
-    client.v1.payment_methods.attach(pm.id, params={"customer": customer.id})
-    client.v1.customers.update(
-        customer.id, params={"invoice_settings": {"default_payment_method": pm.id}})
+    customer = customer_with_card(client, "Backfill Person", "backfill@example.com")
     return [client.v1.charges.create(params={
-        "amount": 500 + i, "currency": "usd", "customer": customer.id,
+        "amount": 500 + i, "currency": "usd", "customer": customer,
         "description": f"backfill {i}"}).id for i in range(n)]
 
 

@@ -6,30 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.runner.e2e.helpers import RunnerProcess, write_sandbox_json
+from tests.runner.e2e.helpers import RunnerProcess, sandbox_pair
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def drifted_sandbox(tmp_path: Path):
-    from runner.sandbox.salesforce.server import start_emulator
-    from runner.sandbox.stripe_sandbox import new_webhook_secret, start_stripe_sandbox
-    from runner.sandbox.up import SandboxSession
-
-    stripe = start_stripe_sandbox(webhook_secret=new_webhook_secret())
-    try:
-        handle = start_emulator(tmp_path / "sf", reset=True, metadata=[
-            {"removeFields": {"Payment__c": ["Amount__c"]}}])
-    except BaseException:
-        stripe.stop()
-        raise
-    session = SandboxSession(stripe=stripe, salesforce=handle, state_dir=tmp_path)
-    session.json_path = write_sandbox_json(session, tmp_path / "sandbox.json")
-    try:
+    with sandbox_pair(tmp_path, [{"removeFields": {"Payment__c": ["Amount__c"]}}]) as session:
         yield session
-    finally:
-        session.stop()
 
 
 def test_run_refuses_a_bundle_whose_target_field_is_gone(drifted_sandbox, charges_bundle,

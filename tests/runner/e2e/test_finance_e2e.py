@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from runner.sandbox.stripe_events import deliver, make_event
-from tests.runner.e2e.helpers import soql_rows, wait_for, write_sandbox_json
+from tests.runner.e2e.helpers import sandbox_pair, soql_rows, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -55,23 +55,8 @@ class Receiver:
 
 @pytest.fixture
 def sandboxes(tmp_path: Path) -> Iterator[Any]:
-    from runner.sandbox.salesforce.server import start_emulator
-    from runner.sandbox.stripe_sandbox import new_webhook_secret, start_stripe_sandbox
-    from runner.sandbox.up import SandboxSession
-
-    stripe = start_stripe_sandbox(webhook_secret=new_webhook_secret())
-    try:
-        handle = start_emulator(tmp_path / "sf", reset=True)
-    except BaseException:
-        stripe.stop()
-        raise
-    session = SandboxSession(stripe=stripe, salesforce=handle, state_dir=tmp_path)
-    session.json_path = write_sandbox_json(session, tmp_path / "sandbox.json")
-    try:
+    with sandbox_pair(tmp_path) as session:
         yield session
-    finally:
-        session.salesforce.stop()
-        session.stop()
 
 
 @pytest.fixture

@@ -11,21 +11,14 @@ import requests
 
 from runner.sandbox.stripe_events import deliver, make_event, signed_delivery
 from runner.state.store import StateStore
-from tests.runner.e2e.helpers import RunnerProcess, charge_counts, wait_for
+from tests.runner.e2e.helpers import (
+    RunnerProcess,
+    charge_counts,
+    customer_with_card,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def _customer_with_card(client, email: str) -> str:
-    customer = client.v1.customers.create(params={"name": "E2E Person", "email": email})
-    pm = client.v1.payment_methods.create(params={
-        "type": "card",
-        "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034,
-                 "cvc": "123"}})
-    client.v1.payment_methods.attach(pm.id, params={"customer": customer.id})
-    client.v1.customers.update(
-        customer.id, params={"invoice_settings": {"default_payment_method": pm.id}})
-    return customer.id
 
 
 def _charge_events(n: int) -> list[dict]:
@@ -37,7 +30,7 @@ def test_sdk_charges_land_in_salesforce_exactly_once(sandbox, sf, charges_bundle
     runner = RunnerProcess(charges_bundle, sandbox.json_path, state_url, tmp_path).start()
     try:
         client = sandbox.stripe.client()
-        customer = _customer_with_card(client, "e2e.once@example.com")
+        customer = customer_with_card(client, "E2E Person", "e2e.once@example.com")
         charges = [client.v1.charges.create(params={
             "amount": 1000 + n, "currency": "usd", "customer": customer,
             "description": f"e2e order {n}"}).id for n in range(5)]
