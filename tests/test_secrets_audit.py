@@ -11,46 +11,13 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
 import stripe
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
 
 from runner.secrets import configure_logging
 
 API_KEY = "sk_live_" + secrets.token_hex(16)
 PASSWORD = "Pw-" + secrets.token_hex(6)  # no credential shape: only known-value masking works
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.entries:
-            raise PasswordDeleteError(username)
-        del self.entries[(service, username)]
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture

@@ -23,14 +23,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-import keyring
 import pytest
 import requests
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
 
 from runner.sandbox.stripe_events import deliver, make_event, signed_delivery
 from runner.state.store import StateStore
+from tests.keyrings import MemoryKeyring
 from tests.runner.e2e.helpers import (
     ROOT,
     RunnerProcess,
@@ -56,38 +54,6 @@ PATTERNS: dict[str, re.Pattern[bytes]] = {
     "a Salesforce refresh token": re.compile(rb"(?<![A-Za-z0-9])5Aep861[A-Za-z0-9._\-]{8,}"),
 }
 _MIN_NEEDLE = 6  # shorter values would match ordinary text
-
-
-class MemoryKeyring(KeyringBackend):
-    """An in-memory keyring: the test never touches the OS keyring."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.entries:
-            raise PasswordDeleteError(username)
-        del self.entries[(service, username)]
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 # -- what to look for -------------------------------------------------------------------------
