@@ -10,7 +10,8 @@ carries an ``issuing.card``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 
 from mappings.schema.stripe_source import ClassRef, Enum, SdkSource
 
@@ -79,3 +80,21 @@ def event_types_by_object(
         if name is not None:
             grouped.setdefault(name, []).append(event_type)
     return {name: tuple(values) for name, values in grouped.items()}
+
+
+def split_event(payload: Any) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+    """``(record, envelope)`` of a mapping input: the one rule for unwrapping a Stripe event.
+
+    A Stripe event (``"object": "event"``) whose ``data.object`` is an object gives that
+    object and the event. Any other mapping is itself the record, with no envelope: a Stripe
+    object, a Salesforce record, or an event with nothing inside to map. An input that is
+    not a mapping gives ``(None, None)``.
+    """
+    if not isinstance(payload, Mapping):
+        return None, None
+    if payload.get("object") == "event":
+        data = payload.get("data")
+        inner = data.get("object") if isinstance(data, Mapping) else None
+        if isinstance(inner, Mapping):
+            return inner, payload
+    return payload, None
