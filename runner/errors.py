@@ -1,7 +1,9 @@
 """The runner's error hierarchy.
 
-A sync failure is exactly one of fatal, retriable or skippable; that class alone decides
-whether the runner stops, retries with backoff, or dead-letters the record and moves on.
+A sync failure is exactly one of fatal, retriable or skippable: that is a
+:class:`runner.classify.Failure` (carried by ``ConnectorError.failure``), and
+:func:`runner.retry.outcome_for` alone turns it into stop, retry or dead-letter. Only the
+fatal case is an exception of its own, because only it has to unwind the runner.
 """
 
 from __future__ import annotations
@@ -24,12 +26,6 @@ class SyncError(RunnerError):
 
 
 class FatalSyncError(SyncError):
-    """Stop: retrying cannot help and continuing would be wrong (bad credentials, drift)."""
+    """Stop: retrying cannot help and continuing would be wrong (bad credentials, drift).
 
-
-class RetriableSyncError(SyncError):
-    """Try again later with backoff (timeouts, 429, 5xx, UNABLE_TO_LOCK_ROW)."""
-
-
-class SkippableSyncError(SyncError):
-    """This record cannot be synced as it is: dead-letter it and go on (validation errors)."""
+    Raised where :func:`runner.retry.outcome_for` answers "stop"."""

@@ -14,12 +14,20 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from runner.classify import Failure
-from runner.errors import FatalSyncError, RetriableSyncError, SkippableSyncError
 
 # Salesforce's daily API budget is spent: retrying within seconds only burns more calls.
 LIMIT_ERROR_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED"})
 
-Action = Literal["retry", "dead_letter", "stop", "skip"]
+# There is no "skip" action: a skippable failure means "this record cannot go as it is",
+# and the record is kept in the dead-letter queue (dead_letter) while the runner goes on.
+# Events no flow handles are never failures; the pipeline finishes them without asking here.
+Action = Literal["retry", "dead_letter", "stop"]
+
+_FIRST_ACTION: dict[Failure, Action] = {
+    Failure.FATAL: "stop",
+    Failure.RETRIABLE: "retry",
+    Failure.SKIPPABLE: "dead_letter",
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +71,7 @@ class RetryDecision:
     """What to do with a failed attempt.
 
     ``action`` is "retry" (after ``delay`` seconds), "dead_letter" (keep the record for a
-    person, go on), or "stop" (the runner cannot go on). ``decide`` never answers "skip";
-    that action is for the pipeline's own verdicts (an event type no flow handles).
+    person, go on), or "stop" (the runner cannot go on).
     """
 
     action: Action
@@ -95,6 +102,20 @@ def backoff(attempts: int, policy: RetryPolicy, *, error_code: str | None = None
     return delay * (1 - policy.jitter * _unit(policy.seed, key, attempts))
 
 
+def _failure(failure: Failure | str) -> Failure:
+    try:
+        return Failure(failure)
+    except ValueError as exc:
+        choices = ", ".join(f.value for f in Failure)
+        raise ValueError(f"unknown failure class {failure!r}; expected one of {choices}") from exc
+
+
+def outcome_for(failure: Failure | str) -> Action:
+    """What a failure class means, before counting attempts: fatal stops the runner,
+    retriable is tried again, skippable is dead-lettered (the runner goes on)."""
+    return _FIRST_ACTION[_failure(failure)]
+
+
 def decide(failure: Failure | str, attempts: int, policy: RetryPolicy = DEFAULT_POLICY, *,
            error_code: str | None = None, key: str = "") -> RetryDecision:
     """Decide after a failed attempt.
@@ -103,16 +124,12 @@ def decide(failure: Failure | str, attempts: int, policy: RetryPolicy = DEFAULT_
     failure). ``error_code`` (e.g. Salesforce's REQUEST_LIMIT_EXCEEDED) picks the longer
     backoff; ``key`` (event or record id) fixes the jitter.
     """
-    try:
-        failure = Failure(failure)
-    except ValueError as exc:
-        choices = ", ".join(f.value for f in Failure)
-        raise ValueError(f"unknown failure class {failure!r}; expected one of {choices}") from exc
+    action = outcome_for(failure)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise ValueError(f"attempts must be a whole number >= 1, got {attempts!r}")
-    if failure is Failure.FATAL:
+    if action == "stop":
         return RetryDecision("stop", reason="fatal failure: retrying cannot help")
-    if failure is Failure.SKIPPABLE:
+    if action == "dead_letter":
         return RetryDecision("dead_letter", reason="the record cannot be synced as it is")
     if attempts >= policy.max_attempts:
         return RetryDecision(
@@ -126,16 +143,10 @@ def decide(failure: Failure | str, attempts: int, policy: RetryPolicy = DEFAULT_
 def failure_of(error: BaseException) -> Failure:
     """The failure class carried by a runner error.
 
-    Connector errors carry ``.failure``; the SyncError leaves name theirs by type. Anything
-    else is unexpected and stops the runner rather than being retried blindly.
+    Connector errors carry ``.failure``. Anything else (``FatalSyncError`` included) is
+    fatal: an unexpected error stops the runner rather than being retried blindly.
     """
     carried = getattr(error, "failure", None)
     if carried is not None:
-        return Failure(carried)
-    if isinstance(error, RetriableSyncError):
-        return Failure.RETRIABLE
-    if isinstance(error, SkippableSyncError):
-        return Failure.SKIPPABLE
-    if isinstance(error, FatalSyncError):
-        return Failure.FATAL
+        return _failure(carried)
     return Failure.FATAL

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from runner.classify import Failure
-from runner.errors import FatalSyncError, RetriableSyncError, SkippableSyncError, SyncError
-from runner.retry import RetryDecision, RetryPolicy, backoff, decide, failure_of
+from runner.errors import FatalSyncError, SyncError
+from runner.retry import RetryDecision, RetryPolicy, backoff, decide, failure_of, outcome_for
 
 EXACT = RetryPolicy(jitter=0.0)  # no jitter: delays are exact powers of two
 
@@ -37,6 +37,26 @@ def test_decision_table(failure, attempts, error_code, action, delay):
     decision = decide(failure, attempts, EXACT, error_code=error_code)
     assert (decision.action, decision.delay) == (action, delay)
     assert decision.reason
+
+
+@pytest.mark.parametrize(
+    ("failure", "action"),
+    [
+        (Failure.FATAL, "stop"),
+        (Failure.RETRIABLE, "retry"),
+        (Failure.SKIPPABLE, "dead_letter"),  # skippable: keep it for a person, go on
+        ("skippable", "dead_letter"),
+    ],
+)
+def test_outcome_for_table(failure, action):
+    assert outcome_for(failure) == action
+    # The first attempt's decision is the same answer.
+    assert decide(failure, 1).action == action
+
+
+def test_outcome_for_refuses_an_unknown_class():
+    with pytest.raises(ValueError, match="unknown failure class 'sometimes'"):
+        outcome_for("sometimes")
 
 
 @pytest.mark.parametrize(
@@ -113,8 +133,6 @@ class CarriesFailure(Exception):
 @pytest.mark.parametrize(
     ("error", "failure"),
     [
-        (RetriableSyncError("503"), Failure.RETRIABLE),
-        (SkippableSyncError("STRING_TOO_LONG"), Failure.SKIPPABLE),
         (FatalSyncError("drift"), Failure.FATAL),
         (SyncError("unclassified"), Failure.FATAL),
         (RuntimeError("bug"), Failure.FATAL),
