@@ -166,15 +166,21 @@ def sandbox_up(
         data_file=stripe_dir / "localstripe.pickle",
     )
     session = SandboxSession(stripe=stripe, salesforce=None, state_dir=root)
+    # Faults are for the clients under test, not for our own seeding: with a seed they are
+    # switched on once it is in (a dropped request would otherwise fail the start).
+    seeding = seed is not None
     try:
         session.salesforce = _start_salesforce(
-            root / "salesforce", port=salesforce_port, reset=reset, faults=faults
+            root / "salesforce", port=salesforce_port, reset=reset,
+            faults=None if seeding else faults,
         )
         if seed == "demo":
             from runner.sandbox.salesforce.server import salesforce_client
             from runner.sandbox.seed import seed_demo
 
             session.seed = seed_demo(stripe, salesforce_client(session.salesforce))
+        if seeding and faults is not None:
+            session.salesforce.set_faults(faults)
     except BaseException:
         session.stop()
         raise

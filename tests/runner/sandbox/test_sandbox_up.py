@@ -124,6 +124,21 @@ def test_a_bad_fault_spec_is_refused_before_anything_starts(tmp_path: Path, monk
 
 
 @pytest.mark.slow
+@needs_emulator
+def test_faults_spare_the_seeding_and_apply_once_up(tmp_path: Path):
+    from simple_salesforce.exceptions import SalesforceError
+
+    from runner.sandbox.salesforce.server import salesforce_client
+
+    # Every Salesforce data call fails once up; the seed must land all the same.
+    with sandbox_up(tmp_path, seed="demo", faults="error503=1") as session:
+        assert session.seed is not None
+        assert len(session.seed.salesforce_accounts) == len(session.seed.salesforce_contacts) == 6
+        with pytest.raises(SalesforceError, match="503|SERVER_UNAVAILABLE"):
+            salesforce_client(session.salesforce).query("SELECT Id FROM Account")
+
+
+@pytest.mark.slow
 def test_a_failing_salesforce_start_stops_stripe(tmp_path: Path, monkeypatch):
     started: list[SandboxSession] = []
     real_start = up_module.start_stripe_sandbox
