@@ -71,22 +71,51 @@ def env_var(system: str, name: str, field: str) -> str:
     return f"FIELDBRIDGE_{system.upper()}_{token}_{field.upper()}"
 
 
-def set_keyring_secret(system: str, name: str, field: str, value: str) -> None:
-    """Store one secret in the OS keyring (the studio's "save credentials")."""
-    import keyring
-
-    keyring.set_password(KEYRING_SERVICE, keyring_username(system, name, field), value)
-
-
-def _keyring_get(system: str, name: str, field: str) -> str | None:
+# keyring is imported where it is used: it costs ~0.2 s at import (measured with
+# -X importtime), which every runner command would pay although most never read the keyring.
+def keyring_secret(system: str, name: str, field: str) -> str | None:
+    """One secret from the OS keyring (None: not stored); ConfigError if it cannot be read."""
     import keyring
     from keyring.errors import KeyringError
 
     try:
         return keyring.get_password(KEYRING_SERVICE, keyring_username(system, name, field))
-    except (KeyringError, RuntimeError) as exc:  # NoKeyringError is a RuntimeError too
+    except KeyringError as exc:
+        raise ConfigError(f"the OS keyring cannot be read: {exc}") from exc
+
+
+def set_keyring_secret(system: str, name: str, field: str, value: str) -> None:
+    """Store one secret in the OS keyring (the studio's "save credentials")."""
+    import keyring
+    from keyring.errors import KeyringError
+
+    try:
+        keyring.set_password(KEYRING_SERVICE, keyring_username(system, name, field), value)
+    except KeyringError as exc:
+        raise ConfigError(f"the OS keyring refused to store the {field.replace('_', ' ')}: "
+                          f"{exc}") from exc
+
+
+def delete_keyring_secret(system: str, name: str, field: str) -> None:
+    """Forget one secret; one never stored (e.g. no security token) is not an error."""
+    import keyring
+    from keyring.errors import KeyringError, PasswordDeleteError
+
+    try:
+        keyring.delete_password(KEYRING_SERVICE, keyring_username(system, name, field))
+    except PasswordDeleteError:
+        return
+    except KeyringError as exc:
+        raise ConfigError(f"the OS keyring cannot be changed: {exc}") from exc
+
+
+def _keyring_get(system: str, name: str, field: str) -> str | None:
+    """A keyring lookup in the precedence chain: no usable keyring means "not there"."""
+    try:
+        return keyring_secret(system, name, field)
+    except (ConfigError, RuntimeError) as exc:  # NoKeyringError is a RuntimeError too
         log.debug("no keyring available for %s:%s:%s (%s)", system, name, field,
-                  type(exc).__name__)
+                  type(exc.__cause__ or exc).__name__)
         return None
 
 

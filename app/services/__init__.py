@@ -1,6 +1,6 @@
 """What the studio asks of the outside world: connections, samples, test runs, sandboxes.
 
-The only package of ``app`` that imports ``runner`` (its connectors and sandboxes); views
+The only package of ``app`` that uses the runner, and only through :mod:`runner.api`; views
 get a :class:`Services` and call it off the UI thread (``app.asyncloop``). Everything here
 is plain Python and blocking, with a socket timeout on every network call.
 """
@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.services.connections import (
     LOCAL_SANDBOX,
@@ -41,9 +41,7 @@ from app.services.testrun import (
 )
 from mappings.document.model import Flow, MappingDocument
 from mappings.schema.model import ObjectSchema
-
-if TYPE_CHECKING:
-    from runner.connectors.salesforce import SalesforceConnector
+from runner.api import SalesforceConnector
 
 __all__ = [
     "LOCAL_SANDBOX", "Connection", "ConnectionStore", "ConnectionsError", "RecordResult",
@@ -127,8 +125,6 @@ class Services:
 
     def salesforce_connector(self, name: str = LOCAL_SANDBOX) -> SalesforceConnector:
         """A logged-in connector for a Salesforce connection (kept for the session)."""
-        from runner.connectors.salesforce import SalesforceConnector
-
         with self._lock:
             connector = self._connectors.get(name)
         if connector is None:

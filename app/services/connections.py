@@ -8,7 +8,7 @@ What people type into the connections dialog is split in two on save:
   be committed to git;
 * the secrets (Stripe API key, Salesforce password and security token) go to ``keyring``
   under service ``fieldbridge`` and the username ``<system>:<name>:<field>`` that the runner
-  reads too (:func:`runner.secrets.keyring_username`).
+  reads too (:func:`runner.api.keyring_username`, one rule for both).
 
 A built-in "Local sandbox" pair needs no account: its settings come from the local
 sandboxes, started on demand (:mod:`app.services.sandbox`). It is listed, never stored.
@@ -16,59 +16,63 @@ sandboxes, started on demand (:mod:`app.services.sandbox`). It is listed, never 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import platformdirs
 
-if TYPE_CHECKING:
-    from app.services.sandbox import SandboxService
-    from runner.connectors.salesforce import SalesforceSettings
-    from runner.connectors.stripe import StripeSettings
+from app.errors import StudioError
+from app.services.sandbox import SandboxService
+from runner.api import (
+    KEYRING_SERVICE,
+    PRODUCTION_LOGIN,
+    SANDBOX_LOGIN,
+    ConfigError,
+    ConnectionCheck,
+    SalesforceSettings,
+    StripeSettings,
+    check_salesforce,
+    check_stripe,
+    delete_keyring_secret,
+    diagnose,
+    is_sandbox_login,
+    keyring_secret,
+    keyring_username,
+    set_keyring_secret,
+)
+from runner.api import stripe_key_mode as runner_stripe_key_mode
 
-KEYRING_SERVICE = "fieldbridge"
+__all__ = [
+    "KEYRING_SERVICE", "LOCAL_SANDBOX", "PRODUCTION_LOGIN", "SANDBOX_LOGIN", "Connection",
+    "ConnectionStore", "ConnectionsError", "SalesforceConnection", "StripeConnection",
+    "TestResult", "classify_failure", "keyring_username", "stripe_key_mode", "test_connection",
+    "validate",
+]
+
 CONFIG_FORMAT = 1
 LOCAL_SANDBOX = "Local sandbox"
-PRODUCTION_LOGIN = "https://login.salesforce.com"
-SANDBOX_LOGIN = "https://test.salesforce.com"
 NETWORK_TIMEOUT = 15.0  # seconds, for every call a connection test or preview makes
 
-STRIPE_KEY_PREFIXES = {
-    "sk_test_": "test",
-    "rk_test_": "test",
-    "sk_live_": "live",
-    "rk_live_": "live",
-}
+# What a connection test found: the runner's diagnosis (ok, message, detail, reason).
+TestResult = ConnectionCheck
 
 
-class ConnectionsError(Exception):
+class ConnectionsError(StudioError):
     """A connection's settings are wrong, or the store cannot be read or written."""
 
 
-def keyring_username(system: str, name: str, field_name: str) -> str:
-    """The keyring username of one secret, the same the runner reads."""
-    try:
-        from runner.secrets import keyring_username as runner_username
-    except ImportError:  # the agreed format, should the runner module be missing
-        return f"{system}:{name}:{field_name}"
-    return runner_username(system, name, field_name)
-
-
 def stripe_key_mode(api_key: str) -> Literal["test", "live"]:
-    """``test`` or ``live`` from a Stripe secret or restricted key's prefix."""
-    for prefix, mode in STRIPE_KEY_PREFIXES.items():
-        if api_key.startswith(prefix):
-            return mode  # type: ignore[return-value]
-    shown = (api_key[:8] + "…") if len(api_key) > 8 else "(too short)"
-    raise ConnectionsError(
-        f"a Stripe key starts with sk_test_, sk_live_, rk_test_ or rk_live_; this one starts "
-        f"with {shown}" if api_key else "the Stripe API key is empty"
-    )
+    """``test`` or ``live`` from a Stripe secret or restricted key's prefix (the runner's
+    rule); ConnectionsError for any other key."""
+    try:
+        return runner_stripe_key_mode(api_key)
+    except ConfigError as exc:
+        raise ConnectionsError(str(exc)) from exc
 
 
 @dataclass
@@ -129,9 +133,7 @@ class SalesforceConnection:
     @property
     def is_sandbox_org(self) -> bool:
         """Where a real test run may write: the local emulator or a Salesforce sandbox."""
-        return self.builtin or self.login_url.rstrip("/") == SANDBOX_LOGIN or (
-            ".sandbox.my.salesforce.com" in self.login_url
-        )
+        return self.builtin or is_sandbox_login(self.login_url)
 
     def settings_dict(self) -> dict[str, Any]:
         return {
@@ -189,7 +191,7 @@ class ConnectionStore:
         self.sandbox = sandbox
         self._stripe: list[StripeConnection] = []
         self._salesforce: list[SalesforceConnection] = []
-        self._listeners: list[Any] = []
+        self._listeners: list[Callable[[], None]] = []
         self._load()
 
     # -- reading -------------------------------------------------------------------------
@@ -220,20 +222,15 @@ class ConnectionStore:
 
     def secret(self, conn: Connection, field_name: str) -> str | None:
         """A stored secret of a saved connection (None when there is none)."""
-        import keyring
-        from keyring.errors import KeyringError
-
         if conn.builtin or not self.is_saved(conn):
             return None
         try:
-            return keyring.get_password(
-                KEYRING_SERVICE, keyring_username(conn.system, conn.name, field_name)
-            )
-        except KeyringError as exc:
-            raise ConnectionsError(f"the OS keyring cannot be read: {exc}") from exc
+            return keyring_secret(conn.system, conn.name, field_name)
+        except ConfigError as exc:
+            raise ConnectionsError(str(exc)) from exc
 
     # -- editing -------------------------------------------------------------------------
-    def subscribe(self, callback: Any) -> Any:
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
         """``callback()`` after every change (the dialog and pickers refresh); returns the
         unsubscribe function."""
         self._listeners.append(callback)
@@ -288,8 +285,6 @@ class ConnectionStore:
     # -- runner settings -----------------------------------------------------------------
     def stripe_settings(self, conn: StripeConnection | str) -> StripeSettings:
         """The runner's settings for a Stripe connection, secrets read from the keyring."""
-        from runner.connectors.stripe import StripeSettings
-
         if isinstance(conn, str):
             conn = self.get("stripe", conn)  # type: ignore[assignment]
         assert isinstance(conn, StripeConnection)
@@ -308,8 +303,6 @@ class ConnectionStore:
 
     def salesforce_settings(self, conn: SalesforceConnection | str) -> SalesforceSettings:
         """The runner's settings for a Salesforce connection, secrets read from the keyring."""
-        from runner.connectors.salesforce import SalesforceSettings
-
         if isinstance(conn, str):
             conn = self.get("salesforce", conn)  # type: ignore[assignment]
         assert isinstance(conn, SalesforceConnection)
@@ -337,8 +330,6 @@ class ConnectionStore:
     # -- internals -----------------------------------------------------------------------
     def _sandbox(self) -> SandboxService:
         if self.sandbox is None:
-            from app.services.sandbox import SandboxService
-
             self.sandbox = SandboxService()
         return self.sandbox
 
@@ -358,38 +349,20 @@ class ConnectionStore:
         )
 
     def _store_secrets(self, conn: Connection) -> None:
-        import keyring
-        from keyring.errors import KeyringError
-
         for field_name in conn.SECRET_FIELDS:
             value = getattr(conn, field_name)
             if value:
                 try:
-                    keyring.set_password(
-                        KEYRING_SERVICE, keyring_username(conn.system, conn.name, field_name),
-                        value,
-                    )
-                except KeyringError as exc:
-                    raise ConnectionsError(
-                        f"the OS keyring refused to store the {field_name.replace('_', ' ')}: "
-                        f"{exc}"
-                    ) from exc
+                    set_keyring_secret(conn.system, conn.name, field_name, value)
+                except ConfigError as exc:
+                    raise ConnectionsError(str(exc)) from exc
 
     def _delete_secrets(self, conn: Connection) -> None:
-        import keyring
-        from keyring.errors import KeyringError, PasswordDeleteError
-
         for field_name in conn.SECRET_FIELDS:
-            # A secret never stored (e.g. no security token) has nothing to delete.
-            with contextlib.suppress(PasswordDeleteError):
-                try:
-                    keyring.delete_password(
-                        KEYRING_SERVICE, keyring_username(conn.system, conn.name, field_name)
-                    )
-                except PasswordDeleteError:
-                    raise
-                except KeyringError as exc:
-                    raise ConnectionsError(f"the OS keyring cannot be changed: {exc}") from exc
+            try:
+                delete_keyring_secret(conn.system, conn.name, field_name)
+            except ConfigError as exc:
+                raise ConnectionsError(str(exc)) from exc
 
     def _load(self) -> None:
         path = self.config_path
@@ -440,133 +413,33 @@ class ConnectionStore:
 # --------------------------------------------------------------------------- testing
 
 
-@dataclass
-class TestResult:
-    """What a connection test found: ``reason`` is ok, bad_key, permission, login,
-    wrong_org, network, dns, timeout, certificate, config or error."""
-
-    __test__ = False  # not a pytest test class
-
-    ok: bool
-    message: str
-    detail: str = ""
-    reason: str = "ok"
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _detail(exc: BaseException) -> str:
-    return " <- ".join(f"{type(e).__name__}: {e}" for e in _chain(exc))[:2000]
-
-
 def classify_failure(exc: BaseException, where: str) -> TestResult:
-    """Why a call to ``where`` failed, from the exception types along the cause chain."""
-    import socket
-    import ssl
-
-    import requests
-    import stripe
-    from urllib3.exceptions import NameResolutionError
-
-    chain = _chain(exc)
-    detail = _detail(exc)
-
-    def has(*types: type[BaseException]) -> bool:
-        return any(isinstance(e, types) for e in chain)
-
-    def fail(reason: str, message: str) -> TestResult:
-        return TestResult(False, message, detail, reason)
-
-    if has(stripe.AuthenticationError):
-        return fail("bad_key", f"{where}: the API key was refused (wrong, revoked or mistyped)")
-    if has(stripe.PermissionError):
-        return fail("permission", f"{where}: this restricted key may not read that resource")
-    if has(requests.exceptions.SSLError, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in detail:
-        return fail("certificate", f"{where}: the server's TLS certificate is not trusted "
-                    "(wrong CA file, or something intercepts the connection)")
-    if has(NameResolutionError, socket.gaierror) or "Name or service not known" in detail:
-        return fail("dns", f"{where}: the host name could not be resolved (check the URL)")
-    if has(requests.Timeout, socket.timeout, TimeoutError) or "timed out" in detail:
-        return fail("timeout", f"{where}: no answer in time (network or firewall)")
-    if has(ConnectionRefusedError) or "Connection refused" in detail:
-        return fail("network", f"{where}: the connection was refused (nothing listens there)")
-    if has(requests.ConnectionError, stripe.APIConnectionError, OSError) and not has(
-        ConnectionsError
-    ):
-        return fail("network", f"{where}: cannot connect (network)")
-    from runner.connectors.errors import ConnectorError
-    from runner.errors import ConfigError
-
-    for e in chain:
-        if isinstance(e, ConnectorError) and e.error_code:
-            code = str(e.error_code)
-            if code == "invalid_client_id" or code == "invalid_client":
-                return fail("wrong_org", f"{where}: the consumer key is not known to this org "
-                            "(wrong org or connected app)")
-            if code == "invalid_grant":
-                return fail("login", f"{where}: login refused: wrong username, password or "
-                            "security token, a user not in this org, or an app not approved "
-                            f"for the user ({e})")
-            if e.status in (401, 403):
-                return fail("login", f"{where}: the session was refused ({code})")
-    if has(ConfigError, ConnectionsError):
-        cause = next(e for e in chain if isinstance(e, ConfigError | ConnectionsError))
-        return fail("config", f"{where}: {cause}")
-    return fail("error", f"{where}: {type(exc).__name__}: {exc}")
+    """Why a call to ``where`` failed: the runner's diagnosis, which also counts the store's
+    own ConnectionsError as a settings (``config``) problem."""
+    return diagnose(exc, where, settings_errors=(ConnectionsError,))
 
 
 def test_connection(conn: Connection, store: ConnectionStore | None = None) -> TestResult:
     """Make one cheap authenticated call with ``conn``; blocking (run it off the UI thread).
 
     Secrets not on ``conn`` itself (an edited form carries them) come from ``store``'s
-    keyring entries; the built-in sandbox connections start the sandboxes if needed.
+    keyring entries; the built-in sandbox connections start the sandboxes if needed. The
+    call is the runner's own (:func:`runner.api.check_stripe`, ``check_salesforce``).
     """
     store = store if store is not None else ConnectionStore()
     if isinstance(conn, StripeConnection):
-        return _test_stripe(conn, store)
-    return _test_salesforce(conn, store)
-
-
-def _test_stripe(conn: StripeConnection, store: ConnectionStore) -> TestResult:
-    import stripe
-
-    where = f"Stripe {conn.name!r}"
-    try:
-        settings = store.stripe_settings(conn)
-        stripe_key_mode(settings.api_key)
-        kwargs: dict[str, Any] = {
-            "max_network_retries": 0,
-            "http_client": stripe.RequestsClient(timeout=settings.timeout),
-        }
-        if settings.api_base:
-            kwargs["base_addresses"] = {"api": settings.api_base.rstrip("/")}
-        client = stripe.StripeClient(settings.api_key, **kwargs)
-        client.v1.customers.list(params={"limit": 1})
-    except Exception as exc:  # every failure becomes its reason, none escapes to the UI
-        return classify_failure(exc, where)
-    mode = stripe_key_mode(settings.api_key)
-    return TestResult(True, f"{where}: connected ({mode} mode)", settings.api_base or "", "ok")
-
-
-def _test_salesforce(conn: SalesforceConnection, store: ConnectionStore) -> TestResult:
-    from runner.connectors.salesforce import SalesforceConnector
-
+        where = f"Stripe {conn.name!r}"
+        try:
+            stripe_settings = store.stripe_settings(conn)
+        except Exception as exc:  # every failure becomes its reason, none escapes to the UI
+            return classify_failure(exc, where)
+        return check_stripe(stripe_settings, where)
     where = f"Salesforce {conn.name!r}"
     try:
-        connector = SalesforceConnector(store.salesforce_settings(conn))
-        connector.connect()
-        connector.limits()
+        salesforce_settings = store.salesforce_settings(conn)
     except Exception as exc:  # every failure becomes its reason, none escapes to the UI
         return classify_failure(exc, where)
-    return TestResult(True, f"{where}: logged in to {connector.instance_url}",
-                      f"user id {connector.user_id or '?'}", "ok")
+    return check_salesforce(salesforce_settings, where)
 
 
 test_connection.__test__ = False  # type: ignore[attr-defined]  # a service, not a pytest test

@@ -1,9 +1,9 @@
 """Payout reconciliation for the studio: the runner's ``reconcile`` against chosen connections.
 
-The studio's door to :mod:`runner.finance.reconcile` (gather + reconcile) and
-:mod:`runner.finance.reconcile_report` (the HTML page). Plain Python and blocking: the view
-calls :meth:`ReconcileService.run` off the UI thread. Connections are the studio's own
-(``ConnectionStore``), so the built-in "Local sandbox" pair works with no account.
+The runner's gather + reconcile and its report rendering, through :mod:`runner.api`. Plain
+Python and blocking: the view calls :meth:`ReconcileService.run` off the UI thread.
+Connections are the studio's own (``ConnectionStore``), so the built-in "Local sandbox" pair
+works with no account.
 """
 
 from __future__ import annotations
@@ -11,20 +11,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from app.errors import StudioError
+from app.services import Services
 from app.services.connections import LOCAL_SANDBOX
-
-if TYPE_CHECKING:
-    from app.services import Services
-    from runner.finance.reconcile import ReconciliationReport
+from runner.api import (
+    RECONCILE_LABELS,
+    RECONCILE_PROBLEMS,
+    RECONCILE_STATUSES,
+    ReconciliationReport,
+    RunnerError,
+    StripeConnector,
+    gather,
+    render_html,
+    render_text,
+)
 
 __all__ = ["ReconcileRequest", "ReconcileService", "ReconcileServiceError", "period_of"]
 
 MAX_DAYS = 366  # a year of payouts is already thousands of Stripe calls
 
 
-class ReconcileServiceError(Exception):
+class ReconcileServiceError(StudioError):
     """The reconciliation cannot run as asked (bad period, unknown connection, failed call)."""
 
 
@@ -86,10 +94,6 @@ class ReconcileService:
         Blocking (network, every call with the connection's socket timeout); raises
         ReconcileServiceError naming what failed.
         """
-        from runner.connectors.stripe import StripeConnector
-        from runner.errors import RunnerError
-        from runner.finance.reconcile import gather
-
         since, until = request.period
         store = self.services.store
         for system, name in (("stripe", request.stripe), ("salesforce", request.salesforce)):
@@ -115,14 +119,10 @@ class ReconcileService:
 
     @staticmethod
     def render_html(report: ReconciliationReport, title: str = "Payout reconciliation") -> str:
-        from runner.finance.reconcile_report import render_html
-
         return render_html(report, title=title)
 
     @staticmethod
     def render_text(report: ReconciliationReport) -> str:
-        from runner.finance.reconcile_report import render_text
-
         return render_text(report)
 
     def export_html(self, report: ReconciliationReport, path: Path | str,
@@ -143,18 +143,12 @@ class ReconcileService:
 
 # The status labels people read (the HTML report's words).
 def status_label(status: str) -> str:
-    from runner.finance.reconcile_report import LABELS
-
-    return LABELS.get(status, status.replace("_", " "))
+    return RECONCILE_LABELS.get(status, status.replace("_", " "))
 
 
 def statuses() -> tuple[str, ...]:
-    from runner.finance.reconcile import STATUSES
-
-    return STATUSES
+    return RECONCILE_STATUSES
 
 
 def problem_statuses() -> tuple[str, ...]:
-    from runner.finance.reconcile import PROBLEMS
-
-    return tuple(PROBLEMS)
+    return tuple(RECONCILE_PROBLEMS)

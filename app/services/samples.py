@@ -13,13 +13,12 @@ import json
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from app.errors import StudioError
 from mappings.document.model import Flow
 from mappings.schema.model import System
-
-if TYPE_CHECKING:
-    from runner.connectors.stripe import StripeSettings
+from runner.api import StripeConnector, StripeSettings
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
@@ -27,7 +26,7 @@ MAX_LIMIT = 1000
 _LOCAL_SCAN = 5000
 
 
-class SampleError(Exception):
+class SampleError(StudioError):
     """Samples could not be read: the message names the file or the account and why."""
 
 
@@ -77,8 +76,6 @@ def stripe_samples(flow: Flow, settings: StripeSettings, limit: int = DEFAULT_LI
 
     Blocking, with the settings' socket timeout on every call.
     """
-    from runner.connectors.stripe import StripeConnector
-
     _check_limit(limit)
     if flow.source.system is not System.STRIPE:
         raise SampleError(

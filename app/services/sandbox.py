@@ -11,12 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import platformdirs
 
-if TYPE_CHECKING:
-    from runner.sandbox.up import SandboxSession
+from runner.api import SandboxSession, sandbox_up
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +40,6 @@ class SandboxService:
         """The running sandboxes; starts (and seeds) them on first use. Blocking: ~1-3 s."""
         with self._lock:
             if self._session is None:
-                from runner.sandbox.up import sandbox_up
-
                 log.info("starting the local sandboxes in %s", self.state_dir)
                 self._session = sandbox_up(self.state_dir, seed=self.seed)
             return self._session

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
+from keyring.backends.fail import Keyring as FailKeyring
 
 from runner.errors import ConfigError
 from runner.secrets import (
@@ -18,41 +18,13 @@ from runner.secrets import (
     SecretRedactor,
     SecretStore,
     configure_logging,
+    delete_keyring_secret,
     env_var,
+    keyring_secret,
     keyring_username,
     load_secrets_file,
     set_keyring_secret,
 )
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that lives in a dict: tests never touch the real one."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.passwords.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 def write_secrets(path: Path, text: str, mode: int = 0o600) -> Path:
@@ -69,6 +41,29 @@ def test_names_are_shared_with_the_studio() -> None:
     assert PRECEDENCE[0].startswith("command line") and PRECEDENCE[-1] == "config file"
     with pytest.raises(ConfigError, match="not a stripe secret"):
         keyring_username("stripe", "eu", "username")
+
+
+def test_keyring_round_trip_and_clear_errors(memory_keyring) -> None:
+    set_keyring_secret("salesforce", "prod", "password", "hunter2-password")
+    assert keyring_secret("salesforce", "prod", "password") == "hunter2-password"
+    delete_keyring_secret("salesforce", "prod", "password")
+    delete_keyring_secret("salesforce", "prod", "password")  # nothing stored: no error
+    assert keyring_secret("salesforce", "prod", "password") is None
+    assert memory_keyring.entries == {}
+
+
+def test_a_failing_keyring_is_a_config_error() -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FailKeyring())
+    try:
+        with pytest.raises(ConfigError, match="refused to store the api key"):
+            set_keyring_secret("stripe", "eu", "api_key", "sk_test_123456")
+        with pytest.raises(ConfigError, match="keyring cannot be read"):
+            keyring_secret("stripe", "eu", "api_key")
+        # In the precedence chain no keyring means "not there", not a failure.
+        assert SecretStore(env={}).get("stripe", "eu", "api_key") is None
+    finally:
+        keyring.set_keyring(previous)
 
 
 def test_precedence_cli_env_file_keyring_config(tmp_path: Path, memory_keyring) -> None:
@@ -88,7 +83,7 @@ def test_precedence_cli_env_file_keyring_config(tmp_path: Path, memory_keyring) 
     value, where = source(env={})
     assert value == "sk_test_from_keyring" and "stripe:default:api_key" in where
     assert source(env={}, use_keyring=False)[0] == "sk_test_from_config"
-    assert memory_keyring.passwords[(KEYRING_SERVICE, "stripe:default:api_key")]
+    assert memory_keyring.entries[(KEYRING_SERVICE, "stripe:default:api_key")]
 
 
 def test_secrets_file_from_environment_variable(tmp_path: Path, memory_keyring) -> None:
