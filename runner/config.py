@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.connections import PRODUCTION_LOGIN
 from runner.connectors.salesforce import SalesforceSettings
 from runner.connectors.stripe import StripeSettings
 from runner.errors import ConfigError
@@ -198,7 +199,7 @@ SETTINGS: tuple[Setting, ...] = (
             choices=("stripe", "localstripe")),
     _stripe("timeout", float, 30.0, "Seconds before a Stripe request is abandoned."),
     # -- [connections.salesforce.<name>] ------------------------------------------------------
-    _salesforce("login_url", str, "https://login.salesforce.com",
+    _salesforce("login_url", str, PRODUCTION_LOGIN,
                 "OAuth login address (My Domain, test.salesforce.com, or the emulator)."),
     _salesforce("auth", str, "jwt", "How to log in.", choices=("jwt", "password", "session")),
     _salesforce("username", str, None, "The integration user's username."),
