@@ -33,7 +33,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from mappings.document.model import Lookup, TransformStep
-from mappings.engine.kinds import NUMERIC, TEXTUAL, kinds_compatible
+from mappings.schema.compat import NUMERIC, TEXTUAL, kinds_compatible
 from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
 
 K = FieldKind

@@ -19,6 +19,7 @@ from mappings.errors import (
     TargetAlreadyMappedError,
     UnknownFieldError,
 )
+from mappings.schema.compat import kinds_compatible, source_kind, target_field
 from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
 
 # --------------------------------------------------------------------------- events
@@ -91,50 +92,6 @@ EditEvent = (
     | FlowRenamed
 )
 Listener = Callable[[Any], None]
-
-# --------------------------------------------------------------------------- type rules
-
-_TEXTUAL = {
-    FieldKind.STRING,
-    FieldKind.TEXT,
-    FieldKind.EMAIL,
-    FieldKind.PHONE,
-    FieldKind.URL,
-    FieldKind.ID,
-    FieldKind.REFERENCE,
-    FieldKind.PICKLIST,
-}
-_NUMERIC = {FieldKind.INTEGER, FieldKind.NUMBER, FieldKind.CURRENCY, FieldKind.PERCENT}
-_STRUCTURED = {FieldKind.OBJECT, FieldKind.LIST, FieldKind.MAP}
-
-# Target kind -> source kinds that feed it with no transform in between.
-_DIRECT: dict[FieldKind, set[FieldKind]] = {
-    FieldKind.BOOLEAN: {FieldKind.BOOLEAN},
-    FieldKind.DATE: {FieldKind.DATE},
-    FieldKind.DATETIME: {FieldKind.DATETIME},
-    FieldKind.TIME: {FieldKind.TIME},
-    FieldKind.TIMESTAMP: {FieldKind.TIMESTAMP, FieldKind.INTEGER},
-    FieldKind.MULTIPICKLIST: {FieldKind.MULTIPICKLIST, FieldKind.LIST} | _TEXTUAL,
-    FieldKind.OBJECT: {FieldKind.OBJECT, FieldKind.MAP},
-    FieldKind.MAP: {FieldKind.MAP, FieldKind.OBJECT},
-    FieldKind.LIST: {FieldKind.LIST},
-    **{kind: set(_NUMERIC) for kind in _NUMERIC},
-}
-
-
-def kinds_compatible(source: FieldKind, target: FieldKind) -> bool:
-    """Whether a source value can be written to the target as it is, without a transform.
-
-    Text targets take any scalar (Salesforce stores a number or date as its text); numbers,
-    dates and booleans need their own kind; a Unix timestamp needs a conversion to become
-    a Salesforce DateTime.
-    """
-    if FieldKind.ANY in (source, target):
-        return True
-    if target in _TEXTUAL:
-        return source not in _STRUCTURED
-    return source in _DIRECT.get(target, {target})
-
 
 # --------------------------------------------------------------------------- editor
 
@@ -298,30 +255,24 @@ class DocumentEditor:
     ) -> None:
         target_obj = self._object(flow.target.system, flow.target.object)
         source_obj = self._object(flow.source.system, flow.source.object)
-        target_field: FieldSchema | None = None
+        target_fs: FieldSchema | None = None
         if target_obj is not None:
-            target_field = target_obj.find(target)
-            if target_field is None:
+            target_fs = target_field(target_obj, target)
+            if target_fs is None:
                 raise UnknownFieldError(f"{flow.target} has no field {target!r}")
-            if target_field.free_keys and target_field.path != target:
-                # metadata.<key>: Stripe keeps metadata values as text (as the engine does).
-                target_field = FieldSchema(target, FieldKind.STRING, length=500)
-        source_fields: list[FieldSchema] = []
+        source_kinds: list[tuple[str, FieldKind]] = []
         if source_obj is not None:
             for path in sources:
-                found = source_obj.find(path)
-                if found is None:
+                kind = source_kind(source_obj, path)
+                if kind is None:
                     raise UnknownFieldError(f"{flow.source} has no field {path!r}")
-                if found.free_keys and found.path != path:
-                    # A free key (metadata.order_id) holds whatever was put there.
-                    found = FieldSchema(path, FieldKind.ANY)
-                source_fields.append(found)
+                source_kinds.append((path, kind))
         # Only a direct single-source mapping is checked: a transform may convert anything.
-        if target_field is not None and len(source_fields) == 1 and not transforms:
-            src = source_fields[0]
-            if not kinds_compatible(src.kind, target_field.kind):
+        if target_fs is not None and len(source_kinds) == 1 and not transforms:
+            path, kind = source_kinds[0]
+            if not kinds_compatible(kind, target_fs.kind):
                 raise IncompatibleTypeError(
-                    f"{flow.source.object}.{src.path} is {src.kind.value} but "
-                    f"{flow.target.object}.{target_field.path} is {target_field.kind.value}; "
+                    f"{flow.source.object}.{path} is {kind.value} but "
+                    f"{flow.target.object}.{target_fs.path} is {target_fs.kind.value}; "
                     "add a transform that converts it"
                 )

@@ -19,11 +19,11 @@ from typing import Any
 
 from mappings.document.model import Action, FieldMapping, Flow, Lookup, MappingDocument
 from mappings.engine.conditions import CompiledCondition, ConditionEvalError, compile_condition
-from mappings.engine.kinds import conversion_hint, kinds_compatible
 from mappings.engine.paths import MISSING_ERRORS, Getter, compile_path, set_path, split_path
 from mappings.engine.result import Issue, LookupResolver, MappingResult
 from mappings.engine.validate import TEXT_KINDS, Validator, build_validator, show
 from mappings.errors import DocumentError, MappingError, TransformError
+from mappings.schema.compat import conversion_hint, kinds_compatible, source_kind, target_field
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
 from mappings.transforms import CompileEnv, build_step, get_transform
 
@@ -404,7 +404,7 @@ def compile_flow(
     def schema_field(name: str, role: str) -> FieldSchema | None:
         if target_schema is None:
             return None
-        fs = target_schema.find(name)
+        fs = target_field(target_schema, name)
         if fs is None and not salesforce and _stripe_list_field(target_schema, name):
             return None  # items.0.price: a create parameter for a list the object holds
         if fs is None:
@@ -419,9 +419,6 @@ def compile_flow(
                 )
             )
             return None
-        if fs.free_keys and fs.path != name:
-            # metadata.<key>: Stripe keeps metadata values as text of up to 500 characters.
-            return FieldSchema(name, FieldKind.STRING, length=500)
         if salesforce:
             _check_writable(fs, name, action, target_schema.name, static)
         return fs
@@ -637,10 +634,8 @@ def _check_kinds(
             produced = None
         origin = f"transform {fm.transforms[-1].name}"
     elif len(fm.sources) == 1 and source_schema is not None:
-        src = source_schema.find(fm.sources[0])
-        if src is not None and not src.free_keys:
-            produced = src.kind
-            origin = f"source {fm.sources[0]}"
+        produced = source_kind(source_schema, fm.sources[0])
+        origin = f"source {fm.sources[0]}"
     if produced is None or kinds_compatible(produced, fs.kind):
         return
     hint = conversion_hint(produced, fs.kind)

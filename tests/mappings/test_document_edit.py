@@ -16,7 +16,6 @@ from mappings.document.edit import (
     FlowRenamed,
     SourcesChanged,
     TransformsChanged,
-    kinds_compatible,
 )
 from mappings.document.model import (
     Action,
@@ -271,24 +270,3 @@ def test_without_catalogs_only_structure_is_checked() -> None:
     editor.add_field_mapping(FLOW, FieldMapping("Anything__c", ["whatever"]))
     with pytest.raises(TargetAlreadyMappedError):
         editor.add_field_mapping(FLOW, FieldMapping("Anything__c", ["x"]))
-
-
-@pytest.mark.parametrize(
-    ("source", "target", "ok"),
-    [
-        (FieldKind.INTEGER, FieldKind.CURRENCY, True),
-        (FieldKind.INTEGER, FieldKind.STRING, True),
-        (FieldKind.TIMESTAMP, FieldKind.DATETIME, False),
-        (FieldKind.TIMESTAMP, FieldKind.TEXT, True),
-        (FieldKind.STRING, FieldKind.BOOLEAN, False),
-        (FieldKind.BOOLEAN, FieldKind.BOOLEAN, True),
-        (FieldKind.OBJECT, FieldKind.STRING, False),
-        (FieldKind.STRING, FieldKind.NUMBER, False),
-        (FieldKind.ANY, FieldKind.DATE, True),
-        (FieldKind.LIST, FieldKind.MULTIPICKLIST, True),
-        (FieldKind.DATETIME, FieldKind.DATE, False),
-        (FieldKind.MAP, FieldKind.OBJECT, True),
-    ],
-)
-def test_kinds_compatible_table(source: FieldKind, target: FieldKind, ok: bool) -> None:
-    assert kinds_compatible(source, target) is ok
