@@ -12,11 +12,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtWidgets import QApplication
+
+from app import asyncloop, icons, theme
+from app.errors import StudioError
+from app.views.main_window import MainWindow
+from app.workspace import APPLICATION, ORGANIZATION, saved_theme, studio_settings
+
 SCREENSHOT_SIZE = (1400, 900)
 DESKTOP_FILE_NAME = "fieldbridge-studio"
 
 
-class StudioStartError(Exception):
+class StudioStartError(StudioError):
     """The studio cannot start as asked (bad workspace, unknown template, unwritable PNG)."""
 
 
@@ -43,22 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.screenshot:
-        # Before Qt loads: no display is needed to render a screenshot.
+        # Before the QApplication exists: no display is needed to render a screenshot.
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
         return _run(args)
-    except StudioStartError as exc:
+    except StudioError as exc:  # the studio's own errors are one sentence for people
         print(f"fieldbridge-studio: {exc}", file=sys.stderr)
         return 1
 
 
 def _run(args: argparse.Namespace) -> int:
-    from PySide6.QtWidgets import QApplication
-
-    from app import asyncloop, icons, theme
-    from app.views.main_window import MainWindow
-    from app.workspace import APPLICATION, ORGANIZATION, saved_theme, studio_settings
-
     if args.screenshot:
         out = Path(args.screenshot)
         if out.suffix.lower() != ".png":
@@ -92,8 +94,6 @@ def _run(args: argparse.Namespace) -> int:
     window.canvas.setFocus()
     if not args.workspace and not args.template and window.document.workspace is None:
         # Nothing to reopen: start from the gallery once the loop runs.
-        from PySide6.QtCore import QTimer
-
         QTimer.singleShot(0, window.new_from_template)
     app.aboutToQuit.connect(asyncloop.shutdown_executor)
     try:
@@ -103,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         loop.close()
 
 
-def _open_initial(window, args: argparse.Namespace) -> bool:
+def _open_initial(window: MainWindow, args: argparse.Namespace) -> bool:
     """Open what the command line asks, else the last workspace; False if that failed."""
     if args.workspace:
         return window.open_workspace(Path(args.workspace))
@@ -117,9 +117,7 @@ def _open_initial(window, args: argparse.Namespace) -> bool:
     return True
 
 
-def _screenshot(app, window, out: Path) -> int:
-    from PySide6.QtCore import QCoreApplication
-
+def _screenshot(app: QApplication, window: MainWindow, out: Path) -> int:
     window.resize(*SCREENSHOT_SIZE)
     window.show()
     window.canvas.setFocus()  # not the first combo box, which would draw a focus frame

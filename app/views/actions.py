@@ -15,8 +15,10 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolButton
 
 from app import icons, theme
+from app.views.schema_panel import make_map_action
 
 if TYPE_CHECKING:
+    # The window builds its actions with this module: a runtime import would close a circle.
     from app.views.main_window import MainWindow
 
 # action name -> icon name, for the actions that have one
@@ -52,8 +54,6 @@ def add_action(
 
 
 def build_actions(window: MainWindow) -> None:
-    from app.views.main_window import PlaceholderPanel
-
     keys = QKeySequence.StandardKey
     w = window
 
@@ -83,20 +83,9 @@ def build_actions(window: MainWindow) -> None:
     w.actions_by_name["undo"] = undo
     w.actions_by_name["redo"] = redo
 
-    if not isinstance(w.source_panel, PlaceholderPanel) and not isinstance(
-        w.target_panel, PlaceholderPanel
-    ):
-        from app.views.schema_panel import make_map_action
-
-        map_action = make_map_action(
-            w.document, w.source_panel, w.target_panel, w  # type: ignore[arg-type]
-        )
-        map_action.setText("&Map")
-        map_action.setToolTip("Map the selected source field to the selected target (Ctrl+M)")
-    else:
-        map_action = QAction("&Map", w)
-        map_action.setShortcut(QKeySequence("Ctrl+M"))
-        map_action.setEnabled(False)
+    map_action = make_map_action(w.document, w.source_panel, w.target_panel, w)
+    map_action.setText("&Map")
+    map_action.setToolTip("Map the selected source field to the selected target (Ctrl+M)")
     map_action.setIcon(icons.icon("map"))
     w.actions_by_name["map"] = map_action
     a("automap", "&Auto-map…", w.auto_map,

@@ -1,18 +1,15 @@
 """The studio's main window: panels in splitters, menus, toolbar, status bar, file handling.
 
 The window composes the other views and owns no mapping logic: every edit goes through the
-:class:`~app.document.document.StudioDocument`. Panels written elsewhere (transform, preview,
-test run, dialogs) are imported lazily; one that is missing or fails to build becomes a
-placeholder that says so, and the failure goes to the errors panel, so the window always
-opens.
+:class:`~app.document.document.StudioDocument`; everything that reaches the outside world
+goes through :class:`~app.services.Services`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal, TypeVar
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
@@ -21,24 +18,38 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
-    QFrame,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QSplitter,
     QTabWidget,
     QToolBar,
-    QVBoxLayout,
     QWidget,
 )
 
+import mappings
 from app import asyncloop, icons, theme
+from app.canvas.scene import MappingScene
+from app.canvas.view import MappingView
 from app.document.document import StudioDocument
-from app.services.connections import LOCAL_SANDBOX
+from app.errors import StudioError
+from app.services import Services
+from app.services.connections import LOCAL_SANDBOX, Connection
+from app.services.reconcile import ReconcileService
 from app.views import actions
+from app.views.automap_dialog import AutoMapDialog
+from app.views.connections_dialog import ConnectionsDialog
+from app.views.diff_view import DiffView
 from app.views.errors_panel import ErrorsPanel
+from app.views.export_dialog import ExportDialog
+from app.views.flow_dialog import FlowDialog
+from app.views.preview_panel import PreviewPanel
+from app.views.reconcile_view import ReconcileView
+from app.views.schema_panel import SchemaPanel
 from app.views.statusbar import Badge, StatusArea, badge_mode
+from app.views.templates_gallery import TemplatesGallery
+from app.views.testrun_panel import TestRunPanel
+from app.views.transform_panel import TransformPanel
 from app.workspace import (
     RecentWorkspaces,
     check_workspace_folder,
@@ -50,14 +61,12 @@ from mappings.engine.plan import compile_flow
 from mappings.engine.result import Issue
 from mappings.errors import MappingError
 
-if TYPE_CHECKING:
-    from app.views.reconcile_view import ReconcileView
-
 __all__ = [
-    "APP_NAME", "Badge", "MainWindow", "PlaceholderPanel", "ask_unsaved_with_message_box",
-    "badge_mode", "validation_issues",
+    "APP_NAME", "Badge", "MainWindow", "ask_unsaved_with_message_box", "badge_mode",
+    "validation_issues",
 ]  # Badge and badge_mode live in app.views.statusbar; kept importable from here
 
+_Dialog = TypeVar("_Dialog", bound=QWidget)
 UnsavedAnswer = Literal["save", "discard", "cancel"]
 AskUnsaved = Callable[[QWidget, str], UnsavedAnswer]
 ChooseFolder = Callable[[str], Path | None]
@@ -109,33 +118,8 @@ def validation_issues(document: StudioDocument, flow_name: str | None) -> list[I
     return list(seen.values())
 
 
-class PlaceholderPanel(QFrame):
-    """Stands where a panel is not available (not written yet, or failed to build)."""
-
-    def __init__(self, title: str, reason: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("placeholder")
-        self.title = title
-        self.reason = reason
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        heading = QLabel(f"<b>{title}</b>", self)
-        heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text = QLabel(reason, self)
-        text.setObjectName("placeholderText")
-        text.setWordWrap(True)
-        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout.addWidget(heading)
-        layout.addWidget(text)
-        layout.addStretch(1)
-
-
-def _default_services() -> Any:
-    """The user's connections and sandbox, or None where app.services is not built yet."""
-    try:
-        from app.services import Services
-    except ImportError:
-        return None
+def _default_services() -> Services:
+    """The user's own connections and sandbox (a seam: tests put theirs under tmp_path)."""
     return Services()
 
 
@@ -155,12 +139,12 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         ask_unsaved: AskUnsaved | None = None,
         choose_folder: ChooseFolder | None = None,
-        services: Any = None,
+        services: Services | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.document = document or StudioDocument(self)
-        # app.services.Services (connections, samples, sandbox): the only door to the runner.
+        # Connections, samples, sandbox and test runs: the studio's only door to the runner.
         self.services = services if services is not None else _default_services()
         # Services we made are ours to close (it stops the local sandboxes we started).
         self._owns_services = services is None
@@ -169,7 +153,6 @@ class MainWindow(QMainWindow):
         self.ask_unsaved = ask_unsaved or ask_unsaved_with_message_box
         self.choose_folder = choose_folder or self._choose_folder_dialog
         self.template_name: str | None = None
-        self.missing_panels: dict[str, str] = {}  # panel title -> why it is a placeholder
         self.actions_by_name: dict[str, QAction] = {}
         self._dialogs: list[QWidget] = []  # non-modal dialogs kept alive while open
         # The connections the studio works against now (the badges, the reconcile view).
@@ -215,57 +198,16 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.errors_dock)
         self.errors_dock.hide()
 
-    def _load_widget(self, module: str, name: str, title: str, *args: Any) -> QWidget:
-        """``module.name(*args, parent=self)`` or a placeholder saying why not."""
-        try:
-            cls = getattr(importlib.import_module(module), name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
-                self.report_error(exc, f"the {title} panel failed to load: {exc}", show=False)
-            reason = f"The {title.lower()} panel is not part of this build yet."
-            return self._placeholder(title, reason)
-        except Exception as exc:  # a broken panel must not keep the window from opening
-            self.report_error(exc, f"the {title} panel failed to load: {exc}", show=False)
-            return self._placeholder(title, f"The {title.lower()} panel failed to load: {exc}")
-        try:
-            return cls(*args, parent=self)
-        except Exception as exc:
-            self.report_error(exc, f"the {title} panel failed to start: {exc}", show=False)
-            return self._placeholder(title, f"The {title.lower()} panel failed to start: {exc}")
-
-    def _placeholder(self, title: str, reason: str) -> PlaceholderPanel:
-        self.missing_panels[title] = reason
-        return PlaceholderPanel(title, reason, self)
-
     def _build_panels(self) -> None:
         doc = self.document
-        self.source_panel = self._load_widget(
-            "app.views.schema_panel", "SchemaPanel", "Source fields", doc, "source"
-        )
-        self.target_panel = self._load_widget(
-            "app.views.schema_panel", "SchemaPanel", "Target fields", doc, "target"
-        )
-        self.canvas = self._build_canvas()
-        self.transform_panel = self._load_widget(
-            "app.views.transform_panel", "TransformPanel", "Transform", doc, self._sample_record
-        )
-        services_reason = "The connections and samples services are not part of this build yet."
-        self.preview_panel: QWidget
-        self.testrun_panel: QWidget
-        if self.services is None:
-            self.preview_panel = self._placeholder("Preview", services_reason)
-            self.testrun_panel = self._placeholder("Test run", services_reason)
-        else:
-            self.preview_panel = self._load_widget(
-                "app.views.preview_panel", "PreviewPanel", "Preview", doc, self.services
-            )
-            self.testrun_panel = self._load_widget(
-                "app.views.testrun_panel", "TestRunPanel", "Test run", doc, self.services
-            )
+        self.source_panel = SchemaPanel(doc, "source", parent=self)
+        self.target_panel = SchemaPanel(doc, "target", parent=self)
+        self.canvas = MappingView(MappingScene(doc), self)
+        self.transform_panel = TransformPanel(doc, self._sample_record, parent=self)
+        self.preview_panel = PreviewPanel(doc, self.services, parent=self)
+        self.testrun_panel = TestRunPanel(doc, self.services, parent=self)
         for panel in (self.preview_panel, self.testrun_panel):
-            raised = getattr(panel, "errorRaised", None)
-            if raised is not None:
-                raised.connect(self._panel_error)
+            panel.errorRaised.connect(self._panel_error)
 
         self.schemas_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.schemas_splitter.setObjectName("schemasSplitter")
@@ -296,9 +238,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.main_splitter)
         self._default_splitter_sizes()
 
-        scene = getattr(self.canvas, "mapping_scene", None)
-        if callable(scene) and hasattr(self.transform_panel, "show_mapping"):
-            scene().mappingSelected.connect(self._mapping_selected)
+        self.canvas.mapping_scene().mappingSelected.connect(self._mapping_selected)
 
     def _default_splitter_sizes(self) -> None:
         width, height = DEFAULT_SIZE
@@ -306,20 +246,6 @@ class MainWindow(QMainWindow):
         self.schemas_splitter.setSizes([left // 2, left - left // 2])
         self.top_splitter.setSizes([left, width - left])
         self.main_splitter.setSizes([int(height * 0.58), int(height * 0.42)])
-
-    def _build_canvas(self) -> QWidget:
-        try:
-            from app.canvas.scene import MappingScene
-            from app.canvas.view import MappingView
-        except ImportError:
-            return self._placeholder(
-                "Mapping canvas", "The mapping canvas is not part of this build yet."
-            )
-        try:
-            return MappingView(MappingScene(self.document), self)
-        except Exception as exc:
-            self.report_error(exc, f"the mapping canvas failed to start: {exc}", show=False)
-            return self._placeholder("Mapping canvas", f"The mapping canvas failed to start: {exc}")
 
     def _build_status_bar(self) -> None:
         area = StatusArea(self.statusBar(), self)
@@ -342,13 +268,9 @@ class MainWindow(QMainWindow):
     def _follow_connection_choices(self) -> None:
         """The badges follow what the preview and test-run panels pick and the store's edits."""
         for panel in (self.preview_panel, self.testrun_panel):
-            chosen = getattr(panel, "connectionChosen", None)
-            if chosen is not None:
-                chosen.connect(self.use_connection)
-        store = getattr(self.services, "store", None)
-        if store is not None and hasattr(store, "subscribe"):
-            unsubscribe = store.subscribe(self._update_badges)
-            self.destroyed.connect(lambda *_: unsubscribe())
+            panel.connectionChosen.connect(self.use_connection)
+        unsubscribe = self.services.store.subscribe(self._update_badges)
+        self.destroyed.connect(lambda *_: unsubscribe())
         self._update_badges()
 
     def use_connection(self, system: str, name: str) -> None:
@@ -358,23 +280,17 @@ class MainWindow(QMainWindow):
         self.current_connections[system] = name
         self._update_badges()
 
-    def _connection(self, system: str) -> Any:
+    def _connection(self, system: str) -> Connection | None:
         """The current connection of ``system``; a removed one falls back to the sandbox."""
-        store = getattr(self.services, "store", None)
-        if store is None:
-            return None
         name = self.current_connections[system]
         for candidate in (name, LOCAL_SANDBOX):
             try:
-                return store.get(system, candidate)
-            except Exception:  # renamed or removed in the connections dialog
+                return self.services.store.get(system, candidate)
+            except StudioError:  # renamed or removed in the connections dialog
                 self.current_connections[system] = LOCAL_SANDBOX
         return None
 
     def _update_badges(self) -> None:
-        if self.services is None:
-            self.set_connection_badges(None, None)
-            return
         self.status_area.show_connections(
             self._connection("stripe"), self._connection("salesforce")
         )
@@ -444,6 +360,8 @@ class MainWindow(QMainWindow):
         self, exc: BaseException | str, summary: str = "", *, show: bool = True
     ) -> None:
         """Into the errors panel (non-modal); the dock opens without taking the focus."""
+        if isinstance(exc, StudioError) and not summary:
+            summary = str(exc)  # the studio's own errors are written for people: no class name
         self.errors.add_error(exc, summary)
         if show and not self.errors_dock.isVisible():
             self.show_errors()
@@ -554,16 +472,12 @@ class MainWindow(QMainWindow):
         return Path(folder) if folder else None
 
     def new_from_template(self) -> bool:
-        from app.views.templates_gallery import TemplatesGallery
-
         gallery = TemplatesGallery(self)
         if gallery.exec() and gallery.chosen:
             return self.open_template(gallery.chosen)
         return False
 
     def export_bundle(self) -> QWidget:
-        from app.views.export_dialog import ExportDialog
-
         default = None
         if self.document.workspace is not None:
             default = self.document.workspace.parent / f"{self.document.workspace.name}.fbz"
@@ -578,17 +492,16 @@ class MainWindow(QMainWindow):
         return dialog
 
     def compare_with_bundle(self) -> QWidget:
-        from app.views.diff_view import DiffView
-
         dialog = DiffView(lambda: self.document.documents, self)
         self._show_dialog(dialog)
         return dialog
 
-    def _show_dialog(self, dialog: QWidget) -> None:
+    def _show_dialog(self, dialog: _Dialog) -> _Dialog:
         self._dialogs.append(dialog)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.destroyed.connect(lambda _obj=None, d=dialog: self._forget_dialog(d))
         dialog.show()
+        return dialog
 
     def _forget_dialog(self, dialog: QWidget) -> None:
         if dialog in self._dialogs:
@@ -596,43 +509,21 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ other panels
 
-    def _open_optional_dialog(
-        self, module: str, name: str, title: str, *args: Any
-    ) -> QWidget | None:
-        widget = self._load_widget(module, name, title, *args)
-        if isinstance(widget, PlaceholderPanel):
-            self.statusBar().showMessage(widget.reason, 6000)
-            widget.deleteLater()
-            return None
-        self._show_dialog(widget)
-        return widget
-
     def auto_map(self) -> QWidget | None:
         if self.document.current_flow is None:
             self.statusBar().showMessage("Pick or create a flow first", 5000)
             return None
-        return self._open_optional_dialog(
-            "app.views.automap_dialog", "AutoMapDialog", "Auto-map", self.document
-        )
+        return self._show_dialog(AutoMapDialog(self.document, parent=self))
 
-    def new_flow(self) -> QWidget | None:
-        return self._open_optional_dialog(
-            "app.views.flow_dialog", "FlowDialog", "Flow", self.document
-        )
+    def new_flow(self) -> QWidget:
+        return self._show_dialog(FlowDialog(self.document, parent=self))
 
-    def manage_connections(self) -> QWidget | None:
-        if self.services is None:
-            self.statusBar().showMessage("Connections are not part of this build yet", 6000)
-            return None
-        return self._open_optional_dialog(
-            "app.views.connections_dialog", "ConnectionsDialog", "Connections", self.services
-        )
+    def manage_connections(self) -> QWidget:
+        return self._show_dialog(ConnectionsDialog(self.services, parent=self))
 
     def show_preview(self) -> None:
         self.bottom_tabs.setCurrentWidget(self.preview_panel)
-        refresh = getattr(self.preview_panel, "refresh", None)
-        if callable(refresh):
-            refresh()
+        self.preview_panel.refresh()
 
     def show_test_run(self) -> None:
         self.bottom_tabs.setCurrentWidget(self.testrun_panel)
@@ -640,14 +531,8 @@ class MainWindow(QMainWindow):
     def show_reconcile(self) -> ReconcileView | None:
         """Tools ▸ Reconcile Payouts: the reconciliation view, a bottom tab made on first use
         (full width for the report's reason column; the canvas keeps its room)."""
-        if self.services is None:
-            self.statusBar().showMessage("Reconciliation needs the connections services", 6000)
-            return None
         if self.reconcile_view is None:
-            from app.services.reconcile import ReconcileService
-            from app.views.reconcile_view import ReconcileView as View
-
-            view = View(ReconcileService(self.services), self.services.store, self)
+            view = ReconcileView(ReconcileService(self.services), self.services.store, self)
             view.errorRaised.connect(self._panel_error)
             view.connectionsChanged.connect(self._reconcile_connections)
             self.bottom_tabs.addTab(view, icons.icon("compare"), "Reconciliation")
@@ -665,18 +550,15 @@ class MainWindow(QMainWindow):
 
     def fill_preview_from_fixtures(self) -> bool:
         """Fill the preview with the current flow's fixtures (the screenshot mode uses it)."""
-        fill = getattr(self.preview_panel, "load_fixtures_of_current_flow", None)
-        if not callable(fill):
-            return False
-        fill()
+        self.preview_panel.load_fixtures_of_current_flow()
         self.bottom_tabs.setCurrentWidget(self.preview_panel)
         return True
 
     def _sample_record(self) -> dict | None:
         """The first sample of the current flow, for the transform panel's live result."""
         flow = self.document.find_flow(self.document.current_flow)
-        if flow is None or self.services is None:
-            return flow.fixtures[0].input if flow is not None and flow.fixtures else None
+        if flow is None:
+            return None
         try:
             samples = self.services.samples_for(flow)
         except Exception:  # no samples is not an error here: the editor shows no result
@@ -690,7 +572,7 @@ class MainWindow(QMainWindow):
         flow = self.document.current_flow
         if flow is None:
             return
-        self.transform_panel.show_mapping(target)  # type: ignore[attr-defined]
+        self.transform_panel.show_mapping(target)
         if target:
             self.bottom_tabs.setCurrentWidget(self.transform_panel)
 
@@ -708,8 +590,6 @@ class MainWindow(QMainWindow):
         return saved_theme(self.settings)
 
     def about(self) -> None:
-        import mappings
-
         QMessageBox.about(
             self,
             f"About {APP_NAME}",
@@ -721,7 +601,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.maybe_save():
             asyncloop.set_error_sink(None)
-            if self._owns_services and self.services is not None:
+            if self._owns_services:
                 self.services.close()
             event.accept()
         else:

@@ -15,7 +15,6 @@ from app.document.document import StudioDocument
 from app.views.errors_panel import ErrorsPanel, cause_chain, describe_exception
 from app.views.main_window import (
     MainWindow,
-    PlaceholderPanel,
     badge_mode,
     validation_issues,
 )
@@ -110,21 +109,6 @@ def test_connection_badges(window):
     assert [badge_mode(b) for b in ("TEST", "LIVE", "SANDBOX", "PRODUCTION", "SANDBOX ORG")] == [
         "test", "live", "local", "live", "test"
     ]  # fmt: skip
-
-
-def test_a_missing_panel_becomes_a_placeholder(window):
-    widget = window._load_widget("app.views.no_such_panel", "Nope", "Imaginary")
-    assert isinstance(widget, PlaceholderPanel)
-    assert "not part of this build" in window.missing_panels["Imaginary"]
-    assert window.errors.count == 0  # a panel not written yet is not an error
-
-
-def test_a_panel_that_fails_to_start_is_reported(window):
-    widget = window._load_widget("app.views.errors_panel", "ErrorsPanel", "Broken", "extra")
-    assert isinstance(widget, PlaceholderPanel)
-    assert "failed to start" in widget.reason
-    assert window.errors.count == 1
-    assert "Broken panel failed to start" in window.errors.model.entries[0].summary
 
 
 def test_theme_switch_changes_palette_icons_and_settings(window):

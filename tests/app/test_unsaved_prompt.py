@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from app.document.document import StudioDocument
+from app.services import Services
 from app.views import main_window as main_window_module
 from app.views.main_window import MainWindow
 from app.workspace import studio_settings
@@ -118,21 +119,20 @@ def test_the_message_box_answers(qtbot, monkeypatch, button, answer):
     assert box.defaultButton() is box.button(QMessageBox.StandardButton.Save)
 
 
-class _CountingServices:
-    """Stands in for app.services.Services: counts close() calls."""
+class _CountingServices(Services):
+    """app.services.Services over tmp_path that counts close() calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, tmp_path) -> None:
+        super().__init__(config_path=tmp_path / "c.json", sandbox_dir=tmp_path / "sandbox")
         self.closed = 0
-
-    def samples_for(self, _flow):
-        return []
 
     def close(self) -> None:
         self.closed += 1
+        super().close()
 
 
 def test_closing_stops_the_services_the_window_made(qtbot, tmp_path, catalogs, monkeypatch):
-    made = _CountingServices()
+    made = _CountingServices(tmp_path)
     monkeypatch.setattr(main_window_module, "_default_services", lambda: made)
     win = MainWindow(StudioDocument(catalogs=catalogs), settings=studio_settings(tmp_path / "s.ini"))
     qtbot.addWidget(win)
@@ -141,7 +141,7 @@ def test_closing_stops_the_services_the_window_made(qtbot, tmp_path, catalogs, m
 
 
 def test_closing_leaves_services_it_was_given(qtbot, tmp_path, catalogs):
-    given = _CountingServices()
+    given = _CountingServices(tmp_path)
     win = MainWindow(
         StudioDocument(catalogs=catalogs), settings=studio_settings(tmp_path / "s.ini"), services=given
     )
