@@ -9,6 +9,7 @@ State layout (default: the user data dir's ``sandbox/``)::
     stripe/localstripe.pickle   the Stripe sandbox's objects
     stripe/webhook_secret       kept so a configured runner keeps verifying after a restart
     salesforce/                 the org emulator's database, CA and keys
+    sandbox.lock                held (flock) by the one session using the directory; its pid
 
 That JSON holds the sandboxes' local credentials on purpose (it is their configuration);
 nothing here logs them.
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from runner.errors import ConfigError, SandboxError
+from runner.sandbox.state_lock import StateDirLock
 from runner.sandbox.stripe_sandbox import StripeSandbox, new_webhook_secret, start_stripe_sandbox
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ class SandboxSession:
     salesforce: Any = field(repr=False)  # runner.sandbox.salesforce.server.EmulatorHandle
     state_dir: Path
     seed: SeedSummary | None = None
+    lock: StateDirLock | None = field(default=None, repr=False)
 
     def __enter__(self) -> SandboxSession:
         return self
@@ -59,12 +62,16 @@ class SandboxSession:
         self.stop()
 
     def stop(self) -> None:
-        """Stop both; the second one is stopped even if the first one fails to."""
+        """Stop both, then free the state directory; each step runs even if one before fails."""
         try:
             if self.salesforce is not None:
                 self.salesforce.stop()
         finally:
-            self.stripe.stop()
+            try:
+                self.stripe.stop()
+            finally:
+                if self.lock is not None:
+                    self.lock.release()
 
     def to_dict(self) -> dict[str, Any]:
         sf = self.salesforce
@@ -119,6 +126,20 @@ def _webhook_secret(stripe_dir: Path) -> str:
     return secret
 
 
+def _start_stripe(stripe_dir: Path, *, port: int, reset: bool) -> StripeSandbox:
+    if reset and stripe_dir.exists():
+        shutil.rmtree(stripe_dir)
+    try:
+        stripe_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SandboxError(f"cannot create the sandbox state directory {stripe_dir}") from exc
+    return start_stripe_sandbox(
+        port,
+        webhook_secret=_webhook_secret(stripe_dir),
+        data_file=stripe_dir / "localstripe.pickle",
+    )
+
+
 def _start_salesforce(state_dir: Path, *, port: int, reset: bool, faults: str | None) -> Any:
     try:
         from runner.sandbox.salesforce.server import start_emulator
@@ -152,20 +173,19 @@ def sandbox_up(
 
         FaultSpec.parse(faults)
     root = (state_dir or default_state_dir()).expanduser().resolve()
-    stripe_dir = root / "stripe"
-    if reset and stripe_dir.exists():
-        shutil.rmtree(stripe_dir)
     try:
-        stripe_dir.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SandboxError(f"cannot create the sandbox state directory {root}") from exc
-
-    stripe = start_stripe_sandbox(
-        stripe_port,
-        webhook_secret=_webhook_secret(stripe_dir),
-        data_file=stripe_dir / "localstripe.pickle",
-    )
-    session = SandboxSession(stripe=stripe, salesforce=None, state_dir=root)
+    # Before anything in the directory is touched (a reset included): a second sandbox on
+    # it would replace the CA, keys and data the first one's clients rely on.
+    lock = StateDirLock(root)
+    try:
+        stripe = _start_stripe(root / "stripe", port=stripe_port, reset=reset)
+    except BaseException:
+        lock.release()
+        raise
+    session = SandboxSession(stripe=stripe, salesforce=None, state_dir=root, lock=lock)
     # Faults are for the clients under test, not for our own seeding: with a seed they are
     # switched on once it is in (a dropped request would otherwise fail the start).
     seeding = seed is not None

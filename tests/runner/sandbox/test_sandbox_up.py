@@ -357,3 +357,67 @@ def test_sigkilled_command_leaves_no_localstripe_behind(tmp_path: Path):
         time.sleep(0.1)
     assert not [pid for pid in children if _alive(pid)]
     assert _refused(config["stripe"]["api_base"] + "/v1/balance")
+
+
+# --- one sandbox per state directory --------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_second_sandbox_on_the_same_state_dir_is_refused(tmp_path: Path, fake_salesforce):
+    with sandbox_up(tmp_path) as first:
+        secret_file = tmp_path / "stripe" / "webhook_secret"
+        before = secret_file.read_bytes()
+        with pytest.raises(up_module.SandboxError) as info:
+            sandbox_up(tmp_path, reset=True)
+        message = str(info.value)
+        assert str(tmp_path.resolve()) in message and f"pid {os.getpid()}" in message
+        assert "\n" not in message
+        assert len(fake_salesforce) == 1  # the second one started nothing
+        # ...and touched nothing: the first one's state and service are as they were.
+        assert secret_file.read_bytes() == before
+        assert first.stripe.client().v1.customers.list().data == []
+    # Stopping frees the directory for the next one.
+    with sandbox_up(tmp_path) as again:
+        assert again.stripe.webhook_secret == first.stripe.webhook_secret
+
+
+def test_the_lock_names_no_pid_before_its_holder_wrote_one(tmp_path: Path):
+    from runner.sandbox.state_lock import StateDirLock
+
+    held = StateDirLock(tmp_path)
+    try:
+        (tmp_path / "sandbox.lock").write_text("")  # as if caught between flock and write
+        with pytest.raises(up_module.SandboxError, match="in use by another running sandbox;"):
+            StateDirLock(tmp_path)
+    finally:
+        held.release()
+    StateDirLock(tmp_path).release()  # free again once released
+
+
+@pytest.mark.slow
+@needs_emulator
+def test_sandbox_up_command_refuses_a_busy_state_dir_and_leaves_the_first_working(
+    tmp_path: Path,
+):
+    first = _start_command(tmp_path, "--reset")
+    try:
+        config = json.loads(_read_line(first))
+        ca_file = Path(config["salesforce"]["ca_file"])
+        ca_before = ca_file.read_bytes()
+        second = _start_command(tmp_path, "--reset")
+        out, err = second.communicate(timeout=60)
+        assert second.returncode == 1 and out == ""
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert str((tmp_path / "state").resolve()) in err and f"pid {first.pid}" in err
+        assert ca_file.read_bytes() == ca_before
+        # The first one's clients still verify its certificate and are served.
+        resp = requests.get(config["salesforce"]["instance_url"] + "/services/data",
+                            verify=str(ca_file), timeout=10)
+        assert resp.status_code == 200
+    finally:
+        first.send_signal(signal.SIGINT)
+        try:
+            first.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            first.wait()
