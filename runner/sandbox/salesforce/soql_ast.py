@@ -68,6 +68,28 @@ class FieldRef:
         return self.path[-1]
 
 
+AGGREGATE_FUNCTIONS = frozenset({"COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX"})
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """``COUNT(Id)``, ``SUM(Amount) total`` ...: an aggregate function over one field."""
+
+    function: str  # upper case, one of AGGREGATE_FUNCTIONS
+    field: FieldRef
+    pos: int = 0
+    alias: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.function}({self.field.name})"
+
+    @property
+    def key(self) -> str:
+        """Identity for computing it once per group (the alias does not change the value)."""
+        return f"{self.function}({self.field.name.lower()})"
+
+
 LiteralKind = Literal["string", "number", "boolean", "null", "date", "datetime", "relative"]
 
 
@@ -90,7 +112,7 @@ class Value:
 
 @dataclass(frozen=True)
 class Compare:
-    field: FieldRef
+    field: FieldRef | Aggregate  # an aggregate only in HAVING
     op: str  # = != < <= > >= LIKE
     value: Value
 
@@ -118,7 +140,7 @@ Condition = Compare | InList | Not | BoolOp
 
 @dataclass(frozen=True)
 class OrderItem:
-    field: FieldRef
+    field: FieldRef | Aggregate  # an aggregate only in a grouped query
     descending: bool = False
     nulls_first: bool | None = None  # None: Salesforce's default (first for ASC, last for DESC)
 
@@ -128,13 +150,43 @@ class OrderItem:
 
 
 @dataclass
+class SubQuery:
+    """A parent-to-child subquery: ``(SELECT Name FROM Opportunities)``; ``query.object``
+    is the child relationship name as written."""
+
+    query: Query
+    pos: int = 0
+
+    @property
+    def relationship(self) -> str:
+        return self.query.object
+
+
+SelectItem = FieldRef | Aggregate | SubQuery
+
+
+@dataclass
 class Query:
+    """A parsed query. ``fields`` are the plain fields of the select list, ``select`` every
+    item in written order (fields, aggregates and subqueries)."""
+
     object: str
     fields: list[FieldRef] = field(default_factory=list)
     count_only: bool = False
     where: Condition | None = None
+    select: list[SelectItem] = field(default_factory=list)
+    aggregates: list[Aggregate] = field(default_factory=list)
+    subqueries: list[SubQuery] = field(default_factory=list)
+    field_aliases: dict[str, str] = field(default_factory=dict)  # lower field name -> alias
+    group_by: list[FieldRef] = field(default_factory=list)
+    having: Condition | None = None
     order_by: list[OrderItem] = field(default_factory=list)
     limit: int | None = None
     offset: int | None = None
     text: str = ""
     object_pos: int = 0
+
+    @property
+    def is_aggregate(self) -> bool:
+        """Answers with AggregateResult rows (or, for COUNT(), a bare count)."""
+        return bool(self.aggregates or self.group_by)

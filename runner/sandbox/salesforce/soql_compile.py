@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from runner.sandbox.salesforce.soql_ast import (
+    Aggregate,
     BoolOp,
     Compare,
     Condition,
@@ -34,6 +35,7 @@ Row = Mapping[str, Any]
 Predicate = Callable[[Row], bool]
 Getter = Callable[[Row], Any]
 GetterFor = Callable[[ResolvedField], Getter]
+Resolve = Callable[[FieldRef | Aggregate], ResolvedField]
 
 _STRING_TYPES = {
     "string", "textarea", "picklist", "multipicklist", "phone", "url", "email", "combobox",
@@ -60,11 +62,21 @@ def kind_of(describe_type: str | None) -> str | None:
 
 
 class WhereCompiler:
-    def __init__(self, schema: Schema, getter_for: GetterFor, text: str, now: datetime) -> None:
+    """Compiles WHERE over records, or (with ``resolve`` naming the group's values) HAVING."""
+
+    def __init__(self, schema: Schema, getter_for: GetterFor, text: str, now: datetime,
+                 resolve: Resolve | None = None) -> None:
         self.schema = schema
         self.getter_for = getter_for
         self.text = text
         self.now = now
+        self.resolve = resolve or self._resolve_field
+
+    def _resolve_field(self, ref: FieldRef | Aggregate) -> ResolvedField:
+        if isinstance(ref, Aggregate):  # the parser admits these in HAVING only
+            raise SoqlError("MALFORMED_QUERY", f"{ref.name} can only be filtered in HAVING",
+                            text=self.text, pos=ref.pos)
+        return self.schema.resolve(ref)
 
     def compile(self, cond: Condition) -> Predicate:
         if isinstance(cond, BoolOp):
@@ -81,8 +93,8 @@ class WhereCompiler:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _field(self, ref: FieldRef) -> tuple[ResolvedField, Getter]:
-        resolved = self.schema.resolve(ref)
+    def _field(self, ref: FieldRef | Aggregate) -> tuple[ResolvedField, Getter]:
+        resolved = self.resolve(ref)
         if not resolved.filterable:
             raise SoqlError(
                 "INVALID_FIELD",

@@ -2,23 +2,32 @@
 
 Grammar (keywords case-insensitive)::
 
-    query     := SELECT select FROM object [WHERE cond] [ORDER BY order (, order)*]
-                 [LIMIT int] [OFFSET int]
-    select    := COUNT() | field (, field)*
+    query     := SELECT select FROM object [WHERE cond] [GROUP BY field (, field)*]
+                 [HAVING cond] [ORDER BY order (, order)*] [LIMIT int] [OFFSET int]
+    select    := COUNT() | item (, item)*
+    item      := field [alias] | aggregate [alias] | ( subquery )
+    aggregate := (COUNT | COUNT_DISTINCT | SUM | AVG | MIN | MAX) ( field )
+    subquery  := SELECT field (, field)* FROM childRelationship [WHERE cond]
+                 [ORDER BY order (, order)*] [LIMIT int] [OFFSET int]
     cond      := [NOT] term ((AND term)* | (OR term)*)
-    term      := field op value | field [NOT] IN (value, ...) | ( cond )
-    order     := field [ASC | DESC] [NULLS FIRST | NULLS LAST]
+    term      := lhs op value | lhs [NOT] IN (value, ...) | ( cond )
+    lhs       := field | aggregate (aggregates in HAVING only)
+    order     := (field | aggregate) [ASC | DESC] [NULLS FIRST | NULLS LAST]
 
 Like Salesforce, AND and OR cannot be mixed at one level without parentheses
-(``a OR b AND c`` is refused with ``unexpected token: 'AND'``), and NOT may only open a
-condition (``a AND NOT b`` is refused; ``a AND (NOT b)`` is fine). Everything outside the
-subset (subqueries, GROUP BY, aggregates other than COUNT(), TYPEOF, semi-joins, date
-functions) is refused as MALFORMED_QUERY naming the token it stopped at.
+(``a OR b AND c`` is refused with ``unexpected token: 'AND'``), NOT may only open a
+condition (``a AND NOT b`` is refused; ``a AND (NOT b)`` is fine), and in a grouped query
+every selected or ordered field must be grouped or aggregated. Everything outside the
+subset (nested subqueries, semi-joins, TYPEOF, date functions, GROUP BY ROLLUP/CUBE, WITH,
+FOR, USING SCOPE, INCLUDES/EXCLUDES, bind variables) is refused as MALFORMED_QUERY naming
+the construct.
 """
 
 from __future__ import annotations
 
 from runner.sandbox.salesforce.soql_ast import (
+    AGGREGATE_FUNCTIONS,
+    Aggregate,
     BoolOp,
     Compare,
     Condition,
@@ -28,6 +37,7 @@ from runner.sandbox.salesforce.soql_ast import (
     OrderItem,
     Query,
     SoqlError,
+    SubQuery,
     Value,
 )
 from runner.sandbox.salesforce.soql_dates import (
@@ -38,10 +48,7 @@ from runner.sandbox.salesforce.soql_dates import (
 )
 from runner.sandbox.salesforce.soql_lexer import Token, tokenize
 
-_AGGREGATES = {"COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX"}
 _UNSUPPORTED_CLAUSES = {
-    "GROUP": "GROUP BY is not supported by the emulator",
-    "HAVING": "HAVING is not supported by the emulator",
     "WITH": "WITH clauses are not supported by the emulator",
     "FOR": "FOR VIEW/REFERENCE/UPDATE is not supported by the emulator",
     "USING": "USING SCOPE is not supported by the emulator",
@@ -107,37 +114,47 @@ class _Parser:
 
     # -- query ----------------------------------------------------------------------------
 
-    def query(self) -> Query:
+    def query(self, *, nested: bool = False) -> Query:
         self.expect_kw("SELECT")
-        fields, count_only = self.select_list()
+        query = Query(object="", text=self.text)
+        self.select_list(query, nested=nested)
         self.expect_kw("FROM")
         obj = self.tok
         if obj.kind != "ident" or "." in obj.text:
             raise self.error(hint="expected an object name")
         self.advance()
-        query = Query(
-            object=obj.text,
-            fields=fields,
-            count_only=count_only,
-            text=self.text,
-            object_pos=obj.pos,
-        )
+        query.object, query.object_pos = obj.text, obj.pos
         if self.tok.kind == "comma":
             raise self.error(hint="only one object may follow FROM")
         if self.tok.is_kw("WHERE"):
             self.advance()
             query.where = self.condition()
+        if self.tok.is_kw("GROUP"):
+            if nested:
+                raise self.error(hint="GROUP BY is not supported in a subquery")
+            self.advance()
+            self.expect_kw("BY")
+            if self.tok.is_kw("ROLLUP", "CUBE") and self.peek().kind == "lparen":
+                raise self.error(hint=f"GROUP BY {self.tok.text.upper()} is not supported by "
+                                 "the emulator")
+            query.group_by = self.field_list()
+        if self.tok.is_kw("HAVING"):
+            having_tok = self.advance()
+            if not query.group_by:
+                raise SoqlError("MALFORMED_QUERY", "HAVING can only be used with GROUP BY",
+                                text=self.text, pos=having_tok.pos)
+            query.having = self.condition(having=True)
         if self.tok.is_kw("ORDER"):
             order_tok = self.advance()
             self.expect_kw("BY")
-            if count_only:
+            if query.count_only and not query.group_by:
                 raise SoqlError(
                     "MALFORMED_QUERY",
                     "ORDER BY cannot be used with COUNT()",
                     text=self.text,
                     pos=order_tok.pos,
                 )
-            query.order_by = self.order_list()
+            query.order_by = self.order_list(aggregates=query.is_aggregate)
         if self.tok.is_kw("LIMIT"):
             self.advance()
             query.limit = self.integer("LIMIT")
@@ -152,29 +169,60 @@ class _Parser:
                     text=self.text,
                     pos=offset_tok.pos,
                 )
-        if self.tok.kind != "eof":
+        if nested:
+            if self.tok.kind != "rparen":
+                raise self.error(hint="expected ')' to close the subquery")
+        elif self.tok.kind != "eof":
             raise self.error()
+        self._check_grouping(query)
         return query
 
-    def select_list(self) -> tuple[list[FieldRef], bool]:
-        fields: list[FieldRef] = []
+    def _check_grouping(self, query: Query) -> None:
+        """Salesforce's rules for aggregate queries, which need no describe to check."""
+        if query.field_aliases and not query.is_aggregate:
+            ref = next(f for f in query.fields if f.name.lower() in query.field_aliases)
+            alias = query.field_aliases[ref.name.lower()]
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{alias}' (aliases are only "
+                            "allowed in aggregate queries)", text=self.text, pos=ref.pos)
+        if not query.is_aggregate:
+            return
+        grouped = {ref.name.lower() for ref in query.group_by}
+        if query.subqueries:
+            raise SoqlError("MALFORMED_QUERY", "subqueries cannot be used in an aggregate "
+                            "query", text=self.text, pos=query.subqueries[0].pos)
+        for ref in query.fields:
+            if ref.name.lower() not in grouped:
+                raise SoqlError("MALFORMED_QUERY", f"Field must be grouped or aggregated: "
+                                f"{ref.name}", text=self.text, pos=ref.pos)
+        for item in query.order_by:
+            ordered = item.field
+            if isinstance(ordered, FieldRef) and ordered.name.lower() not in grouped:
+                raise SoqlError("MALFORMED_QUERY", f"Ordered field must be grouped or "
+                                f"aggregated: {ordered.name}", text=self.text, pos=ordered.pos)
+
+    def select_list(self, query: Query, *, nested: bool) -> None:
         seen: set[str] = set()
-        count_only = False
         while True:
             tok = self.tok
             if tok.kind == "lparen":
-                raise self.error(hint="subqueries are not supported by the emulator")
-            if tok.kind != "ident" or tok.is_kw("FROM"):
+                if nested:
+                    raise self.error(hint="nested subqueries are not supported by the emulator")
+                query.subqueries.append(self.subquery())
+                query.select.append(query.subqueries[-1])
+            elif tok.kind != "ident" or tok.is_kw("FROM"):
                 raise self.error(hint="expected a field name")
-            if self.peek().kind == "lparen":
+            elif self.peek().kind == "lparen":
                 name = tok.text.upper()
                 if name == "COUNT" and self.peek(2).kind == "rparen":
                     self.i += 3
-                    count_only = True
-                elif name in _AGGREGATES:
-                    raise self.error(
-                        hint=f"the aggregate {name}(...) is not supported; only COUNT() is"
-                    )
+                    query.count_only = True
+                elif name in AGGREGATE_FUNCTIONS:
+                    if nested:
+                        raise self.error(hint="aggregate functions are not supported in a "
+                                         "subquery")
+                    aggregate = self.aggregate(alias=True)
+                    query.aggregates.append(aggregate)
+                    query.select.append(aggregate)
                 else:
                     raise self.error(hint=f"the function {tok.text}() is not supported")
             else:
@@ -188,18 +236,68 @@ class _Parser:
                         pos=ref.pos,
                     )
                 seen.add(key)
-                fields.append(ref)
+                alias = self.alias()
+                if alias:
+                    query.field_aliases[key] = alias
+                query.fields.append(ref)
+                query.select.append(ref)
             if self.tok.kind != "comma":
                 break
             self.advance()
-        if count_only and fields:
+        if query.count_only and (query.fields or query.aggregates or query.subqueries):
             raise SoqlError(
                 "MALFORMED_QUERY",
                 "COUNT() must be the only element in the SELECT list",
                 text=self.text,
                 pos=self.tokens[1].pos,
             )
-        return fields, count_only
+
+    def alias(self) -> str | None:
+        """An alias after a select item: an identifier followed by ',' or FROM.
+
+        The lookahead keeps a misspelt keyword (``SELECT Id FORM Account``) reported at the
+        keyword rather than taken for an alias.
+        """
+        tok, after = self.tok, self.peek()
+        if (tok.kind == "ident" and "." not in tok.text and not tok.is_kw("FROM")
+                and (after.kind == "comma" or after.is_kw("FROM"))):
+            self.advance()
+            return tok.text
+        return None
+
+    def aggregate(self, *, alias: bool = False) -> Aggregate:
+        name_tok = self.advance()
+        self.expect("lparen", "'('")
+        if self.tok.kind == "rparen":
+            raise self.error(hint=f"{name_tok.text.upper()}() needs a field here")
+        if self.tok.kind == "ident" and self.peek().kind == "lparen":
+            raise self.error(hint=f"the function {self.tok.text}() is not supported inside "
+                             f"{name_tok.text.upper()}()")
+        ref = self.field_ref()
+        self.expect("rparen", "')'")
+        return Aggregate(name_tok.text.upper(), ref, name_tok.pos,
+                         self.alias() if alias else None)
+
+    def subquery(self) -> SubQuery:
+        open_tok = self.advance()
+        if not self.tok.is_kw("SELECT"):
+            raise self.error(hint="expected SELECT to open a subquery")
+        inner = self.query(nested=True)
+        self.expect("rparen", "')'")
+        if inner.count_only:
+            raise SoqlError("MALFORMED_QUERY", "COUNT() is not supported in a subquery",
+                            text=self.text, pos=open_tok.pos)
+        return SubQuery(inner, open_tok.pos)
+
+    def field_list(self) -> list[FieldRef]:
+        refs: list[FieldRef] = []
+        while True:
+            if self.tok.kind == "ident" and self.peek().kind == "lparen":
+                raise self.error(hint=f"the function {self.tok.text}() is not supported")
+            refs.append(self.field_ref())
+            if self.tok.kind != "comma":
+                return refs
+            self.advance()
 
     def field_ref(self) -> FieldRef:
         tok = self.tok
@@ -226,10 +324,17 @@ class _Parser:
         self.advance()
         return int(tok.text)
 
-    def order_list(self) -> list[OrderItem]:
+    def order_list(self, *, aggregates: bool = False) -> list[OrderItem]:
         items: list[OrderItem] = []
         while True:
-            ref = self.field_ref()
+            ref: FieldRef | Aggregate
+            if self.tok.kind == "ident" and self.peek().kind == "lparen":
+                if not (aggregates and self.tok.text.upper() in AGGREGATE_FUNCTIONS):
+                    raise self.error(hint=f"the function {self.tok.text}() is not supported "
+                                     "in ORDER BY")
+                ref = self.aggregate()
+            else:
+                ref = self.field_ref()
             descending = False
             nulls_first: bool | None = None
             if self.tok.is_kw("ASC", "DESC"):
@@ -246,12 +351,12 @@ class _Parser:
 
     # -- conditions -----------------------------------------------------------------------
 
-    def condition(self) -> Condition:
+    def condition(self, *, having: bool = False) -> Condition:
         if self.tok.is_kw("NOT"):
             self.advance()
-            first: Condition = Not(self.term())
+            first: Condition = Not(self.term(having))
         else:
-            first = self.term()
+            first = self.term(having)
         operands = [first]
         joiner: str | None = None
         while self.tok.is_kw("AND", "OR"):
@@ -262,22 +367,28 @@ class _Parser:
             self.advance()
             if self.tok.is_kw("NOT"):
                 raise self.error(hint="put NOT inside parentheses: AND (NOT ...)")
-            operands.append(self.term())
+            operands.append(self.term(having))
         if joiner is None:
             return first
         return BoolOp("AND" if joiner == "AND" else "OR", tuple(operands))
 
-    def term(self) -> Condition:
+    def term(self, having: bool = False) -> Condition:
         if self.tok.kind == "lparen":
             self.advance()
             if self.tok.is_kw("SELECT"):
-                raise self.error(hint="subqueries are not supported by the emulator")
-            inner = self.condition()
+                raise self.error(hint="subqueries are not supported in a condition")
+            inner = self.condition(having=having)
             self.expect("rparen", "')'")
             return inner
+        ref: FieldRef | Aggregate
         if self.tok.kind == "ident" and self.peek().kind == "lparen":
-            raise self.error(hint=f"the function {self.tok.text}() is not supported")
-        ref = self.field_ref()
+            if self.tok.text.upper() not in AGGREGATE_FUNCTIONS:
+                raise self.error(hint=f"the function {self.tok.text}() is not supported")
+            if not having:
+                raise self.error(hint="aggregate functions can only be filtered in HAVING")
+            ref = self.aggregate()
+        else:
+            ref = self.field_ref()
         tok = self.tok
         if tok.kind == "op":
             self.advance()
@@ -303,6 +414,9 @@ class _Parser:
         raise self.error(hint="expected a comparison operator")
 
     def value_list(self) -> tuple[Value, ...]:
+        if self.tok.kind == "colon":
+            raise self.error(hint="bind variables are not supported: Bind variables only "
+                             "allowed in Apex code")
         self.expect("lparen", "'(' after IN")
         if self.tok.is_kw("SELECT"):
             raise self.error(hint="semi-join subqueries are not supported by the emulator")
@@ -363,5 +477,6 @@ class _Parser:
             if "FISCAL" in word:
                 raise self.error(hint="fiscal date literals are not supported by the emulator")
         if kind == "colon":
-            raise self.error(hint="bind variables are not supported")
+            raise self.error(hint="bind variables are not supported: Bind variables only "
+                             "allowed in Apex code")
         raise self.error(hint="expected a value")

@@ -64,6 +64,7 @@ class Schema:
         self._fields: dict[str, Mapping[str, Any]] = {}
         self._relationships: dict[str, Mapping[str, Any]] = {}
         self._desc_fields: list[Mapping[str, Any]] = []
+        self._children: dict[str, Mapping[str, Any]] = {}
         if describe is None:
             return
         desc = self._lookup(object_name)
@@ -79,6 +80,10 @@ class Schema:
             for f in desc.get("fields", [])
             if f.get("relationshipName")
         }
+        for child in desc.get("childRelationships") or []:
+            name = child.get("relationshipName")
+            if name:  # several lookups may share a name; the first one answers, as listed
+                self._children.setdefault(str(name).lower(), child)
 
     def _lookup(self, name: str) -> Mapping[str, Any] | None:
         if name not in self._cache:
@@ -127,6 +132,10 @@ class Schema:
                 pos=ref.pos,
             )
         return _resolved(ref, rel_name, f, parent_name, parent_desc.get("fields", []))
+
+    def child_relationship(self, name: str) -> Mapping[str, Any] | None:
+        """The describe's childRelationships entry named ``name`` (any case)."""
+        return self._children.get(name.lower())
 
     def type_by_prefix(self, candidates: tuple[str, ...], record_id: object) -> str | None:
         """Which of a polymorphic relationship's targets an id belongs to, by key prefix."""
