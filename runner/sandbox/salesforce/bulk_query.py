@@ -16,7 +16,7 @@ import binascii
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runner.sandbox.salesforce.bulk_common import (
     ABORTED,
@@ -34,11 +34,9 @@ from runner.sandbox.salesforce.bulk_common import (
 )
 from runner.sandbox.salesforce.calls import CSV_TYPE, Call, Reply
 from runner.sandbox.salesforce.errors import ApiError, api_error
+from runner.sandbox.salesforce.queries import Queries
 from runner.sandbox.salesforce.soql_ast import SoqlError
 from runner.sandbox.salesforce.soql_schema import ResolvedField, Schema
-
-if TYPE_CHECKING:
-    from runner.sandbox.salesforce.rest import DataApi
 
 OPERATIONS = ("query", "queryAll")
 DEFAULT_MAX_RECORDS = 50_000  # a page when maxRecords is not given
@@ -88,10 +86,10 @@ class QueryJob:
 class BulkQuery(JobBoard[QueryJob]):
     kind = "query"
 
-    def __init__(self, api: DataApi, job_ids: JobIds) -> None:
-        super().__init__(api.org.store, job_ids)
-        self.api = api
-        self.org = api.org
+    def __init__(self, queries: Queries, job_ids: JobIds) -> None:
+        super().__init__(queries.org.store, job_ids)
+        self.queries = queries
+        self.org = queries.org
 
     def load(self) -> None:
         """Jobs from the state file; a job stopped before its query ran runs it now."""
@@ -148,7 +146,7 @@ class BulkQuery(JobBoard[QueryJob]):
         # The object is read from the query; one the query does not parse to is reported
         # when the job runs, as Salesforce fails the job rather than the request.
         try:
-            object_name = self.api.parse_query(text).object
+            object_name = self.queries.parse(text).object
         except ApiError:
             object_name = ""
         meta = self.org.meta.find(object_name)
@@ -228,20 +226,26 @@ class BulkQuery(JobBoard[QueryJob]):
 
     def _run(self, job: QueryJob) -> tuple[list[str], list[list[str]]]:
         try:
-            query = self.api.parse_query(job.query)
+            query = self.queries.parse(job.query)
             if query.count_only:
                 raise _refused("Aggregate Functions such as COUNT() are not supported in Bulk "
                                "API 2.0 queries")
             if query.offset is not None:
                 raise _refused("OFFSET is not supported in Bulk API 2.0 queries")
+            if query.is_aggregate:
+                raise _refused("Aggregate Functions and GROUP BY are not supported in Bulk "
+                               "API 2.0 queries")
+            if query.subqueries:
+                raise _refused("Parent-to-child relationship queries are not supported in "
+                               "Bulk API 2.0 queries")
             try:
-                schema = Schema(query.object, self.api.describe, query.text, query.object_pos)
+                schema = Schema(query.object, self.queries.describe, query.text, query.object_pos)
                 selected = [schema.resolve(ref) for ref in query.fields]
             except SoqlError as exc:
                 raise api_error(400, exc.error_code, exc.message) from None
             if any(r.parts or r.type in ("address", "location") for r in selected):
                 raise _refused("Selecting compound data not supported in Bulk Query")
-            result = self.api.run_query(query, include_deleted=job.operation == "queryAll",
+            result = self.queries.run(query, include_deleted=job.operation == "queryAll",
                                         version=job.version)
         except ApiError as exc:
             first = exc.errors[0] if exc.errors else None

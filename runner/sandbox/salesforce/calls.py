@@ -10,7 +10,7 @@ from runner.sandbox.salesforce.errors import api_error
 
 JSON_TYPE = "application/json;charset=UTF-8"
 CSV_TYPE = "text/csv"
-_NO_BODY = object()
+NO_BODY = object()
 
 
 @dataclass
@@ -23,14 +23,14 @@ class Call:
     raw: bytes = b""
     content_type: str = ""
     headers: dict[str, str] = field(default_factory=dict)
-    payload: Any = _NO_BODY  # an already-decoded JSON body (composite subrequests)
+    payload: Any = NO_BODY  # an already-decoded JSON body (composite subrequests)
 
     def param(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
         return values[0] if values else default
 
     def json(self) -> Any:
-        if self.payload is not _NO_BODY:
+        if self.payload is not NO_BODY:
             return self.payload
         text = self.raw.decode("utf-8", errors="replace").strip()
         if not text:

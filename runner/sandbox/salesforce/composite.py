@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from runner.sandbox.salesforce import ids
-from runner.sandbox.salesforce.calls import Call, Reply
+from runner.sandbox.salesforce.calls import NO_BODY, Call, Reply
 from runner.sandbox.salesforce.errors import ApiError, RecordError, SfError, api_error, not_found
 from runner.sandbox.salesforce.metadata import ObjectMeta
+from runner.sandbox.salesforce.org import Org
 
-if TYPE_CHECKING:
-    from runner.sandbox.salesforce.rest import DataApi
+Dispatch = Callable[[Call], Reply]
 
 MAX_COLLECTION = 200
 MAX_SUBREQUESTS = 25
@@ -42,9 +42,11 @@ class _Failed(Exception):
 
 
 class Composite:
-    def __init__(self, api: DataApi) -> None:
-        self.api = api
-        self.org = api.org
+    """``dispatch`` answers one data API call: a composite subrequest goes through it."""
+
+    def __init__(self, org: Org, dispatch: Dispatch) -> None:
+        self.org = org
+        self.dispatch = dispatch
 
     def handle(self, call: Call, rest: list[str]) -> Reply:
         if not rest:
@@ -259,20 +261,14 @@ class Composite:
         sub_call = Call(str(sub["method"]).upper(), version,
                         [unquote(s) for s in segments[1:]],
                         parse_qs(parts.query, keep_blank_values=True), call.user_id,
-                        payload=payload if payload is not None else _no_payload())
+                        payload=payload if payload is not None else NO_BODY)
         if sub_call.parts and sub_call.parts[0] == "composite":
             return Reply(400, [{"errorCode": "INVALID_INPUT",
                                 "message": "composite subrequests cannot be composite"}])
         try:
-            return self.api.handle(sub_call)
+            return self.dispatch(sub_call)
         except ApiError as exc:
             return Reply(exc.status, exc.response_body())
-
-
-def _no_payload() -> Any:
-    from runner.sandbox.salesforce.calls import _NO_BODY
-
-    return _NO_BODY
 
 
 def _sub_reply(ref: str, reply: Reply) -> dict:

@@ -1,27 +1,26 @@
 """The data API under ``/services/data/vNN.0/``: sObjects, upsert, query, change feed.
 
-Composite, collections and Bulk 2.0 live in their own modules and are routed from here.
+Composite, collections and Bulk 2.0 live in their own modules and are routed from here;
+they depend on the org, :class:`Queries` and a dispatch callable, never on this module.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from runner.sandbox.salesforce import ids, soql
+from runner.sandbox.salesforce import ids
+from runner.sandbox.salesforce.bulk import BulkIngest
+from runner.sandbox.salesforce.bulk_query import BulkQuery
 from runner.sandbox.salesforce.calls import Call, Reply
+from runner.sandbox.salesforce.composite import Composite
 from runner.sandbox.salesforce.errors import ApiError, RecordError, api_error, not_found
 from runner.sandbox.salesforce.metadata import ObjectMeta, object_urls
 from runner.sandbox.salesforce.org import Org
+from runner.sandbox.salesforce.queries import Queries
 from runner.sandbox.salesforce.values import ValueFormatError, format_datetime, parse_datetime
-
-if TYPE_CHECKING:
-    from runner.sandbox.salesforce.bulk import BulkIngest
-    from runner.sandbox.salesforce.bulk_query import BulkQuery
-    from runner.sandbox.salesforce.composite import Composite
 
 QUERY_BATCH = 2000
 MIN_VERSION = 40
@@ -39,6 +38,7 @@ class DataApi:
     def __init__(self, org: Org) -> None:
         self.org = org
         self.meta = org.meta
+        self.queries = Queries(org)
         self._locators: OrderedDict[str, tuple[list[dict], int]] = OrderedDict()
         self._locator_lock = threading.Lock()
         self._locator_counter = 0
@@ -180,37 +180,12 @@ class DataApi:
         text = call.param("q")
         if not text:
             raise api_error(400, "MALFORMED_QUERY", "A query string has to be specified")
-        result = self.run_query(self.parse_query(text), include_deleted=include_deleted,
-                                version=call.version)
+        result = self.queries.run(self.queries.parse(text), include_deleted=include_deleted,
+                                  version=call.version)
         if result.count_only:
             return Reply(200, {"totalSize": result.total_size, "done": True, "records": []})
         return Reply(200, self._page(call, result.records, 0,
                                      "queryAll" if include_deleted else "query"))
-
-    @staticmethod
-    def parse_query(text: str) -> soql.Query:
-        """The parsed query, or MALFORMED_QUERY (and friends) as an ApiError."""
-        try:
-            return soql.parse(text)
-        except soql.SoqlError as exc:
-            raise api_error(400, exc.error_code, exc.message) from None
-
-    def run_query(self, query: soql.Query, *, include_deleted: bool,
-                  version: str) -> soql.QueryResult:
-        """Run a parsed query over the org (REST query and Bulk 2.0 query jobs)."""
-        try:
-            meta = self.meta.find(query.object)
-            if meta is None:
-                raise api_error(400, "INVALID_TYPE",
-                                f"sObject type '{query.object}' is not supported. If you are "
-                                "attempting to use a custom object, be sure to append the "
-                                "'__c' after the entity name.")
-            with self.org.lock:
-                rows = self.org.rows(meta, include_deleted=include_deleted)
-                return soql.execute(query, rows, resolve_parent=self._parent,
-                                    describe=self.describe, api_version=version)
-        except soql.SoqlError as exc:
-            raise api_error(400, exc.error_code, exc.message) from None
 
     def _query_more(self, call: Call, locator: str) -> Reply:
         key, _, offset_text = locator.partition("-")
@@ -240,13 +215,6 @@ class DataApi:
             )
         return body
 
-    def _parent(self, row: Mapping[str, Any], relationship: str) -> dict | None:
-        return self.org.parent_of(row, relationship)
-
-    def describe(self, name: str) -> dict | None:
-        meta = self.meta.find(name)
-        return None if meta is None else meta.describe
-
 
 def method_not_allowed(method: str) -> ApiError:
     return api_error(405, "METHOD_NOT_ALLOWED",
@@ -259,7 +227,7 @@ def _field_list(text: str | None) -> list[str] | None:
     return [f.strip() for f in text.split(",") if f.strip()]
 
 
-def _replication_date(call: Call, name: str):  # noqa: ANN202 - a datetime
+def _replication_date(call: Call, name: str) -> datetime:
     text = call.param(name)
     if not text:
         raise api_error(400, "INVALID_REPLICATION_DATE", f"the '{name}' parameter is required")

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from runner.errors import SandboxError
+from runner.sandbox.salesforce import ids
 from runner.sandbox.salesforce.auth import Auth, OAuthError, User
 from runner.sandbox.salesforce.bulk import BulkIngest
 from runner.sandbox.salesforce.bulk_common import JobIds
@@ -42,6 +43,7 @@ from runner.sandbox.salesforce.rest import (
     versions,
 )
 from runner.sandbox.salesforce.store import OrgStore
+from runner.sandbox.salesforce.tls import ensure_tls
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +105,10 @@ class Emulator:
         self.faults = FaultInjector(faults)
         self.max_body_bytes = max_body_bytes
         self.api = DataApi(self.org)
-        self.api.composite = Composite(self.api)
+        self.api.composite = Composite(self.org, self.api.handle)
         job_ids = JobIds(self.store)
         self.api.bulk = BulkIngest(self.org, job_ids)
-        self.api.bulk_query = BulkQuery(self.api, job_ids)
+        self.api.bulk_query = BulkQuery(self.api.queries, job_ids)
         self.api.bulk.load()
         self.api.bulk_query.load()
         self.api.limits = self.limits_body
@@ -376,8 +378,6 @@ def _admin_json(body: bytes) -> Any:
 
 
 def _first_id(segments: list[str]) -> str | None:
-    from runner.sandbox.salesforce import ids
-
     for segment in segments:
         if ids.is_valid(segment):
             return ids.to_18(segment)
@@ -459,8 +459,6 @@ def start_emulator(
         state_dir.mkdir(parents=True, exist_ok=True)
         if isinstance(faults, str):
             faults = FaultSpec.parse(faults)
-        from runner.sandbox.salesforce.tls import ensure_tls
-
         tls = ensure_tls(state_dir)
         emulator = Emulator(state_dir, reset=reset, faults=faults, metadata=metadata,
                             daily_api_limit=daily_api_limit, session_ttl=session_ttl,
@@ -494,6 +492,8 @@ def start_emulator(
 
 def salesforce_client(handle: EmulatorHandle, *, access_token: str | None = None):  # noqa: ANN201
     """An unmodified ``simple_salesforce.Salesforce`` bound to the emulator."""
+    # Lazy: requests and simple-salesforce add most of a second to starting the emulator
+    # (python -X importtime), and only tests and tools that talk to it need them.
     import requests
     from simple_salesforce import Salesforce
 
