@@ -297,11 +297,11 @@ class Runner:
 
         view = self.bundle.without(paused)
         observers = [self.finance.observe] if self.finance is not None else []
-        # No linger in the processor: the worker loop lingers between claims (_linger),
-        # where a stop request cuts the wait short.
+        # The worker loop lingers between claims (_linger), where a stop request cuts the
+        # wait short.
         self._processor = Processor(view, self.store, self.salesforce, self.stripe,
                                     metrics=self.metrics, batch_size=self.config.batch_size,
-                                    observers=observers, linger=0)
+                                    observers=observers)
         if self.poll_enabled and self.bundle.salesforce_flows:
             from runner.pipeline.sf_poller import SalesforcePoller
 

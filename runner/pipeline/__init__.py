@@ -4,7 +4,8 @@ changes -> Stripe (``SalesforcePoller``), over a bundle compiled once (``LoadedB
 from __future__ import annotations
 
 from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle, check_contract
-from runner.pipeline.processor import Observer, ProcessedRecord, Processor, ProcessReport
+from runner.pipeline.outcomes import Observer, ProcessedRecord, ProcessReport
+from runner.pipeline.processor import Processor
 from runner.pipeline.sf_poller import PollReport, SalesforcePoller
 
 __all__ = [

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from runner.connectors.salesforce import SalesforceConnector
     from runner.metrics import Metrics
-    from runner.state.store import StateStore
+    from runner.pipeline.lookups import XrefTable
 
 DedupKind = Literal["existing", "link", "review", "create"]
 
@@ -29,14 +29,14 @@ class DedupDecision:
     matched_on: str | None = None
 
 
-def decide_dedup(salesforce: SalesforceConnector, store: StateStore, obj: str,
+def decide_dedup(salesforce: SalesforceConnector, xrefs: XrefTable, obj: str,
                  external_id: str, dedup_on: Sequence[str], records: Sequence[dict[str, Any]],
                  *, metrics: Metrics | None = None) -> list[DedupDecision]:
     """One decision per record (same order)."""
     decisions: list[DedupDecision | None] = [None] * len(records)
     keys = {i: r.get(external_id) for i, r in enumerate(records)}
     wanted = [v for v in keys.values() if isinstance(v, str) and v]
-    known = store.xref_get_many(obj, wanted) if wanted else {}
+    known = xrefs.xref_get_many(obj, wanted) if wanted else {}
     missing = sorted({v for v in wanted if v not in known})
     if missing:
         if metrics is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mappings.engine.paths import compile_path
 
@@ -21,14 +21,21 @@ if TYPE_CHECKING:
     from mappings.document.model import Flow
     from runner.connectors.salesforce import SalesforceConnector
     from runner.metrics import Metrics
-    from runner.state.settlement import Settlement
-    from runner.state.store import StateStore
 
 log = logging.getLogger(__name__)
 
 # cus_QXg1o8vcGmoR32, sub_..., in_..., py_...: what the cross-reference table holds.
 STRIPE_ID = re.compile(r"^[a-z]+(?:_[a-z]+)*_[A-Za-z0-9]{6,}$")
-_UNRESOLVED = object()
+
+
+class XrefTable(Protocol):
+    """Stripe id <-> Salesforce Id pairs: the state store's cross-reference table, the
+    runner's batch ledger (the table plus the batch's own new pairs), or the studio's
+    in-memory ledger."""
+
+    def xref_get_many(self, sf_object: str, stripe_ids: Iterable[str]) -> dict[str, str]: ...
+
+    def xref_put(self, sf_object: str, stripe_id: str, sf_id: str, flow: str) -> None: ...
 
 
 def lookup_values(flow: Flow, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -48,14 +55,13 @@ def lookup_values(flow: Flow, obj: dict[str, Any]) -> list[tuple[str, str, str]]
 class LookupResolver:
     """The ``resolver(object, match_field, value) -> Id | None`` the engine calls."""
 
-    def __init__(self, store: StateStore, salesforce: SalesforceConnector, *,
-                 metrics: Metrics | None = None, settlement: Settlement | None = None) -> None:
-        self.store = store
+    def __init__(self, xrefs: XrefTable, salesforce: SalesforceConnector, *,
+                 metrics: Metrics | None = None) -> None:
+        # The runner's processor passes its batch ledger: what a query finds then joins the
+        # batch's one commit, and the batch's own new cross references are found first.
+        self.xrefs = xrefs
         self.salesforce = salesforce
         self.metrics = metrics
-        # With a settlement, what a query finds joins the batch's one commit (and the
-        # batch's own new cross references are found there before the table is read).
-        self.settlement = settlement
         self._cache: dict[tuple[str, str, str], str | None] = {}
         self.queries = 0
 
@@ -67,14 +73,8 @@ class LookupResolver:
                 by_field.setdefault((obj, match_field), set()).add(value)
         for (obj, match_field), values in by_field.items():
             stripe_ids = [v for v in values if STRIPE_ID.match(v)]
-            if stripe_ids and self.settlement is not None:
-                for stripe_id in stripe_ids:
-                    pending = self.settlement.xref_get(obj, stripe_id)
-                    if pending is not None:
-                        self._cache[(obj, match_field, stripe_id)] = pending
-                stripe_ids = [v for v in stripe_ids if (obj, match_field, v) not in self._cache]
             if stripe_ids:
-                for stripe_id, sf_id in self.store.xref_get_many(obj, stripe_ids).items():
+                for stripe_id, sf_id in self.xrefs.xref_get_many(obj, stripe_ids).items():
                     self._cache[(obj, match_field, stripe_id)] = sf_id
             rest = sorted(v for v in values if (obj, match_field, v) not in self._cache)
             if rest:
@@ -91,10 +91,7 @@ class LookupResolver:
                 self._cache[(obj, match_field, value)] = ids[0]
                 if STRIPE_ID.match(value):
                     # Remember it: the next batch needs no query for this customer.
-                    if self.settlement is not None:
-                        self.settlement.xref(obj, value, ids[0], "lookup")
-                    else:
-                        self.store.xref_put(obj, value, ids[0], "lookup")
+                    self.xrefs.xref_put(obj, value, ids[0], "lookup")
             else:
                 if len(ids) > 1:
                     log.warning("lookup %s.%s = %s matches %d records; left empty",
