@@ -14,14 +14,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 
 from runner.state.models import inbox_events as t
+from runner.state.statuses import EventStatus
 
 
 def due(now: datetime) -> ColumnElement[bool]:
     """Rows a worker may take at ``now``."""
     return or_(
-        t.c.status == "pending",
-        and_(t.c.status == "retry", t.c.retry_at <= now),
-        and_(t.c.status == "processing", t.c.lease_until <= now),
+        t.c.status == EventStatus.PENDING,
+        and_(t.c.status == EventStatus.RETRY, t.c.retry_at <= now),
+        and_(t.c.status == EventStatus.PROCESSING, t.c.lease_until <= now),
     )
 
 
@@ -39,10 +40,10 @@ def claim_due(conn: Connection, worker: str, limit: int, lease_seconds: float,
     conn.execute(
         update(t)
         .where(t.c.seq.in_([row["seq"] for row in rows]))
-        .values(status="processing", worker=worker, lease_until=lease_until,
+        .values(status=EventStatus.PROCESSING, worker=worker, lease_until=lease_until,
                 attempts=t.c.attempts + 1)
     )
     for row in rows:
-        row.update(status="processing", worker=worker, lease_until=lease_until,
+        row.update(status=EventStatus.PROCESSING, worker=worker, lease_until=lease_until,
                    attempts=row["attempts"] + 1)
     return rows

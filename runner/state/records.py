@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from runner.state.statuses import DeadLetterStatus, EventStatus, ReviewStatus
+
 
 @dataclass(frozen=True)
 class InboxEvent:
@@ -21,7 +23,7 @@ class InboxEvent:
     created: int
     payload: dict[str, Any]
     attempts: int
-    status: str  # pending / processing / retry / done / skipped / dead
+    status: EventStatus
     source: str
     seq: int = 0  # received order
     worker: str | None = None
@@ -43,7 +45,7 @@ class DlqEntry:
     record: dict[str, Any] | None
     error: str
     error_code: str | None
-    status: str  # open / replayed / discarded
+    status: DeadLetterStatus
     created_at: datetime
     attempts: int  # replays tried
     updated_at: datetime | None = None
@@ -57,7 +59,7 @@ class ReviewItem:
     record: dict[str, Any]
     candidates: list[dict[str, Any]]
     payload: dict[str, Any]
-    status: str  # open / approved / rejected
+    status: ReviewStatus
     chosen: str | None
     created_at: datetime
     decided_at: datetime | None = None

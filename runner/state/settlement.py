@@ -3,7 +3,7 @@
 The processor writes a batch to Salesforce, then records what happened: cross references,
 its own writes (echo suppression), object versions (ordering), dead letters, review items,
 and finally each event's ledger entry (done / retry). Committing all of it at once
-(:meth:`runner.state.store.StateStore.settle_batch`) costs one commit per batch instead of
+(:meth:`Settlements.settle_batch`, part of :class:`runner.state.store.StateStore`) costs one commit per batch instead of
 several per event, and a crash leaves either all of it or none: an event is never marked
 done without its cross reference, and a redelivered event re-applies harmlessly (upserts).
 """
@@ -15,6 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from runner.salesforce_ids import canonical_id
+from runner.state.database import Repository, insert_returning_id
+from runner.state.dead_letters import dead_letter_row
+from runner.state.inbox import mark_done_in, mark_retry_in
+from runner.state.models import dead_letters, review_items
+from runner.state.own_writes import own_write_insert, own_write_rows
+from runner.state.reviews import review_row
+from runner.state.versions import version_rows, version_upsert
+from runner.state.xrefs import xref_rows, xref_upsert
 
 
 @dataclass(frozen=True)
@@ -98,3 +106,54 @@ class SettleResult:
     lost: frozenset[str] = frozenset()  # events whose claim another worker had taken over
     dead_letter_ids: tuple[int, ...] = ()
     review_ids: tuple[int, ...] = ()
+
+
+class Settlements(Repository):
+    """Commits a :class:`Settlement` through the table families' row builders and
+    statements, so a batch follows exactly the rules of the one-at-a-time methods."""
+
+    def settle_batch(self, settlement: Settlement) -> SettleResult:
+        """Commit a micro-batch's state in ONE transaction: cross references, own writes,
+        object versions, dead letters, review items, then each event's ledger entry.
+
+        Events finished with a worker are marked only while that worker still holds the
+        claim; the others (the lease expired and another worker took them over) are in
+        ``lost``. Everything is validated before the transaction opens: bad input changes
+        nothing.
+        """
+        now = self.now()
+        xref_values = xref_rows(((obj, stripe_id, sf_id, flow) for (obj, stripe_id), (
+            sf_id, flow) in settlement.xrefs.items()), now)
+        own_values = own_write_rows(settlement.own_writes, now)
+        version_values = version_rows(((object_id, created, event_id) for object_id, (
+            created, event_id) in settlement.versions.items()), now)
+        dlq_values = [dead_letter_row(**entry, now=now) for entry in settlement.dead_letters]
+        review_values = [review_row(**item, now=now) for item in settlement.reviews]
+        done: dict[tuple[str, str | None], list[str]] = {}
+        retries: list[tuple[str, str | None, datetime, str | None]] = []
+        for finish in settlement.finishes:
+            if not finish.event_id:
+                raise ValueError("a finished event needs its event id")
+            if finish.retry_at is not None:
+                if finish.retry_at.tzinfo is None:
+                    raise ValueError("retry_at must be timezone-aware (UTC)")
+                retries.append((finish.event_id, finish.error, finish.retry_at, finish.worker))
+            else:
+                done.setdefault((finish.outcome, finish.worker), []).append(finish.event_id)
+
+        lost: set[str] = set()
+        with self.db.write() as conn:
+            if xref_values:
+                conn.execute(xref_upsert(self.db), xref_values)
+            if own_values:
+                conn.execute(own_write_insert(self.db), own_values)
+            if version_values:
+                conn.execute(version_upsert(self.db), version_values)
+            dlq_ids = [insert_returning_id(conn, dead_letters, row) for row in dlq_values]
+            review_ids = [insert_returning_id(conn, review_items, row) for row in review_values]
+            for (outcome, worker), ids in done.items():
+                lost.update(mark_done_in(conn, ids, outcome, worker, now)[1])
+            for event_id, error, retry_at, worker in retries:
+                if not mark_retry_in(conn, event_id, error, retry_at, worker):
+                    lost.add(event_id)
+        return SettleResult(frozenset(lost), tuple(dlq_ids), tuple(review_ids))

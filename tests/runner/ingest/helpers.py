@@ -1,20 +1,43 @@
-"""Small fakes for the ingest tests: an inbox with cursors, and a Stripe event lister."""
+"""Doubles for the ingest tests: the real inbox with a probe, and a Stripe event lister."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from runner.classify import Failure
 from runner.connectors.errors import ConnectorError
+from runner.state.store import StateStore
+from runner.state.testing import memory_store
+
+
+class _Cursors(Mapping[str, str]):
+    """The store's cursors, read like a dict (only the names asked for: no listing)."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    def __getitem__(self, name: str) -> str:
+        value = self._store.cursor_get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("the store does not list its cursors; ask for one by name")
+
+    def __len__(self) -> int:
+        raise TypeError("the store does not list its cursors; ask for one by name")
 
 
 class FakeInbox:
-    """The inbox and cursor part of StateStore, in memory."""
+    """The inbox and cursors of the REAL state store (in memory, ``runner.state.testing``),
+    with a probe around ``add_event``: a call counter (did a request reach the store at
+    all?) and injected failures. Only the failures are fake: deduplication and the event
+    checks are the store's own, so these tests cannot pass on a rule the store lacks."""
 
-    def __init__(self) -> None:
-        self.events: dict[str, tuple[dict, str]] = {}
-        self.cursors: dict[str, str] = {}
+    def __init__(self, store: StateStore | None = None) -> None:
+        self.store = store or memory_store()
         self.fail_with: Exception | None = None
         self.fail_after: int | None = None  # add_event calls that succeed before failing
         self.calls = 0
@@ -27,16 +50,23 @@ class FakeInbox:
                 self.fail_after is None or self.calls > self.fail_after
             ):
                 raise self.fail_with
-            if event["id"] in self.events:
-                return False
-            self.events[event["id"]] = (event, source)
-            return True
+        return self.store.add_event(event, source=source)
 
     def cursor_get(self, name: str) -> str | None:
-        return self.cursors.get(name)
+        return self.store.cursor_get(name)
 
     def cursor_set(self, name: str, value: str) -> None:
-        self.cursors[name] = value
+        self.store.cursor_set(name, value)
+
+    @property
+    def events(self) -> dict[str, tuple[dict, str]]:
+        """Event id -> (payload, source) of every stored event, in received order."""
+        stored = self.store.list_events(limit=1_000_000)
+        return {e.event_id: (e.payload, e.source) for e in reversed(stored)}
+
+    @property
+    def cursors(self) -> Mapping[str, str]:
+        return _Cursors(self.store)
 
 
 class FakeStripe:

@@ -21,7 +21,7 @@ def test_skip_locked_hands_a_second_claimer_other_rows(pg_url, clock):
     try:
         store.add_events([make_event(i, created=1000 + i) for i in range(10)], source="webhook")
         # Hold the first claimer's transaction open: its rows stay locked meanwhile.
-        with store._writer.begin() as conn:
+        with store.db.writer.begin() as conn:
             held = claim_due(conn, "a", 4, 60, clock.now)
             other = store.claim_events("b", limit=4)
         assert [row["event_id"] for row in held] == [f"evt_{i}" for i in range(4)]

@@ -8,10 +8,10 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select
 
 from runner.state import StateError, StateStore, default_url, migrate
-from runner.state.models import metadata
+from runner.state.models import metadata, utcnow, xref
 from tests.runner.state.helpers import make_event
 
 TABLES = {"inbox_events", "object_versions", "xref", "dead_letters", "review_items", "cursors",
@@ -21,15 +21,15 @@ TABLES = {"inbox_events", "object_versions", "xref", "dead_letters", "review_ite
 def test_open_migrates_an_empty_database_and_is_idempotent(url):
     store = StateStore.open(url)
     try:
-        names = set(inspect(store._engine).get_table_names())
+        names = set(inspect(store.db.engine).get_table_names())
         assert names >= TABLES | {"alembic_version"}
-        assert migrate.current_revision(store._engine) == migrate.head_revision()
+        assert migrate.current_revision(store.db.engine) == migrate.head_revision()
         store.add_event(make_event(1), source="webhook")
     finally:
         store.close()
     again = StateStore.open(url)  # a second open upgrades nothing and loses nothing
     try:
-        assert migrate.current_revision(again._engine) == migrate.head_revision()
+        assert migrate.current_revision(again.db.engine) == migrate.head_revision()
         assert again.get_event("evt_1").status == "pending"
     finally:
         again.close()
@@ -38,7 +38,7 @@ def test_open_migrates_an_empty_database_and_is_idempotent(url):
 def test_migrated_schema_matches_the_models(url):
     store = StateStore.open(url)
     try:
-        with store._engine.connect() as conn:
+        with store.db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
     finally:
         store.close()
@@ -49,32 +49,28 @@ def test_downgrade_to_base_removes_the_tables(url):
     store = StateStore.open(url)
     try:
         config = migrate.alembic_config()
-        with store._writer.begin() as conn:
+        with store.db.writer.begin() as conn:
             config.attributes["connection"] = conn
             command.downgrade(config, "base")
-        assert not set(inspect(store._engine).get_table_names()) & TABLES
+        assert not set(inspect(store.db.engine).get_table_names()) & TABLES
     finally:
         store.close()
 
 
 def test_migration_0002_normalises_stored_salesforce_ids(url):
-    from sqlalchemy import insert, select
-
-    from runner.state.models import utcnow, xref
-
     old = StateStore(url)  # not opened: bring it to revision 0001 only, as an older runner
     try:
         config = migrate.alembic_config()
-        with old._writer.begin() as conn:
+        with old.db.writer.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "0001")
-        assert migrate.current_revision(old._engine) == "0001"
+        assert migrate.current_revision(old.db.engine) == "0001"
         rows = [("Account", "cus_15", "001A0000006Vm9r"),  # 15 characters
                 ("Account", "cus_low", "001a0000006vm9riac"),  # 18, typed in lower case
                 ("Account", "cus_18", "001000000000001AAA"),  # already canonical
                 ("Account", "cus_fake", "001KNOWN"),  # a test double's id: left alone
                 ("Account", "cus_bad", "001A0000006Vm9rIA9")]  # wrong checksum: left alone
-        with old._writer.begin() as conn:
+        with old.db.writer.begin() as conn:
             conn.execute(insert(xref), [
                 {"sf_object": o, "stripe_id": s, "sf_id": i, "flow": "f",
                  "updated_at": utcnow()} for o, s, i in rows])
@@ -82,8 +78,8 @@ def test_migration_0002_normalises_stored_salesforce_ids(url):
         old.close()
     store = StateStore.open(url)
     try:
-        assert migrate.current_revision(store._engine) == migrate.head_revision()
-        with store._engine.connect() as conn:
+        assert migrate.current_revision(store.db.engine) == migrate.head_revision()
+        with store.db.engine.connect() as conn:
             stored = dict(conn.execute(select(xref.c.stripe_id, xref.c.sf_id)).all())
         assert stored == {"cus_15": "001A0000006Vm9rIAC", "cus_low": "001A0000006Vm9rIAC",
                           "cus_18": "001000000000001AAA", "cus_fake": "001KNOWN",
@@ -116,7 +112,7 @@ def test_concurrent_first_opens_do_not_collide(pg_url):
 def test_sqlite_uses_wal(sqlite_url):
     store = StateStore.open(sqlite_url)
     try:
-        with store._engine.connect() as conn:
+        with store.db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
     finally:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event as sa_event
 
 from runner.state import StateStore
+from runner.state import settlement as settlement_module
 from runner.state.settlement import Settlement
 from tests.runner.state.helpers import make_event
 
@@ -21,7 +22,7 @@ def commits_during(store: StateStore):
     def on_commit(_conn) -> None:
         counted["n"] += 1
 
-    sa_event.listen(store._engine, "commit", on_commit)
+    sa_event.listen(store.db.engine, "commit", on_commit)
     return counted
 
 
@@ -121,7 +122,7 @@ def test_a_failed_batch_leaves_none_of_its_rows(store, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(store, "_mark_done_in", broken)
+    monkeypatch.setattr(settlement_module, "mark_done_in", broken)
     with pytest.raises(RuntimeError, match="disk gone"):
         store.settle_batch(batch)
     assert store.xref_get("Payment__c", "ch_1") is None

@@ -6,7 +6,10 @@ from datetime import UTC, timedelta
 
 import pytest
 
+from runner.classify import Failure
+from runner.retry import DEFAULT_POLICY, decide
 from runner.state import NotFoundError, StateError, StateStore
+from runner.state.settlement import Settlement
 from tests.runner.state.helpers import make_event
 
 # ---------------------------------------------------------------- inbox
@@ -172,9 +175,6 @@ def test_release_claims_gives_events_back_at_once(store):
 
 
 def test_a_held_then_resumed_event_keeps_its_full_retry_budget(store, clock):
-    from runner.classify import Failure
-    from runner.retry import DEFAULT_POLICY, decide
-
     store.add_event(make_event(1), source="webhook")
     # Held by a paused flow more often than the retry budget allows.
     for _ in range(DEFAULT_POLICY.max_attempts + 3):
@@ -297,8 +297,6 @@ def test_xref_keeps_salesforce_ids_in_the_18_character_form(store):
     assert store.xref_by_sf(id15) == store.xref_by_sf(id18) == "cus_15"
     assert store.xref_by_sf(id18.lower()) == "cus_15"
     # Through a settled batch too.
-    from runner.state.settlement import Settlement
-
     batch = Settlement()
     batch.xref("Contact", "cus_15", "003000000000001", "customer-contact")
     assert batch.xref_get("Contact", "cus_15") == "003000000000001AAA"

@@ -1,0 +1,258 @@
+"""The inbox and its ledger: events in, claims (leases) out, and how each event finished.
+
+One table holds both: a finished event keeps its row (done / skipped / dead), and that row
+is what deduplicates a late redelivery of the same id. The webhook answers 2xx only after
+``add_event`` has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, delete, select, update
+
+from runner.state.claim import claim_due
+from runner.state.database import Repository, chunks
+from runner.state.errors import NotFoundError
+from runner.state.models import inbox_events as t
+from runner.state.records import InboxEvent
+from runner.state.statuses import PRUNABLE, UNFINISHED, EventStatus, finished_status
+
+
+def event_row(ev: Any, source: str, now: datetime) -> dict[str, Any]:
+    """The inbox row of a new event, or a ValueError saying what the event lacks."""
+    if not isinstance(ev, dict):
+        raise ValueError(f"an event must be a JSON object, got {type(ev).__name__}")
+    event_id = ev.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        raise ValueError("the event has no 'id' (a non-empty string)")
+    kind = ev.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"event {event_id} has no 'type' (a non-empty string)")
+    created = ev.get("created")
+    if isinstance(created, bool) or not isinstance(created, int):
+        raise ValueError(f"event {event_id} has no 'created' (Unix seconds, an integer)")
+    if not isinstance(source, str) or not source:
+        raise ValueError("source must name where the event came from, e.g. 'webhook'")
+    data = ev.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    object_id = obj.get("id") if isinstance(obj, dict) else None
+    return {
+        "event_id": event_id,
+        "type": kind,
+        "object_id": object_id if isinstance(object_id, str) else None,
+        "created": created,
+        "payload": ev,
+        "source": source,
+        "status": EventStatus.PENDING,
+        "attempts": 0,
+        "received_at": now,
+    }
+
+
+def done_values(outcome: str, now: datetime) -> dict[str, Any]:
+    """The columns of an event finished with ``outcome`` (done, or skipped when nothing was
+    written): the one place a done/skip ledger entry is built."""
+    return {"status": finished_status(outcome), "outcome": outcome, "processed_at": now,
+            "worker": None, "lease_until": None, "retry_at": None}
+
+
+def retry_values(error: str | None, retry_at: datetime) -> dict[str, Any]:
+    """The columns of an event that comes again at ``retry_at``."""
+    if retry_at.tzinfo is None:
+        raise ValueError("retry_at must be timezone-aware (UTC)")
+    return {"status": EventStatus.RETRY, "last_error": error, "retry_at": retry_at,
+            "worker": None, "lease_until": None}
+
+
+def held_by(worker: str) -> Any:
+    """Rows ``worker`` still holds (claimed, lease not taken over by another worker)."""
+    return and_(t.c.worker == worker, t.c.status == EventStatus.PROCESSING)
+
+
+def to_event(row: Mapping[Any, Any]) -> InboxEvent:
+    return InboxEvent(**{**row, "status": EventStatus(row["status"])})
+
+
+def mark_done_in(conn: Connection, event_ids: Iterable[str], outcome: str,
+                 worker: str | None, now: datetime) -> tuple[int, set[str]]:
+    """Mark events done inside ``conn``'s transaction. Returns how many were marked and,
+    with ``worker``, those not marked because that worker no longer holds them."""
+    ids = list(dict.fromkeys(event_ids))
+    values = done_values(outcome, now)
+    marked = 0
+    lost: set[str] = set()
+    for chunk in chunks(ids):
+        where = t.c.event_id.in_(chunk)
+        if worker is None:
+            marked += conn.execute(update(t).where(where).values(values)).rowcount
+            continue
+        held = conn.execute(
+            update(t).where(where, held_by(worker)).values(values).returning(t.c.event_id)
+        ).scalars().all()
+        marked += len(held)
+        lost.update(set(chunk) - set(held))
+    return marked, lost
+
+
+def mark_retry_in(conn: Connection, event_id: str, error: str | None, retry_at: datetime,
+                  worker: str | None) -> bool:
+    """Reschedule one event inside ``conn``'s transaction; False if ``worker`` lost it (or
+    there is no such event)."""
+    where = t.c.event_id == event_id
+    if worker is not None:
+        where = and_(where, held_by(worker))
+    return bool(conn.execute(update(t).where(where).values(retry_values(error, retry_at)))
+                .rowcount)
+
+
+class Inbox(Repository):
+    """Events in, claims out, and each event's ledger entry."""
+
+    _event_insert: Any = None
+
+    def add_event(self, event: dict[str, Any], *, source: str) -> bool:
+        """Put an event in the inbox; False if its id was seen before. Committed on return."""
+        row = event_row(event, source, self.now())
+        with self.db.write() as conn:
+            return self._insert_event(conn, row)
+
+    def add_events(self, events: Iterable[dict[str, Any]], *, source: str) -> int:
+        """Several events in one transaction (catch-up pages); returns how many were new."""
+        now = self.now()
+        rows = [event_row(ev, source, now) for ev in events]
+        added = 0
+        with self.db.write() as conn:
+            for row in rows:
+                added += self._insert_event(conn, row)
+        return added
+
+    def _insert_event(self, conn: Connection, row: dict[str, Any]) -> bool:
+        # RETURNING rather than rowcount: psycopg reports -1 for an INSERT that returns the
+        # generated key, which SQLAlchemy asks for on PostgreSQL. One statement built once
+        # and given the row as parameters: every webhook runs it, and building (and cache-
+        # keying) a statement with the values inlined cost more than the insert itself.
+        if self._event_insert is None:
+            self._event_insert = (
+                self.db.insert(t)
+                .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(t.c.seq)
+            )
+        return conn.execute(self._event_insert, row).first() is not None
+
+    def claim_events(self, worker: str, limit: int = 200,
+                     lease_seconds: int = 60) -> list[InboxEvent]:
+        """Take up to ``limit`` due events (pending, retry due, or lease expired), oldest
+        event first, and mark them processing by ``worker`` until the lease runs out."""
+        if not worker:
+            raise ValueError("worker must name the claiming worker")
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        if lease_seconds <= 0:
+            raise ValueError(f"lease_seconds must be positive, got {lease_seconds}")
+        with self.db.write() as conn:
+            rows = claim_due(conn, worker, limit, lease_seconds, self.now())
+        return [to_event(row) for row in rows]
+
+    def _finish(self, event_id: str, worker: str | None, values: dict[str, Any]) -> bool:
+        where = t.c.event_id == event_id
+        if worker is not None:
+            where = and_(where, held_by(worker))
+        with self.db.write() as conn:
+            if conn.execute(update(t).where(where).values(values)).rowcount:
+                return True
+            if conn.execute(select(t.c.seq).where(t.c.event_id == event_id)).first() is None:
+                raise NotFoundError(f"no event {event_id!r} in the inbox")
+        return False
+
+    def mark_done(self, event_id: str, *, outcome: str = "done",
+                  worker: str | None = None) -> bool:
+        """The event is finished; its row stays as the ledger entry.
+
+        With ``worker``, only if that worker still holds the claim (False when the lease
+        expired and someone else took the event over).
+        """
+        return self._finish(event_id, worker, done_values(outcome, self.now()))
+
+    def mark_done_many(self, event_ids: Iterable[str], *, outcome: str = "done",
+                       worker: str | None = None) -> int:
+        """``mark_done`` for a whole micro-batch in one commit; returns how many were marked
+        (with ``worker``: only those it still holds). Unknown ids are not an error here."""
+        with self.db.write() as conn:
+            marked, _lost = mark_done_in(conn, event_ids, outcome, worker, self.now())
+        return marked
+
+    def mark_retry(self, event_id: str, error: str, retry_at: datetime, *,
+                   worker: str | None = None) -> bool:
+        return self._finish(event_id, worker, retry_values(error, retry_at))
+
+    def hold_events(self, event_ids: Iterable[str], until: datetime, reason: str, *,
+                    worker: str | None = None) -> int:
+        """Put events back in the inbox until ``until`` WITHOUT counting an attempt: nothing
+        was tried (a flow paused by contract drift holds its events). A claimed event's
+        claim is given back uncounted, so when the flow resumes the event still has its whole
+        retry budget; ``mark_retry`` would let every hold eat one attempt.
+
+        With ``worker``, only the events that worker still holds; without, any event not
+        finished yet (finished events keep their ledger entry). Unknown ids are not an error.
+        Returns how many events were held.
+        """
+        if until.tzinfo is None:
+            raise ValueError("until must be timezone-aware (UTC)")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValueError("a hold needs a reason (it is shown as the event's last error)")
+        ids = list(dict.fromkeys(event_ids))
+        claimed = and_(t.c.status == EventStatus.PROCESSING, t.c.attempts > 0)
+        values = {**retry_values(reason, until),
+                  "attempts": case((claimed, t.c.attempts - 1), else_=t.c.attempts)}
+        held = 0
+        with self.db.write() as conn:
+            for chunk in chunks(ids):
+                where = and_(t.c.event_id.in_(chunk),
+                             t.c.status.in_(UNFINISHED) if worker is None else held_by(worker))
+                held += conn.execute(update(t).where(where).values(values)).rowcount
+        return held
+
+    def mark_dead(self, event_id: str, error: str, *, worker: str | None = None) -> bool:
+        return self._finish(event_id, worker, {
+            "status": EventStatus.DEAD, "outcome": "dead", "last_error": error,
+            "processed_at": self.now(), "worker": None, "lease_until": None, "retry_at": None,
+        })
+
+    def release_claims(self, worker: str) -> int:
+        """Give back a stopping worker's unfinished claims at once (not after the lease)."""
+        with self.db.write() as conn:
+            return conn.execute(
+                update(t)
+                .where(held_by(worker))
+                .values(status=EventStatus.PENDING, worker=None, lease_until=None,
+                        attempts=t.c.attempts - 1)
+            ).rowcount
+
+    def get_event(self, event_id: str) -> InboxEvent:
+        with self.db.read() as conn:
+            row = conn.execute(select(t).where(t.c.event_id == event_id)).first()
+        if row is None:
+            raise NotFoundError(f"no event {event_id!r} in the inbox")
+        return to_event(row._mapping)
+
+    def list_events(self, status: str | None = None, limit: int = 100) -> list[InboxEvent]:
+        query = select(t).order_by(t.c.seq.desc()).limit(limit)
+        if status is not None:
+            query = query.where(t.c.status == status)
+        with self.db.read() as conn:
+            return [to_event(row._mapping) for row in conn.execute(query)]
+
+    def last_event(self) -> InboxEvent | None:
+        """The event received last."""
+        events = self.list_events(limit=1)
+        return events[0] if events else None
+
+    def prune_ledger(self, before: datetime) -> int:
+        """Forget finished events processed before ``before`` (their ids stop deduplicating)."""
+        with self.db.write() as conn:
+            return conn.execute(
+                delete(t).where(t.c.status.in_(PRUNABLE), t.c.processed_at < before)
+            ).rowcount
