@@ -25,6 +25,7 @@ from mappings.engine.validate import TEXT_KINDS, Validator, build_validator, sho
 from mappings.errors import DocumentError, MappingError, TransformError
 from mappings.schema.compat import conversion_hint, kinds_compatible, source_kind, target_field
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
+from mappings.schema.stripe_events import split_event
 from mappings.transforms import CompileEnv, build_step, get_transform
 
 EVENT_PREFIX = "$event"
@@ -214,15 +215,9 @@ class FlowPlan:
             return MappingResult(
                 {}, [Issue("INVALID_INPUT", None, f"the input must be a JSON object, got {what}")]
             )
-        rec: Any = data
-        ev: Any = None
-        if data.get("object") == "event":
-            inner = data.get("data")
-            if type(inner) is dict or isinstance(inner, Mapping):
-                obj = inner.get("object")
-                if type(obj) is dict or isinstance(obj, Mapping):
-                    rec = obj
-                    ev = data
+        rec: Any
+        ev: Any
+        rec, ev = split_event(data)
         source_id = rec.get("id") or rec.get("Id")
         if type(source_id) is not str:
             source_id = None

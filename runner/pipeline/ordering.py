@@ -15,16 +15,18 @@ never settled by comparing ids: the object is fetched again and its current stat
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from mappings.schema.stripe_events import split_event
 from runner.state.records import InboxEvent
 
 
-def event_object(payload: dict[str, Any]) -> dict[str, Any] | None:
-    data = payload.get("data")
-    obj = data.get("object") if isinstance(data, dict) else None
-    return obj if isinstance(obj, dict) else None
+def event_object(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The object a Stripe event carries, or None for anything that is not such an event."""
+    record, envelope = split_event(payload)
+    # Inbox payloads are parsed JSON, so an object is a dict; callers store and copy it.
+    return record if envelope is not None and isinstance(record, dict) else None
 
 
 def version_of(event: InboxEvent) -> tuple[int, str]:
