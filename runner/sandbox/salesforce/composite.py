@@ -74,7 +74,6 @@ class Composite:
             return self._run(records, bool(body.get("allOrNone")), op)
         if method == "PATCH" and len(rest) == 2:
             meta = self.org.meta.from_path(rest[0])
-            self.org.external_id_field(meta, rest[1])
             body = call.json_object()
             records = self._records(body)
             return self._run(records, bool(body.get("allOrNone")),
@@ -151,27 +150,28 @@ class Composite:
         return op
 
     def _upsert_one(self, call: Call, meta: ObjectMeta, field: str) -> Callable[[Any], dict]:
+        key = self.org.external_id_field(meta, field)["name"]
+
         def op(record: Any) -> dict:
             if not isinstance(record, dict):
                 raise _Failed([SfError("JSON_PARSER_ERROR", "each record must be a JSON object")])
             own = self._meta_of(record) if record.get("attributes") else meta
             if own is not meta:
                 raise _Failed([SfError("INVALID_TYPE", f"records must all be {meta.name}")])
-            field_def = own.field(field)
-            value = record.get(field_def["name"]) if field_def else None
-            if value in (None, ""):
-                raise _Failed([SfError("MISSING_ARGUMENT",
-                                       f"{field} not specified", ())])
+            given = next((v for k, v in record.items() if k.lower() == key.lower()), None)
             body = {k: v for k, v in record.items() if k != "attributes"}
+            if given in (None, "") and key != "Id":  # on Id, no value means insert
+                raise _Failed([SfError("MISSING_ARGUMENT", f"{key} not specified", ())])
             try:
-                record_id, created = self.org.upsert(own, field, value, body, call.user_id,
+                record_id, created = self.org.upsert(own, key, given, body, call.user_id,
                                                      api_version=call.version)
             except ApiError as exc:
                 if exc.status == 300:
+                    found = ", ".join(str(url).rsplit("/", 1)[-1] for url in exc.body or [])
                     raise _Failed([SfError(
                         "DUPLICATE_EXTERNAL_ID",
-                        f"{field}: more than one record found for external id field: "
-                        f"{exc.body}", (field,))]) from None
+                        f"{key}: more than one record found for external id field: [{found}]",
+                        (key,))]) from None
                 raise
             return {"id": record_id, "created": created}
         return op

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from mappings.schema import org_metadata
@@ -51,10 +52,23 @@ class ObjectMeta:
     def field(self, name: str) -> dict | None:
         return self.fields.get(name.lower())
 
-    @property
+    @cached_property
     def indexed_fields(self) -> list[dict]:
-        """Fields kept in the lookup index: external ids and unique fields."""
-        return [f for f in self.fields.values() if f.get("externalId") or f.get("unique")]
+        """Fields kept in the lookup index: external ids, idLookup and unique fields.
+
+        ``Id`` is left out: records are already keyed by it.
+        """
+        return [f for f in self.fields.values() if f["name"] != "Id" and (
+            f.get("externalId") or f.get("idLookup") or f.get("unique"))]
+
+    def upsert_key(self, name: str) -> dict | None:
+        """The field ``name`` if records can be matched on it: Id, an external id, or a
+        field whose describe says ``idLookup`` (Contact.Email), as Salesforce allows."""
+        found = self.field(name)
+        if found is None or not (found["name"] == "Id" or found.get("externalId")
+                                 or found.get("idLookup")):
+            return None
+        return found
 
     @property
     def name_field(self) -> dict | None:

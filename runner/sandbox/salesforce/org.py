@@ -197,8 +197,9 @@ class Org:
         return sorted(bucket)
 
     def external_id_field(self, meta: ObjectMeta, field_name: str) -> dict:
-        field = meta.field(field_name)
-        if field is None or not (field.get("externalId") or field["name"] == "Id"):
+        """The field records are matched on for upsert, or NOT_FOUND as Salesforce says it."""
+        field = meta.upsert_key(field_name)
+        if field is None:
             raise api_error(
                 404, "NOT_FOUND",
                 f"Provided external ID field does not exist or is not accessible: {field_name}",
@@ -272,8 +273,8 @@ class Org:
                 f"A relationship to {rel_field['relationshipName']} must name exactly one "
                 "external ID field", (rel_field["name"],)))
         ext_name, value = keys[0], body[keys[0]]
-        field = target.field(ext_name)
-        if field is None or not (field.get("externalId") or field.get("idLookup")):
+        field = target.upsert_key(ext_name)
+        if field is None:
             raise RecordError(SfError(
                 "INVALID_FIELD",
                 f"Field name provided, {ext_name} is not an External ID or indexed field for "
@@ -371,9 +372,16 @@ class Org:
 
     def upsert(self, meta: ObjectMeta, field_name: str, value: object, body: object,
                user_id: str, *, api_version: str = "62.0") -> tuple[str, bool]:
-        """Create or update by external id; ``(id, created)``; 300 for several matches."""
+        """Create or update by external id; ``(id, created)``; 300 for several matches.
+
+        On ``Id`` an empty value means a new record: upsert inserts what has no Id.
+        """
         with self.transaction():
             field = self.external_id_field(meta, field_name)
+            if field["name"] == "Id" and value in (None, ""):
+                if isinstance(body, Mapping):
+                    body = {k: v for k, v in body.items() if k.lower() != "id"}
+                return self.create(meta, body, user_id), True
             matches = self.match_external(meta, field["name"], value)
             if len(matches) > 1:
                 raise ApiError(300, body=[

@@ -67,6 +67,8 @@ class DataApi:
         if head == "limits" and len(parts) == 1 and self.limits is not None:
             limits = self.limits
             return self._only(call, "GET", lambda: Reply(200, limits()))
+        if head == "limits" and parts[1:] == ["recordCount"]:
+            return self._only(call, "GET", lambda: Reply(200, self._record_count(call)))
         if head == "composite" and self.composite is not None:
             return self.composite.handle(call, parts[1:])
         if head == "jobs" and len(parts) >= 2 and parts[1] == "ingest" and self.bulk:
@@ -103,11 +105,25 @@ class DataApi:
             len(tail) == 1 or tail[1] == ""
         ):
             return self._only(call, "GET", lambda: self._feed(call, meta, tail[0]))
+        if tail == ["Id"] and call.method == "POST":
+            # Upsert on Id without a value: always an insert.
+            return self._by_external_id(call, meta, "Id", "")
         if len(tail) == 1:
             return self._record(call, meta, tail[0])
         if len(tail) == 2:
             return self._by_external_id(call, meta, tail[0], tail[1])
         raise not_found()
+
+    def _record_count(self, call: Call) -> dict:
+        """``/limits/recordCount``: live records per object; unknown names are skipped, as
+        Salesforce ignores them, and no ``sObjects`` parameter means every object."""
+        names = [n.strip() for n in (call.param("sObjects") or "").split(",") if n.strip()]
+        wanted = [self.meta.find(n) for n in names] if names else list(
+            self.meta.objects.values())
+        with self.org.lock:
+            counts = [{"count": len(self.org.rows(m, include_deleted=False)), "name": m.name}
+                      for m in wanted if m is not None]
+        return {"sObjects": counts}
 
     def _record(self, call: Call, meta: ObjectMeta, record_id: str) -> Reply:
         org, version = self.org, call.version
