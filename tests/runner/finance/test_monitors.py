@@ -25,6 +25,8 @@ from runner.finance.monitors import (
     flows_to_pause,
     to_alert,
 )
+from runner.state.store import StateStore
+from runner.state.testing import memory_store
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES = ROOT / "mappings" / "templates"
@@ -347,18 +349,11 @@ def test_null_rate_recomputation_sees_the_planted_jump() -> None:
     assert "null in 50% of the last 10 records, against 0% in the 20 before" in found[0][2]
 
 
-class _Cursors:
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
-
-    def add_event(self, event: dict, *, source: str) -> bool:  # pragma: no cover - protocol
-        return True
-
-    def cursor_get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def cursor_set(self, name: str, value: str) -> None:  # pragma: no cover - protocol
-        self.values[name] = value
+def _store_with_cursors(values: dict[str, str]) -> StateStore:
+    store = memory_store()
+    for name, value in values.items():
+        store.cursor_set(name, value)
+    return store
 
 
 @pytest.mark.parametrize(("age_days", "severity", "text"), [
@@ -372,7 +367,7 @@ def test_cursor_health(age_days, severity, text) -> None:
     values = {} if age_days is None else {
         "stripe.last_event_id": "evt_1",
         "stripe.last_event_id.created": str(now - age_days * 86_400)}
-    found = check_cursor(_Cursors(values), now=now)
+    found = check_cursor(_store_with_cursors(values), now=now)
     if severity is None:
         assert found is None
     else:
@@ -381,7 +376,7 @@ def test_cursor_health(age_days, severity, text) -> None:
 
 def test_cursor_bad_thresholds() -> None:
     with pytest.raises(ValueError, match="warn_days"):
-        check_cursor(_Cursors({}), warn_days=29, critical_days=10)
+        check_cursor(_store_with_cursors({}), warn_days=29, critical_days=10)
 
 
 @pytest.mark.slow
