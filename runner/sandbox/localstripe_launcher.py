@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from runner.sandbox.private_files import write_private
+
 READY_PREFIX = "LISTENING "
 
 
@@ -48,11 +50,8 @@ def _point_store_at(data_file: Path | None) -> None:
     def dump(self: dict) -> None:
         if data_file is None:
             return
-        # Write then rename: a kill mid-write must not leave a truncated pickle behind.
-        tmp = data_file.with_suffix(data_file.suffix + ".tmp")
-        with tmp.open("wb") as f:
-            pickle.dump(dict(self), f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, data_file)
+        # Customers' names, e-mails and cards: private, and never a truncated pickle.
+        write_private(data_file, pickle.dumps(dict(self), protocol=pickle.HIGHEST_PROTOCOL))
 
     resources.Store.try_load_from_disk = load
     resources.Store.dump_to_disk = dump
@@ -210,9 +209,7 @@ def _idempotency_middleware(data_file: Path | None) -> Any:
         if response.status < 500 and isinstance(response.body, bytes):
             seen[digest] = [fingerprint, response.status, response.body.decode()]
             if keys_file is not None:
-                tmp = keys_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps(seen))
-                os.replace(tmp, keys_file)
+                write_private(keys_file, json.dumps(seen).encode("utf-8"))
         return response
 
     return idempotency

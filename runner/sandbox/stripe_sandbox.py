@@ -71,6 +71,7 @@ import stripe
 
 from runner.errors import SandboxError
 from runner.sandbox.localstripe_launcher import READY_PREFIX
+from runner.sandbox.private_files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +245,7 @@ def start_stripe_sandbox(
     if not 0 <= port <= 65535:
         raise SandboxError(f"invalid port {port} for the Stripe sandbox")
     if data_file is not None:
-        data_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(data_file.parent)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     try:
         proc = subprocess.Popen(

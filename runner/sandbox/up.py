@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from runner.errors import ConfigError, SandboxError
+from runner.sandbox.private_files import own_private_dir, private_dir, write_private
 from runner.sandbox.state_lock import StateDirLock
 from runner.sandbox.stripe_sandbox import StripeSandbox, new_webhook_secret, start_stripe_sandbox
 
@@ -119,10 +119,7 @@ def _webhook_secret(stripe_dir: Path) -> str:
         if secret:
             return secret
     secret = new_webhook_secret()
-    # Owner-only from the first byte: it is a credential, however local.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(secret + "\n")
+    write_private(path, (secret + "\n").encode("utf-8"))  # a credential, however local
     return secret
 
 
@@ -130,7 +127,7 @@ def _start_stripe(stripe_dir: Path, *, port: int, reset: bool) -> StripeSandbox:
     if reset and stripe_dir.exists():
         shutil.rmtree(stripe_dir)
     try:
-        stripe_dir.mkdir(parents=True, exist_ok=True)
+        own_private_dir(stripe_dir)
     except OSError as exc:
         raise SandboxError(f"cannot create the sandbox state directory {stripe_dir}") from exc
     return start_stripe_sandbox(
@@ -174,7 +171,7 @@ def sandbox_up(
         FaultSpec.parse(faults)
     root = (state_dir or default_state_dir()).expanduser().resolve()
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        private_dir(root)
     except OSError as exc:
         raise SandboxError(f"cannot create the sandbox state directory {root}") from exc
     # Before anything in the directory is touched (a reset included): a second sandbox on
@@ -190,6 +187,8 @@ def sandbox_up(
     # switched on once it is in (a dropped request would otherwise fail the start).
     seeding = seed is not None
     try:
+        # Its org.sqlite holds passwords and tokens, its server.key the TLS key.
+        own_private_dir(root / "salesforce")
         session.salesforce = _start_salesforce(
             root / "salesforce", port=salesforce_port, reset=reset,
             faults=None if seeding else faults,

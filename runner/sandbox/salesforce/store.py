@@ -31,6 +31,8 @@ from sqlalchemy import (
     select,
 )
 
+from runner.sandbox.private_files import create_private_file, private_dir
+
 metadata = MetaData()
 
 records = Table(
@@ -92,10 +94,13 @@ bulk_results = Table(
 
 class OrgStore:
     def __init__(self, path: Path, *, reset: bool = False) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         if reset:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
+        # Passwords and tokens live here: 0600 before SQLite writes a byte (its -wal and
+        # -shm files take the database file's mode).
+        create_private_file(path)
         self.engine = create_engine(f"sqlite:///{path}", future=True)
         event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)

@@ -421,3 +421,40 @@ def test_sandbox_up_command_refuses_a_busy_state_dir_and_leaves_the_first_workin
         except subprocess.TimeoutExpired:
             first.kill()
             first.wait()
+
+
+# --- file permissions -----------------------------------------------------------------------
+
+# What holds a credential or customer data; the certificates beside them are public.
+PRIVATE_FILES = (
+    "sandbox.lock", "stripe/webhook_secret", "stripe/localstripe.pickle",
+    "stripe/localstripe.pickle.idempotency", "salesforce/org.sqlite", "salesforce/server.key",
+)
+
+
+def _group_or_world(path: Path) -> int:
+    return path.stat().st_mode & 0o077
+
+
+@pytest.mark.slow
+@needs_emulator
+@pytest.mark.parametrize("reset", [False, True])
+def test_sandbox_state_is_private_to_the_user(tmp_path: Path, reset: bool):
+    old_umask = os.umask(0o022)  # the usual default, under which files come out 0644
+    try:
+        root = tmp_path / "state"
+        if reset:  # an earlier session's state, then a reset that recreates it
+            sandbox_up(root).stop()
+        with sandbox_up(root, reset=reset) as session:
+            client = session.stripe.client()
+            client.v1.customers.create(params={"email": "p@x.example"},
+                                       options={"idempotency_key": "perm-test"})
+            files = [root / name for name in PRIVATE_FILES]
+            files += [p for p in (root / "salesforce").glob("org.sqlite-*")]
+            assert {str(p.relative_to(root)): oct(_group_or_world(p)) for p in files
+                    if _group_or_world(p)} == {}
+            folders = [root, root / "stripe", root / "salesforce"]
+            assert {str(p): oct(p.stat().st_mode & 0o777) for p in folders
+                    if p.stat().st_mode & 0o777 != 0o700} == {}
+    finally:
+        os.umask(old_umask)
