@@ -36,9 +36,11 @@ from mappings.bundle.secrets import check_no_secrets
 from mappings.bundle.signing import sign_manifest
 from mappings.document.model import MappingDocument
 from mappings.document.yamlio import document_to_data, dump_document, flow_to_data, loads_document
-from mappings.errors import BundleError, DocumentError
+from mappings.errors import BundleError, DocumentError, SchemaError
 from mappings.schema.model import Catalog, System
+from mappings.schema.org_metadata import load_salesforce_catalog
 from mappings.schema.serialize import catalog_to_dict
+from mappings.schema.stripe_catalog import load_stripe_catalog
 
 DEFAULT_CONNECTIONS = {"stripe": "default", "salesforce": "default"}
 _CONNECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -183,19 +185,18 @@ def _snapshot(
 
 
 def default_catalog(system: System) -> Catalog:
-    """The shipped catalog of ``system`` when that code is installed, else an empty one."""
+    """The shipped catalog of ``system``: the installed Stripe SDK's types, or the shipped
+    Salesforce org. Raises :class:`BundleError` when it cannot be read, rather than snapshot
+    no schemas into a bundle that the runner would then check nothing against."""
     try:
         if system is System.STRIPE:
-            from mappings.schema.stripe_catalog import load_stripe_catalog
-
             return load_stripe_catalog()
-        from mappings.schema.org_metadata import (  # type: ignore[import-not-found]
-            load_salesforce_catalog,
-        )
-
         return load_salesforce_catalog()
-    except ImportError:
-        return Catalog(system=system)
+    except (ImportError, OSError, ValueError, SchemaError) as exc:
+        raise BundleError(
+            f"cannot snapshot the {system.value} schemas into the bundle: the shipped "
+            f"{system.value} catalog could not be read ({exc})"
+        ) from exc
 
 
 def _json_bytes(data: Any) -> bytes:

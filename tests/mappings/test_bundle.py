@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from mappings import __version__
 from mappings.bundle import (
+    build,
     build_bundle,
     generate_signing_key,
     load_bundle,
@@ -238,8 +239,6 @@ def test_snapshot_omits_objects_the_catalog_lacks(tmp_path: Path) -> None:
 def test_default_catalogs_are_used_when_none_is_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mappings.bundle import build
-
     stripe, salesforce = _catalogs()
     asked: list[System] = []
 
@@ -251,6 +250,30 @@ def test_default_catalogs_are_used_when_none_is_given(
     out = build_bundle([_doc()], tmp_path / "a.fbz", created_at=CREATED)
     assert asked == [System.STRIPE, System.SALESFORCE]
     assert load_bundle(out).stripe_schemas.names() == ["charge"]
+
+
+@pytest.mark.parametrize(
+    ("system", "loader", "failure"),
+    [
+        (System.STRIPE, "load_stripe_catalog", ImportError("No module named 'stripe'")),
+        (System.SALESFORCE, "load_salesforce_catalog", OSError("org.json: no such file")),
+    ],
+)
+def test_a_shipped_catalog_that_cannot_be_read_is_an_error_not_an_empty_snapshot(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    system: System,
+    loader: str,
+    failure: Exception,
+) -> None:
+    def broken() -> Catalog:
+        raise failure
+
+    monkeypatch.setattr(build, loader, broken)
+    with pytest.raises(BundleError, match=f"cannot snapshot the {system.value} schemas") as err:
+        build_bundle([_doc()], tmp_path / "a.fbz", created_at=CREATED)
+    assert err.value.__cause__ is failure
+    assert not (tmp_path / "a.fbz").exists()
 
 
 # --------------------------------------------------------------------------- refused builds
