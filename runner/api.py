@@ -22,12 +22,14 @@ from runner.connectors.diagnosis import (
 from runner.connectors.errors import ConnectorError
 from runner.connectors.salesforce import SalesforceConnector, SalesforceSettings
 from runner.connectors.stripe import StripeConnector, StripeSettings
-from runner.errors import ConfigError, RunnerError
+from runner.errors import ConfigError, FatalSyncError, RunnerError
 from runner.finance.reconcile import PROBLEMS as RECONCILE_PROBLEMS
 from runner.finance.reconcile import STATUSES as RECONCILE_STATUSES
 from runner.finance.reconcile import ReconciliationReport, gather
 from runner.finance.reconcile_report import LABELS as RECONCILE_LABELS
 from runner.finance.reconcile_report import render_html, render_text
+from runner.pipeline.outcomes import TaskOutcome
+from runner.pipeline.writer import MemoryLedger, PlannedWrite, SalesforceWriter, WriteItem
 from runner.sandbox.up import SandboxSession, sandbox_up
 from runner.secrets import (
     KEYRING_SERVICE,
@@ -47,13 +49,19 @@ __all__ = [
     "ConfigError",
     "ConnectionCheck",
     "ConnectorError",
+    "FatalSyncError",
+    "MemoryLedger",
+    "PlannedWrite",
     "ReconciliationReport",
     "RunnerError",
     "SalesforceConnector",
     "SalesforceSettings",
+    "SalesforceWriter",
     "SandboxSession",
     "StripeConnector",
     "StripeSettings",
+    "TaskOutcome",
+    "WriteItem",
     "check_salesforce",
     "check_stripe",
     "delete_keyring_secret",

@@ -1,32 +1,41 @@
 """Test runs of a flow against a Salesforce org: a dry run, or a real run on a sandbox.
 
-A dry run maps each sample, resolves its lookups and its external id against the org with
-SOQL (reads only) and says what would happen: "would create", "would update <Id>" or
-"would fail: <issues>". A real run sends the mapped records through sObject Collections
-(upsert by external id, insert or update, as the flow's operation says) and reports each
-record's outcome with Salesforce's own error messages.
+Both take the runner's own write path (``runner.api.SalesforceWriter``): lookups resolved as
+the runner resolves them, then insert / update by external id / ``dedup_on`` + upsert /
+upsert, exactly as the flow's operation says. Only the runner's state is left out: the
+writer is given an in-memory ledger, so cross references live for the run and a record that
+the runner would hold for review is reported as such instead of queued.
 
-Both are blocking and call ``progress(done, total)`` after each step; the GUI runs them on
-the thread pool. Every network call carries the connector's socket timeout.
+A dry run maps and decides, reading the org with SOQL only, and says what would happen:
+"would create", "would update <Id>", "would need review" or "would fail: <issues>". A real
+run sends the writes and reports each record's outcome with Salesforce's own messages.
+
+Both are blocking and call ``progress(done, total)`` as they go; the GUI runs them on the
+thread pool. Every network call carries the connector's socket timeout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from mappings.document.model import Action, Flow, MappingDocument
 from mappings.engine.plan import FlowPlan, compile_flow
-from mappings.engine.result import Issue, MappingResult, json_safe
+from mappings.engine.result import Issue
 from mappings.errors import MappingError
 from mappings.schema.model import ObjectSchema, System
-
-if TYPE_CHECKING:
-    from runner.connectors.salesforce import SalesforceConnector
+from runner.api import (
+    FatalSyncError,
+    MemoryLedger,
+    SalesforceConnector,
+    SalesforceWriter,
+    TaskOutcome,
+    WriteItem,
+)
 
 Progress = Callable[[int, int], None]
-Outcome = Literal["create", "update", "fail", "skip"]
+Outcome = Literal["create", "update", "fail", "skip", "review"]
 WRITE_CHUNK = 50  # records per collections call in a real run, so progress moves
 
 
@@ -54,6 +63,8 @@ class RecordResult:
         """``would create`` / ``would update`` / ``created`` / ``failed`` ... for the table."""
         if self.outcome == "skip":
             return "skipped"
+        if self.outcome == "review":
+            return "would need review" if self.dry else "needs review"
         if self.dry:
             return f"would {self.outcome}"
         return {"create": "created", "update": "updated", "fail": "failed"}[self.outcome]
@@ -73,6 +84,8 @@ class RunReport:
         verb = "would " if self.dry else ""
         parts = [f"{self.count('create')} {verb}create", f"{self.count('update')} {verb}update",
                  f"{self.count('fail')} {verb}fail"]
+        if self.count("review"):
+            parts.append(f"{self.count('review')} {verb}need review")
         if self.count("skip"):
             parts.append(f"{self.count('skip')} skipped")
         return ", ".join(parts)
@@ -99,50 +112,44 @@ def _tick(progress: Progress | None, done: int, total: int) -> None:
         progress(done, total)
 
 
-def _local_outcome(index: int, result: MappingResult, dry: bool) -> RecordResult | None:
-    """The outcome decided without the org: skipped, or failing its own validation."""
-    if result.skipped:
-        return RecordResult(index, result.source_id, "skip", message=result.skip_reason or "",
-                            dry=dry)
-    if not result.ok:
-        return RecordResult(index, result.source_id, "fail", message=_issues_text(result.issues),
-                            issues=list(result.issues), record=json_safe(result.record), dry=dry)
-    return None
+def _items(samples: Sequence[dict[str, Any]]) -> list[WriteItem]:
+    return [WriteItem(data=sample, payload=sample) for sample in samples]
 
 
-def _org_resolver(connector: SalesforceConnector) -> Callable[[str, str, Any], str | None]:
-    """Lookups answered by the org, as the runner does: the record found by its external
-    id, or none (an optional lookup is then left empty; a required one fails the record)."""
-    cache: dict[tuple[str, str, Any], str | None] = {}
-
-    def resolve(obj: str, match_field: str, value: Any) -> str | None:
-        key = (obj, match_field, value)
-        if key not in cache:
-            ids = connector.find_ids(obj, match_field, [value]).get(value) or []
-            cache[key] = ids[0] if ids else None
-        return cache[key]
-
-    return resolve
+def _guarded(flow: Flow, run: Callable[[], None]) -> None:
+    """A failure that would stop the runner (bad credentials, a field the org lacks) fails
+    the test run as a whole."""
+    try:
+        run()
+    except FatalSyncError as exc:
+        raise TestRunError(f"flow {flow.name!r}: {exc}") from exc
 
 
-def _map_samples(
-    plan: FlowPlan, samples: Sequence[dict[str, Any]],
-    resolve: Callable[[str, str, Any], str | None],
-    *, dry: bool, each: Callable[[int], None] | None = None,
-) -> tuple[list[RecordResult | None], list[tuple[int, MappingResult]]]:
-    """Every sample mapped: the outcomes decided without the org (None where the org decides)
-    and the mapped records left for the org, by sample index. ``each`` hears every index."""
-    results: list[RecordResult | None] = []
-    mapped: list[tuple[int, MappingResult]] = []
-    for index, sample in enumerate(samples):
-        result = plan.apply(sample, resolve)
-        decided = _local_outcome(index, result, dry=dry)
-        results.append(decided)
-        if decided is None:
-            mapped.append((index, result))
-        if each is not None:
-            each(index)
-    return results, mapped
+def _finished(index: int, item: WriteItem, dry: bool) -> RecordResult:
+    """The result of an item the writer finished (not left open to be written)."""
+    record = item.record or {}
+    issues = list(item.issues)
+    outcome = item.outcome
+    if outcome is TaskOutcome.SKIPPED:
+        return RecordResult(index, item.source_id, "skip", message=item.error or "", dry=dry)
+    if outcome is TaskOutcome.REVIEW:
+        candidates = ", ".join(c["Id"] for c in (item.dedup.candidates if item.dedup else []))
+        return RecordResult(index, item.source_id, "review", None,
+                            f"{item.error}: {candidates} (the runner would hold it for a person "
+                            "to choose)", issues, record, dry)
+    if outcome is TaskOutcome.WRITTEN:
+        if item.write is None:  # found in the cross references: written before
+            return RecordResult(index, item.source_id, "update", item.sf_id,
+                                "written before", issues, record, dry)
+        kind: Outcome = "create" if item.write.kind == "insert" or (
+            item.write.kind == "upsert" and item.created is not False) else "update"
+        return RecordResult(index, item.source_id, kind, item.sf_id, "", issues, record, dry)
+    # Dead-lettered or retried: a failure of this record.
+    message = _issues_text(issues) if item.write is None and item.dedup is None and \
+        _issues_text(issues) else (item.error or "failed")
+    if not dry and item.write is None:
+        message = f"not sent: {message}"
+    return RecordResult(index, item.source_id, "fail", item.sf_id, message, issues, record, dry)
 
 
 def dry_run(
@@ -155,56 +162,74 @@ def dry_run(
 ) -> RunReport:
     """What a run would do to the org, writing nothing."""
     plan = _compile(flow, document, target_schema)
-    total = len(samples) + 1  # the last step resolves the external ids
-    results, mapped = _map_samples(plan, samples, _org_resolver(connector), dry=True,
-                                   each=lambda index: _tick(progress, index + 1, total))
-
-    op = flow.operation
-    target = flow.target.object
-    if op.action is Action.UPSERT:
-        ext = str(op.external_id)
-        values = [r.record.get(ext) for _, r in mapped]
-        found = connector.find_ids(target, ext, [v for v in values if v not in (None, "")])
-        created_by: dict[Any, int] = {}  # a value this run would create, by its first sample
-        for (index, r), value in zip(mapped, values, strict=True):
-            record = json_safe(r.record)
-            ids = None if value in (None, "") else (found.get(value) or [])
-            if ids is None:
-                results[index] = RecordResult(
-                    index, r.source_id, "fail", message=f"no value for the external id {ext}",
-                    issues=list(r.issues), record=record)
-            elif len(ids) > 1:
-                results[index] = RecordResult(
-                    index, r.source_id, "fail", message=f"{len(ids)} {target} records have "
-                    f"{ext} = {value!r} (Salesforce would refuse the upsert)",
-                    issues=list(r.issues), record=record)
-            elif ids:
-                results[index] = RecordResult(index, r.source_id, "update", ids[0],
-                                              f"found by {ext} = {value}", list(r.issues), record)
-            elif value in created_by:
-                results[index] = RecordResult(
-                    index, r.source_id, "update", None,
-                    f"the record that sample {created_by[value] + 1} would create "
-                    f"({ext} = {value})",
-                    list(r.issues), record)
-            else:
-                created_by[value] = index
-                results[index] = RecordResult(index, r.source_id, "create", None,
-                                              f"no {target} with {ext} = {value}",
-                                              list(r.issues), record)
-    else:
-        for index, r in mapped:
-            record = json_safe(r.record)
-            if op.action is Action.UPDATE:
-                rid = record.get("Id")
-                results[index] = RecordResult(
-                    index, r.source_id, "update" if rid else "fail", rid,
-                    "" if rid else "an update needs the record's Id", list(r.issues), record)
-            else:
-                results[index] = RecordResult(index, r.source_id, "create", None, "",
-                                              list(r.issues), record)
+    total = len(samples) + 1  # the last step predicts the upserts
+    _tick(progress, 0, total)
+    items = _items(samples)
+    writer = SalesforceWriter(connector, MemoryLedger())
+    _guarded(flow, lambda: writer.predict(flow, plan, items))
+    _tick(progress, len(samples), total)
+    upserts = _predict_upserts(flow, items, connector)
+    results: list[RecordResult] = []
+    for index, item in enumerate(items):
+        write = item.write
+        if item.outcome is not None or write is None:
+            results.append(_finished(index, item, dry=True))
+        elif write.kind == "upsert":
+            results.append(upserts[index])
+        elif write.kind == "insert":
+            results.append(RecordResult(index, item.source_id, "create", None, "",
+                                        list(item.issues), item.record or {}))
+        else:
+            how = (f"matched by {item.dedup.matched_on}" if item.dedup is not None
+                   else f"found by {flow.operation.external_id}")
+            results.append(RecordResult(index, item.source_id, "update", write.sf_id, how,
+                                        list(item.issues), item.record or {}))
     _tick(progress, total, total)
-    return RunReport(flow.name, True, [r for r in results if r is not None])
+    return RunReport(flow.name, True, results)
+
+
+def _predict_upserts(flow: Flow, items: Sequence[WriteItem],
+                     connector: SalesforceConnector) -> dict[int, RecordResult]:
+    """What each planned upsert would do: update the record its external id finds, create
+    one, or be refused (no value, or several records hold it)."""
+    target, ext = flow.target.object, str(flow.operation.external_id)
+    planned = [(i, item) for i, item in enumerate(items) if item.outcome is None
+               and item.write is not None and item.write.kind == "upsert"]
+    values = {i: (item.record or {}).get(ext) for i, item in planned}
+    # dedup_on flows already looked the external id up (decision "existing" / "create").
+    asked = [v for i, v in values.items() if v not in (None, "") and items[i].dedup is None]
+    found = connector.find_ids(target, ext, asked) if asked else {}
+    created_by: dict[Any, int] = {}  # a value this run would create, by its first sample
+    out: dict[int, RecordResult] = {}
+    for index, item in planned:
+        value, record, issues = values[index], item.record or {}, list(item.issues)
+        if item.dedup is not None:
+            ids = [item.dedup.sf_id] if item.dedup.kind == "existing" and item.dedup.sf_id \
+                else []
+        else:
+            ids = [] if value in (None, "") else (found.get(value) or [])
+        if value in (None, ""):
+            out[index] = RecordResult(index, item.source_id, "fail",
+                                      message=f"no value for the external id {ext}",
+                                      issues=issues, record=record)
+        elif len(ids) > 1:
+            out[index] = RecordResult(
+                index, item.source_id, "fail", message=f"{len(ids)} {target} records have "
+                f"{ext} = {value!r} (Salesforce would refuse the upsert)",
+                issues=issues, record=record)
+        elif ids:
+            out[index] = RecordResult(index, item.source_id, "update", ids[0],
+                                      f"found by {ext} = {value}", issues, record)
+        elif value in created_by:
+            out[index] = RecordResult(
+                index, item.source_id, "update", None,
+                f"the record that sample {created_by[value] + 1} would create ({ext} = {value})",
+                issues, record)
+        else:
+            created_by[value] = index
+            out[index] = RecordResult(index, item.source_id, "create", None,
+                                      f"no {target} with {ext} = {value}", issues, record)
+    return out
 
 
 def real_run(
@@ -215,36 +240,21 @@ def real_run(
     connector: SalesforceConnector,
     progress: Progress | None = None,
 ) -> RunReport:
-    """Write the mapped samples to the org; each record's result with Salesforce's message.
-
-    Lookups are resolved against the org first, exactly as in the dry run (and the runner),
-    so what the dry run promised is what happens.
-    """
+    """Write the mapped samples to the org through the runner's write path; each record's
+    result with Salesforce's message. What the dry run promised is what happens."""
     plan = _compile(flow, document, target_schema)
-    results, to_send = _map_samples(plan, samples, _org_resolver(connector), dry=False)
-    for decided in results:
-        if decided is not None and decided.outcome == "fail":
-            decided.message = f"not sent: {decided.message}"
-    total = len(to_send)
+    total = len(samples)
+    sent = [0]
+
+    def on_sent(count: int) -> None:
+        sent[0] += count
+        _tick(progress, min(sent[0], total), total)
+
     _tick(progress, 0, total)
-    op, target = flow.operation, flow.target.object
-    for start in range(0, total, WRITE_CHUNK):
-        chunk = to_send[start:start + WRITE_CHUNK]
-        payload = [json_safe(r.record) for _, r in chunk]
-        if op.action is Action.UPSERT:
-            outcomes = connector.upsert_many(target, str(op.external_id), payload)
-        elif op.action is Action.UPDATE:
-            outcomes = connector.update_many(target, payload)
-        else:
-            outcomes = connector.insert_many(target, payload)
-        for (index, r), record, outcome in zip(chunk, payload, outcomes, strict=True):
-            if outcome.success:
-                kind: Outcome = "update" if outcome.created is False or (
-                    op.action is Action.UPDATE) else "create"
-                results[index] = RecordResult(index, r.source_id, kind, outcome.id, "",
-                                              list(r.issues), record, dry=False)
-            else:
-                results[index] = RecordResult(index, r.source_id, "fail", outcome.id,
-                                              outcome.message, list(r.issues), record, dry=False)
-        _tick(progress, min(start + WRITE_CHUNK, total), total)
-    return RunReport(flow.name, False, [r for r in results if r is not None])
+    items = _items(samples)
+    writer = SalesforceWriter(connector, MemoryLedger(), batch_size=WRITE_CHUNK,
+                              on_sent=on_sent)
+    _guarded(flow, lambda: writer.write(flow, plan, items))
+    _tick(progress, total, total)
+    return RunReport(flow.name, False,
+                     [_finished(index, item, dry=False) for index, item in enumerate(items)])
