@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any, TypeVar
 
+import qasync
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 T = TypeVar("T")
@@ -127,8 +128,6 @@ def create_loop(app: QCoreApplication | None = None) -> asyncio.AbstractEventLoo
 
     The one place that does so: two loops on one Qt thread would fight over its events.
     """
-    import qasync
-
     app = app or QCoreApplication.instance()
     if app is None:
         raise RuntimeError("create the QApplication before the qasync loop")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QIcon, QPainter, QPixmap
+from PySide6.QtSvg import QSvgRenderer
 
 from mappings.schema.model import FieldKind
 
@@ -75,8 +76,6 @@ def set_ink(colour: str) -> None:
 
 
 def _render_svg(svg: bytes, size: int) -> QPixmap:
-    from PySide6.QtSvg import QSvgRenderer
-
     renderer = QSvgRenderer(QByteArray(svg))
     if not renderer.isValid():
         raise ValueError("not a valid SVG image")

@@ -7,7 +7,7 @@ Links read the anchors; an item tells its links when it moves so they follow.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QDrag, QFont, QFontMetrics, QPainter, QPen
@@ -26,8 +26,13 @@ from app.models.schema_model import decode_fields, encode_fields, field_tooltip,
 from app.theme import qcolor
 from mappings.schema.model import FieldKind, FieldSchema
 
-if TYPE_CHECKING:
-    from app.canvas.linkitem import LinkItem
+
+class AnchorFollower(Protocol):
+    """What a field item asks of the links attached to it (a LinkItem; this module does not
+    import linkitem, which imports it)."""
+
+    def adjust(self) -> None: ...
+
 
 ITEM_WIDTH = 270.0
 ITEM_HEIGHT = 30.0
@@ -56,7 +61,7 @@ class FieldItem(HoverHighlight, QGraphicsObject):
         self.label = label or path
         self.system = system
         self.object_name = object_name
-        self.links: list[LinkItem] = []
+        self.links: list[AnchorFollower] = []
         self.mapped = False
         self.note = ""  # right-aligned hint: "= Stripe" for a default, "ƒ" for an expression
         self._drop_state: bool | None = None  # True ok, False refused, None not hovering

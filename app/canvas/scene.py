@@ -330,7 +330,8 @@ class MappingScene(QGraphicsScene):
         for path in [p for p in items if p not in wanted]:
             gone = items.pop(path)
             for link in list(gone.links):
-                self._remove_link(link)
+                if isinstance(link, LinkItem):
+                    self._remove_link(link)
             self.removeItem(gone)
         x = 0.0 if side == "source" else ITEM_WIDTH + COLUMN_GAP
         ref = flow.source if side == "source" else flow.target

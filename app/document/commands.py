@@ -21,6 +21,7 @@ from PySide6.QtGui import QUndoCommand
 from mappings.document.edit import DocumentEditor
 from mappings.document.model import (
     Condition,
+    ConditionOp,
     FieldMapping,
     Fixture,
     Flow,
@@ -339,8 +340,6 @@ def check_lookups(flow: Flow, lookups: list[Lookup]) -> None:
 
 
 def check_conditions(conditions: list[Condition]) -> None:
-    from mappings.document.model import ConditionOp
-
     for cond in conditions:
         if not isinstance(cond, Condition):
             raise EditError(f"a condition must be a Condition, not {type(cond).__name__}")

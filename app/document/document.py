@@ -43,6 +43,8 @@ from mappings.document.model import (
 from mappings.document.yamlio import load_document, load_documents, save_document
 from mappings.errors import DocumentError, EditError
 from mappings.schema.model import Catalog, ObjectSchema, System
+from mappings.schema.org_metadata import load_salesforce_catalog
+from mappings.schema.stripe_catalog import load_stripe_catalog
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "mappings" / "templates"
 
@@ -54,9 +56,6 @@ def available_templates() -> list[str]:
 
 def default_catalogs() -> dict[System, Catalog]:
     """The Stripe catalog from the installed SDK and the shipped Salesforce snapshot."""
-    from mappings.schema.org_metadata import load_salesforce_catalog
-    from mappings.schema.stripe_catalog import load_stripe_catalog
-
     return {System.STRIPE: load_stripe_catalog(), System.SALESFORCE: load_salesforce_catalog()}
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon
+from PySide6.QtWidgets import QApplication, QStyle
 
 from app.document.document import StudioDocument
 from app.models.qtmodel import ROOT, Index
@@ -27,6 +28,7 @@ from mappings.document.model import Flow
 from mappings.engine.plan import FlowPlan, compile_flow, relationship_name
 from mappings.engine.result import Issue, MappingResult
 from mappings.errors import MappingError
+from mappings.schema.stripe_events import split_event
 
 RECORD_COLUMN = 0
 STATUS_COLUMN = 1
@@ -79,12 +81,9 @@ def _get_path(record: dict[str, Any], path: str) -> Any:
 
 
 def source_record(sample: dict[str, Any]) -> dict[str, Any]:
-    """The object inside a Stripe event, else the sample itself."""
-    if sample.get("object") == "event":
-        inner = (sample.get("data") or {}).get("object")
-        if isinstance(inner, dict):
-            return inner
-    return sample
+    """The object inside a Stripe event, else the sample itself (``split_event``'s rule)."""
+    record, _envelope = split_event(sample)
+    return record if isinstance(record, dict) else sample
 
 
 def summarize(sample: dict[str, Any]) -> str:
@@ -353,8 +352,6 @@ class PreviewModel(QAbstractTableModel):
     def _icon(self, severity: str) -> QIcon:
         icon = self._icons.get(severity)
         if icon is None:
-            from PySide6.QtWidgets import QApplication, QStyle
-
             style = QApplication.style() if QApplication.instance() is not None else None
             pixmap = (
                 QStyle.StandardPixmap.SP_MessageBoxCritical

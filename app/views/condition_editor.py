@@ -37,6 +37,7 @@ from app.views.editor_common import (
     FieldPicker,
     FlowItemsEditor,
     is_scalar_field,
+    split_sample,
 )
 from mappings.document.model import Condition, ConditionOp, Flow
 from mappings.engine.conditions import ConditionEvalError, compile_condition
@@ -266,8 +267,6 @@ def _reader(path: str) -> Callable[[Any, Any], Any]:
 
 def evaluate_condition(cond: Condition, sample: dict | None) -> bool:
     """Whether the sample passes ``cond``; raises MappingError / ConditionEvalError."""
-    from app.views.transform_panel import split_sample
-
     record, event = split_sample(sample)
     return compile_condition(cond, _reader).test(record, event, None)
 

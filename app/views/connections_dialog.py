@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import asyncloop
 from app.services.connections import (
     LOCAL_SANDBOX,
     PRODUCTION_LOGIN,
@@ -439,8 +440,6 @@ class ConnectionsDialog(QDialog):
                 conn.name = LOCAL_SANDBOX
             elif saved is not None and conn.name != saved.name:
                 conn.name = saved.name  # the stored secrets are under the saved name
-        from app import asyncloop
-
         self._pending = True
         self.test_button.setEnabled(False)
         self._show_message(f"Testing {conn.name or 'the connection'}…")

@@ -7,7 +7,9 @@ the table and keeps the selection) and refuse an edit the same way (the reason i
 announced with ``editRefused``). :class:`FlowItemsEditor` holds that once; each editor keeps
 what is its own: the form, the checks and the table's cells.
 
-:class:`FieldPicker` is the searchable field combo all three forms use.
+:class:`FieldPicker` is the searchable field combo all three forms use, and
+:func:`split_sample` the (record, event) of a sample that the condition editor and the
+transform panel evaluate against.
 """
 
 from __future__ import annotations
@@ -36,10 +38,20 @@ from app.models.schema_model import field_tooltip
 from mappings.document.model import Flow
 from mappings.errors import MappingError
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema
+from mappings.schema.stripe_events import split_event
 
 ERROR_STYLE = "color: #b91c1c"
 HINT_STYLE = "color: #475569"
 EVENT_PREFIX = "$event"
+
+
+def split_sample(sample: Any) -> tuple[dict, dict | None]:
+    """(record, event) of a sample, by the one unwrapping rule (``split_event``): a Stripe
+    event's ``data.object`` is the record and the event its envelope; no sample is ``{}``."""
+    record, envelope = split_event(sample)
+    return (record if isinstance(record, dict) else {}), (
+        envelope if isinstance(envelope, dict) else None
+    )
 
 
 def is_scalar_field(fs: FieldSchema) -> bool:

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import asyncloop
 from app.document.document import StudioDocument
 from app.models.preview_model import PreviewModel, source_record
 from app.services import (
@@ -247,8 +248,6 @@ class PreviewPanel(QWidget):
                 self.source_combo.setItemText(index, f"JSON file: {where}…")
             self._set_samples(flow.name, samples, where)
             return
-        from app import asyncloop
-
         limit = self.limit_spin.value()
         where = self.source_combo.currentText()
         self._set_status(f"Loading the newest {limit} {flow.source.object} records from "

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import asyncloop
 from app.document.document import StudioDocument
 from app.models.preview_model import summarize
 from app.models.qtmodel import ROOT, Index
@@ -267,8 +268,6 @@ class TestRunPanel(QWidget):
                 "No sample records: load some in the preview or add fixtures to the flow"
             )
             return False
-        from app import asyncloop
-
         run = self._services.dry_run if dry else self._services.real_run
         what = "dry run" if dry else "test run"
         connection = self.connection()

@@ -43,6 +43,7 @@ from app.document.document import StudioDocument
 from app.models.transform_models import TransformChainModel, TransformLibraryModel
 from app.views.condition_editor import ConditionEditor
 from app.views.defaults_editor import DefaultsEditor
+from app.views.editor_common import split_sample
 from app.views.lookup_editor import LookupEditor
 from mappings.document.model import FieldMapping, TransformStep
 from mappings.errors import MappingError
@@ -51,18 +52,6 @@ from mappings.transforms.maps import BUILTIN_TABLES
 
 SampleProvider = Callable[[], dict | None]
 INLINE = "(inline table)"
-
-
-def split_sample(sample: dict | None) -> tuple[dict, dict | None]:
-    """(record, event): a Stripe event's ``data.object`` is the record, the rest the envelope."""
-    if not isinstance(sample, dict):
-        return {}, None
-    data = sample.get("data")
-    if sample.get("object") == "event" and isinstance(data, dict) and isinstance(
-        data.get("object"), dict
-    ):
-        return data["object"], sample
-    return sample, None
 
 
 def short(value: Any) -> str:
