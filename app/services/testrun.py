@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from app.errors import StudioError
 from mappings.document.model import Action, Flow, MappingDocument
 from mappings.engine.plan import FlowPlan, compile_flow
 from mappings.engine.result import Issue
@@ -39,7 +40,7 @@ Outcome = Literal["create", "update", "fail", "skip", "review"]
 WRITE_CHUNK = 50  # records per collections call in a real run, so progress moves
 
 
-class TestRunError(Exception):
+class TestRunError(StudioError):
     """The test run as a whole cannot start or went wrong (not one record's failure)."""
 
     __test__ = False
