@@ -8,8 +8,9 @@ the Salesforce poller and alerting into a running sync, and stops it cleanly.
     runner.stop()
 
 Everything the runner talks to is passed in (connectors, store, metrics, alerter), so tests
-and the demo build the same object against the local sandboxes. ``open_runner`` does the
-start-up steps of ``fieldbridge-runner run`` (verify the bundle, connect, open the state).
+and the demo build the same object against the local sandboxes. The start-up steps that come
+before (configuration, the verified bundle, the connectors, the state) are in
+:mod:`runner.bootstrap`.
 """
 
 from __future__ import annotations
@@ -21,21 +22,27 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from runner.bootstrap import parse_listen
 from runner.classify import Failure
+from runner.contract import check_org
 from runner.errors import ConfigError, FatalSyncError, RunnerError
+from runner.finance.runtime import FinanceMonitor, load_state
+from runner.ingest.catchup import catch_up
+from runner.ingest.health import store_health
+from runner.ingest.webhook_server import WebhookServer
+from runner.metrics import Metrics
+from runner.pipeline.processor import Processor
+from runner.pipeline.sf_poller import SalesforcePoller
 
 if TYPE_CHECKING:
     from runner.alerts import Alerter
     from runner.config import RunnerConfig
     from runner.connectors.salesforce import SalesforceConnector
     from runner.connectors.stripe import StripeConnector
-    from runner.finance.runtime import FinanceMonitor
-    from runner.ingest.webhook_server import WebhookServer
-    from runner.metrics import Metrics
+    from runner.contract import DriftFinding
     from runner.pipeline.bundle_runtime import LoadedBundle
     from runner.state.store import StateStore
 
@@ -54,31 +61,14 @@ FIRST_CATCHUP_WINDOW = 3600
 class DriftError(FatalSyncError):
     """The bundle no longer matches the org: the runner refuses to start."""
 
-    def __init__(self, report: list[str]) -> None:
+    def __init__(self, report: list[str], findings: list[DriftFinding] | None = None) -> None:
         self.report = list(report)
+        self.findings = list(findings or [])
         lines = "\n  - ".join(self.report)
         super().__init__(
             f"the bundle does not match the Salesforce org ({len(self.report)} "
             f"problem{'s' if len(self.report) != 1 else ''}); refusing to start:\n  - {lines}"
         )
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8787`` for IPv6) -> (host, port); ConfigError naming the value."""
-    value = (text or "").strip()
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not host or not port_text:
-        raise ConfigError(f"--listen must be HOST:PORT (e.g. 127.0.0.1:8787), got {text!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ConfigError(f"--listen: {port_text!r} is not a port number (in {text!r})") \
-            from None
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"--listen: port {port} is outside 0-65535")
-    return host, port
 
 
 def is_fatal(exc: BaseException) -> bool:
@@ -123,8 +113,6 @@ class Runner:
         poll: bool = True,
         finance: FinanceMonitor | None | bool = True,
     ) -> None:
-        from runner.metrics import Metrics
-
         self.bundle = loaded_bundle
         self.config = config
         self.store = store
@@ -148,8 +136,8 @@ class Runner:
         self._fatal: BaseException | None = None
         self._run_id: int | None = None
         self._auth_failed: str | None = None
-        self._processor: Any = None
-        self._poller: Any = None
+        self._processor: Processor | None = None
+        self._poller: SalesforcePoller | None = None
         # Finance intelligence: True builds the monitor from the config at start, False
         # runs without it, or a ready FinanceMonitor (tests).
         self._finance_option = finance
@@ -159,32 +147,25 @@ class Runner:
 
     # -- start-up ---------------------------------------------------------------------
     def check(self) -> None:
-        """The bundle's contract against the live org; DriftError with the report.
+        """The bundle's contract against the live org (the check the drift monitor makes
+        while running, :func:`runner.contract.check_org`); DriftError with the report.
 
         Flows paused for drift by an earlier run stay paused and are left out of the check
         (the drift monitor re-checks them and resumes them once the org is fixed): one
         drifted flow must not keep the others from starting."""
-        from runner.finance.runtime import load_state
-        from runner.pipeline.bundle_runtime import check_contract
-
         paused = set(load_state(self.store)["paused"]) & set(self.bundle.flows) \
             if self._finance_option is not False else set()
         if paused:
             log.warning("flows paused by contract drift stay paused: %s", ", ".join(sorted(paused)))
-        report = check_contract(self.bundle.without(paused), self.salesforce)
-        if report:
-            raise DriftError(report)
+        findings = check_org(self.bundle.without(paused), self.salesforce)
+        if findings:
+            raise DriftError([f.reason for f in findings], findings)
 
     def start(self) -> Runner:
-        """Start serving and syncing. Call :meth:`check` first (``open_runner`` does)."""
-        from runner.ingest.health import store_health
-        from runner.ingest.webhook_server import WebhookServer
-
+        """Start serving and syncing. Call :meth:`check` first."""
         if not self.bundle.flows:
             raise ConfigError("the bundle has no flows to run")
         if self._finance_option is True:
-            from runner.finance.runtime import FinanceMonitor
-
             self.finance = FinanceMonitor(self.config, self.store, self.salesforce,
                                           self.alerter, self.bundle)
         if self.finance is not None:
@@ -293,8 +274,6 @@ class Runner:
 
     def _build_workers(self, paused: frozenset[str]) -> None:
         """The processor (and poller) over the bundle without the paused flows."""
-        from runner.pipeline.processor import Processor
-
         view = self.bundle.without(paused)
         observers = [self.finance.observe] if self.finance is not None else []
         # The worker loop lingers between claims (_linger), where a stop request cuts the
@@ -303,8 +282,6 @@ class Runner:
                                     metrics=self.metrics, batch_size=self.config.batch_size,
                                     observers=observers)
         if self.poll_enabled and self.bundle.salesforce_flows:
-            from runner.pipeline.sf_poller import SalesforcePoller
-
             self._poller = SalesforcePoller(view, self.store, self.salesforce,
                                             self.stripe, metrics=self.metrics)
 
@@ -419,6 +396,7 @@ class Runner:
                 events = self._hold_paused(events)
                 if not events:
                     continue
+                assert self._processor is not None  # built by start()
                 report = self._processor.process_events(events)
                 failures = 0
             except Exception as exc:
@@ -447,8 +425,6 @@ class Runner:
             self._stop.wait(self.linger)
 
     def _catch_up(self) -> None:
-        from runner.ingest.catchup import catch_up
-
         since = self.catchup_since
         if since is None:
             since = int(time.time()) - FIRST_CATCHUP_WINDOW
@@ -459,6 +435,7 @@ class Runner:
             self._wake.set()
 
     def _poll(self) -> None:
+        assert self._poller is not None  # spawned only with a poller
         self._poller.poll_once()
         self.stats.polls += 1
 
@@ -502,104 +479,3 @@ def _stop_on_signals(stop: Callable[[str], None]) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-# -- the start-up steps of ``run`` (shared with backfill, dlq replay and status) ----------
-
-def load_verified_bundle(path: Path | str, config: RunnerConfig | None = None) -> LoadedBundle:
-    """Read and verify a bundle (its signature too when the config demands one), compiled,
-    with the config's flow include/exclude applied."""
-    from mappings.bundle import load_bundle, load_public_key
-    from runner.pipeline.bundle_runtime import LoadedBundle
-
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"bundle {path} does not exist")
-    if path.is_dir():
-        raise ConfigError(f"{path} is a folder; give a bundle file (.fbz) built with "
-                          "'fieldbridge-runner bundle build'")
-    public_key = None
-    require = bool(config is not None and config.require_signature)
-    if config is not None and config.public_key:
-        public_key = load_public_key(config.public_key)
-    elif require:
-        raise ConfigError("runner.require_signature is on but runner.public_key is not set")
-    bundle = load_bundle(path, public_key=public_key, require_signature=require)
-    loaded = LoadedBundle.from_bundle(bundle)
-    if config is not None:
-        _apply_flow_filter(loaded, config)
-    return loaded
-
-
-def _apply_flow_filter(loaded: LoadedBundle, config: RunnerConfig) -> None:
-    unknown = [name for name in (*config.get("flows.include"), *config.get("flows.exclude"))
-               if name not in loaded.flows]
-    if unknown:
-        raise ConfigError(f"[flows] names flow(s) the bundle does not have: "
-                          f"{', '.join(unknown)} (flows: {', '.join(sorted(loaded.flows))})")
-    dropped = {n for n in loaded.flows if not config.flow_enabled(n)}
-    if not dropped:
-        return
-    for name in dropped:
-        del loaded.flows[name]
-    loaded.by_event = {t: [c for c in flows if c.name not in dropped]
-                       for t, flows in loaded.by_event.items()}
-    loaded.by_event = {t: flows for t, flows in loaded.by_event.items() if flows}
-    loaded.salesforce_flows = [c for c in loaded.salesforce_flows if c.name not in dropped]
-
-
-def connect_salesforce(config: RunnerConfig) -> SalesforceConnector:
-    from runner.connectors.salesforce import SalesforceConnector
-
-    connector = SalesforceConnector(config.salesforce_connection())
-    connector.connect()
-    return connector
-
-
-def connect_stripe(config: RunnerConfig) -> StripeConnector:
-    from runner.connectors.stripe import StripeConnector
-
-    return StripeConnector(config.stripe_connection())
-
-
-def build_alerter(config: RunnerConfig) -> Alerter:
-    from runner.alerts import Alerter, SmtpSettings
-
-    a = config.alerts
-    smtp = None
-    if a.smtp_host:
-        smtp = SmtpSettings(host=a.smtp_host, port=a.smtp_port,
-                            sender=a.smtp_from or "fieldbridge-runner@localhost",
-                            to=list(a.smtp_to), starttls=a.smtp_starttls,
-                            username=a.smtp_username, password=a.smtp_password)
-    return Alerter(a.webhook_url, smtp, dlq_threshold=a.dlq_alert_threshold,
-                   budget_percent=a.api_budget_alert_percent, redact=config.secret_values())
-
-
-def open_store(config: RunnerConfig) -> StateStore:
-    from runner.state.store import StateStore
-
-    return StateStore.open(config.state_url)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def load_runner_config(*, config: Path | str | None = None, sandbox: Path | str | None = None,
-                       state: str | None = None, listen: str | None = None,
-                       poll_interval: float | None = None,
-                       secrets_file: Path | str | None = None) -> RunnerConfig:
-    """The configuration as the commands take it (command-line values override)."""
-    from runner.config import load_config
-
-    if listen is not None:
-        parse_listen(listen)  # a clear message now rather than at bind time
-    if poll_interval is not None and poll_interval <= 0:
-        raise ConfigError(f"--poll-interval must be a positive number of seconds, "
-                          f"got {poll_interval:g}")
-    overrides: dict[str, Any] = {"runner.listen": listen, "runner.state_url": state,
-                                 "runner.poll_interval": poll_interval}
-    return load_config(config, sandbox_json=sandbox,
-                       overrides={k: v for k, v in overrides.items() if v is not None},
-                       secrets_file=secrets_file)

@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -351,8 +352,6 @@ class RunnerConfig:
 
     @property
     def worker_id(self) -> str:
-        import socket
-
         return self.values["runner.worker_id"] or f"{socket.gethostname()}:{os.getpid()}"
 
     @property

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -27,7 +29,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import stripe as stripe_sdk
+
+import mappings
+from mappings.bundle import build_bundle
+from mappings.document.yamlio import load_documents
+from runner.app import Runner
+from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle, open_store
+from runner.config import load_config
 from runner.errors import SandboxError
+from runner.metrics import Metrics
+from runner.sandbox.salesforce.server import salesforce_client
+from runner.sandbox.seed import PLAN_ID
+from runner.sandbox.stripe_events import deliver, make_event
+from runner.sandbox.up import sandbox_up
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +60,6 @@ CARD_DECLINED = "4000000000000341"
 
 
 def templates_dir() -> Path:
-    import mappings
-
     return Path(mappings.__file__).resolve().parent / "templates"
 
 
@@ -92,8 +105,6 @@ class Demo:
 
     # -- output -------------------------------------------------------------------------
     def say(self, text: str = "") -> None:
-        import sys
-
         print(text, file=self.out or sys.stdout, flush=True)
 
     # -- the run ------------------------------------------------------------------------
@@ -125,17 +136,6 @@ class Demo:
         return 0
 
     def _start(self, root: Path) -> None:
-        from mappings.bundle import build_bundle
-        from mappings.document.yamlio import load_documents
-        from runner.app import Runner, load_verified_bundle
-        from runner.config import load_config
-        from runner.connectors.salesforce import SalesforceConnector
-        from runner.connectors.stripe import StripeConnector
-        from runner.metrics import Metrics
-        from runner.sandbox.salesforce.server import salesforce_client
-        from runner.sandbox.up import sandbox_up
-        from runner.state.store import StateStore
-
         self.say("Fieldbridge demo: Stripe <-> Salesforce on local sandboxes, offline.")
         self.say("1/5 starting the Stripe sandbox and the Salesforce org emulator ...")
         self.session = sandbox_up(root / "sandbox", seed="demo", reset=True)
@@ -152,10 +152,9 @@ class Demo:
                        "runner.catchup_interval": CATCHUP_INTERVAL,
                        "runner.worker_id": "demo"})
         loaded = load_verified_bundle(bundle_path, config)
-        stripe = StripeConnector(config.stripe_connection())
-        salesforce = SalesforceConnector(config.salesforce_connection())
-        salesforce.connect()
-        self.store = StateStore.open(state_url)
+        stripe = connect_stripe(config)
+        salesforce = connect_salesforce(config)
+        self.store = open_store(config)
         self.runner = Runner(loaded, config, self.store, salesforce=salesforce, stripe=stripe,
                              metrics=Metrics(), register_webhook=True,
                              catchup_since=int(time.time()))
@@ -167,11 +166,6 @@ class Demo:
 
     # -- activity -----------------------------------------------------------------------
     def _stripe_activity(self) -> None:
-        import stripe as stripe_sdk
-
-        from runner.sandbox.seed import PLAN_ID
-        from runner.sandbox.stripe_events import deliver, make_event
-
         self.say("3/5 Stripe activity: customers, charges (paid and declined), a refund, a "
                  "subscription; a dispute, a fraud warning and a payout as signed events ...")
         client = self.session.stripe.client()
@@ -229,9 +223,6 @@ class Demo:
         return customer.id
 
     def _salesforce_activity(self) -> None:
-        from runner.sandbox.salesforce.server import salesforce_client
-        from runner.sandbox.seed import PLAN_ID
-
         self.say(f"4/5 Salesforce activity as {PERSON}: a new Account, and an Opportunity "
                  "moved to Closed Won ...")
         handle = self.session.salesforce
@@ -371,8 +362,6 @@ class Demo:
             self.say(f"  dead letter {entry.id}: {entry.flow}: {_cell(entry.error)}")
 
     def _hold(self) -> None:
-        import signal
-
         self.say()
         self.say("Still running (Ctrl-C to stop):")
         self.say(f"  runner      {self.runner.url}  (/healthz, /metrics)")

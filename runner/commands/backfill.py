@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.commands.run import add_connection_arguments, config_from_args
+from runner.errors import ConfigError
 
 
 def register(subparsers: Any) -> None:
@@ -33,9 +34,14 @@ def register(subparsers: Any) -> None:
 
 
 def backfill_command(args: argparse.Namespace) -> int:
-    from runner.app import connect_salesforce, connect_stripe, load_verified_bundle, open_store
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from runner.backfill import ProgressBar, backfill_flow, parse_since
-    from runner.errors import ConfigError
+    from runner.bootstrap import (
+        connect_salesforce,
+        connect_stripe,
+        load_verified_bundle,
+        open_store,
+    )
 
     since = parse_since(args.since)
     if args.chunk_size < 1:

@@ -196,7 +196,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    # Imported here: the engine is only needed by this command.
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from mappings.engine.fixtures import format_fixture_report, run_fixtures
 
     bundle = load_bundle(args.bundle)

@@ -83,7 +83,8 @@ def require_open(what: str, status: str) -> None:
 
 def open_state(args: argparse.Namespace) -> Any:
     """The state store the command's connection options name (a context manager)."""
-    from runner.app import open_store
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from runner.bootstrap import open_store
 
     return open_store(config_from_args(args))
 

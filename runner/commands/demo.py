@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
+
+from runner.errors import ConfigError
 
 
 def register(subparsers: Any) -> None:
@@ -24,15 +27,12 @@ def register(subparsers: Any) -> None:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    import logging
-
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from runner.demo import run_demo
 
     if not args.debug:
         # The demo's own output is the story; library warnings would drown it.
         logging.getLogger().setLevel(logging.ERROR)
     if args.state_dir is not None and args.state_dir.exists() and not args.state_dir.is_dir():
-        from runner.errors import ConfigError
-
         raise ConfigError(f"--state-dir {args.state_dir} exists and is not a folder")
     return run_demo(args.state_dir, keep_running=args.keep_running)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.commands.common import (
     add_action_group,
@@ -25,6 +25,9 @@ from runner.commands.common import (
 )
 from runner.commands.run import config_from_args
 from runner.errors import ConfigError
+
+if TYPE_CHECKING:
+    from runner.pipeline.sf_poller import SalesforcePoller
 
 entry_id = positive_id("dead-letter id")
 
@@ -98,9 +101,11 @@ def dlq_show(args: argparse.Namespace) -> int:
 
 
 def dlq_replay(args: argparse.Namespace) -> int:
-    from runner.app import connect_salesforce, connect_stripe, load_verified_bundle
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
     from runner.metrics import Metrics
     from runner.pipeline.processor import Processor
+    from runner.pipeline.sf_poller import SalesforcePoller
 
     if args.all == (args.id is not None):
         raise ConfigError("dlq replay needs either an ID or --all")
@@ -121,15 +126,13 @@ def dlq_replay(args: argparse.Namespace) -> int:
         salesforce = connect_salesforce(config)
         metrics = Metrics()
         processor = Processor(loaded, store, salesforce, stripe, metrics=metrics)
-        poller = None
+        poller: SalesforcePoller | None = None
         results = []
         for id_ in ids:
             entry = store.dlq_get(id_)
             compiled = loaded.flow(entry.flow)
             if compiled.from_salesforce:
                 if poller is None:
-                    from runner.pipeline.sf_poller import SalesforcePoller
-
                     poller = SalesforcePoller(loaded, store, salesforce, stripe,
                                               metrics=metrics)
                 poller.replay_dlq(id_)

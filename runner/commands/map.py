@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mappings.bundle import load_bundle
 from mappings.document.model import Flow, MappingDocument
+from mappings.document.yamlio import load_documents
 from mappings.errors import DocumentError, MappingError, UnknownObjectError
 from mappings.schema.model import Catalog, ObjectSchema, System
 
@@ -48,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _preview(args: argparse.Namespace) -> int:
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from mappings.engine.fixtures import fixture_resolver
     from mappings.engine.plan import compile_flow
 
@@ -72,6 +75,7 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _suggest(args: argparse.Namespace) -> int:
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from mappings.suggest import suggest_lookups, suggest_mappings
 
     source = _object(args.source)
@@ -116,8 +120,6 @@ def _find_flow(path: Path, name: str) -> tuple[MappingDocument, Flow, ObjectSche
     if not path.exists():
         raise DocumentError(f"{path} does not exist")
     if path.is_file() and path.suffix == ".fbz":
-        from mappings.bundle import load_bundle
-
         bundle = load_bundle(path)
         found = bundle.flow(name)
         names = [f.name for _, f in bundle.flows()]
@@ -125,8 +127,6 @@ def _find_flow(path: Path, name: str) -> tuple[MappingDocument, Flow, ObjectSche
             raise DocumentError(_no_flow(path, name, names))
         document, flow = found
         return document, flow, bundle.catalog(flow.target.system).get(flow.target.object)
-    from mappings.document.yamlio import load_documents
-
     docs = [doc for _, doc in load_documents(path)]
     for document in docs:
         named = document.flow(name)
@@ -184,10 +184,10 @@ def _object(spec: str) -> ObjectSchema:
 
 
 def _shipped_catalog(system: System) -> Catalog:
-    if system is System.STRIPE:
-        from mappings.schema.stripe_catalog import load_stripe_catalog
-
-        return load_stripe_catalog()
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from mappings.schema.org_metadata import load_salesforce_catalog
+    from mappings.schema.stripe_catalog import load_stripe_catalog
 
+    if system is System.STRIPE:
+        return load_stripe_catalog()
     return load_salesforce_catalog()

@@ -18,9 +18,17 @@ import json
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from runner.commands.run import add_connection_arguments, config_from_args
 from runner.errors import ConfigError
+
+if TYPE_CHECKING:
+    from runner.config import RunnerConfig
+    from runner.pipeline.bundle_runtime import LoadedBundle
+
+FIX_TEMPLATE = Path(__file__).resolve().parents[2] / "mappings" / "templates" / \
+    "charges-payments.yaml"
 
 DAY = timedelta(days=1)
 
@@ -50,8 +58,6 @@ def period_from_args(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def register(subparsers: Any) -> None:
-    from runner.commands.run import add_connection_arguments
-
     parser = subparsers.add_parser(
         "reconcile", help="reconcile Stripe payouts with the payment records in Salesforce",
         # The module docstring's usage part, without its reST literal quotes.
@@ -73,27 +79,22 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=reconcile_command)
 
 
-def _fix_bundle(path: Path | None, config: Any) -> Any:
-    from runner.app import load_verified_bundle
+def _fix_bundle(path: Path | None, config: RunnerConfig) -> LoadedBundle:
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from runner.bootstrap import load_verified_bundle
+    from runner.pipeline.bundle_runtime import LoadedBundle
 
     if path is not None:
         return load_verified_bundle(path, config)
-    from mappings.document.yamlio import load_document
-    from mappings.schema.org_metadata import load_salesforce_catalog
-    from mappings.schema.stripe_catalog import load_stripe_catalog
-    from runner.pipeline.bundle_runtime import LoadedBundle
-
-    template = Path(__file__).resolve().parents[2] / "mappings" / "templates" / \
-        "charges-payments.yaml"
-    return LoadedBundle.from_documents([load_document(template)], load_salesforce_catalog(),
-                                       load_stripe_catalog(), source=str(template))
+    return LoadedBundle.from_template(FIX_TEMPLATE)
 
 
 def reconcile_command(args: argparse.Namespace) -> int:
-    from runner.app import connect_salesforce, connect_stripe, open_store
-    from runner.commands.run import config_from_args
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from runner.bootstrap import connect_salesforce, connect_stripe, open_store
     from runner.finance.reconcile import fix, gather
     from runner.finance.reconcile_report import render_html, render_text
+    from runner.pipeline.processor import Processor
 
     since, until = period_from_args(args)
     if args.bundle is not None and not args.fix:
@@ -108,8 +109,6 @@ def reconcile_command(args: argparse.Namespace) -> int:
     fixed = None
     after = None
     if args.fix:
-        from runner.pipeline.processor import Processor
-
         bundle = _fix_bundle(args.bundle, config)
         store = open_store(config)
         try:

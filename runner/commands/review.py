@@ -74,7 +74,8 @@ def review_list(args: argparse.Namespace) -> int:
 
 
 def review_approve(args: argparse.Namespace) -> int:
-    from runner.app import connect_salesforce, connect_stripe, load_verified_bundle
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
     from runner.pipeline.processor import Processor
 
     config = config_from_args(args)

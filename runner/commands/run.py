@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import ConfigError
+from runner.secrets import configure_logging
+
+if TYPE_CHECKING:
+    from runner.config import RunnerConfig
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +51,9 @@ def _seconds(text: str) -> float:
     return value
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
-    from runner.app import load_runner_config
+def config_from_args(args: argparse.Namespace) -> RunnerConfig:
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from runner.bootstrap import load_runner_config
 
     return load_runner_config(
         config=getattr(args, "config", None), sandbox=getattr(args, "sandbox", None),
@@ -68,8 +73,9 @@ def register(subparsers: Any) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from runner.app import (
-        Runner,
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from runner.app import Runner
+    from runner.bootstrap import (
         build_alerter,
         connect_salesforce,
         connect_stripe,
@@ -77,7 +83,6 @@ def run_command(args: argparse.Namespace) -> int:
         open_store,
     )
     from runner.metrics import Metrics
-    from runner.secrets import configure_logging
 
     config = config_from_args(args)
     redactor = configure_logging(config.log_format,

@@ -81,6 +81,7 @@ def _describe(session: Any) -> str:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from runner.sandbox.up import sandbox_up
 
     if args.faults is not None and not args.faults.strip():

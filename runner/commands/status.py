@@ -30,6 +30,7 @@ def register(subparsers: Any) -> None:
 
 def collect_status(store: Any, config: Any, *, runs: int = 5) -> dict[str, Any]:
     """The status as plain data (the ``--json`` shape)."""
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from runner.finance.runtime import finance_status
 
     counts = store.counts()
@@ -58,7 +59,8 @@ def collect_status(store: Any, config: Any, *, runs: int = 5) -> dict[str, Any]:
 def _api_usage(config: Any, history: list[Any]) -> dict[str, Any] | None:
     error = None
     if config.connection_names("salesforce"):
-        from runner.app import connect_salesforce
+        # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+        from runner.bootstrap import connect_salesforce
 
         try:
             salesforce = connect_salesforce(config)
@@ -82,7 +84,8 @@ def _api_usage(config: Any, history: list[Any]) -> dict[str, Any] | None:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    from runner.app import open_store
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from runner.bootstrap import open_store
 
     config = config_from_args(args)
     with open_store(config) as store:

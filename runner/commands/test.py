@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from runner.commands.bundle import _test
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("test", help="run the fixtures carried in a bundle "
@@ -18,8 +20,6 @@ def register(subparsers: Any) -> None:
 
 def test_command(args: argparse.Namespace) -> int:
     # One implementation: the bundle group's handler.
-    from runner.commands.bundle import _test
-
     return _test(args)
 
 

@@ -1,59 +1,25 @@
-"""Monitors: contract drift, flow volume, mapped-field null rates, catch-up cursor health.
+"""Monitors: flow volume, mapped-field null rates, catch-up cursor health, and the alert of
+a contract-drift finding.
 
 Each monitor returns findings with a reason a person can act on; :func:`to_alert` turns one
-into a :class:`runner.alerts.Alert`. The cores are pure (describes, counts and times in);
-:func:`describe_targets` is the only function here that calls Salesforce.
-
-Drift is checked against the bundle manifest's flow contracts (``flows[*].writes``, see
-:func:`mappings.bundle.manifest.flow_contract`): a written field that is gone, changed type
-or is no longer writable stops that flow, and only that flow (:func:`flows_to_pause`).
-A Salesforce-triggered flow's contract also lists what it ``reads`` (the poller's SOQL
-fields, :func:`runner.pipeline.sf_poller.source_fields`): a read field that is gone or
-changed type, or a ``writeback`` field that is gone or no longer updateable, stops it too.
+into a :class:`runner.alerts.Alert`. The cores are pure (counts and times in). Contract
+drift itself is checked by :mod:`runner.contract`, the one check the runner also makes at
+start-up.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from runner.alerts import Alert
+from runner.contract import DriftFinding
 from runner.ingest.catchup import DEFAULT_CURSOR, RETENTION_DAYS, CursorStore, cursor_age_days
 
-if TYPE_CHECKING:
-    from mappings.schema.model import Catalog
-    from runner.connectors.salesforce import SalesforceConnector
-
 Severity = Literal["critical", "warning"]
-OBJECT = "(object)"  # the field name of a finding about a whole object
-
-
-@dataclass(frozen=True, slots=True)
-class DriftFinding:
-    flow: str
-    field: str
-    problem: str  # "missing" | "type changed from X to Y" | "not writable" | "object missing"
-    object: str = ""
-    role: str = "writes"  # what the flow does with the field: "writes" | "reads" | "writeback"
-
-    @property
-    def reason(self) -> str:
-        if self.field == OBJECT:
-            return f"flow {self.flow}: object {self.object} is gone from the org"
-        if self.role == "reads":
-            return f"flow {self.flow}: {self.object}.{self.field}, which the flow reads, " \
-                   f"{self.problem}"
-        if self.role == "writeback":
-            return f"flow {self.flow}: the writeback field {self.object}.{self.field} " \
-                   f"{self.problem}"
-        return f"flow {self.flow}: {self.object}.{self.field} {self.problem}"
-
-    def to_dict(self) -> dict[str, str]:
-        return {"flow": self.flow, "object": self.object, "field": self.field,
-                "problem": self.problem, "role": self.role, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,165 +42,6 @@ def to_alert(finding: MonitorFinding | DriftFinding) -> Alert:
                      f"contract drift paused flow {finding.flow}", finding.reason)
     key = ":".join(p for p in (finding.monitor, finding.flow, finding.field) if p)
     return Alert(key, f"{finding.monitor} monitor ({finding.severity})", finding.reason)
-
-
-# -- contract drift ------------------------------------------------------------------------
-def _target_object(flow: Mapping[str, Any], end: str = "target") -> str | None:
-    """``salesforce:Payment__c`` -> ``Payment__c``; None for flows writing to Stripe (or,
-    with ``end="source"``, reading from it)."""
-    target = flow.get(end)
-    if isinstance(target, Mapping):
-        system, obj = target.get("system"), target.get("object")
-    elif isinstance(target, str) and ":" in target:
-        system, obj = target.split(":", 1)
-    else:
-        return None
-    return obj if system == "salesforce" and isinstance(obj, str) else None
-
-
-def _source_object(flow: Mapping[str, Any]) -> str | None:
-    """The Salesforce object a flow's contract says it reads (``reads``), else None."""
-    if flow.get("reads") is None:
-        return None
-    return _target_object(flow, "source")
-
-
-def expected_types(catalog: Catalog) -> dict[str, dict[str, str]]:
-    """Object -> field -> describe type, from the Salesforce catalog a bundle was built with."""
-    return {name: {f.path: f.native_type for f in obj.fields.values() if f.native_type}
-            for name, obj in catalog.objects.items()}
-
-
-def check_drift(contract_flows: Sequence[Mapping[str, Any]],
-                describes: Mapping[str, Mapping[str, Any] | None],
-                expected: Mapping[str, Mapping[str, str]] | None = None) -> list[DriftFinding]:
-    """What each Salesforce-target flow writes that the org no longer accepts, and what each
-    Salesforce-triggered flow reads (its contract's ``reads``) or writes back that is gone.
-
-    ``describes`` maps object name to its current describe (None or absent: the object is
-    gone). ``expected`` (object -> field -> type when the bundle was built, see
-    :func:`expected_types`) enables the "type changed" check.
-    """
-    findings: list[DriftFinding] = []
-    for flow in contract_flows:
-        name = flow.get("name")
-        writes = flow.get("writes")
-        if not isinstance(name, str) or not isinstance(writes, list):
-            raise ValueError(f"a flow contract needs 'name' and a 'writes' list, got {flow!r}")
-        reads = flow.get("reads")
-        if reads is not None and not (isinstance(reads, list)
-                                      and all(isinstance(r, str) and r for r in reads)):
-            raise ValueError(f"flow {name}: 'reads' must be a list of field names, got "
-                             f"{reads!r}")
-        findings += _check_source(name, flow, describes, expected or {})
-        obj = _target_object(flow)
-        if obj is None:
-            continue
-        describe = describes.get(obj)
-        if not describe:
-            findings.append(DriftFinding(name, OBJECT, "object missing", obj))
-            continue
-        fields = {f["name"]: f for f in describe.get("fields") or [] if "name" in f}
-        operation = flow.get("operation") or {}
-        action = operation.get("action", "upsert") if isinstance(operation, Mapping) \
-            else "upsert"
-        was = (expected or {}).get(obj, {})
-        for target in writes:
-            base = str(target).split(".", 1)[0]
-            current = fields.get(base)
-            if current is None:
-                findings.append(DriftFinding(name, base, "missing", obj))
-                continue
-            old_type = was.get(base)
-            if old_type and current.get("type") and current["type"] != old_type:
-                findings.append(DriftFinding(
-                    name, base, f"type changed from {old_type} to {current['type']}", obj))
-                continue
-            need_create = action in ("upsert", "insert", "create")
-            need_update = action in ("upsert", "update")
-            if (need_create and current.get("createable") is False and
-                    base != operation.get("external_id")) or \
-                    (need_update and current.get("updateable") is False and
-                     not current.get("externalId")):
-                findings.append(DriftFinding(name, base, "not writable", obj))
-    return findings
-
-
-def _check_source(name: str, flow: Mapping[str, Any],
-                  describes: Mapping[str, Mapping[str, Any] | None],
-                  expected: Mapping[str, Mapping[str, str]]) -> list[DriftFinding]:
-    """The read side of a Salesforce-triggered flow: the fields its SOQL selects and its
-    writeback field. Salesforce field names are case-insensitive, so compare them so."""
-    obj = _source_object(flow)
-    if obj is None:
-        return []
-    describe = describes.get(obj)
-    if not describe:
-        return [DriftFinding(name, OBJECT, "object missing", obj, "reads")]
-    fields = {str(f["name"]).lower(): f for f in describe.get("fields") or [] if "name" in f}
-    relationships = {str(f["relationshipName"]).lower() for f in fields.values()
-                     if f.get("relationshipName")}
-    operation = flow.get("operation") or {}
-    writeback = operation.get("writeback") if isinstance(operation, Mapping) else None
-    was = {k.lower(): v for k, v in expected.get(obj, {}).items()}
-    out: list[DriftFinding] = []
-
-    def changed(base: str, current: Mapping[str, Any]) -> str | None:
-        old_type = was.get(base.lower())
-        if old_type and current.get("type") and current["type"] != old_type:
-            return f"type changed from {old_type} to {current['type']}"
-        return None
-
-    for path in flow.get("reads") or []:
-        head, dot, _rest = path.partition(".")
-        if writeback and head.lower() == str(writeback).lower():
-            continue  # checked below, as the writeback field it is
-        if dot:
-            # A relationship (Account.Name): its relationship must still be there; the
-            # related object's own fields are that object's business.
-            if head.lower() not in relationships:
-                out.append(DriftFinding(name, head, "relationship missing", obj, "reads"))
-            continue
-        current = fields.get(head.lower())
-        if current is None:
-            out.append(DriftFinding(name, head, "missing", obj, "reads"))
-        elif problem := changed(head, current):
-            out.append(DriftFinding(name, head, problem, obj, "reads"))
-    if writeback:
-        wb = str(writeback)
-        current = fields.get(wb.lower())
-        if current is None:
-            out.append(DriftFinding(name, wb, "missing", obj, "writeback"))
-        elif problem := changed(wb, current):
-            out.append(DriftFinding(name, wb, problem, obj, "writeback"))
-        elif current.get("updateable") is False:
-            out.append(DriftFinding(name, wb, "not writable", obj, "writeback"))
-    return out
-
-
-def flows_to_pause(findings: Iterable[DriftFinding]) -> list[str]:
-    """The flows with at least one drift finding (the others keep running)."""
-    return sorted({f.flow for f in findings})
-
-
-def describe_targets(salesforce: SalesforceConnector,
-                     contract_flows: Sequence[Mapping[str, Any]]) -> dict[str, dict | None]:
-    """The current describe of each object the flows write, and of each object a
-    Salesforce-triggered flow reads (None when the object is gone)."""
-    from runner.connectors.errors import ConnectorError
-
-    result: dict[str, dict | None] = {}
-    for flow in contract_flows:
-        for obj in (_target_object(flow), _source_object(flow)):
-            if obj is None or obj in result:
-                continue
-            try:
-                result[obj] = salesforce.describe(obj)
-            except ConnectorError as exc:
-                if exc.error_code not in ("NOT_FOUND", "INVALID_TYPE") and exc.status != 404:
-                    raise
-                result[obj] = None
-    return result
 
 
 # -- volume --------------------------------------------------------------------------------

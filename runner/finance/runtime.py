@@ -7,7 +7,7 @@ I/O:
 
 - contract drift: every ``drift_check_minutes`` the org's describe is compared with what
   the Salesforce-target flows write and what the Salesforce-triggered flows read and write
-  back (:func:`runner.finance.monitors.check_drift`, :func:`drift_contracts`); a flow
+  back (:func:`runner.contract.check_org`, the check the runner makes at start); a flow
   that drifted is paused, and only that flow; a paused flow whose contract is whole again is
   resumed. The Runner holds a paused flow's events in the inbox (they are not lost);
 - volume silence, null-rate jumps and catch-up cursor age -> alerts;
@@ -33,27 +33,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mappings.engine.result import json_safe
 from runner.alerts import Alert
+from runner.classify import Failure
+from runner.connectors.errors import ConnectorError
+from runner.contract import DriftFinding, check_org, flows_to_pause
 from runner.errors import ConfigError
 from runner.finance.anomaly import AnomalyDetector, Flag, observation_from_event
 from runner.finance.anomaly_cases import EVENT_TYPE, case_key, flag_alert, flag_event
 from runner.finance.monitors import (
-    DriftFinding,
     MonitorFinding,
     NullRateMonitor,
     VolumeMonitor,
     check_cursor,
-    check_drift,
-    describe_targets,
-    flows_to_pause,
     to_alert,
 )
+from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle
+from runner.pipeline.lookups import LookupResolver, lookup_values
 
 if TYPE_CHECKING:
     from runner.alerts import Alerter
     from runner.config import RunnerConfig
     from runner.connectors.salesforce import SalesforceConnector
-    from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle
     from runner.pipeline.processor import ProcessedRecord
     from runner.state.store import StateStore
 
@@ -282,9 +283,7 @@ class FinanceMonitor:
         return self._last_drift_at is None or at - self._last_drift_at >= minutes * 60
 
     def _check_drift(self, at: float, report: TickReport) -> bool:
-        contracts = drift_contracts(self.bundle)
-        describes = describe_targets(self.salesforce, contracts)
-        findings = check_drift(contracts, describes, self._expected_types())
+        findings = check_org(self.bundle, self.salesforce)
         self._last_drift_at = at
         report.drift_checked = True
         by_flow: dict[str, list[DriftFinding]] = {}
@@ -307,24 +306,6 @@ class FinanceMonitor:
             self._paused = {flow: [f.to_dict() for f in by_flow[flow]] for flow in after}
             report.paused, report.resumed = sorted(after - before), sorted(before - after)
         return before != after
-
-    def _expected_types(self) -> dict[str, dict[str, str]]:
-        """Object -> field -> describe type the bundle was built against (for "type
-        changed"), from the compiled plans' target schemas and the source schemas of the
-        Salesforce-triggered flows."""
-        out: dict[str, dict[str, str]] = {}
-        for compiled in self.bundle.flows.values():
-            ends = []
-            if compiled.to_salesforce:
-                ends.append((compiled.flow.target.object, compiled.plan.target_schema))
-            if compiled.from_salesforce:
-                ends.append((compiled.flow.source.object, compiled.source_schema))
-            for obj, schema in ends:
-                if schema is not None:
-                    out.setdefault(obj, {}).update(
-                        {f.path: f.native_type for f in schema.fields.values()
-                         if f.native_type})
-        return out
 
     def _alert(self, alert: Alert, report: TickReport) -> None:
         report.alerts.append(alert)
@@ -363,24 +344,10 @@ class FinanceMonitor:
             if mine:
                 self._case_flow = mine[0]
             else:
-                from mappings.document.yamlio import load_document
-                from mappings.schema.org_metadata import load_salesforce_catalog
-                from mappings.schema.stripe_catalog import load_stripe_catalog
-                from runner.pipeline.bundle_runtime import LoadedBundle
-
-                doc = load_document(CASE_TEMPLATE)
-                loaded = LoadedBundle.from_documents(
-                    [doc], load_salesforce_catalog(), load_stripe_catalog(),
-                    source=str(CASE_TEMPLATE))
-                self._case_flow = loaded.flow(CASE_FLOW)
+                self._case_flow = LoadedBundle.from_template(CASE_TEMPLATE).flow(CASE_FLOW)
         return self._case_flow
 
     def _write_cases(self, report: TickReport) -> None:
-        from mappings.engine.result import json_safe
-        from runner.classify import Failure
-        from runner.connectors.errors import ConnectorError
-        from runner.pipeline.lookups import LookupResolver, lookup_values
-
         with self._lock:
             pending = [f for f in self._flags if f["case"] == "pending"]
         if not pending:
@@ -448,24 +415,6 @@ class FinanceMonitor:
                               "flags": self._flags, "last_drift_check": self._last_drift})
 
 
-def drift_contracts(bundle: LoadedBundle) -> list[dict[str, Any]]:
-    """The contracts the drift check compares with the org: every Salesforce-target flow's
-    (what it writes), and every Salesforce-triggered flow's with what it ``reads`` (the
-    poller's SOQL fields; its writeback field is in ``operation``)."""
-    from mappings.bundle.manifest import flow_contract
-    from runner.pipeline.sf_poller import select_fields
-
-    contracts = []
-    for compiled in bundle.flows.values():
-        if not (compiled.to_salesforce or compiled.from_salesforce):
-            continue
-        contract = flow_contract(compiled.flow, compiled.document)
-        if compiled.from_salesforce:
-            contract["reads"] = select_fields(compiled.flow)
-        contracts.append(contract)
-    return contracts
-
-
 def _event_of(flag: Mapping[str, Any]) -> dict[str, Any]:
     return flag_event(Flag(rule=flag["rule"], severity=flag["severity"],
                            object_id=flag["object_id"], account=flag.get("account"),
@@ -516,5 +465,5 @@ def finance_status(store: Any) -> dict[str, Any]:
     return summarize(load_state(store))
 
 
-__all__ = ["FinanceMonitor", "FinanceSettings", "TickReport", "drift_contracts", "finance_status",
+__all__ = ["FinanceMonitor", "FinanceSettings", "TickReport", "finance_status",
            "load_state", "parse_expected"]

@@ -3,7 +3,7 @@ changes -> Stripe (``SalesforcePoller``), over a bundle compiled once (``LoadedB
 
 from __future__ import annotations
 
-from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle, check_contract
+from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle
 from runner.pipeline.outcomes import Observer, ProcessedRecord, ProcessReport
 from runner.pipeline.processor import Processor
 from runner.pipeline.sf_poller import PollReport, SalesforcePoller
@@ -17,5 +17,4 @@ __all__ = [
     "ProcessedRecord",
     "Processor",
     "SalesforcePoller",
-    "check_contract",
 ]

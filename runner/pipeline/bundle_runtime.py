@@ -1,21 +1,25 @@
-"""A bundle's flows compiled once for the runner, and the startup contract check.
+"""A bundle's flows compiled once for the runner.
 
 :class:`LoadedBundle` holds one :class:`CompiledFlow` per flow (its ``FlowPlan`` compiled
 against the bundle's schema snapshot of the target), the index from Stripe event types to
-flows, and the Salesforce-change flows the poller runs. :func:`check_contract` compares what
-the flows write with the live org's describe: the runner refuses to start on any drift.
+flows, and the Salesforce-change flows the poller runs. What the live org must still accept
+of them is checked by :mod:`runner.contract`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mappings.document.model import Action, Flow, MappingDocument
+from mappings.document.model import Flow, MappingDocument
+from mappings.document.yamlio import load_document
 from mappings.engine.plan import FlowPlan, compile_flow
 from mappings.errors import MappingError
 from mappings.schema.model import Catalog, ObjectSchema, System
+from mappings.schema.org_metadata import load_salesforce_catalog
+from mappings.schema.stripe_catalog import load_stripe_catalog
 from runner.errors import ConfigError
 
 # Event types the runner raises itself, not Stripe (see runner.finance.anomaly_cases).
@@ -23,7 +27,6 @@ RUNNER_EVENT_PREFIX = "fieldbridge."
 
 if TYPE_CHECKING:
     from mappings.bundle import Bundle
-    from runner.connectors.salesforce import SalesforceConnector
 
 
 @dataclass(slots=True)
@@ -88,6 +91,13 @@ class LoadedBundle:
         lookup_objects = frozenset(lk.object for c in flows.values() for lk in c.flow.lookups)
         return cls(flows, by_event, salesforce_flows, lookup_objects, source)
 
+    @classmethod
+    def from_template(cls, path: Path) -> LoadedBundle:
+        """A shipped template's flows, compiled against the shipped org and Stripe schemas
+        (the runner's fallbacks: the anomaly Case flow, reconcile's fix flow)."""
+        return cls.from_documents([load_document(path)], load_salesforce_catalog(),
+                                  load_stripe_catalog(), source=str(path))
+
     @property
     def event_types(self) -> set[str]:
         """Every Stripe event type some flow handles (for webhook registration, catch-up).
@@ -136,108 +146,3 @@ def _compile(flow: Flow, doc: MappingDocument, sf_catalog: Catalog,
     except MappingError as exc:
         raise ConfigError(f"flow {flow.name!r} cannot be compiled: {exc}") from exc
     return CompiledFlow(flow, doc, plan, source_schema)
-
-
-# -- contract check against the live org ------------------------------------------------------
-
-def check_contract(loaded: LoadedBundle, salesforce: SalesforceConnector) -> list[str]:
-    """What drifted between the bundle and the live org, one line per problem (empty: none).
-
-    Checked for every Salesforce target field a flow writes: it exists, and it is createable
-    (insert/upsert) or updateable (update/upsert) as the operation needs; the upsert key is an
-    external id; fields the org requires on create are filled. For Salesforce -> Stripe flows:
-    the source object and the fields they read and write back exist.
-    """
-    from runner.connectors.errors import ConnectorError
-
-    describes: dict[str, dict[str, dict] | None] = {}
-
-    def fields_of(obj: str) -> dict[str, dict] | None:
-        if obj not in describes:
-            try:
-                body = salesforce.describe(obj)
-            except ConnectorError as exc:
-                if exc.status in (400, 404) or exc.error_code in ("NOT_FOUND", "INVALID_TYPE"):
-                    describes[obj] = None
-                else:
-                    raise
-            else:
-                describes[obj] = {f["name"].lower(): f for f in body.get("fields", [])}
-        return describes[obj]
-
-    report: list[str] = []
-    for compiled in loaded.flows.values():
-        flow = compiled.flow
-        if compiled.to_salesforce:
-            report += _check_salesforce_target(flow, fields_of)
-        if flow.source.system is System.SALESFORCE:
-            report += _check_salesforce_source(flow, fields_of)
-    return report
-
-
-def _check_salesforce_target(flow: Flow, fields_of: Any) -> list[str]:
-    obj = flow.target.object
-    fields = fields_of(obj)
-    where = f"flow {flow.name!r}"
-    if fields is None:
-        return [f"{where}: the org has no object {obj}"]
-    action = flow.operation.action
-    creates = action in (Action.INSERT, Action.UPSERT, Action.CREATE)
-    updates = action in (Action.UPDATE, Action.UPSERT)
-    out: list[str] = []
-    written = flow.target_fields()
-    for name in written:
-        described = fields.get(name.lower())
-        if described is None:
-            out.append(f"{where}: {obj}.{name} no longer exists in the org")
-            continue
-        if creates and not described.get("createable", True):
-            out.append(f"{where}: {obj}.{name} is not createable in the org")
-        if action is Action.UPDATE and not described.get("updateable", True):
-            out.append(f"{where}: {obj}.{name} is not updateable in the org")
-    ext = flow.operation.external_id
-    if ext:
-        described = fields.get(ext.lower())
-        if described is None:
-            if ext not in written:
-                out.append(f"{where}: the key {obj}.{ext} no longer exists in the org")
-        elif updates and not (described.get("externalId") or described.get("idLookup")):
-            out.append(f"{where}: {obj}.{ext} is no longer an external id field")
-    for dedup in flow.operation.dedup_on:
-        if fields.get(dedup.lower()) is None:
-            out.append(f"{where}: the dedup field {obj}.{dedup} no longer exists in the org")
-    if creates:
-        lowered = {w.lower() for w in written}
-        for described in fields.values():
-            if (described.get("nillable", True) or not described.get("createable", False)
-                    or described.get("defaultedOnCreate") or described.get("type") == "boolean"
-                    or described.get("calculated") or described["name"].lower() in lowered):
-                continue
-            out.append(f"{where}: {obj}.{described['name']} is required by the org but the "
-                       "flow does not fill it")
-    return out
-
-
-def _check_salesforce_source(flow: Flow, fields_of: Any) -> list[str]:
-    obj = flow.source.object
-    fields = fields_of(obj)
-    where = f"flow {flow.name!r}"
-    if fields is None:
-        return [f"{where}: the org has no object {obj}"]
-    from runner.pipeline.sf_poller import source_fields
-
-    out: list[str] = []
-    for path in source_fields(flow):
-        head = path.split(".", 1)[0]
-        if "." in path:
-            continue  # a relationship (Account.Name): its object is checked by the query
-        if fields.get(head.lower()) is None:
-            out.append(f"{where}: {obj}.{head}, which the flow reads, no longer exists")
-    wb = flow.operation.writeback
-    if wb:
-        described = fields.get(wb.lower())
-        if described is None:
-            out.append(f"{where}: the writeback field {obj}.{wb} no longer exists in the org")
-        elif not described.get("updateable", True):
-            out.append(f"{where}: the writeback field {obj}.{wb} is not updateable")
-    return out

@@ -20,10 +20,10 @@ from tests.runner.test_cli_app import FakeProcessor, FakeSalesforce, FakeStripe,
 def runner_and_store(tmp_path, monkeypatch):
     from mappings.bundle import build_bundle
     from mappings.document.yamlio import load_documents
-    from runner.app import load_verified_bundle
+    from runner.bootstrap import load_verified_bundle
     from runner.config import load_config
 
-    monkeypatch.setattr("runner.pipeline.processor.Processor", FakeProcessor)
+    monkeypatch.setattr("runner.app.Processor", FakeProcessor)
     FakeProcessor.behaviour, FakeProcessor.seen = [], []
     config = load_config(None, env={}, use_keyring=False, overrides={
         "runner.listen": "127.0.0.1:0", "runner.worker_id": "test-worker"})
@@ -81,11 +81,11 @@ def test_drift_on_what_a_salesforce_triggered_flow_reads_stops_polling_only_it(
     from mappings.bundle import build_bundle
     from mappings.document.yamlio import load_documents
     from mappings.schema.org_metadata import load_org
-    from runner.app import load_verified_bundle
+    from runner.bootstrap import load_verified_bundle
     from runner.config import load_config
     from runner.finance.runtime import FinanceMonitor, FinanceSettings
 
-    monkeypatch.setattr("runner.pipeline.processor.Processor", FakeProcessor)
+    monkeypatch.setattr("runner.app.Processor", FakeProcessor)
     docs = [d for p, d in load_documents(TEMPLATES) if p.stem == "opportunity-to-subscription"]
     loaded = load_verified_bundle(build_bundle(docs, tmp_path / "b.fbz"))
     config = load_config(None, env={}, use_keyring=False, overrides={

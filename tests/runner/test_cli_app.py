@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from runner.app import DriftError, Runner, parse_listen
+from runner.app import DriftError, Runner
+from runner.bootstrap import parse_listen
 from runner.config import load_config
 from runner.connectors.stripe import StripeSettings
 from runner.errors import ConfigError, FatalSyncError
@@ -68,7 +69,7 @@ class FakeProcessor:
 def loaded():
     from mappings.bundle import build_bundle
     from mappings.document.yamlio import load_documents
-    from runner.app import load_verified_bundle
+    from runner.bootstrap import load_verified_bundle
 
     def make(tmp: Path):
         docs = [d for p, d in load_documents(TEMPLATES) if p.stem == "charges-payments"]
@@ -78,7 +79,7 @@ def loaded():
 
 @pytest.fixture
 def setup(tmp_path, loaded, monkeypatch):
-    monkeypatch.setattr("runner.pipeline.processor.Processor", FakeProcessor)
+    monkeypatch.setattr("runner.app.Processor", FakeProcessor)
     FakeProcessor.behaviour = []
     FakeProcessor.seen = []
     config = load_config(None, env={}, use_keyring=False, overrides={
@@ -144,7 +145,7 @@ def test_drift_refuses_to_start_with_the_report(setup) -> None:
     with pytest.raises(DriftError) as exc:
         runner.check()
     assert exc.value.report
-    assert "Payment__c.StripeChargeID__c no longer exists" in str(exc.value)
+    assert "Payment__c.StripeChargeID__c missing" in str(exc.value)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -178,9 +179,9 @@ def two_flows(tmp_path, monkeypatch):
     from mappings.bundle import build_bundle
     from mappings.document.yamlio import load_documents
     from mappings.schema.org_metadata import load_org
-    from runner.app import load_verified_bundle
+    from runner.bootstrap import load_verified_bundle
 
-    monkeypatch.setattr("runner.pipeline.processor.Processor", RecordingProcessor)
+    monkeypatch.setattr("runner.app.Processor", RecordingProcessor)
     FakeProcessor.behaviour, FakeProcessor.seen, RecordingProcessor.built = [], [], []
     docs = [d for p, d in load_documents(TEMPLATES)
             if p.stem in ("charges-payments", "customer-account")]
@@ -386,4 +387,5 @@ def test_the_runner_builds_its_processor_without_linger(two_flows) -> None:
                     stripe=FakeStripe(), finance=False)
     assert runner.linger == 0.1  # the runner setting's default
     runner._build_workers(frozenset())
-    assert RecordingProcessor.built[-1]["linger"] == 0
+    # The processor has no linger of its own any more: only the worker loop lingers.
+    assert RecordingProcessor.built[-1]["linger"] is None

@@ -100,7 +100,7 @@ def _make_charges(sandbox, n: int) -> list[str]:
 
 
 def test_backfill_loads_and_resumes(sandbox, sf, charges_bundle, state_url, capsys) -> None:
-    from runner.app import connect_salesforce, connect_stripe, load_verified_bundle
+    from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
     from runner.backfill import backfill_flow, cursor_name, parse_since
     from runner.config import load_config
 

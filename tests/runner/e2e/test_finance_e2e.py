@@ -64,7 +64,8 @@ def running(sandboxes, tmp_path: Path) -> Iterator[tuple[Any, Any, Receiver, Any
     from mappings.bundle import build_bundle
     from mappings.document.yamlio import load_documents
     from runner.alerts import Alerter
-    from runner.app import Runner, connect_salesforce, connect_stripe, load_verified_bundle
+    from runner.app import Runner
+    from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
     from runner.config import load_config
     from runner.sandbox.salesforce.server import salesforce_client
     from runner.state.store import StateStore

@@ -8,10 +8,7 @@ from typing import Any
 
 import pytest
 
-from runner.classify import Failure
-from runner.connectors.errors import ConnectorError
 from runner.errors import ConfigError
-from runner.pipeline import check_contract
 from runner.pipeline.batching import check_batch_size, chunks
 from runner.pipeline.dedup import decide_dedup
 from runner.pipeline.lookups import LookupResolver, lookup_values
@@ -231,58 +228,6 @@ def test_dedup_decisions(store) -> None:
         ("create", None)]
     assert [c["Id"] for c in decisions[2].candidates] == ["003T1", "003T2"]
     assert len(sf.queries) == 2  # one per field for the whole batch
-
-
-# -- contract check over describes ---------------------------------------------------------
-
-class DescribeOnly:
-    """Describes as the org has them, with drift applied."""
-
-    def __init__(self, describes: dict[str, dict]) -> None:
-        self.describes = describes
-
-    def describe(self, obj: str) -> dict:
-        if obj not in self.describes:
-            raise ConnectorError(f"no {obj}", failure=Failure.SKIPPABLE, status=404,
-                                 error_code="NOT_FOUND")
-        return self.describes[obj]
-
-
-def org_describes() -> dict[str, dict]:
-    """The emulator's describes (shipped describes plus the Fieldbridge overlay)."""
-    from runner.sandbox.salesforce.metadata import load_metadata
-
-    meta = load_metadata(())
-    return {obj.name: copy.deepcopy(obj.describe) for obj in meta.objects.values()}
-
-
-def test_contract_of_the_templates_holds_on_the_org(bundle) -> None:
-    assert check_contract(bundle, DescribeOnly(org_describes())) == []  # type: ignore[arg-type]
-
-
-def test_contract_reports_drift(bundle) -> None:
-    describes = org_describes()
-    payment = describes["Payment__c"]
-    payment["fields"] = [f for f in payment["fields"] if f["name"] != "Card_Brand__c"]
-    for f in payment["fields"]:
-        if f["name"] == "Amount_Refunded__c":
-            f["createable"] = False
-    payment["fields"].append({"name": "Region__c", "type": "string", "nillable": False,
-                              "createable": True, "defaultedOnCreate": False})
-    del describes["Payout__c"]
-    for f in describes["Opportunity"]["fields"]:
-        if f["name"] == "StripeSubscriptionID__c":
-            f["updateable"] = False
-    report = check_contract(bundle, DescribeOnly(describes))  # type: ignore[arg-type]
-    assert sorted(report) == sorted([
-        "flow 'charge-to-payment': Payment__c.Card_Brand__c no longer exists in the org",
-        "flow 'charge-to-payment': Payment__c.Amount_Refunded__c is not createable in the org",
-        "flow 'charge-to-payment': Payment__c.Region__c is required by the org but the flow "
-        "does not fill it",
-        "flow 'payout-to-record': the org has no object Payout__c",
-        "flow 'closed-won-to-subscription': the writeback field "
-        "Opportunity.StripeSubscriptionID__c is not updateable",
-    ])
 
 
 # -- loading -------------------------------------------------------------------------------
