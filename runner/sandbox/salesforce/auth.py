@@ -42,6 +42,10 @@ class User:
     first_name: str
     last_name: str
 
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
     def as_dict(self) -> dict:
         return {"id": self.id, "username": self.username, "password": self.password,
                 "security_token": self.security_token}
@@ -237,6 +241,32 @@ class Auth:
         if user is None:
             raise OAuthError("invalid_grant", "user hasn't approved this consumer")
         return user
+
+    def identity(self, user: User, *, login_url: str, instance_url: str) -> dict:
+        """The identity URL's answer (``GET /id/<orgId>/<userId>``): who the session is."""
+        base = f"{instance_url}/services/data/v{{version}}"
+        return {
+            "id": f"{login_url}/id/{ORG_ID}/{user.id}", "asserted_user": True,
+            "user_id": user.id, "organization_id": ORG_ID, "username": user.username,
+            "nick_name": user.first_name.lower(), "display_name": user.display_name,
+            "email": user.username, "first_name": user.first_name,
+            "last_name": user.last_name, "active": True, "user_type": "STANDARD",
+            "language": "en_US", "locale": "en_US", "utcOffset": 0,
+            "urls": {"rest": base + "/", "sobjects": base + "/sobjects/",
+                     "query": base + "/query/",
+                     "profile": f"{instance_url}/{user.id}"},
+        }
+
+    def userinfo(self, user: User, *, login_url: str, instance_url: str) -> dict:
+        """``GET /services/oauth2/userinfo``: the OpenID Connect form of the identity."""
+        identity = self.identity(user, login_url=login_url, instance_url=instance_url)
+        return {"sub": identity["id"], "user_id": user.id, "organization_id": ORG_ID,
+                "preferred_username": user.username, "nickname": identity["nick_name"],
+                "name": user.display_name, "email": user.username, "email_verified": True,
+                "given_name": user.first_name, "family_name": user.last_name,
+                "zoneinfo": "GMT", "locale": "en_US", "active": True,
+                "user_type": "STANDARD", "language": "en_US", "utcOffset": 0,
+                "urls": identity["urls"]}
 
     def _response(self, user: User, login_url: str, instance_url: str, *, refresh: bool,
                   scope: str) -> dict:

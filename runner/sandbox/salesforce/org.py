@@ -340,6 +340,7 @@ class Org:
         return self._formula_value(parent_meta, parent, rest) if parent_meta else None
 
     def create(self, meta: ObjectMeta, body: object, user_id: str) -> str:
+        _check_operation(meta, "createable", "inserted")
         with self.transaction():
             values = self._prepare(meta, body, existing=None, record_id=None)
             record: dict[str, object] = defaults_for_create(meta)
@@ -357,6 +358,7 @@ class Org:
             return record_id
 
     def update(self, meta: ObjectMeta, record_id: str, body: object, user_id: str) -> str:
+        _check_operation(meta, "updateable", "updated")
         with self.transaction():
             existing = self.live(meta, record_id)
             values = self._prepare(meta, body, existing=existing, record_id=existing["Id"])
@@ -405,6 +407,7 @@ class Org:
             return self.create(meta, new_body, user_id), True
 
     def delete(self, meta: ObjectMeta, record_id: str, user_id: str) -> str:
+        _check_operation(meta, "deletable", "deleted")
         with self.transaction():
             existing = self.live(meta, record_id)
             record = dict(existing)
@@ -448,6 +451,13 @@ class Org:
         for field in meta.fields.values():
             out[field["name"]] = _value(meta, record, field["name"])
         return out
+
+
+def _check_operation(meta: ObjectMeta, flag: str, verb: str) -> None:
+    """Objects such as Organization and RecordType cannot be written through the API."""
+    if not meta.describe.get(flag, True):
+        raise RecordError(SfError("INVALID_TYPE_FOR_OPERATION",
+                                  f"entity type cannot be {verb}: {meta.name}", ()))
 
 
 def _value(meta: ObjectMeta, record: Mapping, name: str) -> object:

@@ -15,7 +15,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from runner.errors import SandboxError
 from runner.sandbox.salesforce import ids
-from runner.sandbox.salesforce.auth import Auth, OAuthError, User
+from runner.sandbox.salesforce.auth import ORG_ID, Auth, OAuthError, User
 from runner.sandbox.salesforce.bulk import BulkIngest
 from runner.sandbox.salesforce.bulk_common import JobIds
 from runner.sandbox.salesforce.bulk_query import BulkQuery
@@ -41,6 +41,11 @@ from runner.sandbox.salesforce.rest import (
     DataApi,
     record_error_reply,
     versions,
+)
+from runner.sandbox.salesforce.standard_objects import (
+    organization_record,
+    record_type_record,
+    standard_overlay,
 )
 from runner.sandbox.salesforce.store import OrgStore
 from runner.sandbox.salesforce.tls import ensure_tls
@@ -95,12 +100,13 @@ class Emulator:
 
     def __init__(self, state_dir: Path, *, reset: bool, faults: FaultSpec | str | None,
                  metadata: Sequence[Path | dict], daily_api_limit: int, session_ttl: float,
-                 max_body_bytes: int) -> None:
+                 max_body_bytes: int, record_types: Sequence[Mapping[str, Any]] = ()) -> None:
         self.state_dir = state_dir
         self.store = OrgStore(state_dir / "org.sqlite", reset=reset)
-        self.org = Org(self.store, load_metadata(metadata))
+        self.org = Org(self.store, load_metadata([standard_overlay(), *metadata]))
         self.auth = Auth(self.store, state_dir, session_ttl=session_ttl)
         self._ensure_users()
+        self._ensure_standard_records(record_types)
         self.usage = ApiUsage(self.store, daily_api_limit)
         self.faults = FaultInjector(faults)
         self.max_body_bytes = max_body_bytes
@@ -133,6 +139,22 @@ class Emulator:
                           "LastModifiedById": user.id, "SystemModstamp": now}
                 self.org._put(meta, {k: v for k, v in record.items()
                                      if meta.field(k) is not None})
+
+    def _ensure_standard_records(self, record_types: Sequence[Mapping[str, Any]]) -> None:
+        """The Organization record and the given RecordTypes (the API cannot create them)."""
+        owner = self.auth.integration_user.id
+        organization = self.org.meta.find("Organization")
+        record_type = self.org.meta.find("RecordType")
+        with self.org.transaction():
+            now = self.org.now()
+            if organization is not None and ORG_ID not in self.org.records:
+                self.org._put(organization, organization_record(ORG_ID, owner, now))
+            if record_type is None:
+                return
+            for number, spec in enumerate(record_types, start=1):
+                record = record_type_record(number, spec, owner, now)
+                if record["Id"] not in self.org.records:
+                    self.org._put(record_type, record)
 
     def limits_body(self) -> dict:
         with self.usage.lock:
@@ -218,6 +240,8 @@ class Handler(BaseHTTPRequestHandler):
                     return  # the connection was dropped on purpose
             elif path.rstrip("/") == "/services/oauth2/token":
                 reply = self._token(emulator, body)
+            elif path.rstrip("/") == "/services/oauth2/userinfo" or path.startswith("/id/"):
+                reply = self._identity(emulator, path)
             elif path.startswith("/__admin/"):
                 reply = self._admin(emulator, path, body)
             else:
@@ -341,6 +365,18 @@ class Handler(BaseHTTPRequestHandler):
         except OAuthError as exc:
             return Reply(exc.status, exc.body)
 
+    def _identity(self, emulator: Emulator, path: str) -> Reply:
+        """The identity URL of the token response, and OpenID Connect userinfo."""
+        user = emulator.auth.user_for_token(self._bearer())
+        if user is None:
+            return Reply(403, "Bad_OAuth_Token", content_type="text/plain")
+        urls = {"login_url": emulator.login_url, "instance_url": emulator.instance_url}
+        if path.startswith("/id/"):
+            if path.rstrip("/") != f"/id/{ORG_ID}/{user.id}":
+                return Reply(403, "Bad_Id", content_type="text/plain")
+            return Reply(200, emulator.auth.identity(user, **urls))
+        return Reply(200, emulator.auth.userinfo(user, **urls))
+
     def _admin(self, emulator: Emulator, path: str, body: bytes) -> Reply:
         if self._bearer() != emulator.auth.admin_token:
             return Reply(401, [{"message": "admin token required", "errorCode": "INVALID_AUTH"}])
@@ -452,8 +488,13 @@ def start_emulator(
     daily_api_limit: int = 15000,
     session_ttl: float = 7200.0,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    record_types: Sequence[Mapping[str, Any]] = (),
 ) -> EmulatorHandle:
-    """Start the org emulator in a background thread; returns once it is serving."""
+    """Start the org emulator in a background thread; returns once it is serving.
+
+    ``record_types`` seeds RecordType rows (``{"SobjectType": "Account", "DeveloperName":
+    "Partner"}``), which a real org's admin creates in Setup and the API cannot.
+    """
     state_dir = Path(state_dir)
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -462,7 +503,7 @@ def start_emulator(
         tls = ensure_tls(state_dir)
         emulator = Emulator(state_dir, reset=reset, faults=faults, metadata=metadata,
                             daily_api_limit=daily_api_limit, session_ttl=session_ttl,
-                            max_body_bytes=max_body_bytes)
+                            max_body_bytes=max_body_bytes, record_types=record_types)
         server = _Server((host, port), Handler)
     except FaultSpecError:
         raise

@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
+from simple_salesforce import format_soql
 from simple_salesforce.exceptions import (
+    SalesforceMalformedRequest,
     SalesforceMoreThanOneRecord,
     SalesforceResourceNotFound,
 )
@@ -26,10 +29,14 @@ OVERLAY = {"fields": {"Account": [{"name": "MyExtId__c", "type": "string", "leng
                                    "externalId": True}]}}
 
 
+RECORD_TYPES = [{"SobjectType": "Account", "DeveloperName": "Partner", "Name": "Partner"},
+                {"SobjectType": "Account", "DeveloperName": "Customer"}]
+
+
 @pytest.fixture(scope="module")
 def handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     h = start_emulator(tmp_path_factory.mktemp("sf-conformance"), reset=True,
-                       metadata=[OVERLAY])
+                       metadata=[OVERLAY], record_types=RECORD_TYPES)
     yield h
     h.stop()
 
@@ -146,3 +153,42 @@ def test_3_record_count_leaves_out_deleted_records(sf) -> None:  # noqa: ANN001
     assert after == before == {"count": before["count"], "name": "Lead"}
     every = sf.restful("limits/recordCount")["sObjects"]
     assert {"Account", "Contact", "Lead"} <= {entry["name"] for entry in every}
+
+
+# -- 6. standard objects every org has ---------------------------------------------------------
+def test_6_record_types_can_be_queried_and_referenced(sf) -> None:  # noqa: ANN001
+    found = sf.query("SELECT Id, DeveloperName, SobjectType FROM RecordType "
+                     "WHERE SobjectType = 'Account' ORDER BY DeveloperName")
+    assert [r["DeveloperName"] for r in found["records"]] == ["Customer", "Partner"]
+    assert all(r["Id"].startswith("012") for r in found["records"])
+    partner = found["records"][1]["Id"]
+    account = sf.Account.create({"Name": "Typed", "RecordTypeId": partner})["id"]
+    typed = sf.query(f"SELECT RecordType.DeveloperName FROM Account WHERE Id = '{account}'")
+    assert typed["records"][0]["RecordType"]["DeveloperName"] == "Partner"
+
+
+def test_6_record_types_are_not_writable_through_the_api(sf) -> None:  # noqa: ANN001
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.RecordType.create({"DeveloperName": "Nope"})
+    assert caught.value.content[0]["errorCode"] == "INVALID_TYPE_FOR_OPERATION"
+
+
+def test_6_the_organization_record_and_the_session_user(sf, handle) -> None:  # noqa: ANN001
+    session = requests.Session()
+    session.trust_env, session.verify = False, handle.ca_file
+    session.headers["Authorization"] = f"Bearer {handle.access_token}"
+    info = session.get(f"{handle.instance_url}/services/oauth2/userinfo").json()
+    assert info["user_id"] == handle.user_id and info["organization_id"].startswith("00D")
+    identity = session.get(info["sub"]).json()
+    assert (identity["user_id"], identity["organization_id"]) == (
+        handle.user_id, info["organization_id"])
+
+    organization = sf.Organization.get(info["organization_id"])
+    assert organization["attributes"]["type"] == "Organization"
+    assert organization["Id"] == info["organization_id"] and organization["Name"]
+    assert sf.query("SELECT Id, Name, IsSandbox FROM Organization")["totalSize"] == 1
+
+    me = sf.User.get(info["user_id"])
+    assert me["Username"] == handle.username and me["IsActive"] is True
+    by_query = sf.query(format_soql("SELECT Id, Name FROM User WHERE Id = {}", handle.user_id))
+    assert by_query["records"][0]["Id"] == handle.user_id
