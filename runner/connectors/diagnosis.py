@@ -67,7 +67,7 @@ def diagnose(
     """
     chain = _chain(exc)
     detail = _detail(exc)
-    config_errors = (ConfigError, *settings_errors)
+    config_errors: tuple[type[BaseException], ...] = (ConfigError, *settings_errors)
 
     def has(*types: type[BaseException]) -> bool:
         return any(isinstance(e, types) for e in chain)
