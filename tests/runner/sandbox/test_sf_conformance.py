@@ -192,3 +192,97 @@ def test_6_the_organization_record_and_the_session_user(sf, handle) -> None:  # 
     assert me["Username"] == handle.username and me["IsActive"] is True
     by_query = sf.query(format_soql("SELECT Id, Name FROM User WHERE Id = {}", handle.user_id))
     assert by_query["records"][0]["Id"] == handle.user_id
+
+
+# -- 4. aggregate SOQL -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def industries(sf) -> str:  # noqa: ANN001
+    """Five accounts in two industries of a unique tag; the tag is their Name prefix."""
+    tag = "Agg"
+    for name, industry, employees in [("1", "Energy", 10), ("2", "Energy", 30),
+                                      ("3", "Energy", None), ("4", "Banking", 5),
+                                      ("5", "Banking", 7)]:
+        sf.Account.create({"Name": f"{tag} {name}", "Industry": industry,
+                           "NumberOfEmployees": employees})
+    return tag
+
+
+def test_4_count_id_is_one_aggregate_row(sf, industries) -> None:  # noqa: ANN001
+    # https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_agg_functions.htm
+    answer = sf.query(f"SELECT COUNT(Id) FROM Account WHERE Name LIKE '{industries} %'")
+    assert answer == {"totalSize": 1, "done": True, "records": [
+        {"attributes": {"type": "AggregateResult"}, "expr0": 5}]}
+
+
+def test_4_count_with_no_field_is_a_bare_total(sf, industries) -> None:  # noqa: ANN001
+    answer = sf.query(f"SELECT COUNT() FROM Account WHERE Name LIKE '{industries} %'")
+    assert answer == {"totalSize": 5, "done": True, "records": []}
+
+
+def test_4_group_by_with_having_and_aliases(sf, industries) -> None:  # noqa: ANN001
+    answer = sf.query(
+        "SELECT Industry, COUNT(Id) n, COUNT_DISTINCT(NumberOfEmployees), "
+        "SUM(NumberOfEmployees) total, MIN(NumberOfEmployees), MAX(Name) "
+        f"FROM Account WHERE Name LIKE '{industries} %' GROUP BY Industry "
+        "HAVING COUNT(Id) > 1 ORDER BY SUM(NumberOfEmployees) DESC")
+    assert answer["totalSize"] == 2
+    energy, banking = answer["records"]
+    assert energy == {"attributes": {"type": "AggregateResult"}, "Industry": "Energy", "n": 3,
+                      "expr0": 2, "total": 40, "expr1": 10, "expr2": f"{industries} 3"}
+    assert (banking["Industry"], banking["n"], banking["total"]) == ("Banking", 2, 12)
+    only = sf.query(f"SELECT Industry FROM Account WHERE Name LIKE '{industries} %' "
+                    "GROUP BY Industry HAVING COUNT(Id) > 2")
+    assert [r["Industry"] for r in only["records"]] == ["Energy"]
+
+
+def test_4_an_ungrouped_field_is_refused_like_salesforce(sf) -> None:  # noqa: ANN001
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query("SELECT Name, COUNT(Id) FROM Account")
+    assert caught.value.content[0]["errorCode"] == "MALFORMED_QUERY"
+    assert "Field must be grouped or aggregated: Name" in caught.value.content[0]["message"]
+
+
+# -- 5. parent-to-child subqueries -------------------------------------------------------------
+def test_5_children_nest_under_the_relationship_name(sf) -> None:  # noqa: ANN001
+    # https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_relationships_query_results.htm
+    with_deals = sf.Contact.create({"FirstName": "Sub", "LastName": "Parent"})["id"]
+    sf.Contact.create({"FirstName": "Sub", "LastName": "Lonely"})
+    for name in ("Deal B", "Deal A"):
+        sf.Opportunity.create({"Name": name, "StageName": "Prospecting",
+                               "CloseDate": "2030-01-01", "ContactId": with_deals})
+    answer = sf.query("SELECT FirstName, LastName, (SELECT Name FROM Opportunities "
+                      "ORDER BY Name) FROM Contact WHERE FirstName = 'Sub' ORDER BY LastName")
+    lonely, parent = answer["records"]
+    assert lonely["Opportunities"] is None
+    nested = parent["Opportunities"]
+    assert (nested["totalSize"], nested["done"]) == (2, True)
+    assert [r["Name"] for r in nested["records"]] == ["Deal A", "Deal B"]
+    assert nested["records"][0]["attributes"]["type"] == "Opportunity"
+
+
+def test_5_an_unknown_child_relationship_is_refused(sf) -> None:  # noqa: ANN001
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query("SELECT Id, (SELECT Id FROM Nothings) FROM Account")
+    assert caught.value.content[0]["errorCode"] == "INVALID_TYPE"
+    assert "Didn't understand relationship 'Nothings'" in caught.value.content[0]["message"]
+
+
+# -- the broader SOQL subset -------------------------------------------------------------------
+def test_soql_in_with_a_bound_list_date_literals_nulls_last_and_offset(
+    sf, industries,  # noqa: ANN001
+) -> None:
+    names = [f"{industries} {n}" for n in ("1", "3", "5")]
+    bound = sf.query(format_soql("SELECT Name FROM Account WHERE Name IN {names} "
+                                 "AND CreatedDate = LAST_N_DAYS:1 AND CreatedDate = TODAY "
+                                 "ORDER BY NumberOfEmployees DESC NULLS LAST", names=names))
+    # Employees 10, None, 7: descending with the null last.
+    assert [r["Name"] for r in bound["records"]] == [names[0], names[2], names[1]]
+    first = sf.query(format_soql("SELECT Name FROM Account WHERE Name IN {names} "
+                                 "ORDER BY NumberOfEmployees NULLS FIRST", names=names))
+    assert first["records"][0]["Name"] == names[1]
+    paged = sf.query(format_soql("SELECT Name FROM Account WHERE Name IN {names} ORDER BY Name "
+                                 "LIMIT 2 OFFSET 1", names=names))
+    assert [r["Name"] for r in paged["records"]] == names[1:]
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query("SELECT Id FROM Account WHERE Id IN :ids")
+    assert "Bind variables only allowed in Apex code" in caught.value.content[0]["message"]
