@@ -35,6 +35,7 @@ from rapidfuzz import fuzz
 from mappings.document.model import Lookup, TransformStep
 from mappings.schema.compat import NUMERIC, TEXTUAL, kinds_compatible
 from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
+from mappings.transforms.maps import BUILTIN_TABLES
 
 K = FieldKind
 
@@ -397,8 +398,6 @@ def _picklist_map(values: tuple[str, ...], targets: tuple[str, ...]) -> Transfor
     """A ``map`` step between two value lists, or None when the values already agree."""
     if set(values) <= set(targets):
         return None
-    from mappings.transforms.maps import BUILTIN_TABLES
-
     for name, table in sorted(BUILTIN_TABLES.items()):
         if set(values) <= set(table) and set(table.values()) <= set(targets):
             return TransformStep("map", {"table": name})

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import jsonata
+
 from mappings.document.model import Condition, ConditionOp
 from mappings.engine.paths import compile_path
 from mappings.errors import DocumentError, ExpressionError
@@ -109,8 +111,6 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def _compile_expr(cond: Condition) -> CompiledCondition:
-    import jsonata
-
     if not cond.expr:
         raise DocumentError("an 'expr' condition needs an 'expr' (a JSONata expression)")
     try:

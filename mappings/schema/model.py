@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from mappings.errors import UnknownFieldError
+from mappings.errors import UnknownFieldError, UnknownObjectError
 
 _INDEX = re.compile(r"\.\d+(?=\.|$)")
 
@@ -169,8 +169,6 @@ class Catalog:
     def __getitem__(self, name: str) -> ObjectSchema:
         found = self.get(name)
         if found is None:
-            from mappings.errors import UnknownObjectError
-
             raise UnknownObjectError(f"no {self.system.value} object named {name!r}")
         return found
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import jsonata
+from jsonata.parser import Parser
 
 from mappings.errors import ExpressionError
 from mappings.transforms.registry import (
@@ -50,8 +51,6 @@ def referenced_names(compiled: jsonata.Jsonata) -> frozenset[str] | None:
     name token equal to it, unless the expression uses ``$``/``$$``, a wildcard or a
     parent step, in which case we keep the whole record.
     """
-    from jsonata.parser import Parser
-
     names: set[str] = set()
     seen: set[int] = set()
     stack: list[Any] = [compiled.ast]
