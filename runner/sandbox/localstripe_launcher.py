@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from runner.sandbox.localstripe_webhooks import keep_webhook_endpoints
 from runner.sandbox.private_files import write_private
 
 READY_PREFIX = "LISTENING "
@@ -241,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _point_store_at(args.data_file)
     _emit_charge_events()
     _modern_subscriptions()
+    keep_webhook_endpoints(args.data_file)
     from aiohttp import web
     from localstripe import resources, server
 

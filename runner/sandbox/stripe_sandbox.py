@@ -42,7 +42,9 @@ flows must not rely on these from the sandbox; tests deliver signed events built
 - **Webhooks** are sent about one second after the event, once, with no retry, signed
   ``t=<event.created>,v1=...`` under the registered secret. ``events`` filters by exact type;
   ``"*"`` is not special there, so :meth:`StripeSandbox.register_webhook` maps ``("*",)`` to
-  "all events".
+  "all events". Endpoints are registered with ``/_config/webhooks/{id}``, not the webhook
+  endpoints API; our launcher keeps several (one per id and URL, as several runners need)
+  and keeps them across restarts (:mod:`runner.sandbox.localstripe_webhooks`).
 - **Errors**: declines are 402 with ``code: card_declined`` and error ``type``
   ``invalid_request_error`` (Stripe: ``card_error``; the SDK still raises ``CardError`` by
   status); a failed charge stays listed with ``status: "failed"``. Unknown routes answer a
@@ -146,8 +148,9 @@ class StripeSandbox:
         """Have localstripe POST its events to ``url``; returns the signing secret.
 
         The secret defaults to this sandbox's ``webhook_secret``. ``("*",)`` means every
-        event (localstripe itself matches types exactly). Registering the same
-        ``endpoint_id`` again replaces the endpoint.
+        event (localstripe itself matches types exactly). An endpoint is its id and URL:
+        registering the same pair again replaces it, another URL under the same id adds
+        one. Endpoints outlive a restart of a sandbox started with a data file.
         """
         if not url.startswith(("http://", "https://")):
             raise SandboxError(f"webhook URL must start with http:// or https://, got {url!r}")

@@ -8,6 +8,8 @@ State layout (default: the user data dir's ``sandbox/``)::
 
     stripe/localstripe.pickle   the Stripe sandbox's objects
     stripe/webhook_secret       kept so a configured runner keeps verifying after a restart
+    stripe/localstripe.pickle.webhooks
+                                the registered webhook endpoints, so runners keep receiving
     salesforce/                 the org emulator's database, CA and keys
     sandbox.lock                held (flock) by the one session using the directory; its pid
 
