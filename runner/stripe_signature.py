@@ -19,11 +19,18 @@ from collections.abc import Sequence
 from runner.errors import RunnerError
 
 SCHEME = "v1"
+MALFORMED = "malformed_signature"
 DEFAULT_TOLERANCE = 300
 
 
 class SignatureError(RunnerError):
-    """A webhook's ``Stripe-Signature`` is missing, malformed, stale or does not match."""
+    """A webhook's ``Stripe-Signature`` is missing, malformed, stale or does not match;
+    ``reason`` says which (``missing_signature``, ``malformed_signature``,
+    ``stale_signature``, ``invalid_signature``), for the webhook's rejection metric."""
+
+    def __init__(self, message: str, reason: str = "invalid_signature") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def compute_signature(payload: bytes, secret: str, timestamp: int) -> str:
@@ -48,21 +55,24 @@ def parse_header(header: str) -> tuple[int, list[str]]:
         key, sep, value = item.strip().partition("=")
         if not sep or not key or not value:
             raise SignatureError(
-                f"malformed Stripe-Signature header: item {item.strip()!r} is not key=value"
+                f"malformed Stripe-Signature header: item {item.strip()!r} is not key=value",
+                MALFORMED,
             )
         if key == "t":
             if timestamp is not None:
-                raise SignatureError("malformed Stripe-Signature header: more than one t=")
+                raise SignatureError("malformed Stripe-Signature header: more than one t=",
+                                     MALFORMED)
             try:
                 timestamp = int(value)
             except ValueError:
                 raise SignatureError(
-                    f"malformed Stripe-Signature header: timestamp {value!r} is not an integer"
+                    f"malformed Stripe-Signature header: timestamp {value!r} is not an "
+                    "integer", MALFORMED,
                 ) from None
         elif key == SCHEME:
             signatures.append(value)
     if timestamp is None:
-        raise SignatureError("malformed Stripe-Signature header: no timestamp (t=)")
+        raise SignatureError("malformed Stripe-Signature header: no timestamp (t=)", MALFORMED)
     return timestamp, signatures
 
 
@@ -85,7 +95,7 @@ def verify_signature(
     if not usable:
         raise SignatureError("no webhook signing secret is configured")
     if not header or not header.strip():
-        raise SignatureError("no Stripe-Signature header on the request")
+        raise SignatureError("no Stripe-Signature header on the request", "missing_signature")
     timestamp, signatures = parse_header(header)
     if not signatures:
         raise SignatureError(f"no {SCHEME} signature in the Stripe-Signature header")
@@ -110,5 +120,5 @@ def verify_signature(
             when = "old" if age > 0 else "in the future"
             raise SignatureError(
                 f"Stripe-Signature timestamp is {abs(age)} s {when}, "
-                f"outside the tolerance of {tolerance} s"
+                f"outside the tolerance of {tolerance} s", "stale_signature",
             )

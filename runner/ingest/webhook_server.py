@@ -4,10 +4,11 @@ Routes:
 
 - ``POST /webhooks/stripe``: read the body (at most ``max_body`` bytes, refused with 413 from
   ``Content-Length`` alone, without reading it), verify ``Stripe-Signature`` on the raw bytes
-  *before* parsing anything, parse the event, write it to the durable inbox and answer
-  ``200 {"received": true, "duplicate": ...}`` only once the store has committed. A store
-  failure answers 500 so that Stripe delivers again; nothing is acknowledged that is not
-  on disk.
+  *before* parsing anything, parse and check the event (once, with
+  :func:`runner.stripe_event.check_event`: the inbox stores the checked event as it is),
+  write it to the durable inbox and answer ``200 {"received": true, "duplicate": ...}``
+  only once the store has committed. A store failure answers 500 so that Stripe delivers
+  again; nothing is acknowledged that is not on disk.
 - ``GET /healthz``: ``health()`` as JSON; 200 when its ``status`` is ``"ok"``, else 503.
 - ``GET /metrics``: the Prometheus text of :class:`runner.metrics.Metrics`.
 
@@ -32,6 +33,7 @@ from urllib.parse import urlsplit
 from runner.errors import ConfigError
 from runner.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from runner.metrics import Metrics
+from runner.stripe_event import CheckedEvent, MalformedEvent, check_event
 from runner.stripe_signature import DEFAULT_TOLERANCE, SignatureError, verify_signature
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ SOCKET_TIMEOUT = 30.0
 class EventInbox(Protocol):
     """The part of :class:`runner.state.store.StateStore` the server needs."""
 
-    def add_event(self, event: dict, *, source: str) -> bool: ...
+    def add_event(self, event: dict | CheckedEvent, *, source: str) -> bool: ...
 
 
 class RequestRejected(Exception):
@@ -72,8 +74,9 @@ def describe_error(exc: BaseException, limit: int = 200) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
-def parse_event(body: bytes) -> dict[str, Any]:
-    """The Stripe event in a verified body, or :class:`RequestRejected` naming the problem."""
+def parse_event(body: bytes) -> CheckedEvent:
+    """The checked Stripe event in a verified body, or :class:`RequestRejected` naming the
+    problem."""
     try:
         event = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -81,31 +84,10 @@ def parse_event(body: bytes) -> dict[str, Any]:
                               "malformed_json") from exc
     except ValueError as exc:
         raise RequestRejected(400, f"malformed JSON: {exc}", "malformed_json") from exc
-    if not isinstance(event, dict):
-        raise RequestRejected(
-            400, f"body is a JSON {type(event).__name__}, not a Stripe event object",
-            "not_an_event",
-        )
-    if event.get("object", "event") != "event":
-        raise RequestRejected(
-            400, f"body is a Stripe {event.get('object')!r} object, not an event",
-            "not_an_event",
-        )
-    event_id = event.get("id")
-    if not isinstance(event_id, str) or not event_id.strip():
-        raise RequestRejected(400, "event has no id", "no_id")
-    event_type = event.get("type")
-    if not isinstance(event_type, str) or not event_type.strip():
-        raise RequestRejected(400, f"event {event_id} has no type", "no_type")
-    data = event.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
-        raise RequestRejected(400, f"event {event_id} has no data.object", "not_an_event")
-    created = event.get("created")
-    if isinstance(created, bool) or not isinstance(created, int):
-        raise RequestRejected(
-            400, f"event {event_id} has no integer created timestamp", "not_an_event"
-        )
-    return event
+    try:
+        return check_event(event)
+    except MalformedEvent as exc:
+        raise RequestRejected(400, str(exc), exc.reason) from exc
 
 
 class WebhookServer:
@@ -231,46 +213,34 @@ class WebhookServer:
         try:
             verify_signature(body, signature, self._secrets, tolerance=self.tolerance)
         except SignatureError as exc:
-            reason = self._signature_reason(body, signature)
-            self.metrics.rejected(reason)
+            self.metrics.rejected(exc.reason)
             return 400, {"error": str(exc)}
         try:
             event = parse_event(body)
         except RequestRejected as exc:
             self.metrics.rejected(exc.reason)
             return exc.status, {"error": str(exc)}
-        event_type = event["type"]
-        if self.event_types is not None and event_type not in self.event_types:
-            self.metrics.ignored(event_type)
+        if self.event_types is not None and event.type not in self.event_types:
+            self.metrics.ignored(event.type)
             return 200, {"received": True, "ignored": True}
         try:
             added = self.store.add_event(event, source="webhook")
         except Exception as exc:
             log.error("could not store webhook event %s (%s): %s",
-                      event["id"], event_type, describe_error(exc))
+                      event.event_id, event.type, describe_error(exc))
             self.metrics.rejected("store_failed")
             return 500, {"error": "the event could not be stored; deliver it again"}
         if added:
-            self.metrics.event_received("webhook", created=event["created"])
+            self.metrics.event_received("webhook", created=event.created)
             if self.on_event is not None:
                 try:
-                    self.on_event(event)
+                    self.on_event(event.payload)
                 except Exception as exc:
                     log.warning("on_event callback failed for %s: %s",
-                                event["id"], describe_error(exc))
+                                event.event_id, describe_error(exc))
         else:
             self.metrics.duplicate("webhook")
         return 200, {"received": True, "duplicate": not added}
-
-    def _signature_reason(self, body: bytes, signature: str | None) -> str:
-        """Why a signature failed, for the metric: missing, malformed, stale or invalid."""
-        if not signature or not signature.strip():
-            return "missing_signature"
-        try:
-            verify_signature(body, signature, self._secrets, tolerance=None)
-        except SignatureError as exc:
-            return "malformed_signature" if "malformed" in str(exc) else "invalid_signature"
-        return "stale_signature"  # it matches once the time window is ignored
 
     def render_metrics(self) -> bytes:
         if self.on_scrape is not None:

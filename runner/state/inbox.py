@@ -19,32 +19,22 @@ from runner.state.errors import NotFoundError
 from runner.state.models import inbox_events as t
 from runner.state.records import InboxEvent
 from runner.state.statuses import PRUNABLE, UNFINISHED, EventStatus, finished_status
+from runner.stripe_event import CheckedEvent, check_event
 
 
 def event_row(ev: Any, source: str, now: datetime) -> dict[str, Any]:
-    """The inbox row of a new event, or a ValueError saying what the event lacks."""
-    if not isinstance(ev, dict):
-        raise ValueError(f"an event must be a JSON object, got {type(ev).__name__}")
-    event_id = ev.get("id")
-    if not isinstance(event_id, str) or not event_id:
-        raise ValueError("the event has no 'id' (a non-empty string)")
-    kind = ev.get("type")
-    if not isinstance(kind, str) or not kind:
-        raise ValueError(f"event {event_id} has no 'type' (a non-empty string)")
-    created = ev.get("created")
-    if isinstance(created, bool) or not isinstance(created, int):
-        raise ValueError(f"event {event_id} has no 'created' (Unix seconds, an integer)")
+    """The inbox row of a new event, or a ValueError saying what the event lacks. The event
+    is checked once: a :class:`CheckedEvent` (the webhook checked it) is taken as it is,
+    anything else goes through :func:`runner.stripe_event.check_event`."""
     if not isinstance(source, str) or not source:
         raise ValueError("source must name where the event came from, e.g. 'webhook'")
-    data = ev.get("data")
-    obj = data.get("object") if isinstance(data, dict) else None
-    object_id = obj.get("id") if isinstance(obj, dict) else None
+    checked = ev if isinstance(ev, CheckedEvent) else check_event(ev)
     return {
-        "event_id": event_id,
-        "type": kind,
-        "object_id": object_id if isinstance(object_id, str) else None,
-        "created": created,
-        "payload": ev,
+        "event_id": checked.event_id,
+        "type": checked.type,
+        "object_id": checked.object_id,
+        "created": checked.created,
+        "payload": checked.payload,
         "source": source,
         "status": EventStatus.PENDING,
         "attempts": 0,
@@ -113,13 +103,14 @@ class Inbox(Repository):
 
     _event_insert: Any = None
 
-    def add_event(self, event: dict[str, Any], *, source: str) -> bool:
+    def add_event(self, event: dict[str, Any] | CheckedEvent, *, source: str) -> bool:
         """Put an event in the inbox; False if its id was seen before. Committed on return."""
         row = event_row(event, source, self.now())
         with self.db.write() as conn:
             return self._insert_event(conn, row)
 
-    def add_events(self, events: Iterable[dict[str, Any]], *, source: str) -> int:
+    def add_events(self, events: Iterable[dict[str, Any] | CheckedEvent], *,
+                   source: str) -> int:
         """Several events in one transaction (catch-up pages); returns how many were new."""
         now = self.now()
         rows = [event_row(ev, source, now) for ev in events]

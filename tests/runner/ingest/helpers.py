@@ -9,6 +9,7 @@ from runner.classify import Failure
 from runner.connectors.errors import ConnectorError
 from runner.state.store import StateStore
 from runner.state.testing import memory_store
+from runner.stripe_event import CheckedEvent
 
 
 class _Cursors(Mapping[str, str]):
@@ -43,7 +44,7 @@ class FakeInbox:
         self.calls = 0
         self._lock = threading.Lock()
 
-    def add_event(self, event: dict, *, source: str) -> bool:
+    def add_event(self, event: dict | CheckedEvent, *, source: str) -> bool:
         with self._lock:
             self.calls += 1
             if self.fail_with is not None and (

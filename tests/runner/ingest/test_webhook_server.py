@@ -15,6 +15,7 @@ import time
 import pytest
 import requests
 
+from runner import stripe_event, stripe_signature
 from runner.errors import ConfigError
 from runner.ingest.health import store_health
 from runner.ingest.webhook_server import WebhookServer, describe_error, parse_event
@@ -139,14 +140,14 @@ def test_secrets_can_be_replaced_while_running(server, inbox) -> None:
 @pytest.mark.parametrize(("body", "fragment", "reason"), [
     (b"{not json", "malformed JSON", "malformed_json"),
     (b"\xff\xfe{}", "not UTF-8", "malformed_json"),
-    (b"[1, 2]", "JSON list, not a Stripe event object", "not_an_event"),
+    (b"[1, 2]", "must be a JSON object, not a JSON list", "not_an_event"),
     (b'{"object": "customer", "id": "cus_1"}', "not an event", "not_an_event"),
-    (b'{"type": "customer.created", "created": 1, "data": {"object": {}}}', "no id", "no_id"),
-    (b'{"id": "evt_1", "created": 1, "data": {"object": {}}}', "evt_1 has no type", "no_type"),
+    (b'{"type": "customer.created", "created": 1, "data": {"object": {}}}', "has no 'id'", "no_id"),
+    (b'{"id": "evt_1", "created": 1, "data": {"object": {}}}', "evt_1 has no 'type'", "no_type"),
     (b'{"id": "evt_1", "type": "customer.created", "created": 1}', "no data.object",
      "not_an_event"),
     (b'{"id": "evt_1", "type": "customer.created", "created": "yesterday",'
-     b' "data": {"object": {}}}', "integer created", "not_an_event"),
+     b' "data": {"object": {}}}', "has no 'created'", "not_an_event"),
 ])
 def test_bad_json_with_a_valid_signature(server, inbox, body, fragment, reason) -> None:
     status, answer = server.handle_webhook(body, sign_payload(body, SECRET))
@@ -154,6 +155,33 @@ def test_bad_json_with_a_valid_signature(server, inbox, body, fragment, reason) 
     assert fragment in answer["error"]
     assert inbox.calls == 0
     assert rejected(server) == {reason: 1}
+
+
+def test_signature_and_event_are_each_checked_once(server, inbox, monkeypatch) -> None:
+    """One signature check labels the metric too; the inbox stores the event the handler
+    checked without checking it again."""
+    verified: list[int] = []
+    checked: list[str] = []
+
+    def verify(*args, **kwargs) -> None:
+        verified.append(1)
+        return stripe_signature.verify_signature(*args, **kwargs)
+
+    def check(event):
+        checked.append(event.get("id"))
+        return stripe_event.check_event(event)
+
+    monkeypatch.setattr("runner.ingest.webhook_server.verify_signature", verify)
+    monkeypatch.setattr("runner.ingest.webhook_server.check_event", check)
+    monkeypatch.setattr("runner.state.inbox.check_event", check)
+    event = make_event("customer.created")
+    body, headers = signed_delivery(event, SECRET)
+    assert server.handle_webhook(body, headers["Stripe-Signature"])[0] == 200
+    assert (len(verified), checked) == (1, [event["id"]])
+    stale = int(time.time()) - 400
+    body, headers = signed_delivery(make_event("customer.created"), SECRET, timestamp=stale)
+    assert server.handle_webhook(body, headers["Stripe-Signature"])[0] == 400
+    assert len(verified) == 2 and rejected(server) == {"stale_signature": 1}
 
 
 def test_unknown_event_types_are_counted_not_stored(inbox) -> None:
@@ -257,7 +285,10 @@ def test_store_health_reports_an_unreadable_store(inbox) -> None:
 
 def test_parse_event_accepts_a_stripe_event() -> None:
     event = make_event("invoice.paid")
-    assert parse_event(json.dumps(event).encode()) == event
+    checked = parse_event(json.dumps(event).encode())
+    assert checked.payload == event
+    assert (checked.event_id, checked.type, checked.created) == (
+        event["id"], "invoice.paid", event["created"])
 
 
 def test_describe_error_drops_sql_and_parameters() -> None:
