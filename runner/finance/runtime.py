@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from runner.alerts import Alerter
     from runner.config import RunnerConfig
     from runner.connectors.salesforce import SalesforceConnector
-    from runner.pipeline.processor import ProcessedRecord
+    from runner.pipeline.outcomes import ProcessedRecord
     from runner.state.store import StateStore
 
 log = logging.getLogger(__name__)

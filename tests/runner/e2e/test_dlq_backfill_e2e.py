@@ -100,8 +100,8 @@ def _make_charges(sandbox, n: int) -> list[str]:
 
 
 def test_backfill_loads_and_resumes(sandbox, sf, charges_bundle, state_url, capsys) -> None:
-    from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
     from runner.backfill import backfill_flow, cursor_name, parse_since
+    from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
     from runner.config import load_config
 
     since_text = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
