@@ -17,6 +17,7 @@ from typing import Any
 
 from runner.sandbox.salesforce import ids
 from runner.sandbox.salesforce.compound import compound_value
+from runner.sandbox.salesforce.derived import derive
 from runner.sandbox.salesforce.errors import ApiError, RecordError, SfError, api_error
 from runner.sandbox.salesforce.metadata import ObjectMeta, OrgMetadata
 from runner.sandbox.salesforce.store import OrgStore
@@ -353,6 +354,7 @@ class Org:
                            "CreatedById": user_id, "LastModifiedDate": now,
                            "LastModifiedById": user_id, "SystemModstamp": now})
             self._autofill(meta, record)
+            derive(meta.name, record, values)
             self._finish(meta, record, set(values) | set(record), creating=True)
             self._put(meta, _ordered(meta, record))
             return record_id
@@ -368,6 +370,7 @@ class Org:
             record.update({"LastModifiedDate": now, "LastModifiedById": user_id,
                            "SystemModstamp": now})
             self._autofill(meta, record)
+            derive(meta.name, record, values)
             self._finish(meta, record, set(values), creating=False)
             self._put(meta, record)
             return existing["Id"]
@@ -418,14 +421,21 @@ class Org:
             return record["Id"]
 
     def _autofill(self, meta: ObjectMeta, record: dict) -> None:
+        for field in meta.fields.values():
+            if field.get("autoNumber") and not record.get(field["name"]):
+                record[field["name"]] = self._auto_number(meta, field)
         name_field = meta.field("Name")
         if name_field is None or name_field.get("createable"):
             return
         if meta.field("LastName") is not None:
             parts = [record.get("FirstName"), record.get("LastName")]
             record["Name"] = " ".join(str(p) for p in parts if p) or None
-        elif name_field.get("autoNumber") and not record.get("Name"):
-            record["Name"] = f"{meta.key_prefix.upper()}-{self.counter:07d}"
+
+    def _auto_number(self, meta: ObjectMeta, field: dict) -> str:
+        if field.get("custom") or meta.name.endswith("__c"):
+            return f"{meta.key_prefix.upper()}-{self.counter:07d}"
+        # Standard numbers (CaseNumber, OrderNumber) are zero-padded digits.
+        return f"{self.counter:0{8 if field['name'] != 'OrderItemNumber' else 10}d}"
 
     # -- reads -------------------------------------------------------------------------
     def rows(self, meta: ObjectMeta, *, include_deleted: bool) -> list[dict]:

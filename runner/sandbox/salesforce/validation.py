@@ -22,6 +22,8 @@ from runner.sandbox.salesforce.values import (
     to_number,
 )
 
+_SYSTEM_FIELDS = frozenset({"Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate",
+                            "LastModifiedById", "SystemModstamp"})
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TYPE_NAMES = {"int": "int", "long": "long", "double": "double", "currency": "currency",
                "percent": "double", "boolean": "boolean", "date": "date", "datetime": "datetime"}
@@ -172,17 +174,25 @@ def _check_text(field: Mapping, text: str) -> str | None:
 
 
 def defaults_for_create(meta: ObjectMeta) -> dict[str, object]:
-    """The values Salesforce fills in on create when the body does not set them."""
+    """The values Salesforce fills in on create when the body does not set them.
+
+    Checkboxes are never null, so every stored boolean starts at its default (false unless
+    the describe says otherwise), read-only ones included (Opportunity.IsClosed, IsWon).
+    Other fields take the describe's default value or default picklist entry.
+    """
     out: dict[str, object] = {}
     for field in meta.fields.values():
-        if not field.get("createable"):
+        if field.get("calculated") or field["name"] in _SYSTEM_FIELDS:
             continue
         if field["type"] == "boolean":
             default = field.get("defaultValue")
             out[field["name"]] = bool(default) if isinstance(default, bool) else (
                 str(field.get("defaultValueFormula") or "").strip().lower() == "true"
             )
-        elif field["type"] in ("picklist", "multipicklist"):
+            continue
+        if not (field.get("createable") or field.get("defaultedOnCreate")):
+            continue
+        if field["type"] in ("picklist", "multipicklist"):
             for entry in field.get("picklistValues", []):
                 if entry.get("defaultValue") and entry.get("active", True):
                     out[field["name"]] = entry["value"]

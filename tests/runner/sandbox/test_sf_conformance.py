@@ -286,3 +286,37 @@ def test_soql_in_with_a_bound_list_date_literals_nulls_last_and_offset(
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.query("SELECT Id FROM Account WHERE Id IN :ids")
     assert "Bind variables only allowed in Apex code" in caught.value.content[0]["message"]
+
+
+# -- 7. inserts of standard objects through collections ---------------------------------------
+def test_7_required_fields_follow_the_real_describe(sf) -> None:  # noqa: ANN001
+    body = {"allOrNone": False, "records": records(
+        "Opportunity", {"Name": "No stage"}, {"Amount": 5}) + records(
+        "Contact", {"FirstName": "No last name"})}
+    no_stage, nothing, contact = collections(sf, "", body, method="POST")
+    assert no_stage["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
+    assert no_stage["errors"][0]["fields"] == ["StageName", "CloseDate"]
+    assert nothing["errors"][0]["message"] == (
+        "Required fields are missing: [Name, StageName, CloseDate]")
+    assert contact["errors"][0]["fields"] == ["LastName"]
+
+
+def test_7_defaulted_fields_get_their_defaults(sf) -> None:  # noqa: ANN001
+    body = {"allOrNone": True, "records": records(
+        "Opportunity", {"Name": "Won deal", "StageName": "Closed Won",
+                        "CloseDate": "2030-05-01", "Amount": 200},
+        {"Name": "Open deal", "StageName": "Prospecting", "CloseDate": "2030-05-01"})
+        + records("Case", {"Subject": "Help"}) + records("Lead", {"LastName": "L",
+                                                                 "Company": "Co"})}
+    won, open_, case, lead = collections(sf, "", body, method="POST")
+    assert all(r["success"] for r in (won, open_, case, lead))
+    deal = sf.Opportunity.get(won["id"])
+    assert (deal["IsClosed"], deal["IsWon"], deal["Probability"]) == (True, True, 100)
+    assert (deal["ForecastCategoryName"], deal["ExpectedRevenue"]) == ("Closed", 200)
+    assert (deal["IsPrivate"], deal["HasOpenActivity"]) == (False, False)
+    pending = sf.Opportunity.get(open_["id"])
+    assert (pending["IsClosed"], pending["Probability"]) == (False, 10)
+    ticket = sf.Case.get(case["id"])
+    assert (ticket["Status"], ticket["Priority"], ticket["IsClosed"]) == ("New", "Medium", False)
+    assert ticket["CaseNumber"] and ticket["CaseNumber"].isdigit()
+    assert sf.Lead.get(lead["id"])["Status"] == "Open - Not Contacted"
