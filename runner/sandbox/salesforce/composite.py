@@ -167,7 +167,8 @@ class Composite:
                                                      api_version=call.version)
             except ApiError as exc:
                 if exc.status == 300:
-                    found = ", ".join(str(url).rsplit("/", 1)[-1] for url in exc.body or [])
+                    urls = exc.body if isinstance(exc.body, list) else []
+                    found = ", ".join(str(url).rsplit("/", 1)[-1] for url in urls)
                     raise _Failed([SfError(
                         "DUPLICATE_EXTERNAL_ID",
                         f"{key}: more than one record found for external id field: [{found}]",

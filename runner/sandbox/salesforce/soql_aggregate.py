@@ -76,11 +76,11 @@ class Grouping:
             else:
                 value_type = resolved.type
             return ResolvedField(FieldRef((ref.name,), ref.pos), None, ref.key, value_type)
-        resolved = self.grouped.get(ref.name.lower())
-        if resolved is None:
+        grouped = self.grouped.get(ref.name.lower())
+        if grouped is None:
             raise SoqlError("MALFORMED_QUERY", f"Field must be grouped or aggregated: "
                             f"{ref.name}", text=self.query.text, pos=ref.pos)
-        return replace(resolved, relationship=None, name=_field_key(ref), parts=())
+        return replace(grouped, relationship=None, name=_field_key(ref), parts=())
 
     @staticmethod
     def group_getter(resolved: ResolvedField) -> Callable[[Row], Any]:

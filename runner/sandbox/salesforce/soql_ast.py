@@ -119,7 +119,7 @@ class Compare:
 
 @dataclass(frozen=True)
 class InList:
-    field: FieldRef
+    field: FieldRef | Aggregate  # an aggregate only in HAVING
     values: tuple[Value, ...]
     negated: bool
 
