@@ -7,8 +7,9 @@ message and exit code 1; a traceback is shown only with ``--debug``.
 Every command module is imported to build the parser, even for ``--help``, so the command
 modules import only what registering needs; each handler imports the runner's services
 (SQLAlchemy, the Stripe SDK, simple-salesforce, Prometheus, the sandboxes) when it runs.
-Measured with ``python -X importtime -m runner.cli --help``: about 0.5 s this way, and
-several seconds more with those imports at the top of the command modules.
+Measured with ``python -X importtime -m runner.cli --help`` on a busy 2-core machine:
+``--help`` took 1-2 s this way and 5-10 s with those imports at the top of the command
+modules (the state store and the connectors alone cost seconds to import).
 """
 
 from __future__ import annotations

@@ -25,5 +25,5 @@ def test_run_refuses_a_bundle_whose_target_field_is_gone(drifted_sandbox, charge
     log = runner.log()
     assert code == 1
     assert "error: the bundle does not match the Salesforce org" in log
-    assert "Payment__c.Amount__c no longer exists in the org" in log
+    assert "flow charge-to-payment: Payment__c.Amount__c missing" in log
     assert "Traceback" not in log
