@@ -1,20 +1,8 @@
-"""The runner's processing: Stripe events -> Salesforce (``Processor``) and Salesforce
-changes -> Stripe (``SalesforcePoller``), over a bundle compiled once (``LoadedBundle``)."""
+"""The runner's processing: Stripe events -> Salesforce (:mod:`~runner.pipeline.processor`)
+and Salesforce changes -> Stripe (:mod:`~runner.pipeline.sf_poller`), over a bundle compiled
+once (:mod:`~runner.pipeline.bundle_runtime`).
 
-from __future__ import annotations
-
-from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle
-from runner.pipeline.outcomes import Observer, ProcessedRecord, ProcessReport
-from runner.pipeline.processor import Processor
-from runner.pipeline.sf_poller import PollReport, SalesforcePoller
-
-__all__ = [
-    "CompiledFlow",
-    "LoadedBundle",
-    "Observer",
-    "PollReport",
-    "ProcessReport",
-    "ProcessedRecord",
-    "Processor",
-    "SalesforcePoller",
-]
+Nothing is re-exported here: importing one module of the package (``bundle_runtime`` for the
+studio) must not pull in the processor, SQLAlchemy and the connectors. Import from the
+module that defines a name.
+"""

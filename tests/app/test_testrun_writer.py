@@ -18,7 +18,8 @@ from mappings.document.yamlio import load_documents
 from mappings.schema.org_metadata import load_salesforce_catalog
 from mappings.schema.stripe_catalog import load_stripe_catalog
 from runner.connectors.errors import RecordOutcome
-from runner.pipeline import LoadedBundle, Processor
+from runner.pipeline.bundle_runtime import LoadedBundle
+from runner.pipeline.processor import Processor
 from runner.salesforce_ids import to_18
 from runner.sandbox.stripe_events import make_event
 from runner.state.store import StateStore

@@ -12,7 +12,7 @@ from mappings.schema.org_metadata import load_salesforce_catalog
 from mappings.schema.stripe_catalog import load_stripe_catalog
 from runner.connectors.salesforce import SalesforceConnector, SalesforceSettings
 from runner.connectors.stripe import StripeConnector, StripeSettings
-from runner.pipeline import LoadedBundle
+from runner.pipeline.bundle_runtime import LoadedBundle
 from runner.state.store import StateStore
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mappings.document.model import TransformStep
-from runner.pipeline import SalesforcePoller
+from runner.pipeline.sf_poller import SalesforcePoller
 from runner.pipeline.writeback import ORIGIN_KEY, is_stripe_echo
 from runner.sandbox.salesforce.server import salesforce_client
 from tests.runner.pipeline.conftest import create_plan, load_templates, template_documents

@@ -234,7 +234,7 @@ def test_dedup_decisions(store) -> None:
 
 def test_loaded_from_a_bundle_file(tmp_path: Path) -> None:
     from mappings.bundle import build_bundle, load_bundle
-    from runner.pipeline import LoadedBundle
+    from runner.pipeline.bundle_runtime import LoadedBundle
     from tests.runner.pipeline.conftest import template_documents
 
     path = build_bundle(template_documents(), tmp_path / "templates.fbz")
@@ -249,7 +249,7 @@ def test_loaded_from_a_bundle_file(tmp_path: Path) -> None:
 def test_a_flow_whose_target_the_snapshot_lacks_is_refused() -> None:
     from mappings.schema.model import Catalog, System
     from mappings.schema.stripe_catalog import load_stripe_catalog
-    from runner.pipeline import LoadedBundle
+    from runner.pipeline.bundle_runtime import LoadedBundle
     from tests.runner.pipeline.conftest import template_documents
 
     # The charges template alone: which template's flow is named first is not the point.
