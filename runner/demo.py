@@ -43,6 +43,7 @@ from runner.sandbox.salesforce.server import salesforce_client
 from runner.sandbox.seed import PLAN_ID
 from runner.sandbox.stripe_events import deliver, make_event
 from runner.sandbox.up import sandbox_up
+from runner.state import DeadLetterStatus
 
 log = logging.getLogger(__name__)
 
@@ -358,7 +359,7 @@ class Demo:
         self.say(f"  Salesforce API calls {calls} ({per_record:.2f} per record written, "
                  "polls and lookups included)")
         self.say(f"  time                 {seconds:.1f} s")
-        for entry in self.store.dlq_list("open"):
+        for entry in self.store.dlq_list(DeadLetterStatus.OPEN):
             self.say(f"  dead letter {entry.id}: {entry.flow}: {_cell(entry.error)}")
 
     def _hold(self) -> None:

@@ -30,13 +30,17 @@ if TYPE_CHECKING:
     from runner.pipeline.sf_poller import SalesforcePoller
 
 entry_id = positive_id("dead-letter id")
+# DeadLetterStatus's values, spelled out: the parser is built for --help too, and importing
+# runner.state costs about a second (see runner.cli); tests/runner/test_command_statuses.py
+# keeps the two equal.
+DLQ_STATUSES = ("open", "replayed", "discarded")
 
 
 def register(subparsers: Any) -> None:
     sub = add_action_group(subparsers, "dlq", "list, show, replay or discard dead letters")
 
     add_list_action(sub, "dead letters (open ones unless --status)",
-                    ["open", "replayed", "discarded"], dlq_list)
+                    DLQ_STATUSES, dlq_list)
 
     show = sub.add_parser("show", help="one dead letter: error, mapped record, payload")
     show.add_argument("id", type=entry_id, metavar="ID")
@@ -106,16 +110,17 @@ def dlq_replay(args: argparse.Namespace) -> int:
     from runner.metrics import Metrics
     from runner.pipeline.processor import Processor
     from runner.pipeline.sf_poller import SalesforcePoller
+    from runner.state import DeadLetterStatus
 
     if args.all == (args.id is not None):
         raise ConfigError("dlq replay needs either an ID or --all")
     config = config_from_args(args)
     loaded = load_verified_bundle(args.bundle, config)
     with open_state(args) as store:
-        ids = [e.id for e in store.dlq_list("open")] if args.all else [args.id]
+        ids = [e.id for e in store.dlq_list(DeadLetterStatus.OPEN)] if args.all else [args.id]
         if not args.all:
             entry = store.dlq_get(args.id)  # unknown id: a clear error before connecting
-            if entry.status != "open":
+            if entry.status != DeadLetterStatus.OPEN:
                 raise ConfigError(f"dead letter {args.id} is {entry.status}; only open "
                                   "entries can be replayed")
             loaded.flow(entry.flow)
@@ -140,14 +145,15 @@ def dlq_replay(args: argparse.Namespace) -> int:
                 processor.replay_dlq(id_)
             after = store.dlq_get(id_)
             results.append({"id": id_, "flow": after.flow, "status": after.status,
-                            "error": None if after.status == "replayed" else after.error})
-    failed = [r for r in results if r["status"] != "replayed"]
+                            "error": None if after.status == DeadLetterStatus.REPLAYED
+                            else after.error})
+    failed = [r for r in results if r["status"] != DeadLetterStatus.REPLAYED]
     if args.json:
         print_json({"replayed": len(results) - len(failed), "failed": len(failed),
                      "results": results})
     else:
         for r in results:
-            if r["status"] == "replayed":
+            if r["status"] == DeadLetterStatus.REPLAYED:
                 print(f"dead letter {r['id']} ({r['flow']}): replayed")
             else:
                 print(f"dead letter {r['id']} ({r['flow']}): still failing: {r['error']}")
@@ -155,8 +161,11 @@ def dlq_replay(args: argparse.Namespace) -> int:
 
 
 def dlq_discard(args: argparse.Namespace) -> int:
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from runner.state import DeadLetterStatus
+
     with open_state(args) as store:
         require_open(f"dead letter {args.id}", store.dlq_get(args.id).status)
-        store.dlq_set_status(args.id, "discarded")
+        store.dlq_set_status(args.id, DeadLetterStatus.DISCARDED)
     print(f"dead letter {args.id} discarded")
     return 0

@@ -27,13 +27,17 @@ from runner.commands.run import config_from_args
 from runner.errors import ConfigError
 
 item_id = positive_id("review item id")
+# ReviewStatus's values, spelled out: the parser is built for --help too, and importing
+# runner.state costs about a second (see runner.cli); tests/runner/test_command_statuses.py
+# keeps the two equal.
+REVIEW_STATUSES = ("open", "approved", "rejected")
 
 
 def register(subparsers: Any) -> None:
     sub = add_action_group(subparsers, "review", "ambiguous matches held for a decision")
 
-    add_list_action(sub, "review items (open ones unless --status)", ["open", "approved",
-                    "rejected"], review_list)
+    add_list_action(sub, "review items (open ones unless --status)", REVIEW_STATUSES,
+                    review_list)
 
     approve = sub.add_parser("approve", help="link to a record (--record) or create a new one")
     approve.add_argument("id", type=item_id, metavar="ID")
@@ -77,6 +81,7 @@ def review_approve(args: argparse.Namespace) -> int:
     # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
     from runner.pipeline.processor import Processor
+    from runner.state import ReviewStatus
 
     config = config_from_args(args)
     loaded = load_verified_bundle(args.bundle, config)
@@ -91,7 +96,7 @@ def review_approve(args: argparse.Namespace) -> int:
                                   f"candidates ({', '.join(sorted(known))})")
         stripe = connect_stripe(config)
         salesforce = connect_salesforce(config)
-        store.review_decide(args.id, "approved", args.record)
+        store.review_decide(args.id, ReviewStatus.APPROVED, args.record)
         report = Processor(loaded, store, salesforce, stripe).apply_review(args.id)
     if report.errors:
         print(f"review item {args.id} approved, but the write failed: "
@@ -103,8 +108,11 @@ def review_approve(args: argparse.Namespace) -> int:
 
 
 def review_reject(args: argparse.Namespace) -> int:
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from runner.state import ReviewStatus
+
     with open_state(args) as store:
         require_open(f"review item {args.id}", store.review_get(args.id).status)
-        store.review_decide(args.id, "rejected")
+        store.review_decide(args.id, ReviewStatus.REJECTED)
     print(f"review item {args.id} rejected; nothing was written")
     return 0

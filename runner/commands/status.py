@@ -15,8 +15,6 @@ from runner.commands.run import add_connection_arguments, config_from_args
 
 log = logging.getLogger(__name__)
 
-QUEUE_KEYS = ("pending", "processing", "retry", "done", "skipped", "dead")
-
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -32,13 +30,14 @@ def collect_status(store: Any, config: Any, *, runs: int = 5) -> dict[str, Any]:
     """The status as plain data (the ``--json`` shape)."""
     # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from runner.finance.runtime import finance_status
+    from runner.state import EventStatus
 
     counts = store.counts()
     last = store.last_event()
     history = store.runs(limit=max(1, runs))
     return {
         "state": store.describe(),
-        "queue": {k: counts.get(k, 0) for k in QUEUE_KEYS},
+        "queue": {str(k): counts.get(k, 0) for k in EventStatus},
         "dlq": counts.get("dlq_open", 0),
         "review": counts.get("review_open", 0),
         "last_event": None if last is None else {

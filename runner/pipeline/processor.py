@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from runner.pipeline import replay
 from runner.pipeline.batching import check_batch_size
 from runner.pipeline.ordering import event_object
-from runner.pipeline.outcomes import Observer, ProcessedRecord, ProcessReport
+from runner.pipeline.outcomes import Observer, ProcessedRecord, ProcessReport, TaskOutcome
 from runner.pipeline.router import Freshness, Task, flow_order, route
 from runner.pipeline.settle import BatchLedger, Settler
 from runner.pipeline.writer import SalesforceWriter
@@ -85,7 +85,7 @@ class Processor:
             if self.metrics is not None:
                 self.metrics.ignored(ev.type)
         for ev in routing.echoes:
-            self.settler.finish(ev, "skipped", report, settlement)
+            self.settler.finish(ev, TaskOutcome.SKIPPED.value, report, settlement)
             report.echo += 1
         Freshness(self.store, self.stripe).guard(
             routing.tasks, {ev.event_id: ev for ev in routing.relevant})
@@ -137,7 +137,7 @@ class Processor:
                 payload=task.payload,
                 data_object=event_object(task.data),
                 record=task.record,
-                outcome=task.outcome or "retry",
+                outcome=task.outcome or TaskOutcome.RETRY,
                 sf_id=task.sf_id,
             )
             for observer in self.observers:

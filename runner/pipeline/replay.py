@@ -13,6 +13,7 @@ from runner.pipeline.ordering import event_object
 from runner.pipeline.outcomes import SETTLED, ProcessReport, TaskOutcome
 from runner.pipeline.router import Freshness, Task
 from runner.pipeline.writer import PlannedWrite
+from runner.state import DeadLetterStatus, ReviewStatus
 from runner.state.settlement import Settlement
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ def replay_dlq(processor: Processor, entry_id: int) -> ProcessReport:
     marked replayed, otherwise it stays open with the new error."""
     store = processor.store
     entry = store.dlq_get(entry_id)
-    if entry.status != "open":
+    if entry.status != DeadLetterStatus.OPEN:
         raise ConfigError(f"dead letter {entry_id} is {entry.status}; only open entries "
                           "can be replayed")
     compiled = processor.bundle.flow(entry.flow)
@@ -58,7 +59,7 @@ def replay_dlq(processor: Processor, entry_id: int) -> ProcessReport:
         raise
     if task.outcome in SETTLED:
         store.dlq_record_attempt(entry_id)
-        store.dlq_set_status(entry_id, "replayed")
+        store.dlq_set_status(entry_id, DeadLetterStatus.REPLAYED)
     else:
         store.dlq_record_attempt(entry_id, task.error or "replay failed")
     report.outcomes[entry.event_id or f"dlq:{entry_id}"] = task.outcome or TaskOutcome.RETRY
@@ -72,9 +73,9 @@ def apply_review(processor: Processor, item_id: int) -> ProcessReport:
     record (linking it by external id); approved without -> create; rejected -> nothing."""
     item = processor.store.review_get(item_id)
     report = ProcessReport(events=1)
-    if item.status == "rejected":
+    if item.status == ReviewStatus.REJECTED:
         return report
-    if item.status != "approved":
+    if item.status != ReviewStatus.APPROVED:
         raise ConfigError(f"review item {item_id} is {item.status}; approve or reject it "
                           "first")
     compiled = processor.bundle.flow(item.flow)

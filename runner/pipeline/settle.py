@@ -18,6 +18,7 @@ from runner.classify import Failure
 from runner.pipeline.outcomes import ProcessReport, TaskOutcome
 from runner.pipeline.writeback import PROCESSOR_MARK
 from runner.retry import RetryPolicy, decide
+from runner.state import EventStatus
 from runner.state.settlement import Settlement
 
 if TYPE_CHECKING:
@@ -158,4 +159,4 @@ class Settler:
 
 def holder(ev: InboxEvent) -> str | None:
     """The worker whose claim must still hold for the ledger entry (None: any)."""
-    return ev.worker if ev.status == "processing" and ev.worker else None
+    return ev.worker if ev.status == EventStatus.PROCESSING and ev.worker else None

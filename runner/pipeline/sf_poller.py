@@ -37,6 +37,7 @@ from runner.classify import Failure
 from runner.connectors.errors import ConnectorError
 from runner.errors import ConfigError, FatalSyncError
 from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle
+from runner.pipeline.outcomes import TaskOutcome
 from runner.pipeline.writeback import (
     PROCESSOR_MARK,
     idempotency_key,
@@ -45,7 +46,8 @@ from runner.pipeline.writeback import (
     with_origin,
     write_back,
 )
-from runner.retry import DEFAULT_POLICY, RetryPolicy, decide
+from runner.retry import DEFAULT_POLICY, RetryPolicy, decide, outcome_for
+from runner.state import DeadLetterStatus
 
 if TYPE_CHECKING:
     from runner.connectors.salesforce import SalesforceConnector
@@ -208,7 +210,7 @@ class SalesforcePoller:
             try:
                 records = self.salesforce.query_all(soql)
             except ConnectorError as exc:
-                if exc.failure is Failure.FATAL:
+                if outcome_for(exc.failure) == "stop":
                     raise FatalSyncError(f"flow {name!r}: {exc}") from exc
                 report.errors.append(f"{name}: {exc}")
                 raise _StopFlow from exc
@@ -260,7 +262,7 @@ class SalesforcePoller:
         result = compiled.plan.apply(record, previous=previous)
         if result.skipped:
             report.skipped += 1
-            self._count(flow.name, "skipped")
+            self._count(flow.name, TaskOutcome.SKIPPED)
             remember()
             return
         if not result.ok:
@@ -284,7 +286,7 @@ class SalesforcePoller:
             fingerprint = source_fingerprint(flow.name, {**record, wb: stripe_id}, paths)
             self.store.note_own_write("salesforce", rid, fingerprint)
         self._attempts.pop((flow.name, rid, str(record["SystemModstamp"])), None)
-        self._count(flow.name, "written")
+        self._count(flow.name, TaskOutcome.WRITTEN)
         remember(fingerprint)
 
     def _waiting_for(self, compiled: CompiledFlow, record: dict[str, Any]) -> str | None:
@@ -340,9 +342,10 @@ class SalesforcePoller:
     # -- failures -----------------------------------------------------------------------
     def _failed(self, compiled: CompiledFlow, record: dict[str, Any], exc: ConnectorError,
                 report: PollReport, params: dict[str, Any] | None = None) -> None:
-        if exc.failure is Failure.FATAL:
+        action = outcome_for(exc.failure)
+        if action == "stop":
             raise FatalSyncError(f"flow {compiled.name!r}: {exc}") from exc
-        if exc.failure is Failure.RETRIABLE:
+        if action == "retry":
             self._retry(compiled, record, str(exc), report, params)
             return
         self._dead_letter(compiled.flow, record, params, str(exc), exc.error_code, report)
@@ -356,7 +359,7 @@ class SalesforcePoller:
         if decision.action == "retry":
             report.retried += 1
             report.errors.append(f"{compiled.name} {key[1]}: {error}")
-            self._count(compiled.name, "retried")
+            self._count(compiled.name, TaskOutcome.RETRY)
             raise _StopFlow(error)
         self._attempts.pop(key, None)
         self._dead_letter(compiled.flow, record, params, f"{error} ({decision.reason})",
@@ -369,18 +372,18 @@ class SalesforcePoller:
                            payload=payload, record=mapped, error=error, error_code=code)
         report.dead_lettered += 1
         report.errors.append(f"{flow.name} {record.get('Id')}: {error}")
-        self._count(flow.name, "dead_lettered")
+        self._count(flow.name, TaskOutcome.DEAD_LETTERED)
 
-    def _count(self, flow: str, outcome: str) -> None:
+    def _count(self, flow: str, outcome: TaskOutcome) -> None:
         if self.metrics is not None:
-            self.metrics.processed(flow, outcome)
+            self.metrics.processed(flow, outcome.metric)
 
     # -- dead letters -------------------------------------------------------------------
     def replay_dlq(self, entry_id: int) -> PollReport:
         """Run a dead-lettered Salesforce record through the current bundle again (the
         record as it is now in Salesforce, so the replay sends current data)."""
         entry = self.store.dlq_get(entry_id)
-        if entry.status != "open":
+        if entry.status != DeadLetterStatus.OPEN:
             raise ConfigError(f"dead letter {entry_id} is {entry.status}; only open entries "
                               "can be replayed")
         compiled = self.bundle.flow(entry.flow)
@@ -408,10 +411,10 @@ class SalesforcePoller:
             self._replay = ""
         if report.dead_lettered > before:
             # _handle dead-lettered it again: keep one entry (the old one) open.
-            newest = self.store.dlq_list("open")[-1]
-            self.store.dlq_set_status(newest.id, "discarded")
+            newest = self.store.dlq_list(DeadLetterStatus.OPEN)[-1]
+            self.store.dlq_set_status(newest.id, DeadLetterStatus.DISCARDED)
             self.store.dlq_record_attempt(entry_id, newest.error)
         else:
             self.store.dlq_record_attempt(entry_id)
-            self.store.dlq_set_status(entry_id, "replayed")
+            self.store.dlq_set_status(entry_id, DeadLetterStatus.REPLAYED)
         return report
