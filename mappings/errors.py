@@ -43,5 +43,24 @@ class ExpressionError(TransformError):
     """A JSONata expression failed to compile or to evaluate."""
 
 
+class ExpressionBudgetError(ExpressionError):
+    """A JSONata evaluation went over its budget (see :mod:`mappings.limits`); ``code`` is
+    the issue code the record fails with."""
+
+    code = "EXPRESSION_TIMEOUT"
+
+
+class ExpressionTimeoutError(ExpressionBudgetError):
+    """A JSONata evaluation ran longer than its time budget (an endless loop, usually)."""
+
+    code = "EXPRESSION_TIMEOUT"
+
+
+class ExpressionTooDeepError(ExpressionBudgetError):
+    """A JSONata evaluation nested deeper than its depth budget (runaway recursion)."""
+
+    code = "EXPRESSION_TOO_DEEP"
+
+
 class BundleError(MappingError):
     """A bundle could not be built, read or verified. The message is one clear sentence."""

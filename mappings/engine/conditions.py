@@ -11,7 +11,8 @@ import jsonata
 
 from mappings.document.model import Condition, ConditionOp
 from mappings.engine.paths import compile_path
-from mappings.errors import DocumentError, ExpressionError
+from mappings.errors import DocumentError, ExpressionBudgetError, ExpressionError
+from mappings.transforms.expression import evaluate_bounded
 
 Predicate = Callable[[Any, Any, "Mapping[str, Any] | None"], bool]
 
@@ -23,7 +24,12 @@ class CompiledCondition:
 
 
 class ConditionEvalError(Exception):
-    """A condition could not be evaluated on a record (a JSONata runtime error)."""
+    """A condition could not be evaluated on a record (a JSONata runtime error); ``code`` is
+    the issue code the record fails with."""
+
+    def __init__(self, message: str, code: str = "CONDITION_FAILED") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _num(value: Any) -> Any:
@@ -120,9 +126,13 @@ def _compile_expr(cond: Condition) -> CompiledCondition:
             f"condition expression {cond.expr!r} does not compile: {exc}"
         ) from exc
 
+    what = f"condition {cond.expr!r}"
+
     def test(rec: Any, ev: Any, prev: Mapping[str, Any] | None) -> bool:
         try:
-            out = compiled.evaluate(rec, {"event": ev, "previous": prev})
+            out = evaluate_bounded(compiled, rec, {"event": ev, "previous": prev}, what)
+        except ExpressionBudgetError as exc:
+            raise ConditionEvalError(str(exc), exc.code) from exc
         except Exception as exc:
             raise ConditionEvalError(f"condition {cond.expr!r} failed: {exc}") from exc
         return bool(out)

@@ -22,7 +22,7 @@ from mappings.engine.conditions import CompiledCondition, ConditionEvalError, co
 from mappings.engine.paths import MISSING_ERRORS, Getter, compile_path, set_path, split_path
 from mappings.engine.result import Issue, LookupResolver, MappingResult
 from mappings.engine.validate import TEXT_KINDS, Validator, build_validator, show
-from mappings.errors import DocumentError, MappingError, TransformError
+from mappings.errors import DocumentError, ExpressionBudgetError, MappingError, TransformError
 from mappings.schema.compat import conversion_hint, kinds_compatible, source_kind, target_field
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
 from mappings.schema.stripe_events import split_event
@@ -210,6 +210,24 @@ class FlowPlan:
         prior state, for ``changed_to`` conditions on Salesforce changes. Only an exception
         raised by ``resolver`` itself (e.g. the network) propagates.
         """
+        try:
+            return self._apply(data, resolver, previous)
+        except RecursionError:
+            # A hostile input (nested past Python's limit) or a runaway transform outside
+            # the per-field guard: the record's issue, never a crash of the caller.
+            issue = Issue(
+                "INPUT_TOO_DEEP",
+                None,
+                "the input could not be mapped: it is nested deeper than Python allows",
+            )
+            return MappingResult({}, [*self.static_issues, issue])
+
+    def _apply(
+        self,
+        data: Mapping[str, Any],
+        resolver: LookupResolver | None,
+        previous: Mapping[str, Any] | None,
+    ) -> MappingResult:
         if type(data) is not dict and not isinstance(data, Mapping):
             what = type(data).__name__
             return MappingResult(
@@ -229,7 +247,7 @@ class FlowPlan:
             try:
                 held = cond.test(rec, ev, previous)
             except ConditionEvalError as exc:
-                issue = Issue("CONDITION_FAILED", None, str(exc))
+                issue = Issue(exc.code, None, str(exc))
                 return MappingResult({}, [*self.static_issues, issue], False, None, source_id)
             if not held:
                 return MappingResult(
@@ -369,6 +387,14 @@ class FlowPlan:
 
 
 def _transform_failed(target: str, exc: Exception) -> Issue:
+    if isinstance(exc, ExpressionBudgetError):
+        return Issue(exc.code, target, f"{target} could not be computed: {exc}")
+    if isinstance(exc, RecursionError) or isinstance(exc.__cause__, RecursionError):
+        return Issue(
+            "EXPRESSION_TOO_DEEP",
+            target,
+            f"{target} could not be computed: its transform recursed deeper than Python allows",
+        )
     cause = str(exc) or type(exc).__name__
     if not isinstance(exc, MappingError):
         cause = f"{type(exc).__name__}: {cause}"

@@ -10,6 +10,7 @@ field mapping, or the previous step's result); ``$event`` is the Stripe event en
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,13 @@ from typing import Any
 import jsonata
 from jsonata.parser import Parser
 
-from mappings.errors import ExpressionError
+from mappings.errors import (
+    ExpressionBudgetError,
+    ExpressionError,
+    ExpressionTimeoutError,
+    ExpressionTooDeepError,
+)
+from mappings.limits import EXPRESSION_MAX_DEPTH, EXPRESSION_TIMEOUT_MS
 from mappings.transforms.registry import (
     CompileEnv,
     ParamSpec,
@@ -36,6 +43,99 @@ def compile_expression(expr: str) -> jsonata.Jsonata:
         return jsonata.Jsonata(expr)
     except Exception as exc:  # jsonata raises JException and, on odd input, others
         raise ExpressionError(f"invalid JSONata expression {expr!r}: {exc}") from exc
+
+
+# The clock is read once every this many evaluation steps: a step costs about a microsecond,
+# so a runaway loop is stopped within a fraction of a millisecond of its budget.
+_CLOCK_EVERY = 32
+
+
+class _Budget:
+    """One evaluation's time and depth budget, fed by jsonata's entry/exit callbacks.
+
+    jsonata-python's own ``set_runtime_bounds`` (``jsonata.timebox``) is not usable here: it
+    binds one counter to the compiled expression's frame, so its clock starts at compile time,
+    its depth leaks on every error and threads sharing the expression share the counter.
+    A budget is made per evaluation and handed in with the bindings instead, so nothing is
+    shared. Once exceeded it stays exceeded: an error jsonata swallows or rewraps (``and``,
+    ``$eval``) is raised again at the next step and recognised after the evaluation.
+    """
+
+    __slots__ = ("deadline", "depth", "ticks", "exceeded", "what")
+
+    def __init__(self, what: str) -> None:
+        self.deadline = time.monotonic() + EXPRESSION_TIMEOUT_MS / 1000
+        self.depth = 0
+        self.ticks = _CLOCK_EVERY
+        self.exceeded: ExpressionBudgetError | None = None
+        self.what = what
+
+    def enter(self, _expr: Any, _input: Any, _env: Any) -> None:
+        self.depth += 1
+        if self.depth > EXPRESSION_MAX_DEPTH:
+            self._exceed(
+                ExpressionTooDeepError(
+                    f"{self.what} nested deeper than its budget of {EXPRESSION_MAX_DEPTH} "
+                    "steps (a function that calls itself without end?)"
+                )
+            )
+        self.ticks -= 1
+        if not self.ticks:
+            self.ticks = _CLOCK_EVERY
+            if time.monotonic() > self.deadline:
+                self._exceed(
+                    ExpressionTimeoutError(
+                        f"{self.what} ran longer than its budget of {EXPRESSION_TIMEOUT_MS} ms "
+                        "(an endless loop?)"
+                    )
+                )
+        if self.exceeded is not None:
+            raise self.exceeded
+
+    def leave(self, _expr: Any, _input: Any, _env: Any, _result: Any) -> None:
+        self.depth -= 1
+
+    def _exceed(self, error: ExpressionBudgetError) -> None:
+        if self.exceeded is None:
+            self.exceeded = error
+
+
+def evaluate_bounded(
+    compiled: jsonata.Jsonata, data: Any, bindings: dict[str, Any], what: str
+) -> Any:
+    """``compiled.evaluate(data, bindings)`` within the budget of :mod:`mappings.limits`.
+
+    Raises :class:`ExpressionTimeoutError` or :class:`ExpressionTooDeepError` (naming
+    ``what``, e.g. "JSONata expression '...'") when it goes over; other failures propagate
+    as jsonata raised them. Safe to call from several threads on one compiled expression.
+    """
+    budget = _Budget(what)
+    bindings["__evaluate_entry"] = budget.enter
+    bindings["__evaluate_exit"] = budget.leave
+    try:
+        return compiled.evaluate(data, bindings)
+    except Exception as exc:
+        if budget.exceeded is not None:
+            raise budget.exceeded from None
+        if _recursion(exc):
+            raise ExpressionTooDeepError(
+                f"{what} recursed deeper than Python allows (a function that calls itself "
+                "without end?)"
+            ) from None
+        raise
+
+
+def _recursion(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a RecursionError (jsonata rewraps
+    errors inside ``and``/``or`` as "Unexpected")."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        if isinstance(current, RecursionError):
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
 
 
 # Node types that reach beyond named keys: the whole input ($ / $$), wildcards, parents.
@@ -72,6 +172,12 @@ def referenced_names(compiled: jsonata.Jsonata) -> frozenset[str] | None:
     return frozenset(names)
 
 
+def _short(expr: str, limit: int = 80) -> str:
+    """The expression quoted for a message, cut to one readable line."""
+    text = " ".join(expr.split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 def _to_jsonata(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -93,15 +199,18 @@ def _build_jsonata(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
     expr = args["expr"]
     compiled = compile_expression(expr)
     names = referenced_names(compiled)
+    what = f"JSONata expression {_short(expr)}"
 
     def step(value: Any, ctx: StepContext) -> Any:
         record = ctx.record
         if names is not None and isinstance(record, Mapping):
             record = {k: record[k] for k in names if k in record}
         try:
-            result = compiled.evaluate(
-                record, {"value": _to_jsonata(value), "event": ctx.event}
+            result = evaluate_bounded(
+                compiled, record, {"value": _to_jsonata(value), "event": ctx.event}, what
             )
+        except ExpressionBudgetError:
+            raise
         except Exception as exc:
             raise ExpressionError(f"JSONata expression {expr!r} failed: {exc}") from exc
         return _plain(result) if isinstance(result, list | dict) else result
