@@ -25,11 +25,12 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from mappings.schema.stripe_events import split_event
 from mappings.transforms.currency import currency_exponent
 
 # Scales a MAD to a standard deviation for normal data (Iglewicz and Hoaglin's modified z).
@@ -499,15 +500,17 @@ def to_major(amount_minor: Any, currency: str) -> Decimal:
     return Decimal(int(amount_minor)).scaleb(-currency_exponent(currency))
 
 
-def observation_from_event(event: dict) -> PaymentObservation | None:
+def observation_from_event(event: Mapping[str, Any]) -> PaymentObservation | None:
     """The observation a Stripe event carries, or None for events no rule reads.
 
     ``charge.refunded`` counts as a refund (the charge itself was seen at
     ``charge.succeeded``); the account is the charge's customer.
     """
-    etype = event.get("type")
-    obj = (event.get("data") or {}).get("object") or {}
-    created = int(event.get("created") or obj.get("created") or 0)
+    obj, envelope = split_event(event)
+    if envelope is None or obj is None:
+        return None  # not an event carrying an object
+    etype = envelope.get("type")
+    created = int(envelope.get("created") or obj.get("created") or 0)
     currency = obj.get("currency") or "usd"
     if etype in ("charge.succeeded", "charge.failed"):
         return PaymentObservation(

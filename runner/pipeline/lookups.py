@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mappings.engine.paths import compile_path
@@ -38,7 +38,7 @@ class XrefTable(Protocol):
     def xref_put(self, sf_object: str, stripe_id: str, sf_id: str, flow: str) -> None: ...
 
 
-def lookup_values(flow: Flow, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
+def lookup_values(flow: Flow, obj: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """``(object, match_field, value)`` of each lookup of ``flow`` on one source object."""
     out = []
     for lk in flow.lookups:

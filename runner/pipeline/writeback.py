@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mappings.engine.paths import compile_path
+from mappings.schema.stripe_events import split_event
 
 if TYPE_CHECKING:
     from runner.connectors.salesforce import SalesforceConnector
@@ -69,11 +70,10 @@ def note_stripe_write(store: StateStore, stripe_id: str, key: str, *, created: b
         store.note_own_write("stripe", stripe_id, STRIPE_CREATED_MARK)
 
 
-def is_stripe_echo(store: StateStore, payload: dict[str, Any]) -> bool:
+def is_stripe_echo(store: StateStore, payload: Mapping[str, Any]) -> bool:
     """Whether a Stripe event reports a change the runner itself made from Salesforce."""
-    data = payload.get("data")
-    obj = data.get("object") if isinstance(data, dict) else None
-    if not isinstance(obj, dict):
+    obj, envelope = split_event(payload)
+    if envelope is None or obj is None:
         return False
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict) or metadata.get(ORIGIN_KEY) != ORIGIN_SALESFORCE:

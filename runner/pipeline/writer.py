@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mappings.document.model import Action
 from mappings.engine.result import Issue, json_safe
+from mappings.schema.stripe_events import split_event
 from runner.classify import Failure
 from runner.connectors.errors import ConnectorError, RecordOutcome
 from runner.pipeline.batching import MAX_BATCH, WriteKind, check_batch_size, chunks, write_chunk
 from runner.pipeline.dedup import DedupDecision, decide_dedup
 from runner.pipeline.lookups import STRIPE_ID, LookupResolver, XrefTable, lookup_values
-from runner.pipeline.ordering import event_object
 from runner.pipeline.outcomes import TaskOutcome, failed
 
 if TYPE_CHECKING:
@@ -184,7 +184,8 @@ class SalesforceWriter:
         if flow.lookups:
             wanted: list[tuple[str, str, str]] = []
             for item in items:
-                wanted += lookup_values(flow, event_object(item.data) or item.data)
+                record, _envelope = split_event(item.data)
+                wanted += lookup_values(flow, record or {})
             self.resolver.prefetch(wanted)
         ready: list[WriteItem] = []
         for item in items:

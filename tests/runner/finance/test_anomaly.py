@@ -182,20 +182,20 @@ def test_to_major_refuses_non_integers() -> None:
 
 def test_observations_from_stripe_events(stripe_fixtures: dict) -> None:
     ch = dict(stripe_fixtures["charge"], customer="cus_1", amount=1999, currency="usd")
-    obs = observation_from_event({"type": "charge.succeeded", "created": 5,
+    obs = observation_from_event({"object": "event", "type": "charge.succeeded", "created": 5,
                                   "data": {"object": ch}})
     assert obs is not None and (obs.kind, obs.status, obs.amount, obs.account) == (
         "charge", "succeeded", Decimal("19.99"), "cus_1")
     refunded = dict(ch, amount_refunded=500, refunded=True)
-    obs = observation_from_event({"type": "charge.refunded", "created": 9,
+    obs = observation_from_event({"object": "event", "type": "charge.refunded", "created": 9,
                                   "data": {"object": refunded}})
     assert obs is not None and (obs.kind, obs.amount, obs.charge) == (
         "refund", Decimal("5.00"), ch["id"])
     efw = stripe_fixtures["radar.early_fraud_warning"]
-    obs = observation_from_event({"type": "radar.early_fraud_warning.created", "created": 1,
-                                  "data": {"object": efw}})
+    obs = observation_from_event({"object": "event", "type": "radar.early_fraud_warning.created",
+                                  "created": 1, "data": {"object": efw}})
     assert obs is not None and obs.kind == "efw"
-    assert observation_from_event({"type": "customer.created",
+    assert observation_from_event({"object": "event", "type": "customer.created",
                                    "data": {"object": {}}}) is None
 
 

@@ -119,7 +119,7 @@ def charge(n: int, amount: int, *, created: int, customer: str = CUSTOMER,
     obj = {"id": f"ch_rt{n:04d}", "object": "charge", "amount": amount, "currency": "usd",
            "customer": customer, "created": created, "status": "succeeded",
            "refunded": False}
-    payload = {"id": f"evt_rt{n:04d}", "type": etype, "created": created,
+    payload = {"id": f"evt_rt{n:04d}", "object": "event", "type": etype, "created": created,
                "data": {"object": obj}}
     record = {"StripeChargeID__c": obj["id"], "Amount__c": amount / 100,
               "Receipt_Email__c": "a@example.com"}

@@ -156,7 +156,8 @@ def test_idempotency_key_and_fingerprint() -> None:
 
 
 def test_stripe_echo_needs_origin_and_an_own_write(store) -> None:
-    event = {"id": "evt_1", "type": "customer.created", "request": {"idempotency_key": None},
+    event = {"id": "evt_1", "object": "event", "type": "customer.created",
+             "request": {"idempotency_key": None},
              "data": {"object": {"id": "cus_abcdef1", "metadata": {}}}}
     note_stripe_write(store, "cus_abcdef1", "key-1", created=True)
     assert not is_stripe_echo(store, event)  # no origin mark: a customer made in Stripe
