@@ -57,8 +57,9 @@ written to logs.
 `--sandbox SANDBOX.json` (the line `fieldbridge-runner sandbox up --json` prints) fills the
 `default` connections with the local sandboxes' addresses and credentials.
 
-An unknown key, or a value of the wrong type, stops the runner with an error naming the key
-and the file.
+An unknown key, a value of the wrong type, or a number outside its range (shown in the Type
+column; `nan` and `inf` are never allowed) stops the runner with an error naming the key,
+the value and where it came from (file, environment variable or command line).
 """
 
 
@@ -137,6 +138,8 @@ def _row(item: dict[str, Any]) -> str:
     kind = TYPE_NAMES[item["type"]]
     if item.get("choices"):
         kind += ": " + ", ".join(f"`{c}`" for c in item["choices"])
+    if item.get("range"):
+        kind += ", " + item["range"]
     description = _escape(item["description"])
     if item["secret"]:
         description = "**Secret.** " + description

@@ -47,9 +47,6 @@ def load_runner_config(*, config: Path | str | None = None, sandbox: Path | str 
     """The configuration as the commands take it (command-line values override)."""
     if listen is not None:
         parse_listen(listen)  # a clear message now rather than at bind time
-    if poll_interval is not None and poll_interval <= 0:
-        raise ConfigError(f"--poll-interval must be a positive number of seconds, "
-                          f"got {poll_interval:g}")
     overrides: dict[str, Any] = {"runner.listen": listen, "runner.state_url": state,
                                  "runner.poll_interval": poll_interval}
     return load_config(config, sandbox_json=sandbox,

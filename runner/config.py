@@ -1,9 +1,10 @@
 """The runner's settings: declared once here, read from ``runner.toml``, env and the CLI.
 
-:data:`SETTINGS` is the single declaration (name, type, default, description, environment
-variable, secret or not); the configuration reference is generated from it, and the loader
-checks ``runner.toml`` against it: an unknown key or a value of the wrong type is a
-:class:`~runner.errors.ConfigError` naming the key and the file.
+:data:`runner.settings.SETTINGS` is the single declaration (name, type, default, bounds,
+description, environment variable, secret or not); the configuration reference is generated
+from it, and the loader checks ``runner.toml``, the environment and the command line against
+it alike: an unknown key, a value of the wrong type or out of its declared range is a
+:class:`~runner.errors.ConfigError` naming the key, the value and the source.
 
 ``runner.toml``::
 
@@ -51,263 +52,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.connections import PRODUCTION_LOGIN
 from runner.connectors.salesforce import SalesforceSettings
 from runner.connectors.stripe import StripeSettings
 from runner.errors import ConfigError
 from runner.secrets import SECRET_FIELDS, SecretStore, env_var, keyring_username
+from runner.settings import (
+    CONNECTION_SETTINGS,
+    SECTIONS,
+    SETTINGS,
+    SETTINGS_BY_NAME,
+    Range,
+    Setting,
+    check_value,
+    describe_settings,
+    from_text,
+    setting,
+)
+
+# The declaration lives in runner.settings; these names are part of this module's interface.
+__all__ = ["DEFAULT_CONNECTION", "SETTINGS", "AlertSettings", "Range", "RunnerConfig",
+           "Setting", "describe_settings", "load_config", "read_sandbox_json", "setting"]
 
 DEFAULT_CONNECTION = "default"
 _CONNECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One setting. ``type`` is str, int, float, bool or list (of strings)."""
-
-    name: str  # dotted: "runner.listen", "connections.stripe.<name>.api_key"
-    type: type
-    default: Any
-    description: str
-    env: str | None = None  # "{NAME}" stands for the connection name
-    secret: bool = False
-    choices: tuple[str, ...] | None = None
-
-    @property
-    def section(self) -> str:
-        return self.name.rsplit(".", 1)[0]
-
-    @property
-    def key(self) -> str:
-        return self.name.rsplit(".", 1)[1]
-
-
-def _stripe(key: str, type_: type, default: Any, description: str, *, secret: bool = False,
-            choices: tuple[str, ...] | None = None) -> Setting:
-    return Setting(f"connections.stripe.<name>.{key}", type_, default, description,
-                   f"FIELDBRIDGE_STRIPE_{{NAME}}_{key.upper()}", secret, choices)
-
-
-def _salesforce(key: str, type_: type, default: Any, description: str, *,
-                secret: bool = False, choices: tuple[str, ...] | None = None) -> Setting:
-    return Setting(f"connections.salesforce.<name>.{key}", type_, default, description,
-                   f"FIELDBRIDGE_SALESFORCE_{{NAME}}_{key.upper()}", secret, choices)
-
-
-SETTINGS: tuple[Setting, ...] = (
-    # -- [runner] ---------------------------------------------------------------------------
-    Setting("runner.listen", str, "127.0.0.1:8787",
-            "HOST:PORT of the HTTP server (POST /webhooks/stripe, GET /healthz, GET /metrics).",
-            "FIELDBRIDGE_LISTEN"),
-    Setting("runner.state_url", str, None,
-            "SQLAlchemy URL of the state database; default: a SQLite file in the user data "
-            "directory. May hold a database password, so it is treated as a secret.",
-            "FIELDBRIDGE_STATE_URL", secret=True),
-    Setting("runner.poll_interval", float, 30.0,
-            "Seconds between Salesforce polls (SystemModstamp watermarks).",
-            "FIELDBRIDGE_POLL_INTERVAL"),
-    Setting("runner.catchup_interval", float, 300.0,
-            "Seconds between catch-ups of missed webhooks through GET /v1/events.",
-            "FIELDBRIDGE_CATCHUP_INTERVAL"),
-    Setting("runner.batch_size", int, 200,
-            "Records per Salesforce write (sObject Collections take at most 200).",
-            "FIELDBRIDGE_BATCH_SIZE"),
-    Setting("runner.linger", float, 0.1,
-            "Seconds the worker waits after a Salesforce write that did not fill "
-            "runner.batch_size, so the next batch gathers what arrives meanwhile: fewer API "
-            "calls per record under load, at most this much added latency (0 to 5; 0: off).",
-            "FIELDBRIDGE_LINGER"),
-    Setting("runner.worker_id", str, None,
-            "This process's name when several share a PostgreSQL inbox; default host:pid.",
-            "FIELDBRIDGE_WORKER_ID"),
-    Setting("runner.require_signature", bool, False,
-            "Refuse bundles that are not signed by runner.public_key.",
-            "FIELDBRIDGE_REQUIRE_SIGNATURE"),
-    Setting("runner.public_key", str, None,
-            "Path of the public key that bundle signatures are checked against.",
-            "FIELDBRIDGE_PUBLIC_KEY"),
-    Setting("runner.log_format", str, "json", "Log output: JSON lines or readable text.",
-            "FIELDBRIDGE_LOG_FORMAT", choices=("json", "text")),
-    Setting("runner.log_level", str, "INFO", "Least severe log level written.",
-            "FIELDBRIDGE_LOG_LEVEL", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
-    # -- [runner.alerts] --------------------------------------------------------------------
-    Setting("runner.alerts.webhook_url", str, None,
-            "Slack-compatible webhook that alerts are POSTed to (its URL embeds a token).",
-            "FIELDBRIDGE_ALERT_WEBHOOK_URL", secret=True),
-    Setting("runner.alerts.smtp_host", str, None, "SMTP server for alert mail.",
-            "FIELDBRIDGE_SMTP_HOST"),
-    Setting("runner.alerts.smtp_port", int, 587, "SMTP port.", "FIELDBRIDGE_SMTP_PORT"),
-    Setting("runner.alerts.smtp_starttls", bool, True, "Use STARTTLS on the SMTP connection.",
-            "FIELDBRIDGE_SMTP_STARTTLS"),
-    Setting("runner.alerts.smtp_username", str, None, "SMTP login.",
-            "FIELDBRIDGE_SMTP_USERNAME"),
-    Setting("runner.alerts.smtp_password", str, None, "SMTP password.",
-            "FIELDBRIDGE_SMTP_PASSWORD", secret=True),
-    Setting("runner.alerts.smtp_from", str, None, "Sender address of alert mail.",
-            "FIELDBRIDGE_SMTP_FROM"),
-    Setting("runner.alerts.smtp_to", list, [], "Recipients of alert mail.",
-            "FIELDBRIDGE_SMTP_TO"),
-    Setting("runner.alerts.dlq_alert_threshold", int, 10,
-            "Alert when this many records wait in the dead-letter queue.",
-            "FIELDBRIDGE_DLQ_ALERT_THRESHOLD"),
-    Setting("runner.alerts.api_budget_alert_percent", float, 10.0,
-            "Alert when Salesforce's remaining daily API budget falls under this percent.",
-            "FIELDBRIDGE_API_BUDGET_ALERT_PERCENT"),
-    # -- [runner.anomalies] -----------------------------------------------------------------
-    Setting("runner.anomalies.enabled", bool, True,
-            "Watch payment events (charges, refunds, disputes, early fraud warnings) for "
-            "amount outliers, decline and refund spikes and duplicate charges.",
-            "FIELDBRIDGE_ANOMALIES_ENABLED"),
-    Setting("runner.anomalies.cases", bool, True,
-            "Open a Salesforce Case for each anomaly flag (through the anomaly-to-case flow of "
-            "the bundle, or of the shipped anomaly-cases template); off: alerts only.",
-            "FIELDBRIDGE_ANOMALIES_CASES"),
-    # -- [runner.monitors] ------------------------------------------------------------------
-    Setting("runner.monitors.interval", float, 60.0,
-            "Seconds between monitor checks (drift schedule, volume, null rates, cursor, "
-            "writing anomaly Cases).", "FIELDBRIDGE_MONITORS_INTERVAL"),
-    Setting("runner.monitors.drift_check_minutes", float, 15.0,
-            "Minutes between re-checks of the org's describe against what the flows write and, "
-            "for Salesforce-triggered flows, the fields they read and write back; a flow whose "
-            "fields drifted is paused (the others keep running). 0: no re-check.",
-            "FIELDBRIDGE_DRIFT_CHECK_MINUTES"),
-    Setting("runner.monitors.expected_min_per_hour", list, [],
-            "Minimum records per hour per flow, as a table {\"charge-to-payment\" = 1} or "
-            "\"flow=N\" strings; alert when a flow falls below (silent flows). Unlisted "
-            "flows are not watched.", "FIELDBRIDGE_EXPECTED_MIN_PER_HOUR"),
-    Setting("runner.monitors.null_rate_window", int, 200,
-            "Recent records per flow and field whose null rate is compared with the baseline.",
-            "FIELDBRIDGE_NULL_RATE_WINDOW"),
-    Setting("runner.monitors.null_rate_baseline", int, 2000,
-            "Records before the window that form a field's baseline null rate.",
-            "FIELDBRIDGE_NULL_RATE_BASELINE"),
-    Setting("runner.monitors.null_rate_increase", float, 0.5,
-            "Alert when a field's null rate rises by at least this fraction (0.5: from 2% to "
-            "52%).", "FIELDBRIDGE_NULL_RATE_INCREASE"),
-    Setting("runner.monitors.cursor_warn_days", float, 20.0,
-            "Alert when the last processed Stripe event is this many days old (the events API "
-            "keeps 30 days).", "FIELDBRIDGE_CURSOR_WARN_DAYS"),
-    # -- [connections.stripe.<name>] ----------------------------------------------------------
-    _stripe("api_key", str, None, "Secret or restricted API key (sk_... / rk_...).",
-            secret=True),
-    _stripe("webhook_secret", list, [],
-            "Webhook signing secrets (whsec_...); several during a rotation.", secret=True),
-    _stripe("api_base", str, None,
-            "API address instead of https://api.stripe.com (the local sandbox)."),
-    _stripe("account", str, None, "A label for people, e.g. 'EU live'."),
-    _stripe("flavor", str, "stripe",
-            "'localstripe' for the local sandbox's older API behaviour.",
-            choices=("stripe", "localstripe")),
-    _stripe("timeout", float, 30.0, "Seconds before a Stripe request is abandoned."),
-    # -- [connections.salesforce.<name>] ------------------------------------------------------
-    _salesforce("login_url", str, PRODUCTION_LOGIN,
-                "OAuth login address (My Domain, test.salesforce.com, or the emulator)."),
-    _salesforce("auth", str, "jwt", "How to log in.", choices=("jwt", "password", "session")),
-    _salesforce("username", str, None, "The integration user's username."),
-    _salesforce("consumer_key", str, None, "The connected app's consumer key."),
-    _salesforce("private_key_file", str, None,
-                "PEM file of the key whose certificate the connected app holds (JWT)."),
-    _salesforce("ca_file", str, None,
-                "CA bundle to verify the org's TLS certificate with (the emulator's); "
-                "default: the system store."),
-    _salesforce("api_version", str, "62.0", "REST API version, as a string: \"62.0\"."),
-    _salesforce("instance_url", str, None,
-                "The org's address; only needed with auth = 'session'."),
-    _salesforce("audience", str, None, "JWT audience; default: the login URL."),
-    _salesforce("timeout", float, 30.0, "Seconds before a Salesforce request is abandoned."),
-    _salesforce("password", str, None, "The integration user's password (password auth).",
-                secret=True),
-    _salesforce("security_token", str, None, "Appended to the password (password auth).",
-                secret=True),
-    _salesforce("client_secret", str, None, "The connected app's consumer secret.",
-                secret=True),
-    _salesforce("private_key", str, None, "PEM text of the JWT key, instead of a file.",
-                secret=True),
-    _salesforce("access_token", str, None, "An existing session id (auth = 'session').",
-                secret=True),
-    # -- [flows] ------------------------------------------------------------------------------
-    Setting("flows.include", list, [], "Flows to run; empty: every flow of the bundle.",
-            "FIELDBRIDGE_FLOWS_INCLUDE"),
-    Setting("flows.exclude", list, [], "Flows not to run.", "FIELDBRIDGE_FLOWS_EXCLUDE"),
-)
-
-_BY_NAME = {s.name: s for s in SETTINGS}
-_SECTIONS = {s.section for s in SETTINGS if "<name>" not in s.name}
-_CONNECTION_SETTINGS = {
-    system: {s.key: s for s in SETTINGS if s.name.startswith(f"connections.{system}.<name>.")}
-    for system in ("stripe", "salesforce")
-}
-assert all(set(SECRET_FIELDS[sys_]) == {k for k, s in fields.items() if s.secret}
-           for sys_, fields in _CONNECTION_SETTINGS.items())
-
-
-def setting(name: str) -> Setting:
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise ConfigError(f"unknown setting {name!r}") from None
-
-
-# -- values -----------------------------------------------------------------------------------
-def _type_name(t: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-            list: "a list of strings"}[t]
-
-
-def _check_value(s: Setting, value: Any, where: str) -> Any:
-    """A value from TOML or JSON, checked against the declaration."""
-    ok: bool
-    if s.type is bool:
-        ok = isinstance(value, bool)
-    elif s.type is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif s.type is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif s.type is list:
-        if isinstance(value, str):  # one value where several are allowed
-            value = [value]
-        elif isinstance(value, dict) and all(
-                isinstance(v, str | int | float) and not isinstance(v, bool)
-                for v in value.values()):
-            value = [f"{k}={v}" for k, v in value.items()]  # a table {"a" = 1} as "a=1"
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-    else:
-        ok = isinstance(value, str)
-    if not ok:
-        shown = "" if s.secret else f" {value!r}"  # never echo a secret
-        raise ConfigError(f"{where}: {s.key} must be {_type_name(s.type)}, "
-                          f"not {type(value).__name__}{shown}")
-    return _check_choice(s, value, where)
-
-
-def _check_choice(s: Setting, value: Any, where: str) -> Any:
-    if s.choices is not None and value is not None:
-        if s.name == "runner.log_level":
-            value = str(value).upper()
-        if value not in s.choices:
-            raise ConfigError(f"{where}: {s.key} must be one of {', '.join(s.choices)}, "
-                              f"not {value!r}")
-    return value
-
-
-def _from_text(s: Setting, text: str, where: str) -> Any:
-    """A value from an environment variable or the command line."""
-    if s.type is str:
-        return _check_choice(s, text, where)
-    if s.type is list:
-        return [part.strip() for part in text.split(",") if part.strip()]
-    if s.type is bool:
-        lowered = text.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{where}: expected true or false, not {text!r}")
-    try:
-        return s.type(text.strip())
-    except ValueError:
-        raise ConfigError(f"{where}: expected {_type_name(s.type)}, not {text!r}") from None
 
 
 # -- the loaded configuration -----------------------------------------------------------------
@@ -378,7 +145,7 @@ class RunnerConfig:
         if name not in found and name != DEFAULT_CONNECTION:
             known = ", ".join(sorted(found)) or "none"
             raise ConfigError(f"no {label} connection named {name!r} (configured: {known})")
-        values = {k: s.default for k, s in _CONNECTION_SETTINGS[system].items()
+        values = {k: s.default for k, s in CONNECTION_SETTINGS[system].items()
                   if not s.secret}
         values.update(found.get(name, {}))
         return name, values
@@ -458,9 +225,9 @@ def _walk_file(data: dict, path: Path) -> tuple[dict[str, Any], dict]:
                 if not isinstance(value, dict):
                     raise ConfigError(f"{path}: 'connections' must be a table")
                 connections.update(value)
-            elif name in _BY_NAME:
-                flat[name] = _check_value(_BY_NAME[name], value, f"{path}: [{prefix}]")
-            elif name in _SECTIONS:
+            elif name in SETTINGS_BY_NAME:
+                flat[name] = check_value(SETTINGS_BY_NAME[name], value, f"{path}: [{prefix}]")
+            elif name in SECTIONS:
                 if not isinstance(value, dict):
                     raise ConfigError(f"{path}: {name!r} must be a table [{name}]")
                 visit(value, name)
@@ -475,7 +242,7 @@ def _file_connections(raw: dict, path: Path) -> tuple[dict, dict]:
     out: dict[str, dict[str, dict[str, Any]]] = {}
     secrets: dict[tuple[str, str, str], str] = {}
     for system, tables in raw.items():
-        if system not in _CONNECTION_SETTINGS:
+        if system not in CONNECTION_SETTINGS:
             raise ConfigError(f"{path}: unknown key 'connections.{system}' (stripe or "
                               "salesforce)")
         if not isinstance(tables, dict):
@@ -488,11 +255,11 @@ def _file_connections(raw: dict, path: Path) -> tuple[dict, dict]:
             if not isinstance(values, dict):
                 raise ConfigError(f"{path}: connections.{system}.{name} must be a table")
             for key, value in values.items():
-                s = _CONNECTION_SETTINGS[system].get(key)
+                s = CONNECTION_SETTINGS[system].get(key)
                 where = f"{path}: [connections.{system}.{name}]"
                 if s is None:
                     raise ConfigError(f"{path}: unknown key 'connections.{system}.{name}.{key}'")
-                checked = _check_value(s, value, where)
+                checked = check_value(s, value, where)
                 if s.secret:
                     secrets[(system, name, key)] = (",".join(checked)
                                                     if isinstance(checked, list) else checked)
@@ -505,7 +272,7 @@ def _file_connections(raw: dict, path: Path) -> tuple[dict, dict]:
 def _env_connections(env: Mapping[str, str]) -> set[tuple[str, str]]:
     """Connections named only by environment variables (``..._<NAME>_API_KEY``)."""
     found = set()
-    for system, fields in _CONNECTION_SETTINGS.items():
+    for system, fields in CONNECTION_SETTINGS.items():
         prefix = f"FIELDBRIDGE_{system.upper()}_"
         for var in env:
             if not var.startswith(prefix):
@@ -604,12 +371,12 @@ def load_config(
         if s.name in flat:
             value, source = flat[s.name], f"config file {file_path}"
         if s.env and env.get(s.env):
-            value, source = _from_text(s, env[s.env], f"environment {s.env}"), \
+            value, source = from_text(s, env[s.env], f"environment {s.env}"), \
                 f"environment {s.env}"
         if overrides and s.name in overrides and overrides[s.name] is not None:
             given = overrides[s.name]
-            value = _from_text(s, given, f"command line {s.name}") if isinstance(given, str) \
-                else _check_value(s, given, "command line")
+            value = from_text(s, given, "command line") if isinstance(given, str) \
+                else check_value(s, given, "command line")
             source = "command line"
         values[s.name], sources[s.name] = value, source
     unknown = set(overrides or {}) - set(values)
@@ -631,12 +398,13 @@ def load_config(
             cli_secrets.setdefault(key, value)
     for system, tables in connections.items():
         for name, conn in tables.items():
-            for key, s in _CONNECTION_SETTINGS[system].items():
+            for key, s in CONNECTION_SETTINGS[system].items():
                 if s.secret:
                     continue
                 var = env_var(system, name, key)
                 if env.get(var):
-                    conn[key] = _from_text(s, env[var], f"environment {var}")
+                    conn[key] = from_text(s, env[var], f"environment {var}",
+                                          f"connections.{system}.{name}.{key}")
                     sources[f"connections.{system}.{name}.{key}"] = f"environment {var}"
                 elif key in conn:
                     sources[f"connections.{system}.{name}.{key}"] = f"config file {file_path}"
@@ -653,10 +421,3 @@ def load_config(
                         use_keyring=use_keyring, config_values=file_secrets)
     return RunnerConfig(values=values, sources=sources, connections=connections,
                         secrets=store, path=file_path, sandbox=sandbox)
-
-
-def describe_settings() -> list[dict[str, Any]]:
-    """The declaration as plain data, for generated documentation and ``--help`` text."""
-    return [{"name": s.name, "type": s.type.__name__, "default": s.default,
-             "description": s.description, "env": s.env, "secret": s.secret,
-             "choices": list(s.choices) if s.choices else None} for s in SETTINGS]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.errors import ConfigError
 from runner.secrets import configure_logging
+from runner.settings import cli_type, setting
 
 if TYPE_CHECKING:
     from runner.config import RunnerConfig
@@ -37,18 +38,11 @@ def add_connection_arguments(parser: argparse.ArgumentParser, *, listen: bool = 
         parser.add_argument("--listen", metavar="HOST:PORT",
                             help="where to serve webhooks, /healthz and /metrics "
                             "(default 127.0.0.1:8787)")
-        parser.add_argument("--poll-interval", type=_seconds, metavar="SECONDS",
-                            help="seconds between Salesforce polls (default 30)")
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
+        # Parsed and bounded by the declaration, exactly as runner.toml and the environment.
+        poll = setting("runner.poll_interval")
+        parser.add_argument("--poll-interval", type=cli_type(poll.name), metavar="SECONDS",
+                            help=f"seconds between Salesforce polls (default {poll.default:g}, "
+                            f"{poll.bounds.describe() if poll.bounds else ''})")
 
 
 def config_from_args(args: argparse.Namespace) -> RunnerConfig:

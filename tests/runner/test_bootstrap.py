@@ -55,5 +55,6 @@ def test_a_bundle_path_that_is_not_a_bundle_file(tmp_path, path, message) -> Non
 def test_command_line_values_are_checked_first() -> None:
     with pytest.raises(ConfigError, match="--listen must be HOST:PORT"):
         load_runner_config(listen="8787")
-    with pytest.raises(ConfigError, match="--poll-interval"):
+    # The same declared bounds as the file and the environment (no second check here).
+    with pytest.raises(ConfigError, match="poll_interval must be from 1 to 86400 seconds, not 0"):
         load_runner_config(poll_interval=0)

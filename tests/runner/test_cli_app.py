@@ -373,12 +373,11 @@ def test_a_stop_cuts_the_linger_short(setup) -> None:
 
 
 @pytest.mark.parametrize("value", [-0.1, 5.5])
-def test_linger_outside_its_range_is_refused(setup, value: float) -> None:
-    loaded, _config, store = setup
-    config = load_config(None, env={}, use_keyring=False,
-                         overrides={"runner.listen": "127.0.0.1:0", "runner.linger": value})
-    with pytest.raises(ConfigError, match="runner.linger must be from 0 to 5 seconds"):
-        Runner(loaded, config, store, salesforce=FakeSalesforce(), stripe=FakeStripe())
+def test_linger_outside_its_range_is_refused(value: float) -> None:
+    # Refused when the configuration is loaded (the declared bounds), before any Runner.
+    with pytest.raises(ConfigError, match="linger must be from 0 to 5 seconds"):
+        load_config(None, env={}, use_keyring=False,
+                    overrides={"runner.listen": "127.0.0.1:0", "runner.linger": value})
 
 
 def test_the_runner_builds_its_processor_without_linger(two_flows) -> None:
