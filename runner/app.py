@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from runner.config import RunnerConfig
     from runner.connectors.salesforce import SalesforceConnector
     from runner.connectors.stripe import StripeConnector
-    from runner.contract import DriftFinding
+    from runner.contract import Describer, DriftFinding
     from runner.pipeline.bundle_runtime import LoadedBundle
     from runner.state.store import StateStore
 
@@ -145,9 +145,11 @@ class Runner:
         self._paused: frozenset[str] = frozenset()
 
     # -- start-up ---------------------------------------------------------------------
-    def check(self) -> None:
+    def check(self, describer: Describer | None = None) -> None:
         """The bundle's contract against the live org (the check the drift monitor makes
         while running, :func:`runner.contract.check_org`); DriftError with the report.
+        ``describer`` (default: the Salesforce connector) is what answers the describes:
+        ``run`` passes one that retries transient failures (runner.startup_retry).
 
         Flows paused for drift by an earlier run stay paused and are left out of the check
         (the drift monitor re-checks them and resumes them once the org is fixed): one
@@ -156,7 +158,7 @@ class Runner:
             if self._finance_option is not False else set()
         if paused:
             log.warning("flows paused by contract drift stay paused: %s", ", ".join(sorted(paused)))
-        findings = check_org(self.bundle.without(paused), self.salesforce)
+        findings = check_org(self.bundle.without(paused), describer or self.salesforce)
         if findings:
             raise DriftError([f.reason for f in findings], findings)
 
@@ -175,7 +177,8 @@ class Runner:
             self.store, self.webhook_secrets, host=self.host, port=self.port,
             metrics=self.metrics,
             health=lambda: store_health(self.store, salesforce_api=self.salesforce.api_usage(),
-                                        worker=self.worker),
+                                        worker=self.worker,
+                                        stall_after=self.config.get("runner.stall_after")),
             on_event=lambda _event: self._wake.set(),
             event_types=self.bundle.event_types,
             on_scrape=self._refresh_gauges,

@@ -77,6 +77,7 @@ def run_command(args: argparse.Namespace) -> int:
         open_store,
     )
     from runner.metrics import Metrics
+    from runner.startup_retry import StartupRetry
 
     config = config_from_args(args)
     redactor = configure_logging(config.log_format,
@@ -92,12 +93,14 @@ def run_command(args: argparse.Namespace) -> int:
             raise ConfigError("no Stripe webhook signing secret: set "
                               "FIELDBRIDGE_STRIPE_DEFAULT_WEBHOOK_SECRET or put "
                               "webhook_secret in the secrets file")
-        salesforce = connect_salesforce(config)
+        # A 503 or a timeout while starting is retried for runner.startup_wait seconds.
+        retry = StartupRetry(config.get("runner.startup_wait"))
+        salesforce = retry("Salesforce login", lambda: connect_salesforce(config))
         redactor.add(*salesforce.settings.secret_values())
         runner = Runner(loaded, config, store, salesforce=salesforce, stripe=stripe,
                         metrics=Metrics(), alerter=build_alerter(config),
                         register_webhook=sandbox)
-        runner.check()
+        runner.check(retry.describer(salesforce))
         return runner.run_forever()
     finally:
         store.close()
