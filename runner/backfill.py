@@ -2,9 +2,10 @@
 
 Webhooks and catch-up see what happens from now on (Stripe keeps 30 days of events); what
 existed before comes in with a backfill. The flow's source objects are listed with the
-Stripe list API (``created >= since``), mapped by the same compiled plan the runner uses
-(each object wrapped as the event the flow is triggered by), and upserted by the flow's
-external id through Bulk API 2.0 in chunks.
+Stripe list API (``created >= since``) and written in chunks by the runner's one write path,
+:class:`runner.pipeline.writer.SalesforceWriter` (each object wrapped as the event the flow
+is triggered by): the same plan, lookups, dedup and key as the runner, with Bulk API 2.0 as
+the transport (:mod:`runner.pipeline.bulk`) instead of collections calls.
 
 Resumable: after each chunk is written, the id of its last object is stored in the cursor
 ``backfill.<flow>.<since>``; a new run with the same flow and date lists from there
@@ -15,7 +16,6 @@ over (``restart``) only when asked.
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from collections.abc import Callable
@@ -24,12 +24,12 @@ from datetime import UTC, date, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from mappings.document.model import Action
-from mappings.engine.result import json_safe
 from mappings.schema.model import System
-from runner.classify import Failure
-from runner.connectors.errors import ConnectorError
-from runner.errors import ConfigError, FatalSyncError
-from runner.pipeline.lookups import STRIPE_ID, LookupResolver, lookup_values
+from runner.errors import ConfigError
+from runner.pipeline.bulk import BulkUpserts
+from runner.pipeline.outcomes import TaskOutcome
+from runner.pipeline.settle import StoreLedger
+from runner.pipeline.writer import SalesforceWriter, WriteItem
 
 if TYPE_CHECKING:
     from runner.connectors.salesforce import SalesforceConnector
@@ -38,11 +38,8 @@ if TYPE_CHECKING:
     from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle
     from runner.state.store import StateStore
 
-log = logging.getLogger(__name__)
-
 CHUNK_SIZE = 2000
-DONE = "done"
-RETRIES = 3
+DONE = "done"  # the cursor of a finished backfill (a cursor value, not a row status)
 
 
 def parse_since(text: str) -> int:
@@ -76,6 +73,7 @@ class BackfillReport:
     written: int = 0
     skipped: int = 0
     dead_lettered: int = 0
+    review: int = 0  # held for a person: several records matched on the flow's dedup_on
     chunks: int = 0
     resumed_after: str | None = None
     already_done: bool = False
@@ -84,7 +82,8 @@ class BackfillReport:
     def to_dict(self) -> dict[str, Any]:
         return {"flow": self.flow, "since": self.since, "listed": self.listed,
                 "written": self.written, "skipped": self.skipped,
-                "dead_lettered": self.dead_lettered, "chunks": self.chunks,
+                "dead_lettered": self.dead_lettered, "review": self.review,
+                "chunks": self.chunks,
                 "resumed_after": self.resumed_after, "already_done": self.already_done,
                 "errors": self.errors[:20]}
 
@@ -152,6 +151,7 @@ def backfill_flow(
         after = None
     report.resumed_after = after
     event_type = compiled.flow.trigger.stripe_events[0]
+
     objects = stripe.list_objects(compiled.flow.source.object, created_gte=since,
                                   starting_after=after)
     chunk: list[dict[str, Any]] = []
@@ -161,7 +161,8 @@ def backfill_flow(
         created = int(obj.get("created") or since)
         chunk.append(obj)
         if len(chunk) >= chunk_size:
-            _write_chunk(compiled, chunk, event_type, store, salesforce, metrics, report)
+            _write_chunk(compiled, chunk, event_type, store,
+                         _writer(loaded, store, salesforce, metrics), metrics, report)
             store.cursor_set(name, str(chunk[-1]["id"]))
             chunk = []
             if should_stop is not None and should_stop():
@@ -169,7 +170,8 @@ def backfill_flow(
         if progress is not None:
             progress.update(report, created)
     if chunk:
-        _write_chunk(compiled, chunk, event_type, store, salesforce, metrics, report)
+        _write_chunk(compiled, chunk, event_type, store,
+                         _writer(loaded, store, salesforce, metrics), metrics, report)
     store.cursor_set(name, DONE)
     if progress is not None:
         progress.update(report, created, final=True)
@@ -195,97 +197,37 @@ def as_event(obj: dict[str, Any], event_type: str) -> dict[str, Any]:
             "livemode": bool(obj.get("livemode", False))}
 
 
+def _writer(loaded: LoadedBundle, store: StateStore, salesforce: SalesforceConnector,
+            metrics: Metrics | None) -> SalesforceWriter:
+    """The one write path over Bulk API 2.0, its state straight in the store. One per chunk:
+    its lookup cache lives for a chunk, as a batch's does in the runner."""
+    return SalesforceWriter(salesforce, StoreLedger(store, loaded.polled_objects),
+                            metrics=metrics, transport=BulkUpserts(salesforce, metrics=metrics))
+
+
 def _write_chunk(compiled: CompiledFlow, objects: list[dict[str, Any]], event_type: str,
-                 store: StateStore, salesforce: SalesforceConnector, metrics: Metrics | None,
+                 store: StateStore, writer: SalesforceWriter, metrics: Metrics | None,
                  report: BackfillReport) -> None:
+    """One chunk through the one write path (its Bulk 2.0 transport): the writer maps,
+    looks up, dedups and upserts; a record it could not write now is dead-lettered, since a
+    backfill has no later attempt of its own."""
     flow = compiled.flow
-    resolver = LookupResolver(store, salesforce, metrics=metrics)
-    if flow.lookups:
-        wanted: list[tuple[str, str, str]] = []
-        for obj in objects:
-            wanted += lookup_values(flow, obj)
-        resolver.prefetch(wanted)
-    events: list[dict[str, Any]] = []
-    records: list[dict[str, Any]] = []
-    sources: list[str | None] = []
-    for obj in objects:
-        event = as_event(obj, event_type)
-        result = compiled.plan.apply(event, resolver)
-        if result.skipped:
-            report.skipped += 1
-            continue
-        record = json_safe(result.record)
-        if not result.ok:
-            errors = result.errors
-            _dead_letter(store, flow.name, event, result.source_id, record,
-                         "; ".join(str(i) for i in errors), errors[0].code, report)
-            continue
-        events.append(event)
-        records.append({k: v for k, v in record.items() if k != "Id"})
-        sources.append(result.source_id)
-    if not records:
-        report.chunks += 1
-        return
-    obj_name, ext = flow.target.object, str(flow.operation.external_id)
-    outcomes = _bulk_upsert(salesforce, obj_name, ext, records, metrics)
-    for event, record, source_id, outcome in zip(events, records, sources, outcomes,
-                                                 strict=True):
-        if outcome.success:
+    items = [WriteItem(data=event, payload=event)
+             for event in (as_event(obj, event_type) for obj in objects)]
+    writer.write(flow, compiled.plan, items)
+    for item in items:
+        if item.outcome is TaskOutcome.WRITTEN:
             report.written += 1
-            key = record.get(ext)
-            stripe_id = key if isinstance(key, str) and STRIPE_ID.match(key) else source_id
-            if stripe_id and outcome.id:
-                store.xref_put(obj_name, stripe_id, outcome.id, flow.name)
             if metrics is not None:
-                metrics.processed(flow.name, "written")
-            continue
-        if outcome.failure is Failure.FATAL:
-            raise FatalSyncError(f"backfill of {flow.name!r}: Salesforce refused {obj_name} "
-                                 f"for {source_id}: {outcome.message}")
-        _dead_letter(store, flow.name, event, source_id, record, outcome.message,
-                     outcome.error_code, report)
+                metrics.processed(flow.name, TaskOutcome.WRITTEN.metric)
+        elif item.outcome is TaskOutcome.SKIPPED:
+            report.skipped += 1
+        elif item.outcome is TaskOutcome.REVIEW:
+            report.review += 1
+        else:  # dead-lettered, or retriable and still failing after the transport's retries
+            _dead_letter(store, flow.name, item.payload, item.source_id, item.record,
+                         item.error or "not written", item.error_code, report)
     report.chunks += 1
-
-
-def _bulk_upsert(salesforce: SalesforceConnector, obj: str, ext: str,
-                 records: list[dict[str, Any]], metrics: Metrics | None) -> list[Any]:
-    """Bulk upsert with a few retries for transient failures of the whole job, and of the
-    rows the job left unprocessed."""
-    delay = 1.0
-    for attempt in range(1, RETRIES + 1):
-        try:
-            if metrics is not None:
-                metrics.api_call("bulk")
-            outcomes = salesforce.bulk_upsert(obj, ext, records)
-        except ConnectorError as exc:
-            if exc.failure is not Failure.RETRIABLE or attempt == RETRIES:
-                if exc.failure is Failure.FATAL:
-                    raise FatalSyncError(f"backfill: {exc}") from exc
-                raise
-            log.warning("bulk upsert of %s failed (%s); retrying in %.0f s", obj, exc, delay)
-            time.sleep(delay)
-            delay *= 2
-            continue
-        retry = [i for i, o in enumerate(outcomes) if o.failure is Failure.RETRIABLE]
-        if not retry or attempt == RETRIES:
-            return outcomes
-        time.sleep(delay)
-        delay *= 2
-        again = _bulk_upsert_once(salesforce, obj, ext, [records[i] for i in retry])
-        for i, outcome in zip(retry, again, strict=True):
-            outcomes[i] = outcome
-        return outcomes
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _bulk_upsert_once(salesforce: SalesforceConnector, obj: str, ext: str,
-                      records: list[dict[str, Any]]) -> list[Any]:
-    try:
-        return salesforce.bulk_upsert(obj, ext, records)
-    except ConnectorError as exc:
-        if exc.failure is Failure.FATAL:
-            raise FatalSyncError(f"backfill: {exc}") from exc
-        raise
 
 
 def _dead_letter(store: StateStore, flow: str, event: dict[str, Any], source_id: str | None,

@@ -70,6 +70,9 @@ def backfill_command(args: argparse.Namespace) -> int:
         print(f"backfill of {args.flow} since {args.since}{resumed}: {report.listed} listed, "
               f"{report.written} written, {report.skipped} skipped, {report.dead_lettered} "
               f"dead-lettered ({report.chunks} bulk job(s))")
+        if report.review:
+            print(f"{report.review} held for review (several records matched): "
+                  "'fieldbridge-runner review list'")
         if report.dead_lettered:
             print("inspect them with 'fieldbridge-runner dlq list'")
     return 0

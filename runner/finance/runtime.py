@@ -30,15 +30,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mappings.engine.result import json_safe
 from runner.alerts import Alert
-from runner.classify import Failure
-from runner.connectors.errors import ConnectorError
 from runner.contract import DriftFinding, check_org, flows_to_pause
-from runner.errors import ConfigError
+from runner.errors import ConfigError, FatalSyncError
 from runner.finance.anomaly import AnomalyDetector, Flag, observation_from_event
 from runner.finance.anomaly_cases import EVENT_TYPE, case_key, flag_alert, flag_event
 from runner.finance.monitors import (
@@ -49,7 +47,9 @@ from runner.finance.monitors import (
     to_alert,
 )
 from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle
-from runner.pipeline.lookups import LookupResolver, lookup_values
+from runner.pipeline.outcomes import TaskOutcome
+from runner.pipeline.settle import StoreLedger
+from runner.pipeline.writer import SalesforceWriter, WriteItem
 
 if TYPE_CHECKING:
     from runner.alerts import Alerter
@@ -69,6 +69,16 @@ MAX_CASE_ATTEMPTS = 5  # a Case that fails this often is given up (the alert wen
 SEEN_EVENTS = 20_000  # event ids remembered so an event read by two flows counts once
 CRITICAL_CURSOR_DAYS = 27.0
 RECOMPUTED = ("volume", "cursor")
+
+
+class CaseState(StrEnum):
+    """Where a flag's Case stands in the persisted finance state (``off``: Cases disabled)."""
+
+    PENDING = "pending"
+    WRITTEN = "written"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    OFF = "off"
 
 
 @dataclass
@@ -206,10 +216,10 @@ class FinanceMonitor:
     def observe(self, processed: ProcessedRecord) -> None:
         """Feed one processed record: payment events to the anomaly detector (once per
         event), written records to the volume and null-rate monitors."""
-        if processed.outcome == "retry":
+        if processed.outcome == TaskOutcome.RETRY:
             return  # it comes again; count it then
         with self._lock:
-            if processed.outcome == "written":
+            if processed.outcome == TaskOutcome.WRITTEN:
                 now = self.clock()
                 self.volume.record(processed.flow, now=now)
                 if processed.record is not None:
@@ -331,7 +341,8 @@ class FinanceMonitor:
                 continue
             known.add(case_key(flag))
             self._flags.append({"key": case_key(flag), "flag": flag.to_dict(),
-                                "case": "pending" if self.settings.cases else "off",
+                                "case": CaseState.PENDING if self.settings.cases
+                                else CaseState.OFF,
                                 "attempts": 0, "sf_id": None, "error": None})
         del self._flags[:-MAX_FLAGS_KEPT]
 
@@ -348,54 +359,41 @@ class FinanceMonitor:
         return self._case_flow
 
     def _write_cases(self, report: TickReport) -> None:
+        """The pending flags' Cases through the one write path (lookups, key and body as the
+        runner writes any record); a Case is given up when :func:`runner.retry.outcome_for`
+        says its failure cannot heal, or after MAX_CASE_ATTEMPTS retriable ones."""
         with self._lock:
-            pending = [f for f in self._flags if f["case"] == "pending"]
+            pending = [f for f in self._flags if f["case"] == CaseState.PENDING]
         if not pending:
             return
         compiled = self.case_flow()
-        flow = compiled.flow
-        events = [_event_of(entry["flag"]) for entry in pending]
-        resolver = LookupResolver(self.store, self.salesforce)
+        items = [WriteItem(data=event, payload=event)
+                 for event in (_event_of(entry["flag"]) for entry in pending)]
+        writer = SalesforceWriter(self.salesforce,
+                                  StoreLedger(self.store, self.bundle.polled_objects))
         try:
-            resolver.prefetch(w for ev in events
-                              for w in lookup_values(flow, ev["data"]["object"]))
-        except ConnectorError as exc:
-            log.warning("anomaly Cases wait: the Account lookup failed: %s", exc)
-            return
-        ready: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        for entry, ev in zip(pending, events, strict=True):
-            result = compiled.plan.apply(ev, resolver)
-            if result.skipped:
-                entry["case"], entry["error"] = "skipped", result.skip_reason
-            elif not result.ok:
-                self._case_failed(entry, "; ".join(str(i) for i in result.errors), report,
-                                  final=True)
-            else:
-                ready.append((entry, json_safe(result.record)))
-        if not ready:
-            return
-        obj, key = flow.target.object, str(flow.operation.external_id)
-        try:
-            outcomes = self.salesforce.upsert_many(obj, key, [r for _, r in ready])
-        except ConnectorError as exc:
-            for entry, _ in ready:
-                self._case_failed(entry, str(exc), report,
-                                  final=exc.failure is not Failure.RETRIABLE)
-            return
-        for (entry, _), outcome in zip(ready, outcomes, strict=True):
-            if outcome.success:
-                entry.update(case="written", sf_id=outcome.id, error=None)
+            writer.write(compiled.flow, compiled.plan, items)
+        except FatalSyncError as exc:
+            # Fatal for a Case is not fatal for the runner: the Cases not written fail.
+            for item in items:
+                if item.outcome is not TaskOutcome.WRITTEN:
+                    item.finish(TaskOutcome.DEAD_LETTERED, str(exc))
+        for entry, item in zip(pending, items, strict=True):
+            if item.outcome is TaskOutcome.WRITTEN:
+                entry.update(case=CaseState.WRITTEN, sf_id=item.sf_id, error=None)
                 report.cases_written += 1
+            elif item.outcome is TaskOutcome.SKIPPED:
+                entry["case"], entry["error"] = CaseState.SKIPPED, item.error
             else:
-                self._case_failed(entry, outcome.message, report,
-                                  final=outcome.failure is not Failure.RETRIABLE)
+                self._case_failed(entry, item.error or "not written", report,
+                                  final=item.outcome is not TaskOutcome.RETRY)
 
     def _case_failed(self, entry: dict[str, Any], error: str, report: TickReport, *,
                      final: bool) -> None:
         entry["attempts"] += 1
         entry["error"] = error
         if final or entry["attempts"] >= MAX_CASE_ATTEMPTS:
-            entry["case"] = "failed"
+            entry["case"] = CaseState.FAILED
             report.cases_failed += 1
             self._alert(Alert(f"case:{entry['key']}", "anomaly Case not written",
                               f"the Case for {entry['key']} could not be written: {error}. "

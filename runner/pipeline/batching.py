@@ -9,7 +9,7 @@ A call that fails as a whole becomes the same failure for each record of its chu
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from runner.connectors.errors import ConnectorError, RecordOutcome
 
@@ -52,3 +52,33 @@ def write_chunk(salesforce: SalesforceConnector, kind: WriteKind, obj: str, key:
         return salesforce.update_many(obj, records)
     except ConnectorError as exc:
         return exc
+
+
+class Transport(Protocol):
+    """How the writer's planned writes reach Salesforce: calls of ``size_for(kind)``
+    records, each answered per record or failing as a whole.
+
+    A whole-call failure that is returned becomes each record's outcome; one that is
+    raised stops the writer's caller (a backfill stops there and resumes later)."""
+
+    def size_for(self, kind: WriteKind) -> int: ...
+
+    def send(self, kind: WriteKind, obj: str, key: str | None,
+             records: Sequence[dict]) -> list[RecordOutcome] | ConnectorError: ...
+
+
+class Collections:
+    """The runner's transport: sObject Collections calls of up to ``batch_size`` records."""
+
+    def __init__(self, salesforce: SalesforceConnector, batch_size: int = MAX_BATCH, *,
+                 metrics: Metrics | None = None) -> None:
+        self.salesforce = salesforce
+        self.batch_size = check_batch_size(batch_size)
+        self.metrics = metrics
+
+    def size_for(self, kind: WriteKind) -> int:
+        return self.batch_size
+
+    def send(self, kind: WriteKind, obj: str, key: str | None,
+             records: Sequence[dict]) -> list[RecordOutcome] | ConnectorError:
+        return write_chunk(self.salesforce, kind, obj, key, records, metrics=self.metrics)

@@ -107,6 +107,12 @@ class LoadedBundle:
         """
         return {t for t in self.by_event if not t.startswith(RUNNER_EVENT_PREFIX)}
 
+    @property
+    def polled_objects(self) -> frozenset[str]:
+        """The Salesforce objects the poller reads: a runner write there must be noted as
+        its own, or the poller would take it for a person's change (an echo)."""
+        return frozenset(c.flow.source.object for c in self.salesforce_flows)
+
     def without(self, names: Iterable[str]) -> LoadedBundle:
         """A view of this bundle without the flows ``names`` (paused or excluded flows);
         the compiled flows are shared, nothing is recompiled."""

@@ -60,7 +60,7 @@ class Processor:
         self.policy = policy
         self.observers: tuple[Observer, ...] = tuple(observers)
         self.settler = Settler(store, policy, metrics)
-        self._polled_objects = frozenset(c.flow.source.object for c in bundle.salesforce_flows)
+        self._polled_objects = bundle.polled_objects
 
     # -- events -------------------------------------------------------------------------
     def process_events(self, events: Sequence[InboxEvent]) -> ProcessReport:

@@ -69,6 +69,36 @@ class BatchLedger:
             self.store.settle_batch(references)
 
 
+class StoreLedger:
+    """A :class:`runner.pipeline.writer.WriteLedger` straight over the state store, for
+    writes outside the processor's batches (a backfill, the finance monitor's Cases): every
+    cross reference, own-write note and review item is committed as it is made, so there is
+    nothing to keep at the end."""
+
+    def __init__(self, store: StateStore, polled_objects: frozenset[str]) -> None:
+        self.store = store
+        self.polled_objects = polled_objects
+
+    def xref_get_many(self, sf_object: str, stripe_ids: Iterable[str]) -> dict[str, str]:
+        return self.store.xref_get_many(sf_object, stripe_ids)
+
+    def xref_put(self, sf_object: str, stripe_id: str, sf_id: str, flow: str) -> None:
+        self.store.xref_put(sf_object, stripe_id, sf_id, flow)
+
+    def own_write(self, sf_object: str, sf_id: str) -> None:
+        # The same rule as the batch ledger's: only where the poller looks.
+        if sf_object in self.polled_objects:
+            self.store.note_own_write("salesforce", sf_id, PROCESSOR_MARK)
+
+    def review(self, *, flow: str, source_id: str, record: dict[str, Any],
+               candidates: list[dict[str, Any]], payload: dict[str, Any]) -> None:
+        self.store.review_add(flow=flow, source_id=source_id, record=record,
+                              candidates=candidates, payload=payload)
+
+    def keep_now(self) -> None:
+        """Everything is committed already."""
+
+
 class Settler:
     """Counts each task, and writes its outcome into the settlement and the report."""
 

@@ -14,8 +14,10 @@ For one flow and a group of source records, :class:`SalesforceWriter`:
      records upsert by external id, a single dedup match is linked by Id, several go to review);
    - upsert: by the external id field;
 
-3. sends the writes as sObject Collections calls of up to ``batch_size`` records, and
-   turns each answer into the item's outcome (a failure by :func:`runner.retry.outcome_for`).
+3. sends the writes through its transport (sObject Collections calls of up to
+   ``batch_size`` records; a backfill passes Bulk API 2.0 jobs, :mod:`runner.pipeline.bulk`),
+   and turns each answer into the item's outcome (a failure by
+   :func:`runner.retry.outcome_for`).
 
 What a write reads from and leaves in the runner's state (cross references, own-write notes,
 review items) goes through a :class:`WriteLedger`: the runner passes one over the batch's
@@ -35,7 +37,7 @@ from mappings.engine.result import Issue, json_safe
 from mappings.schema.stripe_events import split_event
 from runner.classify import Failure
 from runner.connectors.errors import ConnectorError, RecordOutcome
-from runner.pipeline.batching import MAX_BATCH, WriteKind, check_batch_size, chunks, write_chunk
+from runner.pipeline.batching import MAX_BATCH, Collections, Transport, WriteKind, chunks
 from runner.pipeline.dedup import DedupDecision, decide_dedup
 from runner.pipeline.lookups import STRIPE_ID, LookupResolver, XrefTable, lookup_values
 from runner.pipeline.outcomes import TaskOutcome, failed
@@ -150,22 +152,26 @@ class SalesforceWriter:
 
     def __init__(self, salesforce: SalesforceConnector, ledger: WriteLedger, *,
                  resolver: LookupResolver | None = None, batch_size: int = MAX_BATCH,
-                 metrics: Metrics | None = None,
+                 metrics: Metrics | None = None, transport: Transport | None = None,
                  on_sent: Callable[[int], None] | None = None) -> None:
         self.salesforce = salesforce
         self.ledger = ledger
         self.metrics = metrics
         self.resolver = resolver if resolver is not None else LookupResolver(
             ledger, salesforce, metrics=metrics)
-        self.batch_size = check_batch_size(batch_size)
+        self.transport: Transport = transport if transport is not None else Collections(
+            salesforce, batch_size, metrics=metrics)
         self.on_sent = on_sent  # hears the size of each answered call (progress)
 
     # -- the whole path -------------------------------------------------------------------
     def write(self, flow: Flow, plan: FlowPlan, items: Sequence[WriteItem]) -> None:
         """Map, decide and send; every item ends with an outcome. A failure of the whole
-        group (a lookup or dedup query) becomes each open item's outcome."""
+        group (a lookup or dedup query) becomes each open item's outcome; so does a call the
+        transport answers with a failure (one it raises stops the caller)."""
+        groups: list[list[WriteItem]] = []
         with _GroupFailure(flow, items):
-            self.send(flow, self.decide(flow, self.map(flow, plan, items)))
+            groups = self.decide(flow, self.map(flow, plan, items))
+        self.send(flow, groups)
         for item in items:
             if item.outcome is None:  # defensive: every path above finishes its items
                 item.finish(TaskOutcome.RETRY, "the record was not written", None,
@@ -304,7 +310,7 @@ class SalesforceWriter:
 
     # -- 3. sending -----------------------------------------------------------------------
     def send(self, flow: Flow, groups: Iterable[Sequence[WriteItem]]) -> None:
-        """Each group (items of one planned kind and key) in calls of ``batch_size``."""
+        """Each group (items of one planned kind and key) in calls of the transport's size."""
         obj = flow.target.object
         for group in groups:
             if not group:
@@ -312,9 +318,9 @@ class SalesforceWriter:
             first = group[0].write
             if first is None:
                 raise ValueError("internal error: an item was sent without a planned write")
-            for part in chunks(group, self.batch_size):
-                answer = write_chunk(self.salesforce, first.kind, obj, first.key,
-                                     [item.body() for item in part], metrics=self.metrics)
+            for part in chunks(group, self.transport.size_for(first.kind)):
+                answer = self.transport.send(first.kind, obj, first.key,
+                                             [item.body() for item in part])
                 if isinstance(answer, ConnectorError):
                     outcome = failed(answer.failure, f"flow {flow.name!r}: {answer}", answer)
                     for item in part:
