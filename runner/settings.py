@@ -131,6 +131,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds `run` keeps retrying transient failures at start-up (a Salesforce login "
             "or describe answering 503, a timeout) before it gives up; 0: one attempt.",
             "FIELDBRIDGE_STARTUP_WAIT", bounds=Range(0, 3600, "seconds")),
+    Setting("runner.stall_after", float, 120.0,
+            "Seconds after which GET /healthz reports the sync degraded (503) when the oldest "
+            "pending event has waited that long and no event has settled meanwhile.",
+            "FIELDBRIDGE_STALL_AFTER", bounds=Range(5, 86400, "seconds")),
     Setting("runner.worker_id", str, None,
             "This process's name when several share a PostgreSQL inbox; default host:pid.",
             "FIELDBRIDGE_WORKER_ID"),

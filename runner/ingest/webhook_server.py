@@ -8,9 +8,16 @@ Routes:
   :func:`runner.stripe_event.check_event`: the inbox stores the checked event as it is),
   write it to the durable inbox and answer ``200 {"received": true, "duplicate": ...}``
   only once the store has committed. A store failure answers 500 so that Stripe delivers
-  again; nothing is acknowledged that is not on disk.
+  again; nothing is acknowledged that is not on disk. A body nested deeper than
+  :data:`MAX_DEPTH` is refused with 400 (one sentence, a log line and
+  ``fieldbridge_webhook_rejected_total{reason="too_deep"}``), never a traceback.
 - ``GET /healthz``: ``health()`` as JSON; 200 when its ``status`` is ``"ok"``, else 503.
 - ``GET /metrics``: the Prometheus text of :class:`runner.metrics.Metrics`.
+
+Any other path is 404, another method on these paths 405 with ``Allow``; every answer is JSON
+(:mod:`runner.ingest.http_app`). The server is uvicorn in a thread of the runner process,
+with bounded connections, timeouts and a deep accept backlog (:mod:`runner.ingest.http_server`,
+whose :class:`~runner.ingest.http_server.HttpLimits` lists the bounds).
 
 Events of a type that no flow of the bundle handles (``event_types``) are answered 200 so
 Stripe stops sending them, counted in ``fieldbridge_events_ignored_total{type}``, and not
@@ -22,28 +29,29 @@ headers are never logged (proxies put credentials there), and neither are bodies
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
+from mappings.limits import DOCUMENT_MAX_DEPTH, TooDeepError, TooLargeError, loads_json
 from runner.errors import ConfigError
-from runner.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from runner.ingest.http_app import HEALTH_PATH, METRICS_PATH, WEBHOOK_PATH, build_app
+from runner.ingest.http_server import HttpLimits, HttpServer
 from runner.metrics import Metrics
 from runner.stripe_event import CheckedEvent, MalformedEvent, check_event
 from runner.stripe_signature import DEFAULT_TOLERANCE, SignatureError, verify_signature
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/webhooks/stripe"
-HEALTH_PATH = "/healthz"
-METRICS_PATH = "/metrics"
+__all__ = ["HEALTH_PATH", "MAX_BODY", "MAX_DEPTH", "METRICS_PATH", "WEBHOOK_PATH", "HttpLimits",
+           "WebhookServer", "describe_error", "parse_event"]
+
 MAX_BODY = 1_048_576
-# A client that stops sending mid-body must not hold a server thread forever.
-SOCKET_TIMEOUT = 30.0
+# A Stripe event nests about ten deep (event, data, object, a list, its items, metadata):
+# the documents' bound leaves room for any real one and stops a hostile one before anything
+# walks it recursively.
+MAX_DEPTH = DOCUMENT_MAX_DEPTH
 
 
 class EventInbox(Protocol):
@@ -78,10 +86,12 @@ def parse_event(body: bytes) -> CheckedEvent:
     """The checked Stripe event in a verified body, or :class:`RequestRejected` naming the
     problem."""
     try:
-        event = json.loads(body.decode("utf-8"))
+        event = loads_json(body.decode("utf-8"), MAX_DEPTH)
     except UnicodeDecodeError as exc:
         raise RequestRejected(400, f"body is not UTF-8 text: {exc.reason} at byte {exc.start}",
                               "malformed_json") from exc
+    except (TooDeepError, TooLargeError) as exc:
+        raise RequestRejected(400, f"the event {exc}", "too_deep") from exc
     except ValueError as exc:
         raise RequestRejected(400, f"malformed JSON: {exc}", "malformed_json") from exc
     try:
@@ -91,7 +101,7 @@ def parse_event(body: bytes) -> CheckedEvent:
 
 
 class WebhookServer:
-    """A threaded HTTP server for Stripe webhooks, ``/healthz`` and ``/metrics``.
+    """The HTTP server for Stripe webhooks, ``/healthz`` and ``/metrics``.
 
     ``secrets`` are the endpoint's signing secrets (several during a rotation).
     ``event_types``, when given, are the types some flow handles; others are ignored.
@@ -100,6 +110,7 @@ class WebhookServer:
     It runs before the answer is sent, so it must be quick (set a flag, wake a thread).
     ``on_scrape(metrics)`` runs before each ``GET /metrics`` to refresh gauges that are
     read rather than counted (``metrics.queue(store.counts())``, the API budget).
+    ``limits`` bounds connections, timeouts and worker threads (:class:`HttpLimits`).
     """
 
     def __init__(
@@ -116,6 +127,7 @@ class WebhookServer:
         on_event: Callable[[dict[str, Any]], None] | None = None,
         event_types: set[str] | frozenset[str] | None = None,
         on_scrape: Callable[[Metrics], None] | None = None,
+        limits: HttpLimits | None = None,
     ) -> None:
         self.secrets = secrets  # validated by the setter
         if max_body <= 0:
@@ -132,8 +144,9 @@ class WebhookServer:
         self.on_event = on_event
         self.event_types = frozenset(event_types) if event_types is not None else None
         self.on_scrape = on_scrape
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self.limits = limits if limits is not None else HttpLimits()
+        self._http: HttpServer | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     # -- configuration
 
@@ -154,33 +167,31 @@ class WebhookServer:
     # -- lifecycle
 
     def start(self) -> WebhookServer:
-        if self._httpd is not None:
+        if self._http is not None:
             raise ConfigError("the webhook server is already running")
+        executor = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="webhook")
+        http = HttpServer(self.host, self._requested_port, self.limits)
         try:
-            httpd = _Server((self.host, self._requested_port), _make_handler(self))
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot listen on {self.host}:{self._requested_port}: {exc.strerror or exc}"
-            ) from exc
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
-            name=f"webhook-server-{self.port}", daemon=True,
-        )
-        self._thread.start()
+            http.start(build_app(self, self.limits, executor, http.connections))
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        self._http, self._executor = http, executor
         log.info("webhook server listening on %s", self.url)
         return self
 
     def stop(self) -> None:
-        httpd, thread = self._httpd, self._thread
-        if httpd is None:
+        """Stop taking requests; those in flight get ``limits.shutdown_grace`` seconds."""
+        http, executor = self._http, self._executor
+        if http is None:
             return
-        httpd.shutdown()
-        httpd.server_close()
-        if thread is not None:
-            thread.join(timeout=10)
-        self._httpd = None
-        self._thread = None
+        http.stop()
+        if executor is not None:
+            # A commit already running finishes on its own (its answer is lost, and Stripe's
+            # redelivery is deduplicated); queued ones are dropped unanswered.
+            executor.shutdown(wait=False, cancel_futures=True)
+        self._http = None
+        self._executor = None
 
     def __enter__(self) -> WebhookServer:
         return self.start()
@@ -190,9 +201,9 @@ class WebhookServer:
 
     @property
     def port(self) -> int:
-        if self._httpd is None:
+        if self._http is None:
             return self._requested_port
-        return int(self._httpd.server_address[1])
+        return self._http.port
 
     @property
     def url(self) -> str:
@@ -206,7 +217,7 @@ class WebhookServer:
     def webhook_url(self) -> str:
         return self.url + WEBHOOK_PATH
 
-    # -- request handling (called from the handler's thread)
+    # -- request handling (called from a worker thread of the server)
 
     def handle_webhook(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
         """Verify, parse and store one delivery; the status and JSON answer."""
@@ -218,6 +229,9 @@ class WebhookServer:
         try:
             event = parse_event(body)
         except RequestRejected as exc:
+            if exc.reason == "too_deep":
+                # Signed, so it comes from someone holding the secret: worth a line.
+                log.warning("refused a signed webhook delivery: %s", exc)
             self.metrics.rejected(exc.reason)
             return exc.status, {"error": str(exc)}
         if self.event_types is not None and event.type not in self.event_types:
@@ -259,154 +273,3 @@ class WebhookServer:
             log.warning("health check failed: %s", describe_error(exc))
             return 503, {"status": "error", "error": describe_error(exc)}
         return (200 if report.get("status") == "ok" else 503), report
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Bursts of deliveries (and the benchmark) open many connections at once.
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hung up mid-answer is normal; socketserver would print a traceback.
-        log.debug("connection from %s ended with an error", client_address, exc_info=True)
-
-
-def _make_handler(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(_Handler):
-        owner = server
-
-    return Handler
-
-
-class _Handler(BaseHTTPRequestHandler):
-    owner: WebhookServer
-    protocol_version = "HTTP/1.1"  # keep-alive: Stripe and load balancers reuse connections
-    server_version = "fieldbridge-runner"
-    sys_version = ""
-    timeout = SOCKET_TIMEOUT
-    # Headers and body go out in two writes; without TCP_NODELAY a keep-alive client's
-    # delayed ACK stalls every answer by ~40 ms.
-    disable_nagle_algorithm = True
-
-    def do_POST(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler's naming
-        path = urlsplit(self.path).path
-        if path != WEBHOOK_PATH:
-            self._drain_or_close()
-            self._not_found(path)
-            return
-        try:
-            body = self._read_body()
-        except RequestRejected as exc:
-            self.owner.metrics.rejected(exc.reason)
-            self.close_connection = True  # the unread body is still on the socket
-            self._send_json(exc.status, {"error": str(exc)})
-            return
-        status, answer = self.owner.handle_webhook(body, self.headers.get("Stripe-Signature"))
-        self._send_json(status, answer)
-
-    def handle_expect_100(self) -> bool:
-        # curl and others ask before sending a large body: refuse an oversized one before
-        # it is sent, rather than inviting it with "100 Continue".
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
-        if length > self.owner.max_body:
-            self.owner.metrics.rejected("too_large")
-            self.close_connection = True
-            self._send_json(413, {"error": f"body of {length} bytes is over the limit of "
-                                           f"{self.owner.max_body} bytes"})
-            return False
-        return super().handle_expect_100()
-
-    def do_GET(self) -> None:  # noqa: N802
-        path = urlsplit(self.path).path
-        if path == HEALTH_PATH:
-            status, answer = self.owner.handle_health()
-            self._send_json(status, answer)
-        elif path == METRICS_PATH:
-            self._send(200, self.owner.render_metrics(), METRICS_CONTENT_TYPE)
-        elif path == WEBHOOK_PATH:
-            self._send_json(405, {"error": f"{WEBHOOK_PATH} accepts POST only"},
-                            extra={"Allow": "POST"})
-        else:
-            self._not_found(path)
-
-    def do_PUT(self) -> None:  # noqa: N802
-        path = urlsplit(self.path).path
-        self._drain_or_close()
-        if path == WEBHOOK_PATH:
-            self._send_json(405, {"error": f"{WEBHOOK_PATH} accepts POST only"},
-                            extra={"Allow": "POST"})
-        else:
-            self._not_found(path)
-
-    do_DELETE = do_PUT
-    do_PATCH = do_PUT
-
-    # -- helpers
-
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").strip().lower() not in ("", "identity"):
-            raise RequestRejected(411, "chunked bodies are not accepted; send Content-Length",
-                                  "no_length")
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            raise RequestRejected(411, "Content-Length header is required", "no_length")
-        try:
-            length = int(raw)
-        except ValueError:
-            raise RequestRejected(400, f"Content-Length {raw!r} is not a number",
-                                  "bad_length") from None
-        if length < 0:
-            raise RequestRejected(400, f"Content-Length {length} is negative", "bad_length")
-        limit = self.owner.max_body
-        if length > limit:
-            raise RequestRejected(
-                413, f"body of {length} bytes is over the limit of {limit} bytes", "too_large"
-            )
-        body = self.rfile.read(length)
-        if len(body) != length:
-            raise RequestRejected(
-                400, f"body ended after {len(body)} of {length} bytes", "short_body"
-            )
-        return body
-
-    def _drain_or_close(self) -> None:
-        """Skip a small body of a request we refuse, or drop the connection after answering."""
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if 0 <= length <= self.owner.max_body:
-            self.rfile.read(length)
-        else:
-            self.close_connection = True
-
-    def _not_found(self, path: str) -> None:
-        self._send_json(404, {"error": f"no such endpoint: {path[:200]}"})
-
-    def _send_json(self, status: int, answer: dict[str, Any],
-                   extra: dict[str, str] | None = None) -> None:
-        body = json.dumps(answer).encode("utf-8")
-        self._send(status, body, "application/json", extra)
-
-    def _send(self, status: int, body: bytes, content_type: str,
-              extra: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (extra or {}).items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        # Headers and body in one write (end_headers would send them in two): one system
-        # call and one packet per answer, which a burst of webhooks notices.
-        # (_headers_buffer is where send_header collects the header lines.)
-        buffer: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]
-        buffer.append(b"\r\n" + body)
-        self.flush_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        # Only the request line and status, at debug: never headers or bodies.
-        log.debug("%s %s", self.address_string(), format % args)

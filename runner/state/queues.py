@@ -35,3 +35,11 @@ class Queues(Repository):
                 .order_by(t.c.received_at).limit(1)
             ).scalar()
         return None if received is None else self.now() - received
+
+    def last_settled_age(self) -> timedelta | None:
+        """How long ago an inbox event last finished (done, skipped, ignored or dead), by any
+        worker; None when none ever has (or the ledger was pruned empty)."""
+        t = inbox_events
+        with self.db.read() as conn:
+            settled = conn.execute(select(func.max(t.c.processed_at))).scalar()
+        return None if settled is None else self.now() - settled

@@ -244,6 +244,20 @@ def test_oldest_due_age(store, clock):
     assert store.oldest_due_age() == timedelta(seconds=42)
 
 
+def test_last_settled_age(store, clock):
+    assert store.last_settled_age() is None
+    store.add_event(make_event(1), source="webhook")
+    store.add_event(make_event(2), source="webhook")
+    store.claim_events("w")
+    store.mark_done("evt_1")
+    clock.advance(30)
+    store.mark_retry("evt_2", "boom", clock.now + timedelta(seconds=60))  # not settled
+    clock.advance(12)
+    assert store.last_settled_age() == timedelta(seconds=42)
+    store.mark_dead("evt_2", "gave up")
+    assert store.last_settled_age() == timedelta(0)
+
+
 # ---------------------------------------------------------------- ordering
 
 

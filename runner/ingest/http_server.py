@@ -1,0 +1,305 @@
+"""uvicorn in a thread of the runner process: the connection model of the webhook server.
+
+One event loop, in a thread of its own, accepts and parses every connection (httptools);
+the blocking work of a request (signature, JSON, the state store's commit) runs in a small
+pool of worker threads (:mod:`runner.ingest.http_app`). A burst of a thousand deliveries
+costs a thousand sockets, not a thousand threads.
+
+uvicorn bounds a request's body and the idle time between keep-alive requests, but not the
+time a client may take to send its request line and headers (a "slowloris" holds a socket
+for ever), nor their size. :class:`_Protocol` adds both: a client gets
+:data:`HttpLimits.header_timeout` seconds from connecting (or from the first byte of its
+next request) to the end of its headers, and at most ``max_header_bytes`` of them; the
+answer is one JSON sentence and the connection is closed. uvicorn's own plain-text 400 for a
+request it cannot parse becomes JSON too, so that every answer of the server is JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from runner.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# How long start() waits for the loop to be serving, and stop() for it to end.
+START_TIMEOUT = 10.0
+JOIN_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """The bounds of the connection model (the docs' "limits" section lists them).
+
+    ``max_connections``: open connections at once; a request arriving on a connection beyond
+    it is answered 503 (``Retry-After: 1``) and the connection closed. Idle connections count,
+    so the header and keep-alive timeouts are what frees them.
+    ``backlog``: connections the kernel queues before the loop accepts them (capped by
+    ``net.core.somaxconn``). A burst larger than the backlog gets TCP resets, which is what
+    the old ``http.server`` (a backlog of 128) did at 1000 simultaneous deliveries.
+    ``header_timeout``: seconds from connecting, or from the first byte of a keep-alive
+    connection's next request, to the end of the request's headers.
+    ``body_timeout``: seconds to receive the whole body once the headers are in.
+    ``handler_timeout``: seconds for the store's commit (in a worker thread) before the
+    delivery is answered 503 so that Stripe sends it again.
+    ``keep_alive``: seconds an idle keep-alive connection stays open between requests.
+    ``max_header_bytes``: bytes of request line and headers.
+    ``workers``: threads that verify, parse and store deliveries (and read health and
+    metrics). SQLite takes one writer at a time; PostgreSQL's pool takes a few.
+    ``shutdown_grace``: seconds ``stop()`` lets requests in flight finish.
+    """
+
+    max_connections: int = 2048
+    backlog: int = 2048
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    handler_timeout: float = 30.0
+    keep_alive: int = 15
+    max_header_bytes: int = 65_536
+    workers: int = 8
+    shutdown_grace: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_connections", "backlog", "max_header_bytes", "workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("header_timeout", "body_timeout", "handler_timeout", "keep_alive",
+                     "shutdown_grace"):
+            value = getattr(self, name)
+            if not value > 0 or value == float("inf"):
+                raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
+
+
+def json_error(status: int, reason: str, message: str) -> bytes:
+    """A whole HTTP/1.1 answer with a JSON ``{"error": message}`` body that closes the
+    connection: for the answers the protocol writes itself, before any application runs."""
+    body = json.dumps({"error": message}).encode("utf-8")
+    return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode("ascii") + body
+
+
+class _Protocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline and a size limit on request headers.
+
+    ``limits`` is set on the subclass each server makes (:func:`_protocol_for`)."""
+
+    limits: HttpLimits = HttpLimits()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._header_bytes = 0  # bytes received since the request began
+        self._parsed_bytes = 0  # bytes of request line and headers parsed
+        self._too_large = False
+        self._in_headers = False
+        self._answered = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_headers()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._answered:
+            return
+        if not self._in_headers and (self.cycle is None or self.cycle.response_complete):
+            # The first byte of a keep-alive connection's next request.
+            self._start_headers()
+        if self._in_headers:
+            self._header_bytes += len(data)
+        super().data_received(data)
+        if self._in_headers and self._header_bytes > self.limits.max_header_bytes:
+            # Headers still coming (httptools buffers an unfinished one without a callback).
+            self._headers_too_large()
+
+    def on_url(self, url: bytes) -> None:
+        self._count_header(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count_header(self, size: int) -> None:
+        # Headers that arrived whole in one read: counted as the parser hands them over.
+        self._parsed_bytes += size
+        if self._parsed_bytes > self.limits.max_header_bytes:
+            self._too_large = True
+            raise ValueError("headers too large")  # httptools stops; send_400_response runs
+
+    def on_headers_complete(self) -> None:
+        self._stop_headers()
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if self._answered:  # we refused the request already (and closed)
+            return
+        if self._too_large:
+            self._headers_too_large()
+            return
+        self._refuse(400, "Bad Request", "the request is not valid HTTP/1.1")
+
+    def _headers_too_large(self) -> None:
+        self._refuse(431, "Request Header Fields Too Large",
+                     f"the request line and headers are over the limit of "
+                     f"{self.limits.max_header_bytes} bytes")
+
+    # -- the header deadline
+
+    def _start_headers(self) -> None:
+        self._in_headers = True
+        self._header_bytes = 0
+        self._parsed_bytes = 0
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.limits.header_timeout,
+                                                      self._headers_too_slow)
+
+    def _stop_headers(self) -> None:
+        self._in_headers = False
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined request stalled behind one still being answered: finish that
+            # answer, then close.
+            self.cycle.keep_alive = False
+            return
+        self._refuse(408, "Request Timeout",
+                     f"the request headers did not arrive within "
+                     f"{self.limits.header_timeout:g} s")
+
+    def _refuse(self, status: int, reason: str, message: str) -> None:
+        self._stop_headers()
+        self._answered = True
+        if not self.transport.is_closing():
+            log.info("refused a connection's request: %s", message)
+            self.transport.write(json_error(status, reason, message))
+            self.transport.close()
+
+
+def _protocol_for(limits: HttpLimits) -> type[_Protocol]:
+    return type("WebhookProtocol", (_Protocol,), {"limits": limits})
+
+
+def bind(host: str, port: int, backlog: int) -> socket.socket:
+    """The listening socket, or ConfigError naming the address (port in use, bad host)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=backlog)
+    except (OSError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+class HttpServer:
+    """An ASGI app served by uvicorn from a thread with its own event loop.
+
+    ``start(app)`` returns once the socket is bound and the loop is serving (ConfigError if it
+    cannot be); ``stop()`` stops accepting, gives requests in flight
+    ``limits.shutdown_grace`` seconds, closes every connection and ends the thread.
+    ``connections()`` is how many connections are open (the app's overload check).
+    """
+
+    def __init__(self, host: str, port: int, limits: HttpLimits) -> None:
+        self.host = host
+        self.limits = limits
+        self._requested_port = port
+        self._sock: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        if self._sock is None:
+            return self._requested_port
+        return int(self._sock.getsockname()[1])
+
+    def connections(self) -> int:
+        server = self._server
+        return len(server.server_state.connections) if server is not None else 0
+
+    def start(self, app: Callable[..., Any]) -> None:
+        if self._server is not None:
+            raise ConfigError("the webhook server is already running")
+        sock = bind(self.host, self._requested_port, self.limits.backlog)
+        config = uvicorn.Config(
+            app, http=_protocol_for(self.limits), ws="none", lifespan="off",
+            interface="asgi3",
+            # The runner configures logging; uvicorn must not replace it. Its error logger
+            # keeps warnings (requests it cannot parse); requests are never logged (their
+            # headers may hold credentials put there by a proxy).
+            log_config=None, log_level=logging.WARNING, access_log=False,
+            proxy_headers=False, server_header=False,
+            headers=[("server", "fieldbridge-runner")],
+            backlog=self.limits.backlog, timeout_keep_alive=self.limits.keep_alive,
+            timeout_graceful_shutdown=self.limits.shutdown_grace,  # type: ignore[arg-type]
+        )
+        server = uvicorn.Server(config)
+        self._sock, self._server, self._failure = sock, server, None
+        thread = threading.Thread(target=self._serve, args=(server, sock),
+                                  name=f"webhook-server-{self.port}", daemon=True)
+        self._thread = thread
+        thread.start()
+        waited = 0.0
+        while not server.started and thread.is_alive() and waited < START_TIMEOUT:
+            thread.join(0.01)
+            waited += 0.01
+        if not server.started:
+            failure = self._failure
+            self.stop()
+            raise ConfigError(f"the webhook server did not start on {self.host}:"
+                              f"{self.port}: {failure or 'timed out'}") from failure
+
+    def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(server.serve(sockets=[sock]))
+            # uvicorn cancels the requests still running after the grace period but leaves
+            # their connections (and any still sending headers) open: close them.
+            for connection in list(server.server_state.connections):
+                connection.transport.close()
+            loop.run_until_complete(asyncio.sleep(0))
+        except BaseException as exc:  # noqa: BLE001 - reported by start(), logged here
+            self._failure = exc
+            log.error("the webhook server stopped: %s", exc, exc_info=exc)
+        finally:
+            loop.close()
+
+    def stop(self) -> None:
+        server, thread, sock = self._server, self._thread, self._sock
+        if server is None:
+            return
+        server.should_exit = True
+        if thread is not None:
+            thread.join(JOIN_TIMEOUT)
+            if thread.is_alive():
+                log.warning("the webhook server did not stop within %g s", JOIN_TIMEOUT)
+        if sock is not None:
+            sock.close()
+        self._server = None
+        self._thread = None
+        self._sock = None
