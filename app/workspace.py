@@ -94,29 +94,71 @@ def check_workspace_folder(folder: Path | str) -> Path:
     return folder
 
 
+# The README's tutorial starts here: the gallery preselects it.
+TUTORIAL_TEMPLATE = "charges-payments"
+
+# What each shipped template is called in the gallery, in the user's words (the file stem
+# stays what --template takes and the document's name stays what bundles carry).
+TEMPLATE_TITLES: dict[str, str] = {
+    "charges-payments": "Stripe payments into Salesforce",
+    "customer-account": "Stripe customers into Salesforce accounts",
+    "subscriptions": "Stripe subscriptions into contracts and orders",
+    "payouts": "Stripe payouts into Salesforce",
+    "disputes-fraud-cases": "Disputes and fraud warnings open cases",
+    "anomaly-cases": "Payment anomalies open cases",
+    "account-to-stripe-customer": "Salesforce accounts into Stripe customers",
+    "opportunity-to-subscription": "Closed-won deals start Stripe subscriptions",
+}
+
+
+def object_words(system: str, name: str) -> str:
+    """``Charge`` for Stripe ``charge``, ``Subscription Contract`` for ``Subscription_Contract__c``."""
+    if system == "salesforce":
+        return name.removesuffix("__c").replace("_", " ")
+    words = name.rpartition(".")[2].replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
 @dataclass(frozen=True, slots=True)
 class TemplateInfo:
     name: str  # the file stem, what --template takes
-    title: str  # the document's name
+    title: str  # the gallery's title, in words
     description: str
     flow_count: int
     flows: tuple[str, ...]
     path: Path
+    # The first flow's direction, for the gallery's picture: (system, object) each side.
+    source: tuple[str, str] = ("", "")
+    target: tuple[str, str] = ("", "")
+
+    @property
+    def picture_text(self) -> str:
+        """``Stripe Charge → Salesforce Payment``."""
+        (s_sys, s_obj), (t_sys, t_obj) = self.source, self.target
+        if not s_sys:
+            return ""
+        return (
+            f"{s_sys.title()} {object_words(s_sys, s_obj)} → "
+            f"{t_sys.title()} {object_words(t_sys, t_obj)}"
+        )
 
 
 def list_templates(folder: Path = TEMPLATES_DIR) -> list[TemplateInfo]:
-    """The shipped templates, by name. A broken template raises DocumentError naming it."""
+    """The shipped templates, the tutorial's first. A broken one raises DocumentError naming it."""
     out = []
     for path in sorted(folder.glob("*.yaml")):
         doc = load_document(path)
+        first = doc.flows[0] if doc.flows else None
         out.append(
             TemplateInfo(
                 name=path.stem,
-                title=doc.name,
-                description=doc.description.strip(),
+                title=TEMPLATE_TITLES.get(path.stem, doc.name.replace("-", " ").capitalize()),
+                description=" ".join(doc.description.split()),
                 flow_count=len(doc.flows),
                 flows=tuple(f.name for f in doc.flows),
                 path=path,
+                source=(first.source.system.value, first.source.object) if first else ("", ""),
+                target=(first.target.system.value, first.target.object) if first else ("", ""),
             )
         )
     return out

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas.hover import HoverHighlight
+from app.models.naming import field_title
 from app.models.schema_model import decode_fields, encode_fields, field_tooltip, kind_badge
 from app.theme import qcolor
 from mappings.schema.model import FieldKind, FieldSchema
@@ -153,7 +154,9 @@ class FieldItem(HoverHighlight, QGraphicsObject):
             )
             painter.setFont(font)
         text_rect = QRectF(40, 0, ITEM_WIDTH - 48 - note_width, ITEM_HEIGHT)
-        label = self.label + (" *" if self.field is not None and self.field.required else "")
+        # The Salesforce label first (issue 13): the API name with View ▸ Show API names.
+        shown = field_title(self.field, self.path) if self.path and self.field else self.label
+        label = shown + (" *" if self.field is not None and self.field.required else "")
         elided = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, int(text_rect.width()))
         painter.setPen(qcolor("field_text" if self.field is not None or self.path else "muted"))
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, elided)

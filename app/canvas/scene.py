@@ -27,6 +27,7 @@ from app.document.interactions import (
     DropFieldInteraction,
     KeyboardMapInteraction,
 )
+from app.models.transform_models import describe_step
 from mappings.document.model import Flow
 from mappings.errors import EditError
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
@@ -369,8 +370,9 @@ class MappingScene(QGraphicsScene):
 
     def _sync_links(self, flow: Flow) -> None:
         wanted: dict[tuple[str, str], tuple[int, str, bool]] = {}
+        source_schema = self.document.source_schema(flow.name)
         for m in flow.fields:
-            chain = " → ".join(s.name for s in m.transforms)
+            chain = " → ".join(describe_step(s, source_schema) for s in m.transforms)
             for i, path in enumerate(m.sources or [EXPRESSION_SOURCE]):
                 shown = ", ".join(m.sources) or "(expression)"
                 tip = f"{shown} → {m.target}" + (f"\nvia {chain}" if chain else "")

@@ -23,11 +23,13 @@ from PySide6.QtGui import QBrush, QColor, QIcon
 from PySide6.QtWidgets import QApplication, QStyle
 
 from app.document.document import StudioDocument
+from app.models.naming import field_api_hint, field_naming, field_title
 from app.models.qtmodel import ROOT, Index
 from mappings.document.model import Flow
 from mappings.engine.plan import FlowPlan, compile_flow, relationship_name
 from mappings.engine.result import Issue, MappingResult
 from mappings.errors import MappingError
+from mappings.schema.model import ObjectSchema
 from mappings.schema.stripe_events import split_event
 
 RECORD_COLUMN = 0
@@ -95,6 +97,51 @@ def summarize(sample: dict[str, Any]) -> str:
     return f"{ident} · {extra}" if extra else str(ident)
 
 
+# Fields that tell records of one object apart, in the order a person would name them.
+_TELLING_FIELDS = (
+    "status", "amount", "currency", "email", "name", "Name", "description", "reason",
+    "billing_reason", "StageName", "Amount", "id", "Id",
+)
+
+
+def _kind_of(sample: dict[str, Any]) -> str:
+    rec = source_record(sample)
+    if sample.get("object") == "event" and sample.get("type"):
+        return str(sample["type"])
+    return str(rec.get("object") or rec.get("attributes", {}).get("type") or "record")
+
+
+def _telling_value(key: str, value: Any) -> str:
+    shown = _display(value)
+    if len(shown) > 24:
+        shown = shown[:23] + "…"
+    return f"{key} {shown}" if key in ("amount", "Amount") else shown
+
+
+def row_labels(samples: Sequence[dict[str, Any]]) -> list[str]:
+    """A label per sample: its event type (or object) and the values that set it apart.
+
+    Fixtures of one flow often share an id (``ch_1Pgaf…`` three times), so the label names
+    the first fields whose values differ between the samples: ``charge.succeeded · succeeded
+    · amount 1999 · usd``.
+    """
+    records = [source_record(s) for s in samples]
+    telling = [
+        key
+        for key in _TELLING_FIELDS
+        if len({_display(r.get(key)) for r in records}) > 1
+        and all(not isinstance(r.get(key), dict | list) for r in records)
+    ][:3]
+    if not telling:
+        telling = ["id"] if any(r.get("id") for r in records) else ["Id"]
+    labels = []
+    for sample, rec in zip(samples, records, strict=True):
+        parts = [_kind_of(sample)]
+        parts += [_telling_value(k, rec.get(k)) for k in telling if rec.get(k) not in (None, "")]
+        labels.append(" · ".join(parts))
+    return labels
+
+
 class PreviewModel(QAbstractTableModel):
     """Samples x target fields of one flow of a :class:`StudioDocument`."""
 
@@ -112,7 +159,9 @@ class PreviewModel(QAbstractTableModel):
         self._columns: list[str] = []
         self._relationships: dict[str, str] = {}  # lookup target -> relationship key
         self._plan_error = ""
+        self._labels: list[str] = []
         self._icons: dict[str, QIcon] = {}
+        field_naming().changed.connect(self._names_changed)
         document.mappingsChanged.connect(self._on_mappings_changed)
         document.valueMapsChanged.connect(lambda _name: self.recompute())
         document.catalogsChanged.connect(self.recompute)
@@ -134,11 +183,19 @@ class PreviewModel(QAbstractTableModel):
     def set_flow(self, name: str | None, samples: Sequence[dict[str, Any]] = ()) -> None:
         self._flow_name = name or None
         self._samples = list(samples)
+        self._labels = row_labels(self._samples)
         self.recompute()
 
     def set_samples(self, samples: Sequence[dict[str, Any]]) -> None:
         self._samples = list(samples)
+        self._labels = row_labels(self._samples)
         self.recompute()
+
+    def _names_changed(self, _show_api_names: bool) -> None:
+        if self._columns:
+            self.headerDataChanged.emit(
+                Qt.Orientation.Horizontal, FIRST_FIELD_COLUMN, self.columnCount() - 1
+            )
 
     def row_result(self, row: int) -> RowResult:
         return self._row(row)
@@ -160,7 +217,7 @@ class PreviewModel(QAbstractTableModel):
             self.recompute()
 
     def _on_replaced(self) -> None:
-        self._flow_name, self._samples = None, []
+        self._flow_name, self._samples, self._labels = None, [], []
         self.recompute()
 
     def _flow(self) -> Flow | None:
@@ -180,6 +237,14 @@ class PreviewModel(QAbstractTableModel):
                 plan = compile_flow(flow, self._document.document_of(flow.name), schema)
             except MappingError as exc:
                 error = f"flow {flow.name!r} cannot be applied: {exc}"
+            if plan is not None:
+                # A required field nothing fills gets a column too, so the record's error has
+                # a cell to sit in (the plan decides what is required; the preview follows).
+                for issue in plan.static_issues:
+                    if issue.field and issue.field not in columns and (
+                        schema is not None and schema.find(issue.field) is not None
+                    ):
+                        columns.append(issue.field)
             for lk in flow.lookups:
                 fs = schema.find(lk.target) if schema is not None else None
                 relationships[lk.target] = relationship_name(lk.target, fs)
@@ -254,18 +319,24 @@ class PreviewModel(QAbstractTableModel):
                 return "Record"
             if section == STATUS_COLUMN:
                 return "Status"
-            return self.column_field(section)
+            name = self.column_field(section)
+            schema = self._target_schema()
+            fs = schema.find(name) if schema is not None and name else None
+            title = field_title(fs, name or "", system=schema.system if schema else None)
+            return title + (" *" if fs is not None and fs.required else "")
         if role == Qt.ItemDataRole.ToolTipRole and section >= FIRST_FIELD_COLUMN:
             name = self.column_field(section)
             schema = self._target_schema()
             fs = schema.find(name) if schema is not None and name else None
             if fs is not None:
-                text = f"{fs.label or fs.path} ({fs.kind.value})"
+                api = field_api_hint(fs, fs.path, system=schema.system)
+                text = f"{fs.label or fs.path}" + (f" — {api}" if api else "")
+                text += f" ({fs.kind.value}{', required' if fs.required else ''})"
                 return f"{text}\n{fs.description}" if fs.description else text
             return name
         return None
 
-    def _target_schema(self) -> Any:
+    def _target_schema(self) -> ObjectSchema | None:
         if self._flow_name is None or self._document.find_flow(self._flow_name) is None:
             return None
         return self._document.target_schema(self._flow_name)
@@ -286,17 +357,36 @@ class PreviewModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if row.result.skipped:
                 return "—"
-            return _display(self.value(index.row(), name))
+            value = self.value(index.row(), name)
+            if name in self._relationships and isinstance(value, dict):
+                return self._lookup_words(name, value)
+            return _display(value)
         if role == ValueRole:
             return self.value(index.row(), name)
         if role == IssuesRole:
             return list(issues)
         return self._issue_decoration(issues, role, skipped=row.result.skipped)
 
+    def _lookup_words(self, target_field: str, value: dict[str, Any]) -> str:
+        """``Account whose Stripe Customer ID is cus_123`` for ``{"StripeCustomerID__c": …}``."""
+        flow = self._flow()
+        schema = self._target_schema()
+        fs = schema.find(target_field) if schema is not None else None
+        related = fs.reference_to[0] if fs is not None and fs.reference_to else "record"
+        catalog = self._document.catalogs.get(flow.target.system) if flow is not None else None
+        related_schema = catalog.get(related) if catalog is not None else None
+        parts = []
+        for key, match in value.items():
+            if key == "attributes":
+                continue
+            found = related_schema.find(key) if related_schema is not None else None
+            parts.append(f"{field_title(found, key, show_api_names=False)} is {_display(match)}")
+        return f"{related} whose " + " and ".join(parts) if parts else related
+
     def _record_data(self, row: int, role: int) -> Any:
         sample = self._samples[row]
         if role == Qt.ItemDataRole.DisplayRole:
-            return summarize(sample)
+            return self._labels[row] if row < len(self._labels) else summarize(sample)
         if role == Qt.ItemDataRole.ToolTipRole:
             text = json.dumps(source_record(sample), indent=2, default=str)
             return text if len(text) < 3000 else text[:3000] + "\n…"

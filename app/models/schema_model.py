@@ -29,6 +29,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
+from app.models.naming import field_naming, field_title
 from app.models.qtmodel import ROOT, Index, column_header
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema
 
@@ -234,8 +235,15 @@ class SchemaTreeModel(QAbstractItemModel):
         self._root = _Node("", "", None)
         self._mapped: frozenset[str] = frozenset()
         self.drop_handler = drop_handler
+        field_naming().changed.connect(self._names_changed)
         if obj is not None:
             self.set_object(obj)
+
+    def _names_changed(self, _show_api_names: bool) -> None:
+        # Salesforce objects are flat: the top-level names are the ones that change.
+        rows = len(self._root.children)
+        if rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, 0))
 
     # -- content
 
@@ -317,10 +325,15 @@ class SchemaTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 mark = " *" if fs is not None and fs.required else ""
+                system = self._object.system if self._object is not None else None
+                if fs is not None and "." not in node.path:
+                    return field_title(fs, node.path, system=system) + mark
                 return node.name + mark
             if fs is None:
                 return ""
-            return " · ".join([fs.kind.value, *markers(fs)])
+            # "required" is the name's star (and in the tooltip): the column keeps its room
+            # for what the name does not say.
+            return " · ".join([fs.kind.value, *(m for m in markers(fs) if m != "required")])
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
             return kind_icon(fs.kind if fs is not None else FieldKind.OBJECT)
         if role == Qt.ItemDataRole.ToolTipRole:

@@ -10,6 +10,8 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 
 from app.models.qtmodel import ROOT, Index
 from mappings.document.model import TransformStep
+from mappings.errors import MappingError
+from mappings.schema.model import ObjectSchema
 from mappings.transforms import TransformSpec, all_transforms, get_transform
 from mappings.transforms.registry import CATEGORIES
 
@@ -39,6 +41,42 @@ def describe_args(args: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _arg_words(value: Any, kind: str, source: ObjectSchema | None) -> str:
+    """A parameter's value as a person reads it: a source path by its field's label."""
+    if kind == "path" and source is not None:
+        paths = value if isinstance(value, list) else [value]
+        names = []
+        for path in paths:
+            fs = source.find(path) if isinstance(path, str) else None
+            names.append(fs.label if fs is not None and fs.label else str(path))
+        return " or ".join(names)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    shown = value if isinstance(value, str) else json.dumps(value, default=str)
+    return shown if len(shown) <= 40 else shown[:39] + "…"
+
+
+def describe_step(step: TransformStep, source: ObjectSchema | None = None) -> str:
+    """A step in words: ``Convert cents to amount — currency from: Currency``.
+
+    The transform's label and its parameters' labels come from the registry (one home for
+    what a transform is called); a path parameter names the source field by its label.
+    """
+    try:
+        spec = get_transform(step.name)
+    except MappingError:  # an unknown name is shown as written; the engine reports it
+        return step.name + (f" ({describe_args(step.args)})" if step.args else "")
+    parts = []
+    for key, value in step.args.items():
+        param = spec.param(key)
+        title = param.title if param is not None else key.replace("_", " ")
+        kind = param.kind if param is not None else "any"
+        words = _arg_words(value, kind, source)
+        parts.append(f"{title[:1].lower()}{title[1:]}: {words}")
+    label = spec.label or spec.name
+    return f"{label} — {', '.join(parts)}" if parts else label
+
+
 class TransformLibraryModel(QStandardItemModel):
     """Categories, each with its transforms (name in TransformNameRole, description as tooltip)."""
 
@@ -55,7 +93,7 @@ class TransformLibraryModel(QStandardItemModel):
                 groups[spec.category] = group
             item = QStandardItem(spec.label or spec.name)
             item.setEditable(False)
-            item.setToolTip(f"<b>{spec.name}</b><br>{spec.description}")
+            item.setToolTip(f"<b>{spec.label or spec.name}</b><br>{spec.description}")
             item.setData(spec.name, TransformNameRole)
             group.appendRow(item)
         for category in CATEGORIES:
@@ -83,6 +121,8 @@ class TransformChainModel(QAbstractListModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._steps: list[TransformStep] = []
+        # The flow's source object: path parameters are named by their field's label.
+        self.source_schema: ObjectSchema | None = None
 
     @property
     def steps(self) -> list[TransformStep]:
@@ -106,13 +146,16 @@ class TransformChainModel(QAbstractListModel):
             return None
         step = self._steps[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            args = describe_args(step.args)
-            return f"{index.row() + 1}. {step.name}" + (f"  ({args})" if args else "")
+            return f"{index.row() + 1}. {describe_step(step, self.source_schema)}"
         if role == Qt.ItemDataRole.ToolTipRole:
             try:
-                return get_transform(step.name).description
-            except Exception:  # an unknown name is shown, the engine reports it
+                spec = get_transform(step.name)
+            except MappingError:  # an unknown name is shown, the engine reports it
                 return f"unknown transform {step.name!r}"
+            args = describe_args(step.args)
+            return f"{spec.description}\n\nIn the YAML: {step.name}" + (
+                f" ({args})" if args else ""
+            )
         if role == TransformNameRole:
             return step.name
         if role == StepRole:

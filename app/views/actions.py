@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolButton
 
 from app import icons, theme
+from app.models.naming import field_naming
 from app.views.schema_panel import make_map_action
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ def build_actions(window: MainWindow) -> None:
       tip="Start a workspace from a shipped template")
     a("open", "&Open Workspace…", w.open_workspace_dialog, shortcut=keys.Open,
       tip="Open a folder of mapping YAML files")
+    a("open_bundle", "Open &Bundle…", w.open_bundle_dialog,
+      tip="Open an exported .fbz bundle as a workspace (it is verified first)")
     a("save", "&Save", w.save, shortcut=keys.Save, tip="Save the workspace")
     a("save_as", "Save &As…", w.save_as, shortcut=keys.SaveAs,
       tip="Save the workspace to another folder")
@@ -108,6 +111,12 @@ def build_actions(window: MainWindow) -> None:
         w.theme_group.addAction(action)
         w.actions_by_name[f"theme_{name}"] = action
     check_theme_action(w, theme.current_theme())
+    show_api = QAction("Show &API Names", w, checkable=True)
+    show_api.setToolTip("Show Salesforce API names beside the field labels")
+    show_api.setStatusTip(show_api.toolTip())
+    show_api.setChecked(field_naming().show_api_names)
+    show_api.toggled.connect(w.set_show_api_names)
+    w.actions_by_name["show_api_names"] = show_api
 
 
 def check_theme_action(window: MainWindow, name: str) -> None:
@@ -121,6 +130,7 @@ def build_menus(window: MainWindow) -> None:
     file_menu = bar.addMenu("&File")
     file_menu.addAction(acts["new_from_template"])
     file_menu.addAction(acts["open"])
+    file_menu.addAction(acts["open_bundle"])
     window.recent_menu = QMenu("Open &Recent", window)
     window.recent_menu.aboutToShow.connect(window._fill_recent_menu)
     file_menu.addMenu(window.recent_menu)
@@ -153,6 +163,7 @@ def build_menus(window: MainWindow) -> None:
     for action in window.theme_group.actions():
         view_menu.addAction(action)
     view_menu.addSeparator()
+    view_menu.addAction(acts["show_api_names"])
     errors_toggle = window.errors_dock.toggleViewAction()
     errors_toggle.setText("&Errors Panel")
     errors_toggle.setIcon(icons.icon("errors"))

@@ -33,7 +33,9 @@ from app.canvas.scene import MappingScene
 from app.canvas.view import MappingView
 from app.document.document import StudioDocument
 from app.errors import StudioError
+from app.models.naming import field_naming, save_show_api_names, saved_show_api_names
 from app.services import Services
+from app.services.bundles import open_bundle
 from app.services.connections import LOCAL_SANDBOX, Connection
 from app.services.reconcile import ReconcileService
 from app.views import actions
@@ -166,6 +168,7 @@ class MainWindow(QMainWindow):
 
         self._build_errors_dock()
         asyncloop.set_error_sink(self.report_error)
+        field_naming().set_show_api_names(saved_show_api_names(self.settings))
         self._build_panels()
         actions.build_actions(self)
         actions.build_menus(self)
@@ -410,6 +413,34 @@ class MainWindow(QMainWindow):
         self.template_name = name
         self._update_title()
         return True
+
+    def open_bundle(self, path: Path | str, folder: Path | str | None = None) -> bool:
+        """File ▸ Open Bundle…: verify the .fbz, unpack it as a workspace folder, open it."""
+        if not self.maybe_save():
+            return False
+        try:
+            opened = open_bundle(path, folder)
+        except MappingError as exc:
+            self.report_error(exc, f"Cannot open the bundle: {exc}")
+            return False
+        if not self.open_workspace(opened.folder):
+            return False
+        self.statusBar().showMessage(
+            f"Opened {Path(path).name} (verified) as the workspace {opened.folder}", 6000
+        )
+        return True
+
+    def open_bundle_dialog(self) -> bool:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open bundle", "", "Fieldbridge bundles (*.fbz);;All files (*)"
+        )
+        return self.open_bundle(path) if path else False
+
+    def set_show_api_names(self, show: bool) -> None:
+        """View ▸ Show API names: labels alone, or labels with their API names."""
+        field_naming().set_show_api_names(show)
+        save_show_api_names(self.settings, show)
+        self.canvas.viewport().update()
 
     def open_workspace_dialog(self) -> bool:
         folder = self.choose_folder("Open workspace")

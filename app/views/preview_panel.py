@@ -33,12 +33,14 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app import asyncloop
 from app.document.document import StudioDocument
+from app.models.naming import title_in
 from app.models.preview_model import PreviewModel, source_record
 from app.services import (
     LOCAL_SANDBOX,
@@ -121,11 +123,34 @@ class PreviewPanel(QWidget):
         detail = QSplitter(Qt.Orientation.Horizontal)
         detail.addWidget(self._titled("Source", self.source_view))
         detail.addWidget(self._titled("Target", self.target_view))
+        self.json_detail = detail
+        # The reason comes first, in words; the JSON is there on demand, not in front of it.
+        self.reason_label = QLabel()
+        self.reason_label.setObjectName("previewReason")
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.json_toggle = QToolButton()
+        self.json_toggle.setText("Record JSON")
+        self.json_toggle.setCheckable(True)
+        self.json_toggle.setChecked(True)
+        self.json_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.json_toggle.setAutoRaise(True)
+        self.json_toggle.setToolTip("Show or hide the selected record's source and target JSON")
+        self.json_toggle.toggled.connect(self._show_json)
+        self._show_json(True)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.setSpacing(2)
+        lower_layout.addWidget(self.reason_label)
+        lower_layout.addWidget(self.json_toggle)
+        lower_layout.addWidget(detail, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
-        splitter.addWidget(detail)
+        splitter.addWidget(lower)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        self._kept_row: int | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -143,6 +168,9 @@ class PreviewPanel(QWidget):
         self.pin_button.clicked.connect(self.pin_selected)
         self.table.selectionModel().selectionChanged.connect(self._show_detail)
         self.model.resultsChanged.connect(self._on_results)
+        # An edit that adds or removes a column resets the model: the selected record stays.
+        self.model.modelAboutToBeReset.connect(self._keep_selection)
+        self.model.modelReset.connect(self._restore_selection)
         self.model.planErrorChanged.connect(self._on_plan_error)
         document.currentFlowChanged.connect(self._on_current_flow)
         self._update_controls()
@@ -326,6 +354,20 @@ class PreviewPanel(QWidget):
         self._show_detail()
         self._update_controls()
 
+    def _keep_selection(self) -> None:
+        self._kept_row = self.selected_row()
+
+    def _restore_selection(self) -> None:
+        row, self._kept_row = self._kept_row, None
+        if row is not None and row < self.model.rowCount():
+            self.table.selectRow(row)
+
+    def _show_json(self, shown: bool) -> None:
+        self.json_detail.setVisible(shown)
+        self.json_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
+        )
+
     # -- detail and pinning ---------------------------------------------------------------
     def selected_row(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()
@@ -337,6 +379,7 @@ class PreviewPanel(QWidget):
         if row is None or row >= self.model.rowCount():
             self.source_view.clear()
             self.target_view.clear()
+            self.reason_label.clear()
             return
         sample = self.model.sample(row)
         result = self.model.row_result(row).result
@@ -347,9 +390,23 @@ class PreviewPanel(QWidget):
             text = f"Skipped: {result.skip_reason}"
         else:
             text = json.dumps(json_safe(result.record), indent=2, default=str, ensure_ascii=False)
-        if result.issues:
-            text += "\n\nIssues:\n" + "\n".join(f"• {issue}" for issue in result.issues)
         self.target_view.setPlainText(text)
+        self.reason_label.setText(self._reason_text(result))
+
+    def _reason_text(self, result: Any) -> str:
+        """What is wrong with the record, field by field in the user's names, or that it is fine."""
+        if result.skipped:
+            return f"Skipped: {result.skip_reason}"
+        if not result.issues:
+            return "✓ This record maps without problems."
+        flow = self._document.find_flow(self.model.flow_name)
+        schema = self._document.target_schema(flow.name) if flow is not None else None
+        lines = []
+        for issue in result.issues:
+            mark = "✗" if issue.severity == "error" else "⚠"
+            where = f"{title_in(schema, issue.field)}: " if issue.field else ""
+            lines.append(f"{mark} {where}{issue.message}")
+        return "\n".join(lines)
 
     def pin_selected(self) -> Fixture | None:
         """Add the selected record, with its current output as expected, as a fixture."""

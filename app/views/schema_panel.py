@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QSizePolicy,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -49,7 +50,13 @@ class SchemaPanel(QWidget):
         self.title.setObjectName("schemaPanelTitle")
         self.object_combo = QComboBox(self)
         self.object_combo.setToolTip("The object shown; the flow's object is picked for you")
-        self.object_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # The picked object's name is never cut ("Subscrip"): the combo is as wide as the
+        # current name (not the catalog's longest) and keeps it; the title gives way.
+        self.object_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.object_combo.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Search fields…")
         self.search.setClearButtonEnabled(True)
@@ -68,11 +75,12 @@ class SchemaPanel(QWidget):
         self.tree.setDropIndicatorShown(side == "target")
         self.tree.setDefaultDropAction(Qt.DropAction.LinkAction)
         header = self.tree.header()
-        # The name matters most; the type column shows what fits and the tooltip the rest.
+        # The name stretches; the type column is as wide as its longest text, so a type and
+        # its markers are never cut ("string · requi…").
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
-        header.resizeSection(1, 110)
+        header.setMinimumSectionSize(60)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.tree.setAccessibleName(f"{side} fields")
 
@@ -161,6 +169,7 @@ class SchemaPanel(QWidget):
             self.title.setText(f"<b>{ref.system.value.title()}</b> · {ref.object} (not in catalog)")
         else:
             self.title.setText(f"<b>{ref.system.value.title()}</b> · {obj.label or obj.name}")
+        self.title.setToolTip(self.title.text().replace("<b>", "").replace("</b>", ""))
         self._mappings_changed(self.document.current_flow or "")
 
     def _fill_combo(self, system: System | None, obj: ObjectSchema | None) -> None:
@@ -173,7 +182,11 @@ class SchemaPanel(QWidget):
         if obj is not None:
             self.object_combo.setCurrentText(obj.name)
         self.object_combo.setEnabled(system is not None)
+        self._fit_combo()
         self.object_combo.blockSignals(False)
+
+    def _fit_combo(self) -> None:
+        self.object_combo.setMinimumContentsLength(max(8, len(self.object_combo.currentText())))
 
     def _object_picked(self, _row: int) -> None:
         """Browse another object of the same system (drops still need the flow's object)."""
@@ -181,6 +194,7 @@ class SchemaPanel(QWidget):
         if system is None:
             return
         obj = self.document.catalogs[system].get(self.object_combo.currentText())
+        self._fit_combo()
         self.model.set_object(obj)
         self._apply_search()
         self._mappings_changed(self.document.current_flow or "")

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.document.document import StudioDocument
+from app.models.naming import title_in
 from app.models.transform_models import TransformChainModel, TransformLibraryModel
 from app.views.condition_editor import ConditionEditor
 from app.views.defaults_editor import DefaultsEditor
@@ -291,8 +292,14 @@ class TransformPanel(QWidget):
             else:
                 self.title.setText("Select a link on the canvas to edit its transforms")
         else:
-            sources = ", ".join(mapping.sources) or "the whole record"
-            self.title.setText(f"<b>{mapping.target}</b> ← {sources}")
+            flow = self.document.current_flow or ""
+            source = self.document.source_schema(flow)
+            target = self.document.target_schema(flow)
+            sources = ", ".join(title_in(source, p) for p in mapping.sources) or "the whole record"
+            title = title_in(target, mapping.target, show_api_names=False)
+            api = "" if title == mapping.target else f" <small>{mapping.target}</small>"
+            self.title.setText(f"<b>{title}</b>{api} ← {sources}")
+            self.chain.source_schema = source
             self.chain.set_steps(mapping.transforms)
         if self.chain.rowCount() and row < 0:
             row = 0 if not keep_row else -1
@@ -432,7 +439,7 @@ class TransformPanel(QWidget):
         else:
             for param in spec.params:
                 editor = self._param_editor(param, step.args.get(param.name))
-                label = param.name + (" *" if param.required else "")
+                label = param.title + (" *" if param.required else "")
                 self.form.addRow(label, editor)
         self.refresh_result()
 
@@ -490,7 +497,7 @@ class TransformPanel(QWidget):
             elif param.kind in ("any", "mapping"):
                 value = yaml.safe_load(text)
         except (ValueError, yaml.YAMLError):
-            self.error.setText(f"{param.name}: {text!r} is not a valid {param.kind}")
+            self.error.setText(f"{param.title}: {text!r} is not a valid {param.kind}")
             return
         self.set_arg(param.name, value)
 
@@ -577,7 +584,7 @@ class TransformPanel(QWidget):
         spec = get_transform("map")
         for param in spec.params:
             if param.name in ("default", "strict"):
-                self.form.addRow(param.name, self._param_editor(param, step.args.get(param.name)))
+                self.form.addRow(param.title, self._param_editor(param, step.args.get(param.name)))
 
     def _set_map_args(self, table: str | None, values: dict[str, Any] | None) -> bool:
         row = self.selected_row()

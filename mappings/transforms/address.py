@@ -79,7 +79,7 @@ register(
             "Salesforce stores them), city, state, postal_code, country, or oneline "
             '("line1, line2, city, state postal_code, country"). Empty parts give None.'
         ),
-        params=(ParamSpec("part", "enum", required=True, choices=PARTS),),
+        params=(ParamSpec("part", "enum", required=True, choices=PARTS, label="Part"),),
         build=_build_flatten_address,
         category="structure",
         output_kind=FieldKind.STRING,

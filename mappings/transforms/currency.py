@@ -249,10 +249,11 @@ def _build_convert_currency(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
     return by_path
 
 
-_CURRENCY = ParamSpec("currency", "string", description="ISO code, e.g. usd (case-insensitive)")
+_CURRENCY = ParamSpec("currency", "string", label="Currency", description="ISO code, e.g. usd (case-insensitive)")
 _CURRENCY_PATH = ParamSpec(
     "currency_path",
     "path",
+    label="Currency from",
     description=(
         "source path holding the currency code, e.g. currency; or a list of paths, the first "
         "with a value wins"
@@ -262,7 +263,7 @@ _CURRENCY_PATH = ParamSpec(
 register(
     TransformSpec(
         name="minor_to_decimal",
-        label="Minor units → amount",
+        label="Convert cents to amount",
         description=(
             "Stripe's integer amount in minor units to a decimal amount with the currency's "
             "decimals (JPY 500 → 500, USD 1999 → 19.99, KWD 1999 → 1.999). Give currency "
@@ -278,7 +279,7 @@ register(
 register(
     TransformSpec(
         name="decimal_to_minor",
-        label="Amount → minor units",
+        label="Convert amount to cents",
         description=(
             "A decimal amount to Stripe's integer minor units (19.99 USD → 1999). A value "
             "with more decimals than the currency allows is refused unless rounding is set."
@@ -289,6 +290,7 @@ register(
             ParamSpec(
                 "rounding",
                 "enum",
+                label="Rounding",
                 choices=tuple(ROUNDINGS),
                 description="round extra decimals instead of refusing them",
             ),
@@ -308,9 +310,9 @@ register(
             "rounded half-even to the target currency's decimals. Give from or from_path."
         ),
         params=(
-            ParamSpec("to", "string", required=True, description="target currency code"),
-            ParamSpec("from", "string", description="source currency code"),
-            ParamSpec("from_path", "path", description="source path holding the currency"),
+            ParamSpec("to", "string", required=True, label="To currency", description="target currency code"),
+            ParamSpec("from", "string", label="From currency", description="source currency code"),
+            ParamSpec("from_path", "path", label="From currency in", description="source path holding the currency"),
         ),
         build=_build_convert_currency,
         category="money",

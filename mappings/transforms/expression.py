@@ -228,7 +228,7 @@ register(
             "far and $event the Stripe event envelope. Example: "
             "$value & ' (' & $uppercase(currency) & ')'."
         ),
-        params=(ParamSpec("expr", "expression", required=True, description="JSONata text"),),
+        params=(ParamSpec("expr", "expression", required=True, label="Formula", description="JSONata text"),),
         build=_build_jsonata,
         category="expression",
     )

@@ -61,7 +61,7 @@ register(
         name="default",
         label="Default",
         description="Use value when the current value is null or empty text.",
-        params=(ParamSpec("value", "any", required=True, description="the fallback"),),
+        params=(ParamSpec("value", "any", required=True, label="Fallback value", description="the fallback"),),
         build=_build_default,
         category="logic",
     )
@@ -71,7 +71,7 @@ register(
         name="constant",
         label="Constant",
         description="Always value, whatever the source holds.",
-        params=(ParamSpec("value", "any", required=True, description="the value to write"),),
+        params=(ParamSpec("value", "any", required=True, label="Value", description="the value to write"),),
         build=_build_constant,
         category="logic",
     )

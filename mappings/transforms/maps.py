@@ -99,10 +99,10 @@ register(
             "strict, else becomes default when given, else passes through unchanged."
         ),
         params=(
-            ParamSpec("table", "string", description="name of a value map"),
-            ParamSpec("values", "mapping", description="inline table {from: to}"),
-            ParamSpec("default", "any", description="result for unmapped values"),
-            ParamSpec("strict", "boolean", default=False, description="refuse unmapped values"),
+            ParamSpec("table", "string", label="Value map", description="name of a value map"),
+            ParamSpec("values", "mapping", label="Values", description="inline table {from: to}"),
+            ParamSpec("default", "any", label="Otherwise", description="result for unmapped values"),
+            ParamSpec("strict", "boolean", default=False, label="Refuse unknown values", description="refuse unmapped values"),
         ),
         build=_build_map,
         category="lookup",
@@ -113,7 +113,7 @@ register(
         name="metadata",
         label="Metadata key",
         description="The value of one key of a Stripe metadata object (None when absent).",
-        params=(ParamSpec("key", "string", required=True, description="metadata key"),),
+        params=(ParamSpec("key", "string", required=True, label="Key", description="metadata key"),),
         build=_build_metadata,
         category="lookup",
     )

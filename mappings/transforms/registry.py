@@ -55,10 +55,16 @@ class ParamSpec:
     default: Any = None
     description: str = ""
     choices: tuple[str, ...] = ()  # for kind == "enum"
+    label: str = ""  # the words a form shows ("Currency from"); the YAML keeps ``name``
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
             raise ValueError(f"parameter {self.name!r}: unknown kind {self.kind!r}")
+
+    @property
+    def title(self) -> str:
+        """The parameter in words: its label, else its name with spaces ("skip empty")."""
+        return self.label or self.name.replace("_", " ").capitalize()
 
 
 class StepContext(Protocol):

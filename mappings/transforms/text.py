@@ -239,7 +239,7 @@ _text_spec(
     "la) is the last name, the words before it the first name; a single word is a last "
     "name with no first name, because Salesforce requires LastName.",
     _build_split_name,
-    (ParamSpec("part", "enum", required=True, choices=("first", "last")),),
+    (ParamSpec("part", "enum", required=True, choices=("first", "last"), label="Part"),),
 )
 _text_spec(
     "concat",
@@ -248,8 +248,8 @@ _text_spec(
     "is false. Nothing left gives None.",
     _build_concat,
     (
-        ParamSpec("separator", "string", default=" "),
-        ParamSpec("skip_empty", "boolean", default=True),
+        ParamSpec("separator", "string", default=" ", label="Separator"),
+        ParamSpec("skip_empty", "boolean", default=True, label="Skip empty values"),
     ),
     multi_input=True,
 )
@@ -263,7 +263,7 @@ _text_spec(
     "Cut the text to length characters, or to the target field's length when no length "
     "is given; a cut is reported as a warning.",
     _build_truncate,
-    (ParamSpec("length", "integer", description="maximum characters (default: target's)"),),
+    (ParamSpec("length", "integer", label="Maximum length", description="maximum characters (default: target's)"),),
 )
 _text_spec(
     "to_string",
@@ -290,19 +290,20 @@ _text_spec(
     "Prefix",
     "Put text before the value.",
     _build_prefix,
-    (ParamSpec("text", "string", required=True),),
+    (ParamSpec("text", "string", required=True, label="Text"),),
 )
 _text_spec(
     "suffix",
     "Suffix",
     "Put text after the value.",
     _build_suffix,
-    (ParamSpec("text", "string", required=True),),
+    (ParamSpec("text", "string", required=True, label="Text"),),
 )
 _text_spec(
     "replace",
     "Replace",
     "Replace every occurrence of old with new.",
     _build_replace,
-    (ParamSpec("old", "string", required=True), ParamSpec("new", "string", required=True)),
+    (ParamSpec("old", "string", required=True, label="Replace"),
+     ParamSpec("new", "string", required=True, label="With")),
 )

@@ -151,7 +151,7 @@ def _build_date_to_unix(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
 
 
 _TZ = ParamSpec(
-    "tz", "string", description="IANA time zone of the date, e.g. Europe/Paris (default UTC)"
+    "tz", "string", label="Time zone", description="IANA time zone of the date, e.g. Europe/Paris (default UTC)"
 )
 
 register(

@@ -234,3 +234,38 @@ def test_plan_is_compiled_once_per_change_and_rows_applied_once(doc, charge, mon
     doc.set_transforms(FLOW, "Currency__c", [TransformStep("lower")])
     assert {r.result.record["Currency__c"] for r in model.compute_all()} == {"usd"}
     assert compiled == [FLOW, FLOW]
+
+
+# --------------------------------------------------------------------------- issue 13, scenario 8
+
+
+def test_scenario_8_preview_is_readable(qtbot, doc, services):
+    """A required field nothing fills has its own column; the reason comes before the JSON,
+    which folds away; an edit keeps the selected record; lookups read as words; the three
+    fixtures are told apart by event type and the values that differ."""
+    panel = PreviewPanel(doc, services)
+    qtbot.addWidget(panel)
+    panel.load_fixtures_of_current_flow()
+    model = panel.model
+    labels = [model.data(model.index(r, 0)) for r in range(model.rowCount())]
+    assert len(set(labels)) == len(labels) == 3, labels
+    assert all(label.startswith("charge.") for label in labels)
+
+    account = model.data(model.index(0, model.column_of("Account__c")))
+    assert account.startswith("Account whose Stripe Customer ID is cus_"), account
+    assert "{" not in account
+
+    panel.table.selectRow(2)
+    doc.unmap_field(FLOW, "Currency__c")  # required: the column stays, now with the error
+    assert panel.selected_row() == 2
+    column = model.column_of("Currency__c")
+    issues = model.data(model.index(2, column), IssuesRole)
+    assert [i.code for i in issues] == ["REQUIRED_FIELD_MISSING"]
+    assert model.headerData(column, Qt.Orientation.Horizontal) == "Currency *"
+    reason = panel.reason_label.text()
+    assert reason.startswith("✗ Currency:") and "required" in reason
+    assert panel.reason_label.isVisibleTo(panel)
+    panel.json_toggle.setChecked(False)
+    assert not panel.json_detail.isVisibleTo(panel)
+    panel.json_toggle.setChecked(True)
+    assert panel.json_detail.isVisibleTo(panel)

@@ -78,7 +78,8 @@ def test_roles_show_type_markers_and_tooltips(payment):
     model = SchemaTreeModel(payment)
     index = model.index_of("StripeChargeID__c")
     assert index.isValid()
-    assert model.data(index) == "StripeChargeID__c *"  # required
+    # issue 13, scenario 4: the describe label is the main text (the API name was)
+    assert model.data(index) == "Stripe Charge ID *"  # required
     assert "external id" in model.data(index.siblingAtColumn(1))
     assert model.data(index, FieldPathRole) == "StripeChargeID__c"
     assert model.data(index, FieldSchemaRole).external_id

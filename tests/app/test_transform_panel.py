@@ -51,7 +51,8 @@ def test_chain_model_passes_modeltester(qtmodeltester):
     model = TransformChainModel()
     model.set_steps([TransformStep("upper"), TransformStep("truncate", {"length": 5})])
     qtmodeltester.check(model)
-    assert model.data(model.index(1, 0)) == "2. truncate  (length=5)"
+    # issue 13, scenario 4: steps read in words (was "2. truncate  (length=5)")
+    assert model.data(model.index(1, 0)) == "2. Truncate — maximum length: 5"
 
 
 def test_sample_envelope_is_split():

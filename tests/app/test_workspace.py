@@ -166,7 +166,7 @@ def test_list_templates_matches_the_shipped_files():
     assert [t.name for t in templates] == available_templates()
     charges = next(t for t in templates if t.name == "charges-payments")
     assert charges.flow_count == len(charges.flows) == 1
-    assert charges.description.startswith("Stripe charges become Payment__c")
+    assert charges.description.startswith("Stripe charges become Payment records")  # issue 13: no API names
 
 
 def test_gallery_lists_templates_and_opens_the_chosen_one(qtbot, window):
