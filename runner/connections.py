@@ -4,11 +4,14 @@ The settings a connection takes are declared once in :data:`runner.config.SETTIN
 (``[connections.<system>.<name>]``); their secrets live where :mod:`runner.secrets` says
 (the keyring username ``<system>:<name>:<field>``). This module holds the rules both
 sides apply to a connection's values: the two Salesforce login addresses and what counts
-as a sandbox org, and the mode a Stripe key's prefix gives.
+as a sandbox org, the mode a Stripe key's prefix gives, and what a connection test found
+(:class:`ConnectionCheck`, which :mod:`runner.connectors.diagnosis` returns; here, apart from
+the connectors, so the studio can show one without loading them).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from runner.errors import ConfigError
@@ -42,3 +45,16 @@ def stripe_key_mode(api_key: str) -> StripeMode:
 def is_sandbox_login(login_url: str) -> bool:
     """A Salesforce sandbox org's login address (test.salesforce.com or a sandbox My Domain)."""
     return login_url.rstrip("/") == SANDBOX_LOGIN or _SANDBOX_MY_DOMAIN in login_url
+
+
+@dataclass
+class ConnectionCheck:
+    """What a connection test found; ``reason`` is one of the words in
+    :mod:`runner.connectors.diagnosis`'s doc (``ok`` when it passed)."""
+
+    __test__ = False  # not a pytest test class, whatever module imports it
+
+    ok: bool
+    message: str
+    detail: str = ""
+    reason: str = "ok"

@@ -3,6 +3,11 @@
 The only package of ``app`` that uses the runner, and only through :mod:`runner.api`; views
 get a :class:`Services` and call it off the UI thread (``app.asyncloop``). Everything here
 is plain Python and blocking, with a socket timeout on every network call.
+
+Opening the studio loads only the light parts of :mod:`runner.api`: the connectors, the
+runner's write path and the sandboxes are imported where a user first needs them (a few
+function-local imports, each with its measured start-up cost);
+``tests/app/test_services_startup.py`` keeps them out of the studio's start-up.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.services.connections import (
     LOCAL_SANDBOX,
@@ -31,17 +36,12 @@ from app.services.samples import (
     stripe_samples,
 )
 from app.services.sandbox import SandboxService
-from app.services.testrun import (
-    Progress,
-    RecordResult,
-    RunReport,
-    TestRunError,
-    dry_run,
-    real_run,
-)
+from app.services.testrun_results import Progress, RecordResult, RunReport, TestRunError
 from mappings.document.model import Flow, MappingDocument
 from mappings.schema.model import ObjectSchema
-from runner.api import SalesforceConnector
+
+if TYPE_CHECKING:
+    from runner.api.connectors import SalesforceConnector
 
 __all__ = [
     "LOCAL_SANDBOX", "Connection", "ConnectionStore", "ConnectionsError", "RecordResult",
@@ -128,6 +128,9 @@ class Services:
         with self._lock:
             connector = self._connectors.get(name)
         if connector is None:
+            # Lazy: runner.api.connectors (Stripe SDK, requests) adds ~0.65 s to start-up
+            from runner.api.connectors import SalesforceConnector
+
             connector = SalesforceConnector(self.store.salesforce_settings(name))
             connector.connect()
             with self._lock:
@@ -149,6 +152,9 @@ class Services:
         connection: str = LOCAL_SANDBOX,
         progress: Progress | None = None,
     ) -> RunReport:
+        # Lazy: the runner's write path (pipeline, SQLAlchemy) adds ~1.4 s to start-up (importtime)
+        from app.services.testrun import dry_run
+
         return dry_run(flow, document, target_schema, samples,
                        self.salesforce_connector(connection), progress)
 
@@ -170,6 +176,9 @@ class Services:
                 f"{connection!r} is not a sandbox org ({conn.login_url}): a test run writes "
                 "records, so it only runs against the local sandbox or a Salesforce sandbox"
             )
+        # Lazy: the runner's write path (pipeline, SQLAlchemy) adds ~1.4 s to start-up (importtime)
+        from app.services.testrun import real_run
+
         return real_run(flow, document, target_schema, samples,
                         self.salesforce_connector(connection), progress)
 

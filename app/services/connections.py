@@ -8,7 +8,7 @@ What people type into the connections dialog is split in two on save:
   be committed to git;
 * the secrets (Stripe API key, Salesforce password and security token) go to ``keyring``
   under service ``fieldbridge`` and the username ``<system>:<name>:<field>`` that the runner
-  reads too (:func:`runner.api.keyring_username`, one rule for both).
+  reads too (:func:`runner.api.connections.keyring_username`, one rule for both).
 
 A built-in "Local sandbox" pair needs no account: its settings come from the local
 sandboxes, started on demand (:mod:`app.services.sandbox`). It is listed, never stored.
@@ -22,30 +22,28 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
 
 from app.errors import StudioError
 from app.services.sandbox import SandboxService
-from runner.api import (
+from runner.api.connections import (
     KEYRING_SERVICE,
     PRODUCTION_LOGIN,
     SANDBOX_LOGIN,
-    ConfigError,
     ConnectionCheck,
-    SalesforceSettings,
-    StripeSettings,
-    check_salesforce,
-    check_stripe,
     delete_keyring_secret,
-    diagnose,
     is_sandbox_login,
     keyring_secret,
     keyring_username,
     set_keyring_secret,
 )
-from runner.api import stripe_key_mode as runner_stripe_key_mode
+from runner.api.connections import stripe_key_mode as runner_stripe_key_mode
+from runner.api.errors import ConfigError
+
+if TYPE_CHECKING:
+    from runner.api.connectors import SalesforceSettings, StripeSettings
 
 __all__ = [
     "KEYRING_SERVICE", "LOCAL_SANDBOX", "PRODUCTION_LOGIN", "SANDBOX_LOGIN", "Connection",
@@ -285,6 +283,9 @@ class ConnectionStore:
     # -- runner settings -----------------------------------------------------------------
     def stripe_settings(self, conn: StripeConnection | str) -> StripeSettings:
         """The runner's settings for a Stripe connection, secrets read from the keyring."""
+        # Lazy: runner.api.connectors (Stripe SDK, requests) adds ~0.65 s to start-up
+        from runner.api.connectors import StripeSettings
+
         if isinstance(conn, str):
             conn = self.get("stripe", conn)  # type: ignore[assignment]
         assert isinstance(conn, StripeConnection)
@@ -303,6 +304,9 @@ class ConnectionStore:
 
     def salesforce_settings(self, conn: SalesforceConnection | str) -> SalesforceSettings:
         """The runner's settings for a Salesforce connection, secrets read from the keyring."""
+        # Lazy: runner.api.connectors (Stripe SDK, requests) adds ~0.65 s to start-up
+        from runner.api.connectors import SalesforceSettings
+
         if isinstance(conn, str):
             conn = self.get("salesforce", conn)  # type: ignore[assignment]
         assert isinstance(conn, SalesforceConnection)
@@ -416,6 +420,9 @@ class ConnectionStore:
 def classify_failure(exc: BaseException, where: str) -> TestResult:
     """Why a call to ``where`` failed: the runner's diagnosis, which also counts the store's
     own ConnectionsError as a settings (``config``) problem."""
+    # Lazy: runner.api.connectors (Stripe SDK, requests) adds ~0.65 s to start-up
+    from runner.api.connectors import diagnose
+
     return diagnose(exc, where, settings_errors=(ConnectionsError,))
 
 
@@ -424,8 +431,12 @@ def test_connection(conn: Connection, store: ConnectionStore | None = None) -> T
 
     Secrets not on ``conn`` itself (an edited form carries them) come from ``store``'s
     keyring entries; the built-in sandbox connections start the sandboxes if needed. The
-    call is the runner's own (:func:`runner.api.check_stripe`, ``check_salesforce``).
+    call is the runner's own (:func:`runner.api.connectors.check_stripe`,
+    ``check_salesforce``).
     """
+    # Lazy: runner.api.connectors (Stripe SDK, requests) adds ~0.65 s to start-up
+    from runner.api.connectors import check_salesforce, check_stripe
+
     store = store if store is not None else ConnectionStore()
     if isinstance(conn, StripeConnection):
         where = f"Stripe {conn.name!r}"

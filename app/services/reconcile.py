@@ -1,6 +1,6 @@
 """Payout reconciliation for the studio: the runner's ``reconcile`` against chosen connections.
 
-The runner's gather + reconcile and its report rendering, through :mod:`runner.api`. Plain
+The runner's gather + reconcile and its report rendering, through :mod:`runner.api.reconcile`. Plain
 Python and blocking: the view calls :meth:`ReconcileService.run` off the UI thread.
 Connections are the studio's own (``ConnectionStore``), so the built-in "Local sandbox" pair
 works with no account.
@@ -15,13 +15,12 @@ from pathlib import Path
 from app.errors import StudioError
 from app.services import Services
 from app.services.connections import LOCAL_SANDBOX
-from runner.api import (
+from runner.api.errors import RunnerError
+from runner.api.reconcile import (
     RECONCILE_LABELS,
     RECONCILE_PROBLEMS,
     RECONCILE_STATUSES,
     ReconciliationReport,
-    RunnerError,
-    StripeConnector,
     gather,
     render_html,
     render_text,
@@ -94,6 +93,9 @@ class ReconcileService:
         Blocking (network, every call with the connection's socket timeout); raises
         ReconcileServiceError naming what failed.
         """
+        # Lazy: runner.api.connectors (Stripe SDK, requests) adds ~0.65 s to start-up
+        from runner.api.connectors import StripeConnector
+
         since, until = request.period
         store = self.services.store
         for system, name in (("stripe", request.stripe), ("salesforce", request.salesforce)):

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
-from runner.api import SandboxSession, sandbox_up
+if TYPE_CHECKING:
+    from runner.api.sandbox import SandboxSession
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ class SandboxService:
         """The running sandboxes; starts (and seeds) them on first use. Blocking: ~1-3 s."""
         with self._lock:
             if self._session is None:
+                # Lazy: runner.api.sandbox (emulators, Stripe SDK) adds ~0.4 s to start-up
+                from runner.api.sandbox import sandbox_up
+
                 log.info("starting the local sandboxes in %s", self.state_dir)
                 self._session = sandbox_up(self.state_dir, seed=self.seed)
             return self._session

@@ -1,8 +1,8 @@
 """Test runs of a flow against a Salesforce org: a dry run, or a real run on a sandbox.
 
-Both take the runner's own write path (``runner.api.SalesforceWriter``): lookups resolved as
-the runner resolves them, then insert / update by external id / ``dedup_on`` + upsert /
-upsert, exactly as the flow's operation says. Only the runner's state is left out: the
+Both take the runner's own write path (``runner.api.testrun.SalesforceWriter``): lookups
+resolved as the runner resolves them, then insert / update by external id / ``dedup_on`` +
+upsert / upsert, exactly as the flow's operation says. Only the runner's state is left out: the
 writer is given an in-memory ledger, so cross references live for the run and a record that
 the runner would hold for review is reported as such instead of queued.
 
@@ -11,85 +11,35 @@ A dry run maps and decides, reading the org with SOQL only, and says what would 
 run sends the writes and reports each record's outcome with Salesforce's own messages.
 
 Both are blocking and call ``progress(done, total)`` as they go; the GUI runs them on the
-thread pool. Every network call carries the connector's socket timeout.
+thread pool. Every network call carries the connector's socket timeout. What they report
+(:mod:`app.services.testrun_results`) is apart from this module, which loads the runner's
+pipeline: :class:`app.services.Services` imports it when the first test run starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from app.errors import StudioError
+from app.services.testrun_results import (
+    Outcome,
+    Progress,
+    RecordResult,
+    RunReport,
+    TestRunError,
+)
 from mappings.document.model import Action, Flow, MappingDocument
 from mappings.engine.plan import FlowPlan, compile_flow
 from mappings.engine.result import Issue
 from mappings.errors import MappingError
 from mappings.schema.model import ObjectSchema, System
-from runner.api import (
-    FatalSyncError,
-    MemoryLedger,
-    SalesforceConnector,
-    SalesforceWriter,
-    TaskOutcome,
-    WriteItem,
-)
+from runner.api.connectors import SalesforceConnector
+from runner.api.errors import FatalSyncError
+from runner.api.testrun import MemoryLedger, SalesforceWriter, TaskOutcome, WriteItem
 
-Progress = Callable[[int, int], None]
-Outcome = Literal["create", "update", "fail", "skip", "review"]
+__all__ = ["WRITE_CHUNK", "RecordResult", "RunReport", "TestRunError", "dry_run", "real_run"]
+
 WRITE_CHUNK = 50  # records per collections call in a real run, so progress moves
-
-
-class TestRunError(StudioError):
-    """The test run as a whole cannot start or went wrong (not one record's failure)."""
-
-    __test__ = False
-
-
-@dataclass
-class RecordResult:
-    """One sample's outcome. ``dry`` results say what *would* happen."""
-
-    index: int
-    source_id: str | None
-    outcome: Outcome
-    salesforce_id: str | None = None
-    message: str = ""
-    issues: list[Issue] = field(default_factory=list)
-    record: dict[str, Any] = field(default_factory=dict)
-    dry: bool = True
-
-    @property
-    def action(self) -> str:
-        """``would create`` / ``would update`` / ``created`` / ``failed`` ... for the table."""
-        if self.outcome == "skip":
-            return "skipped"
-        if self.outcome == "review":
-            return "would need review" if self.dry else "needs review"
-        if self.dry:
-            return f"would {self.outcome}"
-        return {"create": "created", "update": "updated", "fail": "failed"}[self.outcome]
-
-
-@dataclass
-class RunReport:
-    flow: str
-    dry: bool
-    results: list[RecordResult]
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for r in self.results if r.outcome == outcome)
-
-    @property
-    def summary(self) -> str:
-        verb = "would " if self.dry else ""
-        parts = [f"{self.count('create')} {verb}create", f"{self.count('update')} {verb}update",
-                 f"{self.count('fail')} {verb}fail"]
-        if self.count("review"):
-            parts.append(f"{self.count('review')} {verb}need review")
-        if self.count("skip"):
-            parts.append(f"{self.count('skip')} skipped")
-        return ", ".join(parts)
 
 
 def _compile(flow: Flow, document: MappingDocument, schema: ObjectSchema | None) -> FlowPlan:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import socket
 import ssl
-from dataclasses import dataclass
 
 import requests
 import stripe
 from urllib3.exceptions import NameResolutionError
 
-from runner.connections import stripe_key_mode
+from runner.connections import ConnectionCheck, stripe_key_mode
 from runner.connectors.errors import ConnectorError
 from runner.connectors.salesforce import SalesforceConnector, SalesforceSettings
 from runner.connectors.stripe import StripeConnector, StripeSettings
@@ -27,18 +26,6 @@ from runner.errors import ConfigError
 # user's credentials were refused.
 _WRONG_ORG_CODES = frozenset({"invalid_client_id", "invalid_client"})
 _LOGIN_CODES = frozenset({"invalid_grant"})
-
-
-@dataclass
-class ConnectionCheck:
-    """What a connection test found; ``reason`` is one of the words in the module's doc."""
-
-    __test__ = False  # not a pytest test class, whatever module imports it
-
-    ok: bool
-    message: str
-    detail: str = ""
-    reason: str = "ok"
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
