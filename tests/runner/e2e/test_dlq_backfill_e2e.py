@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from mappings.bundle import build_bundle
+from mappings.document.yamlio import loads_document
+from runner.backfill import backfill_flow, cursor_name, parse_since
+from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
 from runner.cli import main
+from runner.config import load_config
 from runner.sandbox.stripe_events import deliver, make_event
 from runner.state.store import StateStore
 from tests.runner.e2e.helpers import (
@@ -37,8 +42,6 @@ def _clean_logging() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def broken_bundle(tmp_path_factory) -> Path:
     """The charges template with a Status__c value the org's restricted picklist refuses."""
-    from mappings.bundle import build_bundle
-    from mappings.document.yamlio import loads_document
 
     text = (TEMPLATES / "charges-payments.yaml").read_text()
     lines = [line if "expr: 'refunded = true" not in line
@@ -100,10 +103,6 @@ def _make_charges(sandbox, n: int) -> list[str]:
 
 
 def test_backfill_loads_and_resumes(sandbox, sf, charges_bundle, state_url, capsys) -> None:
-    from runner.backfill import backfill_flow, cursor_name, parse_since
-    from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
-    from runner.config import load_config
-
     since_text = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     time.sleep(1.0)
     charges = _make_charges(sandbox, 25)

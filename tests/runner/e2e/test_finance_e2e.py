@@ -16,8 +16,17 @@ from typing import Any
 
 import pytest
 
+from mappings.bundle import build_bundle
+from mappings.document.yamlio import load_documents
+from runner.alerts import Alerter
+from runner.app import Runner
+from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
+from runner.config import load_config
+from runner.finance.runtime import finance_status
+from runner.sandbox.salesforce.server import salesforce_client, start_emulator
 from runner.sandbox.stripe_events import deliver, make_event
-from tests.runner.e2e.helpers import sandbox_pair, soql_rows, wait_for
+from runner.state.store import StateStore
+from tests.runner.e2e.helpers import TEMPLATES, sandbox_pair, soql_rows, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -61,16 +70,6 @@ def sandboxes(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def running(sandboxes, tmp_path: Path) -> Iterator[tuple[Any, Any, Receiver, Any]]:
-    from mappings.bundle import build_bundle
-    from mappings.document.yamlio import load_documents
-    from runner.alerts import Alerter
-    from runner.app import Runner
-    from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
-    from runner.config import load_config
-    from runner.sandbox.salesforce.server import salesforce_client
-    from runner.state.store import StateStore
-    from tests.runner.e2e.helpers import TEMPLATES
-
     docs = [d for p, d in load_documents(TEMPLATES)
             if p.stem in ("charges-payments", "customer-account")]
     loaded = load_verified_bundle(build_bundle(docs, tmp_path / "b.fbz"))
@@ -141,8 +140,6 @@ def test_planted_anomalies_raise_cases_and_alerts(sandboxes, running) -> None:
 
 
 def test_a_dropped_field_pauses_only_its_flow(sandboxes, running, tmp_path: Path) -> None:
-    from runner.sandbox.salesforce.server import start_emulator
-
     runner, sf, receiver, store = running
     secret = sandboxes.stripe.webhook_secret
     old = sandboxes.salesforce
@@ -177,6 +174,5 @@ def test_a_dropped_field_pauses_only_its_flow(sandboxes, running, tmp_path: Path
     assert "charge-to-payment is paused" in (held.last_error or "")
     assert soql_rows(sf, "SELECT Id FROM Payment__c WHERE StripeChargeID__c = "
                          "'ch_fin_099'") == []
-    from runner.finance.runtime import finance_status
 
     assert list(finance_status(store)["paused_flows"]) == ["charge-to-payment"]

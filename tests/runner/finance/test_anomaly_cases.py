@@ -9,6 +9,10 @@ from typing import Any
 
 import pytest
 
+from mappings.document.yamlio import load_document
+from mappings.schema.org_metadata import load_salesforce_catalog
+from mappings.schema.stripe_catalog import load_stripe_catalog
+from runner.connectors.salesforce import SalesforceConnector, SalesforceSettings
 from runner.finance.anomaly import AnomalyDetector, Flag, PaymentObservation
 from runner.finance.anomaly_cases import (
     EVENT_TYPE,
@@ -20,6 +24,7 @@ from runner.finance.anomaly_cases import (
 from runner.finance.runtime import CASE_FLOW, CASE_TEMPLATE, FinanceMonitor, FinanceSettings
 from runner.pipeline.bundle_runtime import LoadedBundle
 from runner.pipeline.processor import ProcessedRecord
+from runner.sandbox.salesforce.server import start_emulator
 from runner.state.store import StateStore
 
 T0 = 1_767_225_600
@@ -58,10 +63,6 @@ def planted_events() -> list[dict[str, Any]]:
 
 
 def case_plan():
-    from mappings.document.yamlio import load_document
-    from mappings.schema.org_metadata import load_salesforce_catalog
-    from mappings.schema.stripe_catalog import load_stripe_catalog
-
     loaded = LoadedBundle.from_documents([load_document(CASE_TEMPLATE)],
                                          load_salesforce_catalog(), load_stripe_catalog())
     return loaded.flow(CASE_FLOW).plan
@@ -100,11 +101,6 @@ def test_the_template_titles_every_rule_as_the_alert_does(rule: str) -> None:
 def test_flags_become_cases_once_through_the_template(tmp_path: Path) -> None:
     """Two runners that both raise the same flags (the second lost the first's state: a
     replay, a second detector run) upsert the same two Cases."""
-    from mappings.document.yamlio import load_document
-    from mappings.schema.org_metadata import load_salesforce_catalog
-    from mappings.schema.stripe_catalog import load_stripe_catalog
-    from runner.connectors.salesforce import SalesforceConnector, SalesforceSettings
-    from runner.sandbox.salesforce.server import start_emulator
 
     templates = CASE_TEMPLATE.parent
     bundle = LoadedBundle.from_documents([load_document(templates / "charges-payments.yaml")],

@@ -12,6 +12,7 @@ from runner.finance.matching import (
     normalise_phone,
     score_candidate,
 )
+from runner.state.store import StateStore
 
 CUSTOMER = {
     "id": "cus_1", "object": "customer", "name": "Acme Corp", "email": "Jenny@Acme.com",
@@ -118,8 +119,6 @@ def test_bad_input_is_named() -> None:
 
 
 def test_ambiguous_duplicate_is_held_and_resolved_through_the_review_queue(tmp_path) -> None:
-    from runner.state.store import StateStore
-
     store = StateStore.open(f"sqlite:///{tmp_path / 'state.sqlite'}")
     try:
         found = match_candidates(CUSTOMER, [

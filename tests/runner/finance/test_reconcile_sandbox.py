@@ -17,14 +17,13 @@ import pytest
 
 from runner.cli import main
 from runner.connectors.salesforce import SalesforceConnector, SalesforceSettings
+from runner.sandbox.up import sandbox_up
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory):
-    from runner.sandbox.up import sandbox_up
-
     root = tmp_path_factory.mktemp("recon")
     with sandbox_up(root / "sandbox", reset=True) as session:
         client = session.stripe.client()

@@ -13,6 +13,7 @@ from mappings.schema.stripe_catalog import load_stripe_catalog
 from runner.connectors.salesforce import SalesforceConnector, SalesforceSettings
 from runner.connectors.stripe import StripeConnector, StripeSettings
 from runner.pipeline.bundle_runtime import LoadedBundle
+from runner.sandbox.up import sandbox_up
 from runner.state.store import StateStore
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,8 +31,6 @@ def load_templates(documents: list | None = None) -> LoadedBundle:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from runner.sandbox.up import sandbox_up
-
     session = sandbox_up(state_dir=tmp_path_factory.mktemp("sandbox"), reset=True)
     try:
         yield session

@@ -15,10 +15,11 @@ import pytest
 from mappings.document.model import Action, FieldMapping, TransformStep
 from runner.errors import ConfigError
 from runner.metrics import Metrics
+from runner.pipeline.outcomes import ProcessedRecord
 from runner.pipeline.processor import Processor
 from runner.pipeline.writeback import note_stripe_write
 from runner.retry import RetryPolicy
-from runner.sandbox.stripe_events import make_event
+from runner.sandbox.stripe_events import fresh_id, make_event
 from runner.state.store import StateStore
 from tests.runner.pipeline.conftest import (
     create_plan,
@@ -45,8 +46,6 @@ def charge_for(customer: str, **changes: Any) -> dict[str, Any]:
 
 
 def new_customer_id() -> str:
-    from runner.sandbox.stripe_events import fresh_id
-
     return fresh_id("cus_")
 
 
@@ -372,8 +371,6 @@ def test_charge_and_refund_in_the_same_second_apply_the_current_state(
 
 def test_observers_see_each_settled_task_and_their_failures_do_not_break_it(
         bundle, store, salesforce, stripe) -> None:
-    from runner.pipeline.outcomes import ProcessedRecord
-
     seen: list[ProcessedRecord] = []
     ledger_when_seen: dict[str | None, str] = {}
 

@@ -8,8 +8,12 @@ from typing import Any
 
 import pytest
 
+from mappings.bundle import build_bundle, load_bundle
+from mappings.schema.model import Catalog, System
+from mappings.schema.stripe_catalog import load_stripe_catalog
 from runner.errors import ConfigError
 from runner.pipeline.batching import check_batch_size, chunks
+from runner.pipeline.bundle_runtime import LoadedBundle
 from runner.pipeline.dedup import decide_dedup
 from runner.pipeline.lookups import LookupResolver, lookup_values
 from runner.pipeline.ordering import is_stale, is_tied, newest_per_object, refreshed_event
@@ -23,7 +27,7 @@ from runner.pipeline.writeback import (
 )
 from runner.state.records import InboxEvent
 from runner.state.store import StateStore
-from tests.runner.pipeline.conftest import load_templates
+from tests.runner.pipeline.conftest import load_templates, template_documents
 
 
 def inbox(event_id: str, created: int, object_id: str | None = "sub_1") -> InboxEvent:
@@ -234,10 +238,6 @@ def test_dedup_decisions(store) -> None:
 # -- loading -------------------------------------------------------------------------------
 
 def test_loaded_from_a_bundle_file(tmp_path: Path) -> None:
-    from mappings.bundle import build_bundle, load_bundle
-    from runner.pipeline.bundle_runtime import LoadedBundle
-    from tests.runner.pipeline.conftest import template_documents
-
     path = build_bundle(template_documents(), tmp_path / "templates.fbz")
     loaded = LoadedBundle.from_bundle(load_bundle(path))
     assert loaded.source == str(path)
@@ -248,11 +248,6 @@ def test_loaded_from_a_bundle_file(tmp_path: Path) -> None:
 
 
 def test_a_flow_whose_target_the_snapshot_lacks_is_refused() -> None:
-    from mappings.schema.model import Catalog, System
-    from mappings.schema.stripe_catalog import load_stripe_catalog
-    from runner.pipeline.bundle_runtime import LoadedBundle
-    from tests.runner.pipeline.conftest import template_documents
-
     # The charges template alone: which template's flow is named first is not the point.
     charges = [doc for doc in template_documents()
                if any(flow.name == "charge-to-payment" for flow in doc.flows)]
