@@ -18,7 +18,10 @@ from runner.config import RunnerConfig, load_config
 from runner.connectors.salesforce import SalesforceConnector
 from runner.connectors.stripe import StripeConnector
 from runner.errors import ConfigError
+from runner.filelock import FileLock, LockHeld
 from runner.pipeline.bundle_runtime import LoadedBundle
+from runner.private_files import private_dir
+from runner.state.database import default_url, sqlite_file
 from runner.state.store import StateStore
 
 
@@ -109,3 +112,26 @@ def build_alerter(config: RunnerConfig) -> Alerter:
 
 def open_store(config: RunnerConfig) -> StateStore:
     return StateStore.open(config.state_url)
+
+
+def lock_sqlite_runner(config: RunnerConfig) -> FileLock | None:
+    """``run`` on a SQLite state file: hold ``<file>.lock`` for the process's life, so that a
+    second runner on the same file is refused (SQLite is for one runner) rather than both
+    claiming and writing through one file. None for PostgreSQL, where runners share the
+    inbox, and in memory. Read-only commands (status, dlq list) take no lock."""
+    path = sqlite_file(config.state_url or default_url())
+    if path is None:
+        return None
+    private_dir(path.parent)
+    try:
+        return FileLock(path.with_name(path.name + ".lock"))
+    except LockHeld as exc:
+        holder = "another runner" + (f" (pid {exc.pid})" if exc.pid else "")
+        raise ConfigError(
+            f"the state database {path} is in use by {holder}; a SQLite state database is "
+            "for one runner: stop that one, give this one its own --state, or run several "
+            "runners on one PostgreSQL database (--state postgresql://USER@HOST/DATABASE)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot lock the state database {path}: "
+                          f"{exc.strerror or exc}") from exc

@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import re
-import stat
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from runner.errors import ConfigError
+from runner.private_files import check_private
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +122,7 @@ def _keyring_get(system: str, name: str, field: str) -> str | None:
 def load_secrets_file(path: Path) -> dict[str, dict[str, dict[str, str]]]:
     """Read a secrets file: ``{system: {connection: {field: value}}}``; refuse loose modes."""
     path = Path(path).expanduser()
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise ConfigError(f"secrets file {path} cannot be read: {exc.strerror}") from exc
-    if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"secrets file {path} is accessible by group or others (mode "
-            f"{stat.S_IMODE(info.st_mode):04o}); refusing to use it. Run: chmod 600 {path}")
+    check_private(path, "secrets file")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

@@ -18,6 +18,8 @@ from runner.settings import cli_type, setting
 
 if TYPE_CHECKING:
     from runner.config import RunnerConfig
+    from runner.pipeline.bundle_runtime import LoadedBundle
+    from runner.secrets import SecretRedactor
 
 log = logging.getLogger(__name__)
 
@@ -68,22 +70,30 @@ def register(subparsers: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     # Loaded when the command runs, not for --help (see runner.cli: start-up time).
-    from runner.app import Runner
-    from runner.bootstrap import (
-        build_alerter,
-        connect_salesforce,
-        connect_stripe,
-        load_verified_bundle,
-        open_store,
-    )
-    from runner.metrics import Metrics
-    from runner.startup_retry import StartupRetry
+    from runner.bootstrap import load_verified_bundle, lock_sqlite_runner
 
     config = config_from_args(args)
     redactor = configure_logging(config.log_format,
                                  "DEBUG" if getattr(args, "debug", False) else config.log_level,
                                  config.secret_values())
     loaded = load_verified_bundle(args.bundle, config)
+    # One runner per SQLite file, refused before the store is even migrated.
+    lock = lock_sqlite_runner(config)
+    try:
+        return _run(args, config, redactor, loaded)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run(args: argparse.Namespace, config: RunnerConfig, redactor: SecretRedactor,
+         loaded: LoadedBundle) -> int:
+    # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from runner.app import Runner
+    from runner.bootstrap import build_alerter, connect_salesforce, connect_stripe, open_store
+    from runner.metrics import Metrics
+    from runner.startup_retry import StartupRetry
+
     store = open_store(config)  # cheap checks first: a bad state URL before any login
     try:
         stripe = connect_stripe(config)

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from runner.private_files import write_private
 from runner.sandbox.localstripe_webhooks import keep_webhook_endpoints
-from runner.sandbox.private_files import write_private
 
 READY_PREFIX = "LISTENING "
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 
-from runner.sandbox.private_files import write_private
+from runner.private_files import write_private
 from runner.stripe_signature import sign_payload
 
 STALE_AFTER = 3600.0  # seconds of refused deliveries before an endpoint is forgotten

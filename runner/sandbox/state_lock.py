@@ -1,20 +1,16 @@
 """One ``sandbox up`` per state directory, held by an advisory lock for the session's life.
 
 Two sandboxes on one state directory would rewrite each other's CA, keys and data, and the
-first one's clients would then fail TLS. The lock is ``flock`` on ``sandbox.lock`` in the
-directory: the kernel drops it when the holder exits, however it exits (even ``kill -9``),
-so a stale pid in the file never blocks a new start. The pid is written only to name the
-holder in the refusal.
+first one's clients would then fail TLS. The lock is :class:`runner.filelock.FileLock` on
+``sandbox.lock`` in the directory (dropped by the kernel however the holder exits).
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 from pathlib import Path
 
 from runner.errors import SandboxError
-from runner.sandbox.private_files import FILE_MODE
+from runner.filelock import FileLock, LockHeld
 
 LOCK_NAME = "sandbox.lock"
 
@@ -25,44 +21,22 @@ class StateDirLock:
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / LOCK_NAME
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-        except OSError as exc:
-            raise SandboxError(
-                f"cannot lock the sandbox state directory {state_dir}: {exc.strerror or exc}"
-            ) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _holder(fd)
-            os.close(fd)
+            self._lock = FileLock(self.path)
+        except LockHeld as exc:
+            holder = "another running sandbox" + (f" (pid {exc.pid})" if exc.pid else "")
             raise SandboxError(
                 f"the sandbox state directory {state_dir} is in use by {holder}; stop that "
                 "one first or choose another --state-dir"
             ) from None
-        except BaseException:
-            os.close(fd)
-            raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-        self._fd: int | None = fd
+        except OSError as exc:
+            raise SandboxError(
+                f"cannot lock the sandbox state directory {state_dir}: {exc.strerror or exc}"
+            ) from exc
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._lock.held
 
     def release(self) -> None:
         """Let another sandbox use the directory; safe to call twice."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)  # closing the only descriptor drops the flock
-
-
-def _holder(fd: int) -> str:
-    """The holder as the refusal names it: by the pid it wrote."""
-    try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    except OSError:
-        text = ""
-    if not text.isdigit():
-        return "another running sandbox"  # it has the lock but has not written its pid yet
-    return f"another running sandbox (pid {text})"
+        self._lock.release()

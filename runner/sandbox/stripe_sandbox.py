@@ -72,8 +72,8 @@ import requests
 import stripe
 
 from runner.errors import SandboxError
+from runner.private_files import private_dir
 from runner.sandbox.localstripe_launcher import READY_PREFIX
-from runner.sandbox.private_files import private_dir
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from runner.errors import ConfigError, SandboxError
-from runner.sandbox.private_files import own_private_dir, private_dir, write_private
+from runner.private_files import own_private_dir, private_dir, write_private
 from runner.sandbox.state_lock import StateDirLock
 from runner.sandbox.stripe_sandbox import StripeSandbox, new_webhook_secret, start_stripe_sandbox
 

@@ -10,9 +10,10 @@ PostgreSQL lets several runner processes share one inbox. Every write commits wh
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
+from runner.private_files import FILE_MODE, check_private, own_private_dir, private_dir
 from runner.state import migrate
 from runner.state.errors import StateError
 from runner.state.models import utcnow
@@ -46,10 +48,30 @@ T = TypeVar("T")
 
 
 def default_url() -> str:
-    """The SQLite file in the user data directory, created if missing."""
-    folder = Path(platformdirs.user_data_dir("fieldbridge"))
-    folder.mkdir(parents=True, exist_ok=True)
+    """The SQLite file in the user data directory, whose folder is ours alone (0700)."""
+    folder = own_private_dir(Path(platformdirs.user_data_dir("fieldbridge")))
     return f"sqlite:///{folder / 'state.sqlite'}"
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite state URL; None for PostgreSQL or an in-memory database."""
+    parsed = normalize_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite" or _is_memory(parsed.database):
+        return None
+    return Path(str(parsed.database)).expanduser()
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database file 0600 (in missing folders created 0700) before SQLite opens
+    it, and refuse one that the group or others may read, as the secrets file is refused:
+    it holds event payloads with customer e-mails. SQLite gives its -wal and -shm files the
+    database file's mode; they are checked too when present."""
+    private_dir(path.parent)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            check_private(file, "state database file")
 
 
 def normalize_url(url: str) -> URL:
@@ -92,7 +114,7 @@ def _sqlite_engine(url: URL) -> Engine:
     database = url.database
     memory = _is_memory(database)
     if database and not memory:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(Path(database).expanduser())
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

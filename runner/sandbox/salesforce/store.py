@@ -31,7 +31,7 @@ from sqlalchemy import (
     select,
 )
 
-from runner.sandbox.private_files import create_private_file, private_dir
+from runner.private_files import create_private_file, private_dir
 
 metadata = MetaData()
 

@@ -1,14 +1,19 @@
-"""Creating the sandboxes' state private to the user: folders 0700, files 0600.
+"""Files private to the user: folders 0700, files 0600, and the check that refuses others.
 
-The state holds credentials (the org's passwords and tokens, the webhook secrets, the TLS
-key) and customer data, so nothing of it may be readable by the group or others at any
-moment: files are opened with their final mode rather than chmod-ed after being written.
+The runner's state database (event payloads with customer e-mails), its secrets file and the
+sandboxes' state (the org's passwords and tokens, the webhook secrets, the TLS key) must not
+be readable by the group or others at any moment: files are opened with their final mode
+rather than chmod-ed after being written, and :func:`check_private` is the one rule by which
+the runner refuses a file that is.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+
+from runner.errors import ConfigError
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -62,3 +67,16 @@ def write_private(path: Path, data: bytes) -> None:
         if fd != -1:
             os.close(fd)
     os.replace(tmp, path)
+
+
+def check_private(path: Path, what: str) -> None:
+    """Refuse ``path`` (``what``: "secrets file") when the group or others may access it; a
+    ConfigError that says how to fix it. Does nothing where modes mean nothing (Windows)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror}") from exc
+    if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{what} {path} is accessible by group or others (mode "
+            f"{stat.S_IMODE(info.st_mode):04o}); refusing to use it. Run: chmod 600 {path}")
