@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 
 IDLE_SLEEP = 0.05  # seconds the worker waits for new events when the inbox is empty
 ALERT_INTERVAL = 30.0
+# Seconds a stop waits in all for the threads to finish their work (a batch in flight), and
+# again at most for giving back the claims: SIGTERM ends the process within a few seconds.
+SHUTDOWN_GRACE = 5.0
 LEASE_SECONDS = 60
 MAX_ERROR_BACKOFF = 30.0
 # With no catch-up cursor yet, look this far back on the first start: webhooks missed while
@@ -234,13 +237,32 @@ class Runner:
         return 1 if self._fatal is not None else 0
 
     def stop(self) -> None:
-        """Stop taking webhooks, let the worker finish its batch, release claims, record."""
+        """Stop taking webhooks, give the threads :data:`SHUTDOWN_GRACE` seconds in all to
+        finish what they do, give back the claims, record the run's end; bounded even when
+        a worker is stuck (a stalled expression, a hung call): its claims go back to the
+        inbox uncounted for another worker, and the daemon thread ends with the process."""
         self.request_stop()
+        deadline = time.monotonic() + SHUTDOWN_GRACE
         if self.server is not None:
             self.server.stop()
+        busy = []
         for thread in self._threads:
-            thread.join(timeout=60)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                busy.append(thread.name)
         self._threads = []
+        if busy:
+            log.warning("stopping without %s, still busy after %g s; its claimed events go "
+                        "back to the inbox", ", ".join(busy), SHUTDOWN_GRACE)
+        # The store's write lock may be held by the stuck thread itself: bounded too.
+        recorder = threading.Thread(target=self._record_stop, name="stop", daemon=True)
+        recorder.start()
+        recorder.join(SHUTDOWN_GRACE)
+        if recorder.is_alive():
+            log.error("could not give back the claims and record the end of the run within "
+                      "%g s; the claims return when their lease ends", SHUTDOWN_GRACE)
+
+    def _record_stop(self) -> None:
         try:
             released = self.store.release_claims(self.worker)
             if released:
