@@ -175,6 +175,15 @@ def validate(conn: Connection) -> None:
             raise ConnectionsError(f"the {label} file {path} does not exist")
 
 
+def _no_keyring_backend(exc: BaseException) -> bool:
+    """True when the keyring failed because this machine has no backend at all."""
+    # keyring is already imported by the call that failed: this import costs nothing, and
+    # at module level it would add ~0.15 s to the studio's start-up.
+    from keyring.errors import NoKeyringError
+
+    return any(isinstance(e, NoKeyringError) for e in (exc, exc.__cause__, exc.__context__))
+
+
 def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir("fieldbridge", appauthor=False)) / "connections.json"
 
@@ -190,6 +199,9 @@ class ConnectionStore:
         self._stripe: list[StripeConnection] = []
         self._salesforce: list[SalesforceConnection] = []
         self._listeners: list[Callable[[], None]] = []
+        # Secrets this session holds in memory because the machine has no keyring backend
+        # (issue 13): usable until the studio closes, shown as "not saved".
+        self._session_secrets: dict[tuple[str, str, str], str] = {}
         self._load()
 
     # -- reading -------------------------------------------------------------------------
@@ -222,9 +234,14 @@ class ConnectionStore:
         """A stored secret of a saved connection (None when there is none)."""
         if conn.builtin or not self.is_saved(conn):
             return None
+        held = self._session_secrets.get((conn.system, conn.name, field_name))
+        if held:
+            return held
         try:
             return keyring_secret(conn.system, conn.name, field_name)
         except ConfigError as exc:
+            if _no_keyring_backend(exc):
+                return None  # nothing can have been stored without a backend
             raise ConnectionsError(str(exc)) from exc
 
     # -- editing -------------------------------------------------------------------------
@@ -359,14 +376,23 @@ class ConnectionStore:
                 try:
                     set_keyring_secret(conn.system, conn.name, field_name, value)
                 except ConfigError as exc:
-                    raise ConnectionsError(str(exc)) from exc
+                    if not _no_keyring_backend(exc):
+                        raise ConnectionsError(str(exc)) from exc
+                    self._session_secrets[(conn.system, conn.name, field_name)] = value
+
+    def unsaved_secrets(self, conn: Connection) -> list[str]:
+        """The secrets of ``conn`` held in memory only (no keyring backend): lost at exit."""
+        return [f for f in conn.SECRET_FIELDS
+                if (conn.system, conn.name, f) in self._session_secrets]
 
     def _delete_secrets(self, conn: Connection) -> None:
         for field_name in conn.SECRET_FIELDS:
+            self._session_secrets.pop((conn.system, conn.name, field_name), None)
             try:
                 delete_keyring_secret(conn.system, conn.name, field_name)
             except ConfigError as exc:
-                raise ConnectionsError(str(exc)) from exc
+                if not _no_keyring_backend(exc):
+                    raise ConnectionsError(str(exc)) from exc
 
     def _load(self) -> None:
         path = self.config_path

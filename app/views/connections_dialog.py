@@ -57,6 +57,16 @@ BADGE_COLOURS = {
 ROLE_KEY = Qt.ItemDataRole.UserRole  # (system, name) of a list item
 
 
+# Said when the machine has no password store (no keyring backend): what happened and what
+# to do, in the user's terms; the session goes on with the secret held in memory.
+NO_KEYRING_NOTICE = (
+    "⚠ {name!r} is saved, but its key is NOT saved: this computer has no password store "
+    "the studio can use, so the key is kept in memory and works until you close the studio. "
+    "To keep it, set up a password store (on Linux: GNOME Keyring or KWallet; macOS and "
+    "Windows have one built in), then open this connection and enter the key again."
+)
+
+
 def badge_label(text: str) -> QLabel:
     label = QLabel(text)
     colour = BADGE_COLOURS.get(text, "#546e7a")
@@ -300,13 +310,15 @@ class ConnectionsDialog(QDialog):
         for conn in self.store.connections():
             item = QListWidgetItem()
             item.setData(ROLE_KEY, f"{conn.system}\n{conn.name}")
-            item.setToolTip(self._describe(conn))
+            not_saved = self._not_saved_mark(conn)
+            item.setToolTip(self._describe(conn) + not_saved)
             self.list.addItem(item)
             row = QWidget()
             lay = QHBoxLayout(row)
             lay.setContentsMargins(6, 2, 6, 2)
             system = "Stripe" if conn.system == "stripe" else "Salesforce"
-            name = QLabel(f"<b>{conn.name}</b> <span style='color:#78909c'>{system}</span>")
+            name = QLabel(f"<b>{conn.name}</b> <span style='color:#78909c'>{system}</span>"
+                          + (f" <i>{not_saved.lstrip(' —')}</i>" if not_saved else ""))
             name.setMinimumWidth(40)  # shrinks before the badge does
             name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             lay.addWidget(name, 1)
@@ -326,6 +338,11 @@ class ConnectionsDialog(QDialog):
         if conn.builtin:
             return "The local Salesforce org emulator, started on demand"
         return f"{conn.username} at {conn.login_url} ({conn.auth})"
+
+    def _not_saved_mark(self, conn: Connection) -> str:
+        """" — key not saved (this session only)" for a secret held in memory."""
+        unsaved = getattr(self.store, "unsaved_secrets", None)
+        return " — key not saved (this session only)" if unsaved and unsaved(conn) else ""
 
     def entries(self) -> list[tuple[str, str]]:
         """``(system, name)`` of each listed connection, in order."""
@@ -406,6 +423,10 @@ class ConnectionsDialog(QDialog):
             self._show_message(str(exc), ok=False)
             return False
         self.refresh(select=(conn.system, conn.name))
+        if self.store.unsaved_secrets(conn):
+            self._show_message(NO_KEYRING_NOTICE.format(name=conn.name), ok=None)
+            self.message.setStyleSheet("color: #b45309")
+            return True
         self._show_message(f"Saved {conn.name!r}; its secrets are in the OS keyring.", ok=True)
         return True
 

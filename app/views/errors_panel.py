@@ -1,5 +1,8 @@
 """The errors panel: a non-modal list of what went wrong, with the details of each.
 
+Each error reads in plain words first (what failed, why, and what to do); the class names,
+cause chain and traceback a developer wants sit under a collapsed "Details".
+
 Background failures (``app.asyncloop``'s error sink) and refused actions land here instead
 of in modal boxes, so a user can keep working and read the cause chain when they want.
 """
@@ -18,11 +21,14 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app import icons
+from app.errors import StudioError
+from mappings.errors import MappingError
 
 MAX_ENTRIES = 500
 
@@ -31,7 +37,8 @@ MAX_ENTRIES = 500
 class ErrorEntry:
     when: datetime
     summary: str
-    details: str
+    details: str  # for developers: class names, cause chain, traceback
+    message: str = ""  # for people: what failed, why, what to do
 
 
 def cause_chain(exc: BaseException) -> list[BaseException]:
@@ -56,6 +63,39 @@ def describe_exception(exc: BaseException) -> str:
         lines.append(f"{prefix}{type(item).__name__}: {item}")
     tb = "".join(traceback.format_exception(exc)).rstrip()
     return "\n".join(lines) + "\n\n" + tb
+
+
+# What to do about failures that are not the studio's own, by kind (most specific first).
+_FIXES: tuple[tuple[type[BaseException], str], ...] = (
+    (PermissionError, "The studio may not use that file or folder: choose another one, or "
+                      "ask whoever manages this computer for access."),
+    (FileNotFoundError, "The file or folder is not there any more: choose it again."),
+    (TimeoutError, "The other side did not answer in time: check the network connection "
+                   "and try again."),
+    (ConnectionError, "Check the network connection (and the connection's address under "
+                      "Connections ▸ Manage Connections), then try again."),
+)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] if text else text
+
+
+def plain_words(exc: BaseException) -> str:
+    """The error for people: each cause's own message (no class names), then the fix."""
+    lines: list[str] = []
+    for depth, item in enumerate(cause_chain(exc)):
+        text = _sentence(str(item)) or "Something went wrong"
+        if text in lines or any(text in line for line in lines):
+            continue
+        lines.append(text if depth == 0 else f"Because: {text}")
+    if not isinstance(exc, StudioError | MappingError):
+        fix = next((f for kind, f in _FIXES if any(isinstance(e, kind) for e in cause_chain(exc))),
+                   "If it happens again, open Details and send them to whoever supports "
+                   "the studio.")
+        lines.append(fix)
+    return "\n".join(lines)
 
 
 class ErrorListModel(QAbstractListModel):
@@ -111,18 +151,39 @@ class ErrorsPanel(QWidget):
         self.list.setModel(self.model)
         self.list.setUniformItemSizes(True)
         self.list.setAccessibleName("errors")
+        self.message = QLabel(self)
+        self.message.setObjectName("errorMessage")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setText("Select an error to read what happened.")
+        # The developer's view (class names, causes, traceback), folded away by default.
+        self.details_toggle = QToolButton(self)
+        self.details_toggle.setText("Details")
+        self.details_toggle.setCheckable(True)
+        self.details_toggle.setAutoRaise(True)
+        self.details_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_toggle.setToolTip("The technical details, for whoever supports the studio")
         self.details = QPlainTextEdit(self)
         self.details.setReadOnly(True)
-        self.details.setPlaceholderText("Select an error to read its details and causes.")
         self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.details_toggle.toggled.connect(self._show_details)
+        self._show_details(False)
         self.empty = QLabel("No errors.", self)
         self.empty.setObjectName("muted")
         self.clear_button = QPushButton(icons.icon("errors"), "Clear", self)
         self.clear_button.clicked.connect(self.clear)
 
+        reading = QWidget(self)
+        reading_layout = QVBoxLayout(reading)
+        reading_layout.setContentsMargins(0, 0, 0, 0)
+        reading_layout.addWidget(self.message)
+        reading_layout.addWidget(self.details_toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        reading_layout.addWidget(self.details, 1)
+        reading_layout.addStretch(0)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.list)
-        splitter.addWidget(self.details)
+        splitter.addWidget(reading)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
         bar = QHBoxLayout()
@@ -143,12 +204,16 @@ class ErrorsPanel(QWidget):
     def add_error(self, error: BaseException | str, summary: str = "") -> ErrorEntry:
         """Record an exception (with its cause chain) or a plain message; select it."""
         if isinstance(error, BaseException):
-            summary = summary or f"{type(error).__name__}: {error}"
+            message = plain_words(error)
+            summary = summary or message.splitlines()[0]
             details = describe_exception(error)
         else:
             summary = summary or error
             details = error
-        entry = ErrorEntry(datetime.now(), summary.splitlines()[0] if summary else "", details)
+            message = _sentence(error)
+        entry = ErrorEntry(
+            datetime.now(), summary.splitlines()[0] if summary else "", details, message
+        )
         self.model.append(entry)
         index = self.model.index(self.model.rowCount() - 1)
         self.list.setCurrentIndex(index)
@@ -159,13 +224,25 @@ class ErrorsPanel(QWidget):
     def clear(self) -> None:
         self.model.clear()
         self.details.clear()
+        self.message.clear()
         self._update_count()
+
+    def _show_details(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        self.details_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
+        )
 
     def _show_current(self, index: QModelIndex, _previous: QModelIndex | None = None) -> None:
         entry = self.model.data(index, ErrorListModel.EntryRole)
         if entry is None:
             self.details.clear()
+            self.message.clear()
             return
+        words = entry.message or entry.summary
+        if entry.summary and not words.startswith(entry.summary):
+            words = f"{entry.summary}\n{words}"
+        self.message.setText(words)
         head = f"{entry.when:%Y-%m-%d %H:%M:%S}"
         if not entry.details.startswith(entry.summary):
             head += f"\n{entry.summary}"

@@ -135,16 +135,39 @@ def test_a_broken_connections_file_is_named(tmp_path, memory_keyring):
         ConnectionStore(path)
 
 
-def test_a_missing_keyring_is_a_clear_error(tmp_path):
+def test_scenario_9_without_a_keyring_the_session_keeps_the_key_marked_not_saved(
+    qtbot, tmp_path
+):
+    """Issue 13, scenario 9 (was: a refusal quoting keyring's "No recommended backend …
+    Install keyrings.alt"): the connection is saved, its key is held in memory for the
+    session, the dialog says so in the user's terms and marks it "not saved"."""
     from keyring.backends.fail import Keyring as FailKeyring
 
     previous = keyring.get_keyring()
     keyring.set_keyring(FailKeyring())
     try:
         store = ConnectionStore(tmp_path / "connections.json")
-        with pytest.raises(ConnectionsError, match="keyring refused to store the api key"):
-            store.add(StripeConnection("A", api_key="sk_test_123456"))
-        assert not store.config_path.exists()  # nothing half-saved
+        dialog = ConnectionsDialog(store)
+        qtbot.addWidget(dialog)
+        dialog.new_connection("stripe")
+        dialog.stripe_form.name.setText("Shop")
+        dialog.stripe_form.api_key.setText("sk_test_123456")
+        assert dialog.save()
+        text = dialog.message.text()
+        assert "NOT saved" in text and "until you close the studio" in text
+        assert "password store" in text
+        assert "keyrings.alt" not in text and "backend" not in text
+        conn = store.get("stripe", "Shop")
+        assert store.unsaved_secrets(conn) == ["api_key"]
+        assert store.stripe_settings("Shop").api_key == "sk_test_123456"  # usable now
+        assert "sk_test_123456" not in store.config_path.read_text()  # never on disk
+        row = dialog.list.item([e for e in dialog.entries()].index(("stripe", "Shop")))
+        assert "not saved" in row.toolTip()
+        # a new session (the studio restarted) has no key: nothing was written anywhere
+        assert ConnectionStore(tmp_path / "connections.json").secret(conn, "api_key") is None
+        dialog.select("stripe", "Shop")
+        dialog.remove()
+        assert store.unsaved_secrets(conn) == []
     finally:
         keyring.set_keyring(previous)
 

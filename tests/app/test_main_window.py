@@ -148,7 +148,8 @@ def test_report_error_opens_the_dock_with_the_cause_chain(window):
         window.report_error(exc)
     assert not window.errors_dock.isHidden()
     entry = window.errors.model.entries[-1]
-    assert entry.summary == "RuntimeError: cannot load the org describe"
+    # issue 13, scenario 9: the summary is the message in words (was "RuntimeError: …")
+    assert entry.summary == "Cannot load the org describe"
     assert "caused by: ConnectionError: connection refused" in entry.details
     assert "connection refused" in window.errors.details.toPlainText()
     assert window.errors_button.text() == "1 error"
@@ -260,3 +261,25 @@ def test_many_void_qt_calls_keep_none_alive(qtbot):
         label.setEnabled(True)
     # Other threads may hold or drop a few references meanwhile; a leak is one per call.
     assert abs(sys.getrefcount(None) - before) < 1_000
+
+
+def test_scenario_9_errors_read_in_plain_words_with_the_traceback_folded(qtbot, window):
+    """Issue 13, scenario 9: no Python traceback in front of the user; it sits under a
+    collapsed "Details" with the class names, and the message says what to do."""
+    try:
+        try:
+            raise ConnectionRefusedError("connection refused")
+        except ConnectionRefusedError as inner:
+            raise RuntimeError("cannot load the org describe") from inner
+    except RuntimeError as exc:
+        window.report_error(exc)
+    panel = window.errors
+    shown = panel.message.text()
+    assert shown.startswith("Cannot load the org describe")
+    assert "Because: Connection refused" in shown and "network connection" in shown
+    assert "Traceback" not in shown and "RuntimeError" not in shown
+    assert panel.details_toggle.text() == "Details" and not panel.details_toggle.isChecked()
+    assert not panel.details.isVisibleTo(panel)
+    assert "Traceback" in panel.details.toPlainText()
+    panel.details_toggle.setChecked(True)
+    assert panel.details.isVisibleTo(panel)
