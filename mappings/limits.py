@@ -22,7 +22,8 @@ Documents (mapping YAML, bundle manifest, signature and schema snapshots):
   by the studio have none; a "billion laughs" needs thousands to expand exponentially.
 - :data:`YAML_MAX_BYTES`: the size of one YAML document's text.
 - :data:`DOCUMENT_MAX_NODES`: values (strings, numbers, mappings, lists) one parsed document
-  may hold once aliases are expanded, which bounds any walk over it.
+  may hold once aliases are expanded, which bounds any walk over it. The largest shipped
+  document, a bundle's Stripe schema snapshot, holds about 24,000.
 
 The bundle's zip limits (member sizes, counts, compression ratio) sit with the zip reader in
 :mod:`mappings.bundle.reader`.
@@ -33,11 +34,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import yaml
+
 EXPRESSION_TIMEOUT_MS = 500
 EXPRESSION_MAX_DEPTH = 1000
 
 DOCUMENT_MAX_DEPTH = 64
-DOCUMENT_MAX_NODES = 1_000_000
+DOCUMENT_MAX_NODES = 500_000
 YAML_MAX_ALIASES = 100
 YAML_MAX_BYTES = 4 * 1024 * 1024
 
@@ -88,3 +91,75 @@ def loads_json(text: str | bytes, limit: int = DOCUMENT_MAX_DEPTH) -> Any:
         raise TooDeepError(f"is nested deeper than {limit} levels") from None
     check_depth(data, limit)
     return data
+
+
+class BoundedYamlLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader with the document limits above.
+
+    Nesting is checked while composing (PyYAML composes recursively, so a 100,000-deep
+    document would otherwise end in a RecursionError), and the composed node graph is
+    measured with its aliases expanded before anything is constructed: a "billion laughs"
+    is a few hundred bytes whose expansion no walk over it would ever finish. Raises
+    :class:`TooDeepError` or :class:`TooLargeError`; subclass it to add constructors.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > YAML_MAX_ALIASES:
+                raise TooLargeError(f"uses more than {YAML_MAX_ALIASES} aliases (*name)")
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > DOCUMENT_MAX_DEPTH:
+                raise TooDeepError(f"is nested deeper than {DOCUMENT_MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None:
+            _measure(node, 0, {})
+        return node
+
+
+def _measure(node: yaml.Node, depth: int, seen: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(values, height) of ``node`` with its aliases expanded; raises past the limits.
+
+    Memoised per node, so a shared (aliased) node is measured once however often it is
+    used; a node that contains itself runs past the depth limit and is refused as too deep.
+    Recursion is bounded by :data:`DOCUMENT_MAX_DEPTH`.
+    """
+    if depth > DOCUMENT_MAX_DEPTH:
+        raise TooDeepError(f"is nested deeper than {DOCUMENT_MAX_DEPTH} levels")
+    known = seen.get(id(node))
+    if known is None:
+        size, height = 1, 0
+        if isinstance(node, yaml.SequenceNode):
+            children: list[yaml.Node] = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        for child in children:
+            child_size, child_height = _measure(child, depth + 1, seen)
+            size += child_size
+            height = max(height, child_height + 1)
+            if size > DOCUMENT_MAX_NODES:
+                raise TooLargeError(f"holds more than {DOCUMENT_MAX_NODES:,} values")
+        known = seen[id(node)] = (size, height)
+    if depth + known[1] > DOCUMENT_MAX_DEPTH:
+        raise TooDeepError(f"is nested deeper than {DOCUMENT_MAX_DEPTH} levels")
+    return known
+
+
+def check_yaml_size(text: str) -> None:
+    """Raise :class:`TooLargeError` for YAML text longer than :data:`YAML_MAX_BYTES`."""
+    if len(text) > YAML_MAX_BYTES:
+        raise TooLargeError(f"is larger than {YAML_MAX_BYTES:,} bytes")

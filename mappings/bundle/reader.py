@@ -33,6 +33,7 @@ from mappings.bundle.signing import check_signature, public_key_fingerprint
 from mappings.document.model import Flow, MappingDocument
 from mappings.document.yamlio import loads_document
 from mappings.errors import BundleError, DocumentError, SchemaError
+from mappings.limits import TooDeepError, TooLargeError, loads_json
 from mappings.schema.model import Catalog, ObjectSchema, System
 from mappings.schema.serialize import catalog_from_dict
 
@@ -292,7 +293,9 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> bytes
 
 def _parse_json(data: bytes, member: str, name: str) -> Any:
     try:
-        return json.loads(data.decode("utf-8"))
+        return loads_json(data.decode("utf-8"))
+    except (TooDeepError, TooLargeError) as exc:
+        raise BundleError(f"{name}: {member} {exc}; refusing it") from None
     except UnicodeDecodeError as exc:
         raise BundleError(f"{name}: {member} is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mappings.errors import BundleError
+from mappings.limits import TooDeepError, TooLargeError, check_depth
 
 # (what it is, pattern). The look-behind keeps "task_test_..." from looking like "sk_test_".
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -49,7 +50,15 @@ def _walk(value: Any, where: str) -> Iterator[tuple[str, str]]:
 
 
 def check_no_secrets(data: Any, context: str) -> None:
-    """Raise BundleError naming where in ``data`` something looks like a secret."""
+    """Raise BundleError naming where in ``data`` something looks like a secret.
+
+    ``data`` is checked against the document limits first: the walk below recurses and
+    visits a shared value once per reference.
+    """
+    try:
+        check_depth(data)
+    except (TooDeepError, TooLargeError) as exc:
+        raise BundleError(f"refusing to build the bundle: {context} {exc}") from None
     for where, text in _walk(data, ""):
         kind = find_secret(text)
         if kind is not None:

@@ -44,6 +44,7 @@ from mappings.document.model import (
     Trigger,
 )
 from mappings.errors import DocumentError
+from mappings.limits import BoundedYamlLoader, TooDeepError, TooLargeError, check_yaml_size
 from mappings.schema.model import System
 
 DECIMAL_TAG = "!decimal"
@@ -64,8 +65,9 @@ def _validator() -> Draft202012Validator:
 # --------------------------------------------------------------------------- YAML dialect
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that refuses duplicate keys (PyYAML silently keeps the last one)."""
+class _Loader(BoundedYamlLoader):
+    """Safe YAML within the document limits that refuses duplicate keys (PyYAML silently
+    keeps the last one)."""
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -215,7 +217,10 @@ def _looks_like_path(value: str | Path) -> bool:
 
 def _parse_yaml(text: str, source_name: str) -> Any:
     try:
+        check_yaml_size(text)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except (TooDeepError, TooLargeError) as exc:
+        raise DocumentError(f"{source_name}: the document {exc}; refusing it") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

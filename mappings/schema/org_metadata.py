@@ -42,6 +42,13 @@ from typing import Any
 import yaml
 
 from mappings.errors import SchemaError
+from mappings.limits import (
+    BoundedYamlLoader,
+    TooDeepError,
+    TooLargeError,
+    check_yaml_size,
+    loads_json,
+)
 from mappings.schema.model import Catalog
 from mappings.schema.salesforce_describe import (
     API_VERSION,
@@ -152,12 +159,17 @@ def load_overlay(path: Path | str) -> dict[str, Any]:
         raise OrgMetadataError(f"cannot read org metadata file {path}: {exc.strerror}") from exc
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
-            data = yaml.safe_load(text)
+            check_yaml_size(text)
+            data = yaml.load(text, Loader=BoundedYamlLoader)  # noqa: S506 - a SafeLoader
+        except (TooDeepError, TooLargeError) as exc:
+            raise OrgMetadataError(f"org metadata file {path} {exc}; refusing it") from None
         except yaml.YAMLError as exc:
             raise OrgMetadataError(f"org metadata file {path} is not valid YAML: {exc}") from exc
     else:
         try:
-            data = json.loads(text)
+            data = loads_json(text)
+        except (TooDeepError, TooLargeError) as exc:
+            raise OrgMetadataError(f"org metadata file {path} {exc}; refusing it") from None
         except json.JSONDecodeError as exc:
             raise OrgMetadataError(
                 f"org metadata file {path} is not valid JSON: {exc.msg} "

@@ -8,6 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.mappings.test_bundle import _build, _rewrite
+from tests.mappings.test_limits import deep_json, deep_yaml, laughs
+
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 60  # start-up included; the old code never returned from `bundle test`
 
@@ -64,3 +69,35 @@ def test_bundle_test_reports_a_runaway_expression_instead_of_hanging(tmp_path: P
     assert "EXPRESSION_TIMEOUT" in done.stdout
     assert "Description__c could not be computed" in done.stdout
     assert "500 ms" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("member", "data", "rehash"),
+    [
+        ("manifest.json", deep_json().encode(), False),
+        ("signature.json", deep_json().encode(), False),
+        ("mappings/charges.yaml", deep_yaml().encode(), True),
+        ("mappings/charges.yaml", laughs().encode(), True),
+    ],
+    ids=["manifest", "signature", "yaml-deep", "yaml-laughs"],
+)
+@pytest.mark.parametrize("command", ["verify", "inspect", "test"])
+def test_bundle_commands_refuse_a_hostile_member_in_one_sentence(
+    tmp_path: Path, command: str, member: str, data: bytes, rehash: bool
+) -> None:
+    path = _build(tmp_path / "x.fbz")
+    _rewrite(path, lambda members: members.__setitem__(member, data), rehash=rehash)
+    assert_one_sentence(runner("bundle", command, path), "x.fbz", member, "refusing it")
+
+
+@pytest.mark.parametrize(
+    "text", [deep_yaml(), laughs()], ids=["100k-deep", "billion-laughs"]
+)
+def test_bundle_build_refuses_a_hostile_mapping_file_in_one_sentence(
+    tmp_path: Path, text: str
+) -> None:
+    doc = tmp_path / "evil.yaml"
+    doc.write_text(text, encoding="utf-8")
+    done = runner("bundle", "build", doc, "-o", tmp_path / "evil.fbz")
+    assert_one_sentence(done, "evil.yaml: the document", "refusing it")
+    assert not (tmp_path / "evil.fbz").exists()
