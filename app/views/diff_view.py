@@ -1,8 +1,10 @@
 """Semantic diff between the open workspace and a bundle (``.fbz``), as a tree.
 
-The diff is ``mappings.document.diff.diff_document_sets(workspace, bundle)``: what turns the
-workspace into the bundle. Each change's path ("flow x / field Y / transforms") becomes
-tree levels, so a reviewer folds by flow and field.
+The diff is ``mappings.document.diff.diff_document_sets(bundle, workspace)``: what the user
+changed in the workspace since the bundle, so it speaks from their side ("removed in your
+workspace"). Each change's path ("flow x / field Y / transforms") becomes tree levels, so a
+reviewer folds by flow and field; the cells read as words (sources and transform steps by
+name), not JSON.
 """
 
 from __future__ import annotations
@@ -27,21 +29,54 @@ from PySide6.QtWidgets import (
 )
 
 from app import icons
+from app.models.transform_models import describe_step
 from mappings.bundle import load_bundle
 from mappings.document.diff import SEP, Change, diff_document_sets
-from mappings.document.model import MappingDocument
+from mappings.document.model import MappingDocument, TransformStep
 from mappings.errors import MappingError
 
-COLUMNS = ("Change", "Before (workspace)", "After (bundle)")
+COLUMNS = ("Change in your workspace", "In the bundle", "In your workspace")
+_KIND_WORDS = {
+    "added": "added in your workspace",
+    "removed": "removed in your workspace",
+    "changed": "changed in your workspace",
+}
 _KIND_COLOURS = {"added": "#16a34a", "removed": "#dc2626", "changed": "#d97706"}
 _KIND_MARKS = {"added": "+", "removed": "−", "changed": "~"}
 
 
-def _short(value: Any, limit: int = 120) -> str:
+def _steps_words(steps: list[Any]) -> str:
+    return " → ".join(
+        describe_step(TransformStep(str(s.get("name")), dict(s.get("args") or {})))
+        for s in steps
+    )
+
+
+def _words(value: Any) -> str:
+    """A document value as a person reads it: a mapping as "amount → Convert cents…"."""
     if value is None:
         return ""
-    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
-    text = " ".join(text.split())
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list) and all(isinstance(v, dict) and "name" in v for v in value):
+        return _steps_words(value) if value else "no steps"
+    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict) and "target" in value:
+        source = value.get("source")
+        sources = ", ".join(source) if isinstance(source, list) else str(source or "an expression")
+        text = f"{sources} → {value['target']}"
+        steps = value.get("transforms")
+        return f"{text}, via {_steps_words(steps)}" if steps else text
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_words(v)}" for k, v in value.items())
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = " ".join(_words(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -63,7 +98,7 @@ def changes_model(changes: Sequence[Change]) -> QStandardItemModel:
                 folders[key] = item
             parent = folders[key]
         mark = _KIND_MARKS[change.kind]
-        leaf = _cell(f"{mark} {change.summary}")
+        leaf = _cell(f"{mark} {parts[-1]} {_KIND_WORDS[change.kind]}")
         leaf.setForeground(QBrush(QColor(_KIND_COLOURS[change.kind])))
         leaf.setToolTip(f"{change.kind}: {change.path}\n{change.summary}")
         leaf.setData(change, _ChangeRole)
@@ -143,7 +178,8 @@ class DiffView(QDialog):
             raise
         self.bundle_path = path
         self.path_label.setText(str(path))
-        self.changes = diff_document_sets(list(self._documents()), bundle.documents)
+        # From the bundle to the workspace: what the user did, in their words.
+        self.changes = diff_document_sets(bundle.documents, list(self._documents()))
         self._show(self.changes)
         return self.changes
 
@@ -163,7 +199,10 @@ class DiffView(QDialog):
             return
         counts = {k: sum(1 for c in changes if c.kind == k) for k in _KIND_MARKS}
         parts = [f"{n} {k}" for k, n in counts.items() if n]
-        self.summary.setText(f"{len(changes)} differences: " + ", ".join(parts))
+        noun = "difference" if len(changes) == 1 else "differences"
+        self.summary.setText(
+            f"Since the bundle, your workspace has {len(changes)} {noun}: " + ", ".join(parts)
+        )
 
     def _ask_for_file(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(

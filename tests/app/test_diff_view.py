@@ -45,20 +45,28 @@ def test_same_documents_show_no_differences(qtbot, document, bundle_path):
     assert view.model.rowCount() == 0
 
 
-def test_an_unmapped_field_shows_as_added_in_the_bundle(qtbot, document, bundle_path):
+def test_scenario_11_an_unmapped_field_reads_as_removed_in_your_workspace(
+    qtbot, document, bundle_path
+):
+    """Issue 13, scenario 11 (was "+ field Receipt_Email__c added" and JSON cells): the diff
+    speaks from the user's side and its cells read as words."""
     flow = document.current_flow
-    document.unmap_field(flow, "Amount__c")
+    document.unmap_field(flow, "Receipt_Email__c")
     view = DiffView(lambda: document.documents)
     qtbot.addWidget(view)
     changes = view.compare_with(bundle_path)
-    assert changes == diff_document_sets(document.documents, view_bundle_docs(bundle_path))
-    assert [c.kind for c in changes] == ["added"]
-    assert "Amount__c" in changes[0].path
-    assert view.summary.text() == "1 differences: 1 added"
+    assert changes == diff_document_sets(view_bundle_docs(bundle_path), document.documents)
+    assert [c.kind for c in changes] == ["removed"]
+    assert "Receipt_Email__c" in changes[0].path
+    assert view.summary.text() == "Since the bundle, your workspace has 1 difference: 1 removed"
     texts = _texts(view.model)
     assert texts[0] == (0, f"flow {flow}")
-    assert texts[-1][1].startswith("+ ")
+    assert texts[-1][1] == "− field Receipt_Email__c removed in your workspace"
+    leaf = view.model.item(0).child(view.model.item(0).rowCount() - 1, 1).text()
+    assert leaf.startswith("receipt_email") and "Receipt_Email__c" in leaf
+    assert "{" not in leaf and '"' not in leaf
     assert view.path_label.text() == str(bundle_path)
+    assert COLUMNS[1:] == ("In the bundle", "In your workspace")
 
 
 def view_bundle_docs(path):
