@@ -20,11 +20,13 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QLabel,
     QTableWidgetItem,
     QWidget,
 )
 
 from app.document.document import StudioDocument
+from app.models.naming import title_in
 from app.models.schema_model import field_tooltip
 from app.views.editor_common import (
     EVENT_PREFIX,
@@ -127,6 +129,11 @@ class LookupEditor(FlowItemsEditor):
         self.source_picker.setAccessibleName("source field")
         self.required_box = QCheckBox("Fail the record when nothing matches", self)
         self.required_box.setChecked(True)
+        # Says whether the form shows the selected lookup or a new one: a form filled with
+        # an unrelated field looked like the lookup being edited (issue 13, scenario 10).
+        self.form_title = QLabel(self)
+        self.form_title.setObjectName("lookupFormTitle")
+        self.form_title.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Target field", self.target_combo)
         form.addRow("Lookup object", self.object_combo)
@@ -139,8 +146,9 @@ class LookupEditor(FlowItemsEditor):
             on_apply=lambda: self.replace_lookup(self.selected_row(), self.draft()),
             on_remove=lambda: self.remove_lookup(self.selected_row()),
         )
-        self._arrange(form)
+        self._arrange(self.form_title, form)
 
+        self.table.itemSelectionChanged.connect(self._selection_changed)
         self.target_combo.currentIndexChanged.connect(lambda _i: self._fill_objects())
         self.object_combo.currentIndexChanged.connect(lambda _i: self._fill_match_fields())
         self._follow_document()
@@ -255,15 +263,41 @@ class LookupEditor(FlowItemsEditor):
 
     def _flow_switched(self, flow: Flow | None) -> None:
         self._fill_form_choices(flow)
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        flow = self.flow()
+        row = self.selected_row()
+        items = self.lookups()
+        if flow is not None and 0 <= row < len(items):
+            target = self.document.target_schema(flow.name)
+            name = title_in(target, items[row].target, show_api_names=False)
+            self.form_title.setText(f"<b>Editing the lookup of {name}</b>")
+            return
+        self.form_title.setText("<b>New lookup</b>: choose the reference field to fill")
+        if self.target_combo.count():
+            self.target_combo.setCurrentIndex(0)  # "Choose…": nothing preselected
+        self.source_picker.set_path("")
+        self.required_box.setChecked(True)
 
     def _fill_form_choices(self, flow: Flow | None) -> None:
         self.target_combo.blockSignals(True)
         self.target_combo.clear()
         target_obj = self.document.target_schema(flow.name) if flow is not None else None
+        catalog = self.document.catalogs.get(System.SALESFORCE)
+        self.target_combo.addItem("Choose a reference field…", "")
         if target_obj is not None:
             for fs in target_obj:
-                if is_reference_target(fs):
-                    self.target_combo.addItem(f"{fs.path} → {', '.join(fs.reference_to)}", fs.path)
+                # Only fields whose objects the catalog knows: without them no match field
+                # can be offered ("OwnerId → Group, User (not in the catalog)").
+                if is_reference_target(fs) and catalog is not None and any(
+                    catalog.get(name) is not None for name in fs.reference_to
+                ):
+                    name = title_in(target_obj, fs.path, show_api_names=False)
+                    api = f" ({fs.path})" if name != fs.path else ""
+                    self.target_combo.addItem(
+                        f"{name}{api} → {', '.join(fs.reference_to)}", fs.path
+                    )
                     self.target_combo.setItemData(
                         self.target_combo.count() - 1, field_tooltip(fs),
                         Qt.ItemDataRole.ToolTipRole,

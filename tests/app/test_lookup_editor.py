@@ -44,7 +44,8 @@ def test_form_offers_only_what_can_work(editor, catalogs):
         f.path for f in payment if f.reference_to and (f.createable or f.updateable)
         and f.kind.value == "reference"
     ]
-    assert combo_data(editor.target_combo) == writable_refs
+    # issue 13, scenario 10: a "Choose…" placeholder comes first (nothing preselected)
+    assert combo_data(editor.target_combo) == ["", *writable_refs]
     assert "CreatedById" not in writable_refs  # read-only references are not offered
     editor.target_combo.setCurrentIndex(editor.target_combo.findData("Payout__c"))
     assert combo_data(editor.object_combo) == list(payment.find("Payout__c").reference_to)
@@ -166,4 +167,28 @@ def test_following_the_current_flow(qtbot, catalogs):
         shown = [editor.table.item(r, 0).text() for r in range(editor.table.rowCount())]
         assert shown == [lk.target for lk in flow.lookups]
         target = doc.target_schema(flow.name)
-        assert all(target.find(t).reference_to for t in combo_data(editor.target_combo))
+        assert all(target.find(t).reference_to for t in combo_data(editor.target_combo)[1:])
+
+
+def test_scenario_10_the_form_shows_the_flow_lookup_or_says_it_is_new(editor):
+    """Issue 13, scenario 10: beside the one lookup, the form showed an unrelated
+    "OwnerId → Group, User (not in the catalog)" with Required ticked, which looked like the
+    lookup being edited. Now it is a blank, titled "New lookup", or the selected one, named."""
+    assert editor.selected_row() == -1
+    assert editor.form_title.text().startswith("<b>New lookup</b>")
+    assert editor.target_combo.currentData() == ""  # nothing preselected
+    assert editor.target_combo.currentText() == "Choose a reference field…"
+    assert editor.object_combo.count() == 0 and editor.match_combo.count() == 0
+
+    editor.table.selectRow(0)
+    assert editor.form_title.text() == "<b>Editing the lookup of Account</b>"
+    assert editor.target_combo.currentData() == "Account__c"
+    assert editor.target_combo.currentText().startswith("Account (Account__c)")
+    assert editor.object_combo.currentData() == "Account"
+    assert not editor.required_box.isChecked()  # the lookup's own setting
+    texts = [editor.object_combo.itemText(i) for i in range(editor.object_combo.count())]
+    assert not any("not in the catalog" in t for t in texts)
+
+    editor.table.clearSelection()
+    assert editor.form_title.text().startswith("<b>New lookup</b>")
+    assert editor.target_combo.currentData() == "" and editor.required_box.isChecked()
