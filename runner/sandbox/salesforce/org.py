@@ -58,6 +58,9 @@ class Org:
         self.index: dict[tuple[str, str], dict[str, set[str]]] = {}
         self._tx: Transaction | None = None
         self._last_stamp = 0  # milliseconds
+        # Called after each commit, still under the lock (so in commit order), with every
+        # touched record as (object, before, after): the Pub/Sub API's change events.
+        self.on_commit: list[Callable[[list[tuple[str, dict | None, dict | None]]], None]] = []
         # Numbers below 100 are reserved for fixed records (the org's users).
         saved = store.get_setting("id_counter")
         self.counter = max(saved if isinstance(saved, int) else 0, 100)
@@ -133,6 +136,11 @@ class Org:
                                            "value": _norm(field, value), "record_id": record_id})
         self.store.write(changed, index_rows, removed, settings={"id_counter": self.counter},
                          extra=tx.extra)
+        if self.on_commit:
+            touched = [(object_name, previous, self.records.get(record_id))
+                       for record_id, (object_name, previous) in tx.undo.items()]
+            for listener in self.on_commit:
+                listener(touched)
 
     # -- the in-memory copy ------------------------------------------------------------
     def _put(self, meta: ObjectMeta, record: dict, *, track: bool = True) -> None:

@@ -47,6 +47,8 @@ class DataApi:
         self.bulk: BulkIngest | None = None
         self.bulk_query: BulkQuery | None = None
         self.limits: Callable[[], dict] | None = None
+        # Set by the server: publishes platform event (name, body, user id) -> its id.
+        self.publish_event: Callable[[str, object, str], str] | None = None
 
     # -- routing -------------------------------------------------------------------------
     def handle(self, call: Call) -> Reply:
@@ -89,6 +91,11 @@ class DataApi:
         version = call.version
         if not rest:
             return self._only(call, "GET", lambda: Reply(200, self.meta.global_describe(version)))
+        if rest[0].lower().endswith("__e") and len(rest) == 1 and self.publish_event:
+            publish = self.publish_event
+            return self._only(call, "POST", lambda: Reply(201, {
+                "id": publish(rest[0], call.json_object(), call.user_id), "success": True,
+                "errors": []}))
         meta = self.meta.from_path(rest[0])
         tail = rest[1:]
         if not tail:

@@ -35,6 +35,14 @@ from runner.sandbox.salesforce.errors import ApiError, RecordError, api_error
 from runner.sandbox.salesforce.faults import FaultInjector, FaultSpec, FaultSpecError
 from runner.sandbox.salesforce.metadata import load_metadata
 from runner.sandbox.salesforce.org import Org
+from runner.sandbox.salesforce.pubsub.bus import EventBus
+from runner.sandbox.salesforce.pubsub.producer import EventProducer
+from runner.sandbox.salesforce.pubsub.service import (
+    PubSubConfig,
+    PubSubServer,
+    PubSubService,
+    start_pubsub,
+)
 from runner.sandbox.salesforce.rest import (
     MAX_VERSION,
     MIN_VERSION,
@@ -120,6 +128,13 @@ class Emulator:
         self.api.limits = self.limits_body
         self.login_url = ""
         self.instance_url = ""
+        # The Pub/Sub API: change events from every commit from here on, platform events.
+        self.bus = EventBus()
+        self.events = EventProducer(self.bus, self.org.meta)
+        self.org.on_commit.append(self.events.committed)
+        self.api.publish_event = self.events.publish
+        self.pubsub = PubSubService(self.bus, self.events, self.auth,
+                                    lambda: self.instance_url, PubSubConfig())
 
     def _ensure_users(self) -> None:
         """The org's User records, so OwnerId / CreatedById references resolve."""
@@ -437,13 +452,18 @@ class EmulatorHandle:
     user_id: str = ""
     users: list[dict] = field(default_factory=list, repr=False)
     state_dir: str = ""
+    pubsub_endpoint: str = ""  # host:port of the Pub/Sub API (gRPC over TLS, same CA)
     _server: Any = field(default=None, repr=False, compare=False)
+    _pubsub: Any = field(default=None, repr=False, compare=False)
     _thread: Any = field(default=None, repr=False, compare=False)
 
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            pubsub.stop()
         server.shutdown()
         server.server_close()
         server.emulator.close()
@@ -489,6 +509,7 @@ def start_emulator(
     session_ttl: float = 7200.0,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     record_types: Sequence[Mapping[str, Any]] = (),
+    pubsub_port: int = 0,
 ) -> EmulatorHandle:
     """Start the org emulator in a background thread; returns once it is serving.
 
@@ -516,6 +537,7 @@ def start_emulator(
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
     base = f"https://{shown_host}:{bound_port}"
     emulator.instance_url = emulator.login_url = base
+    pubsub: PubSubServer = start_pubsub(emulator.pubsub, tls, host, pubsub_port)
     thread = threading.Thread(target=server.serve_forever, name="sf-emulator", daemon=True)
     thread.start()
     user = emulator.auth.integration_user
@@ -527,7 +549,7 @@ def start_emulator(
         consumer_secret=emulator.auth.app.consumer_secret,
         admin_token=emulator.auth.admin_token, user_id=user.id,
         users=[u.as_dict() for u in emulator.auth.users], state_dir=str(state_dir),
-        _server=server, _thread=thread,
+        pubsub_endpoint=pubsub.endpoint, _server=server, _thread=thread, _pubsub=pubsub,
     )
 
 
