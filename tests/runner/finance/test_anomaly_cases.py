@@ -46,16 +46,17 @@ def planted_flags() -> list[Flag]:
 
 def planted_events() -> list[dict[str, Any]]:
     """The Stripe events of :func:`planted_flags`' stream, as the processor hands them on."""
-    events = [{"id": f"evt_{i}", "type": "charge.succeeded", "created": T0 + i * 3600,
+    events = [{"id": f"evt_{i}", "object": "event", "type": "charge.succeeded", "created": T0 + i * 3600,
                "data": {"object": {"id": f"ch_{i}", "object": "charge", "amount": 3000,
                                    "currency": "usd", "customer": "cus_acme",
                                    "created": T0 + i * 3600, "refunded": False}}}
               for i in range(12)]
-    events.append({"id": "evt_big", "type": "charge.succeeded", "created": T0 + 20 * 3600,
+    events.append({"id": "evt_big", "object": "event", "type": "charge.succeeded", "created": T0 + 20 * 3600,
                    "data": {"object": {"id": "ch_big", "object": "charge", "amount": 144_600,
                                        "currency": "usd", "customer": "cus_acme",
                                        "created": T0 + 20 * 3600, "refunded": False}}})
-    events.append({"id": "evt_efw", "type": "radar.early_fraud_warning.created",
+    events.append({"id": "evt_efw", "object": "event",
+                   "type": "radar.early_fraud_warning.created",
                    "created": T0 + 21 * 3600,
                    "data": {"object": {"id": "issfr_1", "object": "radar.early_fraud_warning",
                                        "charge": "ch_3", "created": T0 + 21 * 3600}}})
