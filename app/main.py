@@ -1,7 +1,11 @@
-"""``fieldbridge-studio``: open the studio on a workspace, a template or the last workspace.
+"""``fieldbridge-studio``: open the studio on a workspace, a template, a bundle or the last
+workspace.
 
-``--screenshot OUT.png`` renders the main window offscreen (first flow selected, preview
-filled from the flow's fixtures) to a PNG and exits: 0 when written, 1 with the reason.
+The studio opens on the Preview tab, filled from the current flow's fixtures, as the README
+shows it (``--tab`` picks another). ``--screenshot OUT.png`` renders the main window
+offscreen (first flow selected, preview filled) to a PNG and exits: 0 when written, 1 with
+the reason. ``--bundle FILE.fbz`` verifies the bundle and opens it as a workspace (beside
+the bundle, or in a scratch folder for a screenshot).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +26,7 @@ from app.views.main_window import MainWindow
 from app.workspace import APPLICATION, ORGANIZATION, saved_theme, studio_settings
 
 SCREENSHOT_SIZE = (1400, 900)
+TABS = ("transform", "preview", "testrun")
 DESKTOP_FILE_NAME = "fieldbridge-studio"
 
 
@@ -36,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--workspace", metavar="DIR", help="open this folder of mapping YAML files")
     source.add_argument("--template", metavar="NAME", help="start from a shipped template")
+    source.add_argument(
+        "--bundle", metavar="FILE.fbz", help="verify a bundle and open it as a workspace"
+    )
+    parser.add_argument(
+        "--tab", choices=TABS, default="preview",
+        help="the bottom tab to show (default: preview, filled from the flow's fixtures)",
+    )
     parser.add_argument(
         "--theme", choices=("light", "dark"), help="colour theme (default: last used)"
     )
@@ -87,12 +100,14 @@ def _run(args: argparse.Namespace) -> int:
         raise StudioStartError(reason)
 
     if args.screenshot:
-        return _screenshot(app, window, Path(args.screenshot))
+        return _screenshot(app, window, Path(args.screenshot), args.tab)
 
     loop = asyncloop.create_loop(app)
+    _show_tab(window, args.tab)
     window.show()
     window.canvas.setFocus()
-    if not args.workspace and not args.template and window.document.workspace is None:
+    opened = args.workspace or args.template or args.bundle
+    if not opened and window.document.workspace is None:
         # Nothing to reopen: start from the gallery once the loop runs.
         QTimer.singleShot(0, window.new_from_template)
     app.aboutToQuit.connect(asyncloop.shutdown_executor)
@@ -109,6 +124,10 @@ def _open_initial(window: MainWindow, args: argparse.Namespace) -> bool:
         return window.open_workspace(Path(args.workspace))
     if args.template:
         return window.open_template(args.template)
+    if args.bundle:
+        # A screenshot leaves no folder behind: the bundle is unpacked in a scratch one.
+        scratch = tempfile.mkdtemp(prefix="fieldbridge-bundle-") if args.screenshot else None
+        return window.open_bundle(args.bundle, scratch)
     last = window.recent.last()
     if last is not None:
         window.open_workspace(last)  # a broken last workspace lands in the errors panel
@@ -117,7 +136,19 @@ def _open_initial(window: MainWindow, args: argparse.Namespace) -> bool:
     return True
 
 
-def _screenshot(app: QApplication, window: MainWindow, out: Path) -> int:
+def _show_tab(window: MainWindow, tab: str) -> None:
+    """Fill the preview from the current flow's fixtures, then show ``tab``."""
+    if window.document.current_flow is not None:
+        window.fill_preview_from_fixtures()
+    widgets = {
+        "transform": window.transform_panel,
+        "preview": window.preview_panel,
+        "testrun": window.testrun_panel,
+    }
+    window.bottom_tabs.setCurrentWidget(widgets[tab])
+
+
+def _screenshot(app: QApplication, window: MainWindow, out: Path, tab: str = "preview") -> int:
     window.resize(*SCREENSHOT_SIZE)
     window.show()
     window.canvas.setFocus()  # not the first combo box, which would draw a focus frame
@@ -125,7 +156,7 @@ def _screenshot(app: QApplication, window: MainWindow, out: Path) -> int:
     if flows:
         window.document.set_current_flow(flows[0][1].name)
     QCoreApplication.processEvents()
-    window.fill_preview_from_fixtures()
+    _show_tab(window, tab)
     window._update_issue_count()
     for _ in range(3):  # layouts settle over a few passes (splitters, fit-to-width canvas)
         QCoreApplication.processEvents()

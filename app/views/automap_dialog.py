@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QObject, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.document.document import StudioDocument
 from app.models.qtmodel import ROOT, Index, column_header
+from app.models.transform_models import describe_step
 from mappings.errors import MappingError
 from mappings.schema.model import System
 from mappings.suggest import LookupSuggestion, Suggestion, suggest_lookups, suggest_mappings
@@ -46,7 +48,10 @@ def target_of(item: Choice) -> str:
 def _how(item: Choice) -> str:
     if isinstance(item, LookupSuggestion):
         return f"lookup: {item.lookup.object}.{item.lookup.match_field}"
-    return " → ".join(t.name for t in item.transforms)
+    return " → ".join(describe_step(t) for t in item.transforms)
+
+# Widest a column may start (px): the dialog's 900 px leave "Why" at least ~150 px.
+_COLUMN_CAPS = {0: 220, 1: 220, 2: 70, 3: 200}
 
 DEFAULT_THRESHOLD = 0.8  # ticked by default from this score up
 
@@ -104,6 +109,8 @@ class SuggestionModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.CheckStateRole and col == 0:
             return Qt.CheckState.Checked if self.checked[index.row()] else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == 3:
+                return _how(s) or None
             return "<br>".join(s.reasons) or None
         if role == Qt.ItemDataRole.ForegroundRole and taken:
             return QColor("#94a3b8")
@@ -154,21 +161,26 @@ class AutoMapDialog(QDialog):
         self.setWindowTitle(f"Auto-map {flow_obj.source.object} → {flow_obj.target.object}")
         self.resize(900, 520)
         taken = set(flow_obj.target_fields())
-        # Open choices first, then what the flow already maps (shown for context).
+        # Open choices first; what the flow already maps only behind the toggle (a template
+        # listed 17 greyed "(already mapped)" rows before the useful ones).
         choices: list[Choice] = list(suggest_mappings(source, target))
         if source.system is System.STRIPE and target.system is System.SALESFORCE:
             choices += suggest_lookups(source, target, document.catalogs.get(System.SALESFORCE))
-        ranked = sorted(choices, key=lambda s: (target_of(s) in taken, -s.score))
-        self.model = SuggestionModel(ranked, taken, self)
+        self._taken = taken
+        self._ranked = sorted(choices, key=lambda s: (target_of(s) in taken, -s.score))
+        mapped_count = sum(1 for s in self._ranked if target_of(s) in taken)
+        self.show_mapped_box = QCheckBox(
+            f"Show the {mapped_count} suggestions for fields already mapped", self
+        )
+        self.show_mapped_box.setVisible(mapped_count > 0)
+        self.model = SuggestionModel(self._open_choices(), taken, self)
         self.table = QTableView(self)
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        for col in range(4):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self._fit_columns()
         self.summary = QLabel(self)
         self.summary.setWordWrap(True)
         all_button = QPushButton("Tick all", self)
@@ -188,14 +200,40 @@ class AutoMapDialog(QDialog):
             QLabel("Suggestions ranked by name, synonyms and type fit. Tick the ones to map.", self)
         )
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.show_mapped_box)
         layout.addWidget(self.summary)
         layout.addLayout(row)
         all_button.clicked.connect(lambda: self.model.set_all(True))
         none_button.clicked.connect(lambda: self.model.set_all(False))
         self.model.dataChanged.connect(self._update_summary)
+        self.show_mapped_box.toggled.connect(self._show_mapped)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self._update_summary()
+
+    def _open_choices(self, include_mapped: bool = False) -> list[Choice]:
+        return [s for s in self._ranked if include_mapped or target_of(s) not in self._taken]
+
+    def _show_mapped(self, shown: bool) -> None:
+        ticked = {id(s) for s in self.model.accepted()}
+        self.model = SuggestionModel(self._open_choices(shown), self._taken, self)
+        self.model.checked = [id(s) in ticked for s in self.model.suggestions]
+        self.model.dataChanged.connect(self._update_summary)
+        self.table.setModel(self.model)
+        self._fit_columns()
+        self._update_summary()
+
+    def _fit_columns(self) -> None:
+        """Every column inside the dialog: each as wide as its text up to a cap (the cell's
+        tooltip has it in full), and "Why" takes what is left, so nothing runs off the edge."""
+        header = self.table.horizontalHeader()
+        for col in range(4):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+        self.table.resizeColumnsToContents()
+        for col, cap in _COLUMN_CAPS.items():
+            header.resizeSection(col, min(header.sectionSize(col), cap))
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
 
     def _update_summary(self, *_: object) -> None:
         ticked = len(self.model.accepted())
