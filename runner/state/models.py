@@ -151,6 +151,16 @@ cursors = Table(
 )
 
 # Writes the runner made itself, so that their echo coming back is not synced again.
+# The Pub/Sub API position of each subscription (topic), as the hex of Salesforce's opaque
+# replay id bytes; written only once the events up to it are settled.
+replay_ids = Table(
+    "replay_ids",
+    metadata,
+    Column("topic", String(ID), primary_key=True),
+    Column("replay_id", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 own_writes = Table(
     "own_writes",
     metadata,

@@ -29,6 +29,7 @@ from runner.state.own_writes import OwnWrites
 from runner.state.queues import Queues
 from runner.state.records import DlqEntry, InboxEvent, ReviewItem, RunRecord
 from runner.state.reviews import ReviewItems
+from runner.state.replay_ids import ReplayIds
 from runner.state.runs import Runs
 from runner.state.settlement import Settlement, Settlements, SettleResult
 from runner.state.snapshots import Snapshots
@@ -40,7 +41,7 @@ __all__ = ["DlqEntry", "InboxEvent", "ReviewItem", "RunRecord", "SettleResult", 
 
 
 class StateStore(Inbox, ObjectVersions, CrossReferences, DeadLetters, ReviewItems, Cursors,
-                 OwnWrites, Snapshots, Runs, Queues, Settlements):
+                 OwnWrites, Snapshots, Runs, Queues, Settlements, ReplayIds):
     """The state database. Construct with ``open`` (which migrates) unless you know better."""
 
     def __init__(self, url: str, *, clock: Clock | None = None) -> None:

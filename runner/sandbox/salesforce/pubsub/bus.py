@@ -73,7 +73,9 @@ class EventBus:
         position = decode_replay(replay_id)
         with self.changed:
             self._purge_locked()
-            if position < self._purged_through or position >= self._next:
+            # Valid: an event the bus still holds (or the empty start of a bus never purged).
+            held = bool(self._events) and self._events[0].position <= position < self._next
+            if not (held or position == self._purged_through == 0):
                 raise ReplayIdInvalid(f"replay id {position} is not in the retention window")
         return position
 
