@@ -25,7 +25,7 @@ from mappings.engine.validate import TEXT_KINDS, Validator, build_validator, sho
 from mappings.errors import DocumentError, ExpressionBudgetError, MappingError, TransformError
 from mappings.schema.compat import conversion_hint, kinds_compatible, source_kind, target_field
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
-from mappings.schema.stripe_events import split_event
+from mappings.schema.stripe_events import reference_id, split_event
 from mappings.transforms import CompileEnv, build_step, get_transform
 
 EVENT_PREFIX = "$event"
@@ -185,6 +185,10 @@ class FlowPlan:
         self.target_schema: ObjectSchema | None = None
         self._nested = flow.target.system is System.STRIPE
         self._event_types: frozenset[str] = frozenset(flow.trigger.stripe_events)
+        # False only for a flow over Stripe events themselves, whose record is the envelope.
+        self._maps_objects = not (
+            flow.source.system is System.STRIPE and flow.source.object == "event"
+        )
         self._conditions: tuple[CompiledCondition, ...] = ()
         self._plain_fields: tuple[_PlainField, ...] = ()
         self._step_fields: tuple[_FieldPlan, ...] = ()
@@ -239,6 +243,12 @@ class FlowPlan:
         source_id = rec.get("id") or rec.get("Id")
         if type(source_id) is not str:
             source_id = None
+        if ev is None and rec.get("object") == "event" and self._maps_objects:
+            # An event with no object inside: mapping the envelope itself would write the
+            # event's id and type as if they were the object's, past the trigger filter.
+            which = f"the Stripe event {source_id}" if source_id else "the Stripe event"
+            issue = Issue("INVALID_INPUT", None, f"{which} carries no data.object to map")
+            return MappingResult({}, [*self.static_issues, issue], False, None, source_id)
 
         if ev is not None and self._event_types and ev.get("type") not in self._event_types:
             reason = f"event type {ev.get('type')!r} does not trigger flow {self.flow.name!r}"
@@ -268,6 +278,8 @@ class FlowPlan:
             ):
                 problem = validate(value)
                 if problem is not None:
+                    value, problem = _as_reference(value, validate, problem)
+                if problem is not None:
                     if issues is None:
                         issues = []
                     issues.append(problem)
@@ -291,6 +303,8 @@ class FlowPlan:
                 and (type(value) is not fast_type or (fast_type is str and len(value) > text_ok))
             ):
                 problem = validate(value)
+                if problem is not None:
+                    value, problem = _as_reference(value, validate, problem)
                 if problem is not None:
                     if issues is None:
                         issues = []
@@ -349,8 +363,8 @@ class FlowPlan:
         for lp in self._lookups:
             lk = lp.lookup
             value = lp.read(rec, ev)
-            if type(value) is dict or (type(value) is not str and isinstance(value, Mapping)):
-                value = value.get("id")  # an expanded Stripe object: match on its id
+            if type(value) is not str and isinstance(value, Mapping):
+                value = reference_id(value)  # an expanded Stripe object: match on its id
             if value is None or value == "":
                 if lk.required:
                     issues = issues if issues is not None else []
@@ -384,6 +398,18 @@ class FlowPlan:
             else:
                 set_path(record, lp.parts, found)
         return issues
+
+
+def _as_reference(value: Any, validate: Validator, problem: Issue) -> tuple[Any, Issue | None]:
+    """An expanded Stripe object where the target takes its id (older API versions and
+    ``expand[]`` give ``{"id": "cus_1", ...}`` for ``"cus_1"``): the id, if the target takes
+    it; otherwise the value and the validator's issue unchanged."""
+    if type(value) is str or not isinstance(value, Mapping):
+        return value, problem
+    ref = reference_id(value)
+    if ref is None or validate(ref) is not None:
+        return value, problem
+    return ref, None
 
 
 def _transform_failed(target: str, exc: Exception) -> Issue:

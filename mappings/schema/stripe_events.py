@@ -100,3 +100,15 @@ def split_event(payload: Any) -> tuple[Mapping[str, Any] | None, Mapping[str, An
         if type(inner) is dict or isinstance(inner, Mapping):
             return inner, payload
     return payload, None
+
+
+def reference_id(value: Any) -> str | None:
+    """The id an expandable Stripe field holds, whether it came unexpanded (``"cus_1"``) or
+    expanded (``{"id": "cus_1", "object": "customer", ...}``): the one rule for both shapes.
+    None for anything else (missing, null, a list, an object without a text id)."""
+    if type(value) is str:
+        return value or None
+    if type(value) is dict or isinstance(value, Mapping):
+        found = value.get("id")
+        return found if type(found) is str and found else None
+    return None
