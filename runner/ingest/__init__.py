@@ -1,10 +1,10 @@
-"""How events get into the runner: the webhook server and the Stripe events catch-up."""
+"""How events get into the runner: the webhook server and the Stripe events catch-up.
 
-from __future__ import annotations
+No re-exports: importers name the defining module, so that the catch-up (which the finance
+monitors use) does not pull in the HTTP server (uvicorn, Starlette):
 
-from runner.ingest.catchup import CatchUpReport, catch_up, catch_up_report, cursor_age_days
-from runner.ingest.health import store_health
-from runner.ingest.webhook_server import WebhookServer
-
-__all__ = ["CatchUpReport", "WebhookServer", "catch_up", "catch_up_report", "cursor_age_days",
-           "store_health"]
+- :mod:`runner.ingest.webhook_server`: ``WebhookServer``, what each request means;
+- :mod:`runner.ingest.http_app`, :mod:`runner.ingest.http_server`: HTTP and its limits;
+- :mod:`runner.ingest.health`: what ``GET /healthz`` reports;
+- :mod:`runner.ingest.catchup`: missed webhooks through ``GET /v1/events``.
+"""
