@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from runner.classify import Failure
 from runner.connectors.errors import ConnectorError
 from runner.pipeline.ordering import is_stale, is_tied, newest_per_object, refreshed_event
 from runner.pipeline.outcomes import TaskOutcome, failed
 from runner.pipeline.writeback import is_stripe_echo
 from runner.pipeline.writer import WriteItem
+from runner.retry import outcome_for
 from runner.state.records import InboxEvent
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ class Freshness:
                 self._current[object_id] = exc
         found = self._current[object_id]
         if isinstance(found, ConnectorError):
-            if found.failure is Failure.SKIPPABLE:
+            if outcome_for(found.failure) == "dead_letter":
                 # Gone or not retrievable: a newer state was applied already, keep it.
                 task.finish(TaskOutcome.STALE)
             else:
