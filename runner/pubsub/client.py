@@ -104,6 +104,8 @@ class PubSubClient:
     def decode(self, event: pb.ConsumerEvent) -> Received:
         schema = self.schema(event.event.schema_id)
         payload = fastavro.schemaless_reader(io.BytesIO(event.event.payload), schema, schema)
+        if not isinstance(payload, dict):
+            raise ValueError(f"event of schema {event.event.schema_id} is not an Avro record")
         return Received(bytes(event.replay_id), event.event.schema_id, payload)
 
     def subscribe(self, topic: str, replay_id: bytes | None, batch: int) -> Stream:

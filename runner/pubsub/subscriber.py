@@ -25,6 +25,7 @@ from runner.pubsub.client import (
     REPLAY_CORRUPTED,
     PubSubClient,
     Received,
+    Stream,
     error_code,
     is_auth_error,
 )
@@ -60,7 +61,7 @@ class Subscriber:
         self.stats = SubscriberStats()
         self.ready = threading.Event()  # set once a stream is open (tests, start-up)
         self._stop = threading.Event()
-        self._stream = None
+        self._stream: Stream | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -129,4 +130,4 @@ class Subscriber:
 
 def _is_gap(event: Received) -> bool:
     header = event.header
-    return bool(header) and str(header.get("changeType", "")).startswith("GAP_")
+    return header is not None and str(header.get("changeType", "")).startswith("GAP_")

@@ -85,6 +85,8 @@ class SandboxSession:
             "username": sf.username,
             "password": sf.password,
             "consumer_key": sf.consumer_key,
+            # The Pub/Sub API (gRPC over TLS, the same ca_file): change and platform events.
+            "pubsub_endpoint": sf.pubsub_endpoint,
         }
         for key in _SALESFORCE_EXTRA_KEYS:
             value = getattr(sf, key, None)

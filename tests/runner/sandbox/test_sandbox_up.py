@@ -32,7 +32,7 @@ needs_emulator = pytest.mark.skipif(
 STRIPE_KEYS = {"api_base", "api_key", "webhook_secret"}
 SALESFORCE_KEYS = {
     "instance_url", "access_token", "ca_file", "login_url", "username", "password",
-    "consumer_key",
+    "consumer_key", "pubsub_endpoint",
 }
 
 
@@ -49,6 +49,7 @@ class FakeEmulator:
     password: str = "fake-password-5821"
     consumer_key: str = "3MVGfake"
     security_token: str = "tok"
+    pubsub_endpoint: str = "127.0.0.1:2"
     calls: list[dict] = field(default_factory=list)
     stopped: bool = False
 

@@ -44,7 +44,7 @@ class Automation:
     name: str
     object: str
     field: str
-    becomes: object
+    becomes: str | float | bool | None
     event: str
     fields: Mapping[str, str]  # event field -> record field
 

@@ -98,7 +98,10 @@ class EventSchema:
         return out.getvalue()
 
     def decode(self, data: bytes) -> dict:
-        return fastavro.schemaless_reader(io.BytesIO(data), self.parsed, self.parsed)
+        decoded = fastavro.schemaless_reader(io.BytesIO(data), self.parsed, self.parsed)
+        if not isinstance(decoded, dict):
+            raise ValueError(f"not a {self.name} record")
+        return decoded
 
     def value(self, spec: FieldSpec, raw: object) -> object:
         """A record's stored value as the Avro field carries it."""
