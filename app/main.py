@@ -158,6 +158,7 @@ def _screenshot(app: QApplication, window: MainWindow, out: Path, tab: str = "pr
     QCoreApplication.processEvents()
     _show_tab(window, tab)
     window._update_issue_count()
+    window.statusBar().clearMessage()  # a passing note ("Opened …") is not the picture
     for _ in range(3):  # layouts settle over a few passes (splitters, fit-to-width canvas)
         QCoreApplication.processEvents()
     pixmap = window.grab()

@@ -31,6 +31,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
 from app.models.naming import field_naming, field_title
 from app.models.qtmodel import ROOT, Index, column_header
+from app.theme import qcolor
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema
 
 FIELD_MIME = "application/x-fieldbridge-field"
@@ -177,6 +178,22 @@ def markers(fs: FieldSchema) -> list[str]:
     if fs.calculated or not fs.createable:
         out.append("read-only")
     return out
+
+
+def type_text(fs: FieldSchema) -> str:
+    """The Type column: short enough to fit beside the name (the tooltip has every marker).
+
+    ``→ Account`` for a reference, the kind otherwise, and "external id" where it matters
+    for matching; "required" is the name's star and read-only fields are greyed.
+    """
+    if fs.reference_to:
+        shown = ", ".join(fs.reference_to[:2]) + (" …" if len(fs.reference_to) > 2 else "")
+        parts = [f"→ {shown}"]
+    else:
+        parts = [fs.kind.value]
+    if fs.external_id:
+        parts.append("external id")
+    return " · ".join(parts)
 
 
 # --------------------------------------------------------------------------- tree
@@ -331,9 +348,7 @@ class SchemaTreeModel(QAbstractItemModel):
                 return node.name + mark
             if fs is None:
                 return ""
-            # "required" is the name's star (and in the tooltip): the column keeps its room
-            # for what the name does not say.
-            return " · ".join([fs.kind.value, *(m for m in markers(fs) if m != "required")])
+            return type_text(fs)
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
             return kind_icon(fs.kind if fs is not None else FieldKind.OBJECT)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -342,8 +357,10 @@ class SchemaTreeModel(QAbstractItemModel):
             font = QFont()
             font.setBold(True)
             return font
-        if role == Qt.ItemDataRole.ForegroundRole and fs is not None and col == 1:
-            return QColor("#6b7280")
+        if role == Qt.ItemDataRole.ForegroundRole and fs is not None and (
+            col == 1 or fs.calculated or not fs.createable
+        ):
+            return qcolor("muted")  # the type, and read-only fields, step back (theme-aware)
         if role == FieldPathRole:
             return node.path
         if role == FieldSchemaRole:

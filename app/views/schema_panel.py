@@ -75,12 +75,13 @@ class SchemaPanel(QWidget):
         self.tree.setDropIndicatorShown(side == "target")
         self.tree.setDefaultDropAction(Qt.DropAction.LinkAction)
         header = self.tree.header()
-        # The name stretches; the type column is as wide as its longest text, so a type and
-        # its markers are never cut ("string · requi…").
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # Names and types are as wide as their text, never cut ("string · requi…"): in a
+        # narrow panel the tree scrolls sideways instead.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(60)
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.tree.setAccessibleName(f"{side} fields")
 

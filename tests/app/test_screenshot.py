@@ -126,3 +126,24 @@ def test_the_entry_point_renders_in_a_fresh_process(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert _pixels(out).height() == SCREENSHOT_SIZE[1]
+
+
+def test_bundle_and_tab_flags(tmp_path, capsys):
+    """Issue 13: ``--bundle FILE.fbz`` (verified, opened in a scratch folder for a
+    screenshot) and ``--tab``; the default tab is the filled preview."""
+    from app.workspace import TEMPLATES_DIR
+    from mappings.bundle import build_bundle
+    from mappings.document.yamlio import load_document
+
+    bundle = build_bundle([load_document(TEMPLATES_DIR / "charges-payments.yaml")],
+                          tmp_path / "payments.fbz")
+    out = tmp_path / "bundle.png"
+    assert main(_args(tmp_path, "--bundle", str(bundle), "--tab", "transform",
+                      "--screenshot", str(out))) == 0  # fmt: skip
+    assert _pixels(out).width() == SCREENSHOT_SIZE[0]
+    assert not (tmp_path / "payments").exists()  # a screenshot leaves no workspace behind
+    assert build_parser().parse_args(["--tab", "testrun"]).tab == "testrun"
+    bad = tmp_path / "bad.fbz"
+    bad.write_bytes(b"not a zip")
+    assert main(_args(tmp_path, "--bundle", str(bad), "--screenshot", str(out))) == 1
+    assert "Cannot open the bundle: bad.fbz" in capsys.readouterr().err
