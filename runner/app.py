@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from runner.admin.auth import AdminAuth
+from runner.admin.routes import AdminRoutes, admin_app
+from runner.admin.service import AdminService
 from runner.bootstrap import parse_listen
 from runner.classify import Failure
 from runner.contract import check_org
@@ -32,6 +35,7 @@ from runner.errors import ConfigError, FatalSyncError, RunnerError
 from runner.finance.runtime import FinanceMonitor, load_state
 from runner.ingest.catchup import catch_up
 from runner.ingest.health import store_health
+from runner.ingest.http_server import HttpLimits, HttpServer
 from runner.ingest.webhook_server import WebhookServer
 from runner.metrics import Metrics
 from runner.pipeline.processor import Processor
@@ -132,6 +136,7 @@ class Runner:
         self.linger = float(config.get("runner.linger"))  # bounded by its declaration
         self.stats = RunnerStats()
         self.server: WebhookServer | None = None
+        self.admin_server: HttpServer | None = None  # the admin API's own listener
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -146,6 +151,15 @@ class Runner:
         self.finance: FinanceMonitor | None = finance if not isinstance(finance, bool) \
             else None
         self._paused: frozenset[str] = frozenset()
+        # Flows paused by drift (the finance monitor) and by an operator (the admin API);
+        # _paused is their union over this bundle's flows.
+        self._drift_paused: frozenset[str] = frozenset()
+        self._operator_paused: frozenset[str] = frozenset()
+        # Held by the worker for a whole batch, and by replays, review decisions and hot
+        # deploys, so that a swap waits for the batch in flight ("drains") and no batch
+        # runs half on the old bundle and half on the new.
+        self._batch_lock = threading.RLock()
+        self.previous_bundle: LoadedBundle | None = None
 
     # -- start-up ---------------------------------------------------------------------
     def check(self, describer: Describer | None = None) -> None:
@@ -174,8 +188,11 @@ class Runner:
                                           self.alerter, self.bundle)
         if self.finance is not None:
             self.finance.on_pause_change = self._set_paused
-            self._paused = self.finance.paused
+            self._drift_paused = self.finance.paused
+            self._paused = self._drift_paused & frozenset(self.bundle.flows)
         self._build_workers(self._paused)
+        admin_routes = self._admin_routes()
+        shared = admin_routes if not self.config.get("runner.admin_listen") else []
         self.server = WebhookServer(
             self.store, self.webhook_secrets, host=self.host, port=self.port,
             metrics=self.metrics,
@@ -185,9 +202,15 @@ class Runner:
             on_event=lambda _event: self._wake.set(),
             event_types=self.bundle.event_types,
             on_scrape=self._refresh_gauges,
+            extra_routes=shared,
         )
         self.server.start()
         try:
+            if admin_routes and not shared:
+                host, port = parse_listen(self.config.get("runner.admin_listen"))
+                self.admin_server = HttpServer(host, port, HttpLimits())
+                self.admin_server.start(admin_app(admin_routes))
+                log.info("admin API listening on %s", self.admin_url)
             if self.register_webhook:
                 self.stripe.register_webhook(self.server.webhook_url,
                                              sorted(self.bundle.event_types))
@@ -195,6 +218,8 @@ class Runner:
             self._run_id = self.store.run_started()
         except BaseException:
             self.server.stop()
+            if self.admin_server is not None:
+                self.admin_server.stop()
             raise
         self._spawn("worker", self._work_loop)
         self._spawn("catch-up", self._every(self.config.catchup_interval, self._catch_up))
@@ -219,6 +244,24 @@ class Runner:
         if self.server is None:
             raise RunnerError("the runner is not started")
         return self.server.webhook_url
+
+    @property
+    def admin_url(self) -> str | None:
+        """Where the admin API answers (``.../api/v1`` is under it); None when it is off."""
+        if self.admin_server is not None:
+            host = self.admin_server.host
+            return f"http://{f'[{host}]' if ':' in host else host}:{self.admin_server.port}"
+        if self.server is not None and self.server.extra_routes:
+            return self.server.url
+        return None
+
+    def _admin_routes(self) -> list[Any]:
+        """The admin API's routes when ``runner.admin_token`` is set (else none: off)."""
+        token = self.config.get("runner.admin_token")
+        if not token:
+            return []
+        auth = AdminAuth(token, self.config.get("runner.admin_read_token") or None)
+        return AdminRoutes(AdminService(self), auth).routes()
 
     # -- lifecycle --------------------------------------------------------------------
     def request_stop(self, reason: str = "stop requested") -> None:
@@ -245,6 +288,9 @@ class Runner:
         deadline = time.monotonic() + SHUTDOWN_GRACE
         if self.server is not None:
             self.server.stop()
+        if self.admin_server is not None:
+            self.admin_server.stop()
+            self.admin_server = None
         busy = []
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -296,6 +342,16 @@ class Runner:
     def paused_flows(self) -> frozenset[str]:
         return self._paused
 
+    @property
+    def processor(self) -> Processor:
+        if self._processor is None:
+            raise RunnerError("the runner is not started")
+        return self._processor
+
+    @property
+    def poller(self) -> SalesforcePoller | None:
+        return self._poller
+
     def _build_workers(self, paused: frozenset[str]) -> None:
         """The processor (and poller) over the bundle without the paused flows."""
         view = self.bundle.without(paused)
@@ -311,13 +367,82 @@ class Runner:
 
     def _set_paused(self, paused: frozenset[str]) -> None:
         """Called by the finance monitor when drift pauses or resumes flows."""
-        paused = frozenset(paused) & frozenset(self.bundle.flows)
+        self._drift_paused = frozenset(paused)
+        self._apply_paused()
+
+    def _apply_paused(self) -> None:
+        paused = (self._drift_paused | self._operator_paused) & frozenset(self.bundle.flows)
         if paused == self._paused:
             return
         log.warning("paused flows now: %s", ", ".join(sorted(paused)) or "none")
-        self._build_workers(paused)
-        self._paused = paused
+        with self._batch_lock:
+            self._build_workers(paused)
+            self._paused = paused
         self._wake.set()  # held events of a resumed flow are due again
+
+    @property
+    def operator_paused(self) -> frozenset[str]:
+        return self._operator_paused
+
+    def pause_flow(self, name: str) -> None:
+        """Pause a flow by hand (the admin API): its events are held in the inbox, not
+        lost, until :meth:`resume_flow`."""
+        self.bundle.flow(name)  # an unknown flow: a clear error
+        self._operator_paused = self._operator_paused | {name}
+        self._apply_paused()
+
+    def resume_flow(self, name: str) -> None:
+        self.bundle.flow(name)
+        self._operator_paused = self._operator_paused - {name}
+        self._apply_paused()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """No batch runs meanwhile: the one in flight finishes first (a replay, a review
+        decision, a bundle swap)."""
+        with self._batch_lock:
+            yield
+
+    # -- hot deploy -------------------------------------------------------------------
+    def deploy(self, loaded: LoadedBundle, describer: Describer | None = None) -> None:
+        """Swap in a verified bundle without a restart: its contract is checked against the
+        org first (DriftError, and the running bundle untouched), then the batch in flight
+        finishes, and the next claim runs on the new bundle. Events never leave the inbox
+        unsettled, so none is lost or handled twice. The previous bundle is kept for
+        :meth:`rollback`."""
+        if not loaded.flows:
+            raise ConfigError("the bundle has no flows to run")
+        findings = check_org(loaded.without(self._drift_paused & set(loaded.flows)),
+                             describer or self.salesforce)
+        if findings:
+            raise DriftError([f.reason for f in findings], findings)
+        self._swap(loaded, keep_previous=True)
+
+    def rollback(self) -> LoadedBundle:
+        """Back to the bundle before the last deploy (one step); the current one is
+        forgotten."""
+        if self.previous_bundle is None:
+            raise ConfigError("there is no previous bundle to roll back to")
+        previous = self.previous_bundle
+        self._swap(previous, keep_previous=False)
+        return previous
+
+    def _swap(self, loaded: LoadedBundle, *, keep_previous: bool) -> None:
+        with self._batch_lock:
+            old = self.bundle
+            self.bundle = loaded
+            self._operator_paused &= frozenset(loaded.flows)
+            self._paused = (self._drift_paused | self._operator_paused) & \
+                frozenset(loaded.flows)
+            self._build_workers(self._paused)
+            if self.finance is not None:
+                self.finance.bundle = loaded
+            if self.server is not None:
+                self.server.event_types = frozenset(loaded.event_types)
+            self.previous_bundle = old if keep_previous else None
+        log.info("bundle swapped: %d flows (%s)", len(loaded.flows),
+                 ", ".join(sorted(loaded.flows)))
+        self._wake.set()
 
     def _hold_paused(self, events: list[Any]) -> list[Any]:
         """Events a paused flow handles go back to the inbox until the flow resumes (the
@@ -326,13 +451,15 @@ class Runner:
         if not paused:
             return events
         keep = []
+        operator = self._operator_paused
         # A hold is not an attempt: nothing was tried, so the claim is given back uncounted
         # (hold_events, not mark_retry) and a resumed flow's events keep their retry budget.
         hold: dict[tuple[str, str | None], list[str]] = {}
         for ev in events:
             flows = [c.name for c in self.bundle.flows_for_event(ev.type) if c.name in paused]
             if flows:
-                reason = f"held: flow {', '.join(flows)} is paused by contract drift"
+                why = "by an operator" if set(flows) <= operator else "by contract drift"
+                reason = f"held: flow {', '.join(flows)} is paused {why}"
                 hold.setdefault((reason, ev.worker), []).append(ev.event_id)
             else:
                 keep.append(ev)
@@ -417,11 +544,12 @@ class Runner:
                 self._wake.wait(IDLE_SLEEP)
                 continue
             try:
-                events = self._hold_paused(events)
-                if not events:
-                    continue
-                assert self._processor is not None  # built by start()
-                report = self._processor.process_events(events)
+                with self._batch_lock:
+                    events = self._hold_paused(events)
+                    if not events:
+                        continue
+                    assert self._processor is not None  # built by start()
+                    report = self._processor.process_events(events)
                 failures = 0
             except Exception as exc:
                 if is_fatal(exc):

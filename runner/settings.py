@@ -113,6 +113,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("runner.poll_interval", float, 30.0,
             "Seconds between Salesforce polls (SystemModstamp watermarks).",
             "FIELDBRIDGE_POLL_INTERVAL", bounds=INTERVAL),
+    Setting("runner.salesforce_triggers", str, "auto",
+            "How Salesforce-triggered flows learn of changes: 'cdc' subscribes to change "
+            "events and platform events (the Pub/Sub API), 'poll' queries SystemModstamp "
+            "every runner.poll_interval, 'auto' subscribes where the org offers the topic "
+            "and polls otherwise.", "FIELDBRIDGE_SALESFORCE_TRIGGERS",
+            choices=("auto", "cdc", "poll")),
     Setting("runner.catchup_interval", float, 300.0,
             "Seconds between catch-ups of missed webhooks through GET /v1/events.",
             "FIELDBRIDGE_CATCHUP_INTERVAL", bounds=INTERVAL),
@@ -144,6 +150,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("runner.public_key", str, None,
             "Path of the public key that bundle signatures are checked against.",
             "FIELDBRIDGE_PUBLIC_KEY"),
+    Setting("runner.admin_token", str, None,
+            "Bearer token of the admin API (/api/v1/: status, dead letters, reviews, pause, "
+            "hot deploy); the API is off unless it is set. Kept only as a hash in the audit "
+            "log, never logged.", "FIELDBRIDGE_ADMIN_TOKEN", secret=True),
+    Setting("runner.admin_read_token", str, None,
+            "A second admin token that may read the admin API but not act (403).",
+            "FIELDBRIDGE_ADMIN_READ_TOKEN", secret=True),
+    Setting("runner.admin_listen", str, None,
+            "HOST:PORT of a separate listener for the admin API, so the webhook port can "
+            "face the internet while the admin port does not; default: the webhook server.",
+            "FIELDBRIDGE_ADMIN_LISTEN"),
     Setting("runner.log_format", str, "json", "Log output: JSON lines or readable text.",
             "FIELDBRIDGE_LOG_FORMAT", choices=("json", "text")),
     Setting("runner.log_level", str, "INFO", "Least severe log level written.",
@@ -235,6 +252,8 @@ SETTINGS: tuple[Setting, ...] = (
                 "CA bundle to verify the org's TLS certificate with (the emulator's); "
                 "default: the system store."),
     _salesforce("api_version", str, "62.0", "REST API version, as a string: \"62.0\"."),
+    _salesforce("pubsub_endpoint", str, "api.pubsub.salesforce.com:7443",
+                "HOST:PORT of the Pub/Sub API (change and platform events)."),
     _salesforce("instance_url", str, None,
                 "The org's address; only needed with auth = 'session'."),
     _salesforce("audience", str, None, "JWT audience; default: the login URL."),

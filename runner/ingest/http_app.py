@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any, Protocol, TypeVar
 
@@ -31,7 +31,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from runner.ingest.http_server import HttpLimits
@@ -135,9 +135,11 @@ async def read_body(request: Request, length: int, timeout: float) -> bytes:
 
 
 def build_app(owner: Endpoints, limits: HttpLimits, executor: Executor,
-              connections: Callable[[], int]) -> Callable[[Scope, Receive, Send], Any]:
+              connections: Callable[[], int], extra_routes: Sequence[BaseRoute] = (),
+              ) -> Callable[[Scope, Receive, Send], Any]:
     """The ASGI application serving ``owner``'s endpoints within ``limits``; blocking calls
-    run on ``executor``; ``connections()`` counts the server's open connections."""
+    run on ``executor``; ``connections()`` counts the server's open connections.
+    ``extra_routes``: the admin API (``/api/v1``) when it shares this server."""
 
     async def in_thread(fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -200,7 +202,7 @@ def build_app(owner: Endpoints, limits: HttpLimits, executor: Executor,
     app = Starlette(
         routes=[Route(WEBHOOK_PATH, webhook, methods=["POST"]),
                 Route(HEALTH_PATH, health, methods=["GET"]),
-                Route(METRICS_PATH, metrics, methods=["GET"])],
+                Route(METRICS_PATH, metrics, methods=["GET"]), *extra_routes],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
     # "/healthz/" is not "/healthz": a 404 in JSON, not a redirect with no body.

@@ -7,7 +7,8 @@ Routes:
   *before* parsing anything, parse and check the event (once, with
   :func:`runner.stripe_event.check_event`: the inbox stores the checked event as it is),
   write it to the durable inbox and answer ``200 {"received": true, "duplicate": ...}``
-  only once the store has committed. A store failure answers 500 so that Stripe delivers
+  only once the store has committed. Deliveries that arrive while a commit is in flight
+  are stored together in the next transaction (:mod:`runner.ingest.group_commit`). A store failure answers 500 so that Stripe delivers
   again; nothing is acknowledged that is not on disk. A body nested deeper than
   :data:`MAX_DEPTH` is refused with 400 (one sentence, a log line and
   ``fieldbridge_webhook_rejected_total{reason="too_deep"}``), never a traceback.
@@ -30,12 +31,15 @@ headers are never logged (proxies put credentials there), and neither are bodies
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+from starlette.routing import BaseRoute
+
 from mappings.limits import DOCUMENT_MAX_DEPTH, TooDeepError, TooLargeError, loads_json
 from runner.errors import ConfigError
+from runner.ingest.group_commit import GroupCommit
 from runner.ingest.http_app import HEALTH_PATH, METRICS_PATH, WEBHOOK_PATH, build_app
 from runner.ingest.http_server import HttpLimits, HttpServer
 from runner.metrics import Metrics
@@ -57,7 +61,8 @@ MAX_DEPTH = DOCUMENT_MAX_DEPTH
 class EventInbox(Protocol):
     """The part of :class:`runner.state.store.StateStore` the server needs."""
 
-    def add_event(self, event: dict | CheckedEvent, *, source: str) -> bool: ...
+    def add_events_reporting_new(self, events: Iterable[CheckedEvent], *,
+                                 source: str) -> list[bool]: ...
 
 
 class RequestRejected(Exception):
@@ -128,6 +133,7 @@ class WebhookServer:
         event_types: set[str] | frozenset[str] | None = None,
         on_scrape: Callable[[Metrics], None] | None = None,
         limits: HttpLimits | None = None,
+        extra_routes: Sequence[BaseRoute] = (),
     ) -> None:
         self.secrets = secrets  # validated by the setter
         if max_body <= 0:
@@ -135,6 +141,8 @@ class WebhookServer:
         if not (0 <= port <= 65535):
             raise ConfigError(f"port must be 0..65535, got {port}")
         self.store = store
+        # Deliveries that arrive together are committed together (one transaction).
+        self._inbox = GroupCommit(store, source="webhook")
         self.host = host
         self._requested_port = port
         self.metrics = metrics if metrics is not None else Metrics()
@@ -145,6 +153,7 @@ class WebhookServer:
         self.event_types = frozenset(event_types) if event_types is not None else None
         self.on_scrape = on_scrape
         self.limits = limits if limits is not None else HttpLimits()
+        self.extra_routes = tuple(extra_routes)  # the admin API when it shares this server
         self._http: HttpServer | None = None
         self._executor: ThreadPoolExecutor | None = None
 
@@ -172,7 +181,8 @@ class WebhookServer:
         executor = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="webhook")
         http = HttpServer(self.host, self._requested_port, self.limits)
         try:
-            http.start(build_app(self, self.limits, executor, http.connections))
+            http.start(build_app(self, self.limits, executor, http.connections,
+                                 self.extra_routes))
         except BaseException:
             executor.shutdown(wait=False)
             raise
@@ -238,7 +248,7 @@ class WebhookServer:
             self.metrics.ignored(event.type)
             return 200, {"received": True, "ignored": True}
         try:
-            added = self.store.add_event(event, source="webhook")
+            added = self._inbox.add(event)
         except Exception as exc:
             log.error("could not store webhook event %s (%s): %s",
                       event.event_id, event.type, describe_error(exc))

@@ -191,3 +191,18 @@ runs = Table(
     Column("version", String(64), nullable=False),
     Column("counts", JSON, nullable=True),
 )
+
+# What was done through the admin API: by which token (its name and a hash, never the token),
+# which action, on what, when.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("token_name", String(64), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(ID), nullable=True),
+    Column("outcome", Text, nullable=True),
+    Index("ix_audit_log_at", "at"),
+)

@@ -21,6 +21,7 @@ Every write commits before the method returns: the webhook answers 2xx only afte
 
 from __future__ import annotations
 
+from runner.state.audit import AuditLog
 from runner.state.cursors import Cursors
 from runner.state.database import Clock, Database, default_url
 from runner.state.dead_letters import DeadLetters
@@ -28,11 +29,12 @@ from runner.state.inbox import Inbox
 from runner.state.own_writes import OwnWrites
 from runner.state.queues import Queues
 from runner.state.records import DlqEntry, InboxEvent, ReviewItem, RunRecord
-from runner.state.reviews import ReviewItems
 from runner.state.replay_ids import ReplayIds
+from runner.state.reviews import ReviewItems
 from runner.state.runs import Runs
 from runner.state.settlement import Settlement, Settlements, SettleResult
 from runner.state.snapshots import Snapshots
+from runner.state.tail import EventTail
 from runner.state.versions import ObjectVersions
 from runner.state.xrefs import CrossReferences
 
@@ -41,7 +43,8 @@ __all__ = ["DlqEntry", "InboxEvent", "ReviewItem", "RunRecord", "SettleResult", 
 
 
 class StateStore(Inbox, ObjectVersions, CrossReferences, DeadLetters, ReviewItems, Cursors,
-                 OwnWrites, Snapshots, Runs, Queues, Settlements, ReplayIds):
+                 OwnWrites, Snapshots, Runs, Queues, Settlements, ReplayIds, AuditLog,
+                 EventTail):
     """The state database. Construct with ``open`` (which migrates) unless you know better."""
 
     def __init__(self, url: str, *, clock: Clock | None = None) -> None:
