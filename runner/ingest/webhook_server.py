@@ -8,8 +8,9 @@ Routes:
   :func:`runner.stripe_event.check_event`: the inbox stores the checked event as it is),
   write it to the durable inbox and answer ``200 {"received": true, "duplicate": ...}``
   only once the store has committed. Deliveries that arrive while a commit is in flight
-  are stored together in the next transaction (:mod:`runner.ingest.group_commit`). A store failure answers 500 so that Stripe delivers
-  again; nothing is acknowledged that is not on disk. A body nested deeper than
+  are stored together in the next transaction (:mod:`runner.ingest.group_commit`). A store
+  failure answers 500 so that Stripe delivers again; nothing is acknowledged that is not
+  on disk. A body nested deeper than
   :data:`MAX_DEPTH` is refused with 400 (one sentence, a log line and
   ``fieldbridge_webhook_rejected_total{reason="too_deep"}``), never a traceback.
 - ``GET /healthz``: ``health()`` as JSON; 200 when its ``status`` is ``"ok"``, else 503.

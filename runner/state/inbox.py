@@ -105,33 +105,48 @@ class Inbox(Repository):
 
     def add_event(self, event: dict[str, Any] | CheckedEvent, *, source: str) -> bool:
         """Put an event in the inbox; False if its id was seen before. Committed on return."""
-        row = event_row(event, source, self.now())
-        with self.db.write() as conn:
-            return self._insert_event(conn, row)
+        return self.add_events_reporting_new([event], source=source)[0]
 
     def add_events(self, events: Iterable[dict[str, Any] | CheckedEvent], *,
                    source: str) -> int:
         """Several events in one transaction (catch-up pages); returns how many were new."""
+        return sum(self.add_events_reporting_new(events, source=source))
+
+    def add_events_reporting_new(self, events: Iterable[dict[str, Any] | CheckedEvent], *,
+                                 source: str) -> list[bool]:
+        """Several events in ONE transaction, committed on return; for each event (in
+        order) whether it was new. The one rule for "already stored": an event whose id is
+        in the inbox (any status: a finished event's row is its ledger entry), or an earlier
+        event of the same call with the same id. Every event is checked before the
+        transaction opens: a bad one stores nothing (ValueError)."""
         now = self.now()
         rows = [event_row(ev, source, now) for ev in events]
-        added = 0
+        first: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            first.setdefault(row["event_id"], row)
+        if not first:
+            return []
         with self.db.write() as conn:
-            for row in rows:
-                added += self._insert_event(conn, row)
-        return added
+            # In id order: two transactions inserting overlapping ids (two runner processes
+            # on PostgreSQL) take the row locks in the same order and cannot deadlock.
+            new = self._insert_new(conn, [first[i] for i in sorted(first)])
+        return [row["event_id"] in new and first[row["event_id"]] is row for row in rows]
 
-    def _insert_event(self, conn: Connection, row: dict[str, Any]) -> bool:
-        # RETURNING rather than rowcount: psycopg reports -1 for an INSERT that returns the
-        # generated key, which SQLAlchemy asks for on PostgreSQL. One statement built once
-        # and given the row as parameters: every webhook runs it, and building (and cache-
-        # keying) a statement with the values inlined cost more than the insert itself.
+    def _insert_new(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert rows of distinct ids; the ids that were not in the inbox yet.
+
+        RETURNING rather than rowcount: psycopg reports -1 for an INSERT that returns the
+        generated key, and an executemany's rowcount does not say which rows went in. One
+        statement built once and given the rows as parameters (SQLAlchemy sends them as one
+        multi-row INSERT): every webhook runs it, and building (and cache-keying) a statement
+        with the values inlined cost more than the insert itself."""
         if self._event_insert is None:
             self._event_insert = (
                 self.db.insert(t)
                 .on_conflict_do_nothing(index_elements=["event_id"])
-                .returning(t.c.seq)
+                .returning(t.c.event_id)
             )
-        return conn.execute(self._event_insert, row).first() is not None
+        return set(conn.execute(self._event_insert, rows).scalars().all())
 
     def claim_events(self, worker: str, limit: int = 200,
                      lease_seconds: int = 60) -> list[InboxEvent]:

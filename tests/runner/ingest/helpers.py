@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from runner.classify import Failure
 from runner.connectors.errors import ConnectorError
@@ -33,7 +33,7 @@ class _Cursors(Mapping[str, str]):
 
 class FakeInbox:
     """The inbox and cursors of the REAL state store (in memory, ``runner.state.testing``),
-    with a probe around ``add_event``: a call counter (did a request reach the store at
+    with a probe around ``add_event`` and ``add_events_reporting_new``: a call counter (did a request reach the store at
     all?) and injected failures. Only the failures are fake: deduplication and the event
     checks are the store's own, so these tests cannot pass on a rule the store lacks."""
 
@@ -44,14 +44,22 @@ class FakeInbox:
         self.calls = 0
         self._lock = threading.Lock()
 
-    def add_event(self, event: dict | CheckedEvent, *, source: str) -> bool:
+    def _probe(self) -> None:
         with self._lock:
             self.calls += 1
             if self.fail_with is not None and (
                 self.fail_after is None or self.calls > self.fail_after
             ):
                 raise self.fail_with
+
+    def add_event(self, event: dict | CheckedEvent, *, source: str) -> bool:
+        self._probe()
         return self.store.add_event(event, source=source)
+
+    def add_events_reporting_new(self, events: Iterable[dict | CheckedEvent], *,
+                                 source: str) -> list[bool]:
+        self._probe()
+        return self.store.add_events_reporting_new(events, source=source)
 
     def cursor_get(self, name: str) -> str | None:
         return self.store.cursor_get(name)
