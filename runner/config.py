@@ -189,7 +189,7 @@ class RunnerConfig:
             username=v["username"], consumer_key=v["consumer_key"],
             private_key_file=v["private_key_file"], ca_file=v["ca_file"],
             api_version=v["api_version"], timeout=v["timeout"], audience=v["audience"],
-            name=name, **secrets)
+            pubsub_endpoint=v["pubsub_endpoint"], name=name, **secrets)
 
     def secret_values(self) -> list[str]:
         """Every secret value known so far, for :class:`runner.secrets.SecretRedactor`."""
@@ -324,6 +324,7 @@ def _sandbox_values(data: dict) -> tuple[dict, dict]:
             "consumer_key": sf.get("consumer_key"),
             "private_key_file": sf.get("private_key_file"),
             "api_version": str(sf.get("api_version") or "62.0"),
+            **({"pubsub_endpoint": sf["pubsub_endpoint"]} if sf.get("pubsub_endpoint") else {}),
             # JWT needs no consumer secret (which the sandbox JSON does not carry).
             "auth": "jwt" if sf.get("private_key_file") else "session",
         },

@@ -384,15 +384,20 @@ def _flow_line(flow: Flow) -> str:
 
 
 def _trigger_text(flow: Flow) -> str:
-    change = flow.trigger.salesforce_change
-    if change is None:
+    change, event = flow.trigger.salesforce_change, flow.trigger.salesforce_event
+    if change is None and event is None:
         return ", ".join(flow.trigger.stripe_events)
-    text = f"{change.object} changed"
-    if change.field:
-        text += f" ({change.field}" + (
-            f" becomes {change.becomes!r})" if change.becomes is not None else ")"
-        )
-    return text
+    parts = []
+    if event is not None:
+        parts.append(f"platform event {event.event}")
+    if change is not None:
+        text = f"{change.object} changed"
+        if change.field:
+            text += f" ({change.field}" + (
+                f" becomes {change.becomes!r})" if change.becomes is not None else ")"
+            )
+        parts.append(text)
+    return ", or ".join(parts)
 
 
 def _conditions_text(flow: Flow) -> str:

@@ -86,15 +86,37 @@ class SalesforceChange:
 
 
 @dataclass(slots=True)
+class SalesforceEvent:
+    """A Salesforce platform event (``Opportunity_Closed_Won__e``) that triggers a flow on
+    the source record it names: the record whose Id is in the event's ``record_id`` field
+    (default ``<source object>Id__c``, e.g. ``OpportunityId__c``)."""
+
+    event: str
+    record_id: str | None = None
+
+    def record_id_field(self, source_object: str) -> str:
+        return self.record_id or f"{source_object.removesuffix('__c')}Id__c"
+
+
+@dataclass(slots=True)
 class Trigger:
-    """Exactly one of ``stripe_events`` or ``salesforce_change`` is set."""
+    """Either ``stripe_events``, or Salesforce triggers: ``salesforce_change``,
+    ``salesforce_event``, or both (the platform event in real time, the change as what
+    polling looks for when the org offers no event)."""
 
     stripe_events: list[str] = field(default_factory=list)
     salesforce_change: SalesforceChange | None = None
+    salesforce_event: SalesforceEvent | None = None
 
     @property
     def kind(self) -> str:
+        if self.salesforce_event is not None:
+            return "salesforce_event"
         return "salesforce_change" if self.salesforce_change is not None else "stripe_events"
+
+    @property
+    def from_salesforce(self) -> bool:
+        return self.salesforce_change is not None or self.salesforce_event is not None
 
 
 @dataclass(slots=True)

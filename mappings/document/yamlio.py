@@ -40,6 +40,7 @@ from mappings.document.model import (
     Operation,
     RatesTable,
     SalesforceChange,
+    SalesforceEvent,
     TransformStep,
     Trigger,
 )
@@ -280,12 +281,15 @@ def _read_rates(data: dict) -> RatesTable:
 
 def _read_flow(data: dict) -> Flow:
     trig = data["trigger"]
-    if "salesforce_change" in trig:
-        change = trig["salesforce_change"]
+    change, event = trig.get("salesforce_change"), trig.get("salesforce_event")
+    if change is not None or event is not None:
         trigger = Trigger(
-            salesforce_change=SalesforceChange(
+            salesforce_change=None if change is None else SalesforceChange(
                 object=change["object"], field=change.get("field"), becomes=change.get("becomes")
-            )
+            ),
+            salesforce_event=None if event is None else SalesforceEvent(
+                event=event["event"], record_id=event.get("record_id")
+            ),
         )
     else:
         trigger = Trigger(stripe_events=list(trig["stripe_events"]))
@@ -549,15 +553,22 @@ def flow_to_data(flow: Flow) -> dict[str, Any]:
 
 
 def trigger_to_data(trigger: Trigger) -> dict[str, Any]:
-    change = trigger.salesforce_change
-    if change is None:
+    change, event = trigger.salesforce_change, trigger.salesforce_event
+    if change is None and event is None:
         return {"stripe_events": list(trigger.stripe_events)}
-    out: dict[str, Any] = {"object": change.object}
-    if change.field is not None:
-        out["field"] = change.field
-    if change.becomes is not None:
-        out["becomes"] = copy.deepcopy(change.becomes)
-    return {"salesforce_change": out}
+    data: dict[str, Any] = {}
+    if change is not None:
+        out: dict[str, Any] = {"object": change.object}
+        if change.field is not None:
+            out["field"] = change.field
+        if change.becomes is not None:
+            out["becomes"] = copy.deepcopy(change.becomes)
+        data["salesforce_change"] = out
+    if event is not None:
+        data["salesforce_event"] = {"event": event.event}
+        if event.record_id is not None:
+            data["salesforce_event"]["record_id"] = event.record_id
+    return data
 
 
 def operation_to_data(flow: Flow) -> dict[str, Any]:

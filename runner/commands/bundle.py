@@ -249,6 +249,9 @@ def _trigger_text(trigger: Any) -> str:
         return "?"
     if "stripe_events" in trigger:
         return "Stripe events " + ", ".join(trigger["stripe_events"])
+    event = trigger.get("salesforce_event")
+    if isinstance(event, dict) and "salesforce_change" not in trigger:
+        return f"Salesforce platform event {event.get('event', '?')}"
     change = trigger.get("salesforce_change") or {}
     text = f"Salesforce {change.get('object', '?')} changed"
     if change.get("field"):

@@ -76,6 +76,7 @@ class SalesforceSettings:
     timeout: float = 30.0
     audience: str | None = None  # the JWT "aud"; default: the login URL
     name: str = "default"
+    pubsub_endpoint: str = "api.pubsub.salesforce.com:7443"  # HOST:PORT of the Pub/Sub API
 
     def secret_values(self) -> list[str]:
         """Every secret this connection holds, for the log redactor."""
@@ -163,6 +164,7 @@ class SalesforceConnector:
         self._lock = threading.Lock()
         self._usage: tuple[int, int] | None = None
         self.user_id: str | None = None
+        self.org_id: str | None = None  # the Pub/Sub API's tenant id
         self.instance_url: str | None = settings.instance_url
         self.api_calls = 0  # requests that reached the data API (for metrics and the bench)
 
@@ -190,12 +192,29 @@ class SalesforceConnector:
             self._bind(token, instance_url)
         if identity:
             # https://login.../id/<org id>/<user id>
-            self.user_id = str(identity).rstrip("/").rsplit("/", 1)[-1]
+            parts = str(identity).rstrip("/").rsplit("/", 2)
+            self.user_id = parts[-1]
+            self.org_id = parts[-2] if len(parts) == 3 else None
         elif s.username and self.user_id is None:
             rows = self.query_all(format_soql("SELECT Id FROM User WHERE Username = {}",
                                               s.username))
             self.user_id = rows[0]["Id"] if rows else None
         log.info("connected to Salesforce %s as %s", instance_url, s.username or "(session)")
+
+    def pubsub_session(self, refresh: bool) -> tuple[str, str, str]:
+        """``(access token, instance URL, org id)`` for the Pub/Sub API's metadata; with
+        ``refresh`` (the API said the session is no longer valid) after logging in again."""
+        if refresh and self.settings.auth != "session":
+            self._reauthenticate(self.sf)
+        if self.org_id is None:
+            rows = self.query_all("SELECT Id FROM Organization LIMIT 1")
+            if not rows:
+                raise ConnectorError("the org did not say its Organization Id, which the "
+                                     "Pub/Sub API needs", failure=Failure.FATAL)
+            self.org_id = str(rows[0]["Id"])
+        with self._lock:
+            sf = self.sf
+            return str(sf.session_id), str(self.instance_url), self.org_id
 
     def _bind(self, token: str, instance_url: str) -> None:
         self.instance_url = instance_url

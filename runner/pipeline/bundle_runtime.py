@@ -50,7 +50,7 @@ class CompiledFlow:
 
     @property
     def from_salesforce(self) -> bool:
-        return self.flow.trigger.salesforce_change is not None
+        return self.flow.trigger.from_salesforce
 
 
 @dataclass
