@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, delete, select, update
 
 from runner.state.claim import claim_due
-from runner.state.database import Repository, chunks
+from runner.state.database import Database, Repository, chunks
 from runner.state.errors import NotFoundError
 from runner.state.models import inbox_events as t
 from runner.state.records import InboxEvent
@@ -40,6 +40,13 @@ def event_row(ev: Any, source: str, now: datetime) -> dict[str, Any]:
         "attempts": 0,
         "received_at": now,
     }
+
+
+def event_insert(db: Database) -> Any:
+    """Insert new events; an id already in the inbox is left as it is. Returns the ids
+    inserted."""
+    return (db.insert(t).on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(t.c.event_id))
 
 
 def done_values(outcome: str, now: datetime) -> dict[str, Any]:
@@ -101,8 +108,6 @@ def mark_retry_in(conn: Connection, event_id: str, error: str | None, retry_at: 
 class Inbox(Repository):
     """Events in, claims out, and each event's ledger entry."""
 
-    _event_insert: Any = None
-
     def add_event(self, event: dict[str, Any] | CheckedEvent, *, source: str) -> bool:
         """Put an event in the inbox; False if its id was seen before. Committed on return."""
         return self.add_events_reporting_new([event], source=source)[0]
@@ -137,16 +142,9 @@ class Inbox(Repository):
 
         RETURNING rather than rowcount: psycopg reports -1 for an INSERT that returns the
         generated key, and an executemany's rowcount does not say which rows went in. One
-        statement built once and given the rows as parameters (SQLAlchemy sends them as one
-        multi-row INSERT): every webhook runs it, and building (and cache-keying) a statement
-        with the values inlined cost more than the insert itself."""
-        if self._event_insert is None:
-            self._event_insert = (
-                self.db.insert(t)
-                .on_conflict_do_nothing(index_elements=["event_id"])
-                .returning(t.c.event_id)
-            )
-        return set(conn.execute(self._event_insert, rows).scalars().all())
+        statement built once (``Database.prepared``) and given the rows as parameters
+        (SQLAlchemy sends them as one multi-row INSERT)."""
+        return set(conn.execute(self.db.prepared(event_insert), rows).scalars().all())
 
     def claim_events(self, worker: str, limit: int = 200,
                      lease_seconds: int = 60) -> list[InboxEvent]:

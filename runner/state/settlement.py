@@ -144,11 +144,11 @@ class Settlements(Repository):
         lost: set[str] = set()
         with self.db.write() as conn:
             if xref_values:
-                conn.execute(xref_upsert(self.db), xref_values)
+                conn.execute(self.db.prepared(xref_upsert), xref_values)
             if own_values:
-                conn.execute(own_write_insert(self.db), own_values)
+                conn.execute(self.db.prepared(own_write_insert), own_values)
             if version_values:
-                conn.execute(version_upsert(self.db), version_values)
+                conn.execute(self.db.prepared(version_upsert), version_values)
             dlq_ids = [insert_returning_id(conn, dead_letters, row) for row in dlq_values]
             review_ids = [insert_returning_id(conn, review_items, row) for row in review_values]
             for (outcome, worker), ids in done.items():

@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python tests/benchmarks/bench_runner.py [--burst N] [--rate R --seconds S]``.
 
 Three processes, as in production: the sandboxes (``sandbox up --json``), the runner
-(``run`` with the charges template, SQLite state) and this one, which only sends signed
-``charge.succeeded`` webhooks and measures:
+(``run`` with the charges template, SQLite state; or ``--runners N`` processes sharing a
+fresh schema of ``--state postgresql+psycopg://...``, each POST going to the next one) and
+this one, which only sends signed ``charge.succeeded`` webhooks and measures:
 
 - burst: N events posted as fast as 8 connections allow; events/s from the first post to the
   last Payment__c row written; Salesforce API calls per record from the org's daily-usage
@@ -34,7 +35,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -98,18 +101,20 @@ class Sandboxes:
 
 class RunnerProc:
     def __init__(self, bundle: Path, sandbox_json: Path, state: Path,
-                 profile: Path | None = None) -> None:
+                 profile: Path | None = None, *, state_url: str | None = None,
+                 name: str = "runner") -> None:
         import socket
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        self.log = (state / "runner.log").open("wb")
+        self.log_path = state / f"{name}.log"
+        self.log = self.log_path.open("wb")
         env = dict(os.environ, FIELDBRIDGE_LOG_LEVEL="WARNING")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "runner.cli", "run", str(bundle), "--sandbox",
-             str(sandbox_json), "--state", f"sqlite:///{state / 'state.sqlite'}",
+             str(sandbox_json), "--state", state_url or f"sqlite:///{state / 'state.sqlite'}",
              "--listen", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stderr=self.log)
         self.profiler: subprocess.Popen[bytes] | None = None
         if profile is not None:
@@ -122,7 +127,7 @@ class RunnerProc:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"the runner exited with {self.proc.returncode}; see "
-                                 f"{state / 'runner.log'}")
+                                 f"{self.log_path}")
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).ok:
                     return
@@ -150,14 +155,59 @@ class RunnerProc:
         self.log.close()
 
 
+class Fleet:
+    """Several runner processes on one state database, behind a round-robin balancer (each
+    POST goes to the next runner): ``written()`` is their sum."""
+
+    def __init__(self) -> None:
+        self.runners: list[RunnerProc] = []
+        self.hooks: list[str] = []
+
+    def add(self, runner: RunnerProc) -> None:
+        self.runners.append(runner)
+        self.hooks.append(f"{runner.url}/webhooks/stripe")
+
+    def written(self) -> int:
+        return sum(r.written() for r in self.runners)
+
+    def stop(self) -> None:
+        for runner in self.runners:
+            runner.stop()
+
+
+@contextmanager
+def fresh_state(url: str | None, state: Path) -> Iterator[str]:
+    """The state URL for this run: a SQLite file in ``state``, or for PostgreSQL a fresh
+    schema on ``url``'s database (dropped afterwards), so that every run starts empty."""
+    if url is None or url.startswith("sqlite"):
+        yield url or f"sqlite:///{state / 'state.sqlite'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    schema = f"bench_{os.getpid()}_{int(time.time())}"
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield make_url(url).update_query_dict(
+            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
 def api_used(sf: Any) -> int:
     limits = sf.restful("limits")["DailyApiRequests"]
     return int(limits["Max"]) - int(limits["Remaining"])
 
 
-def post_all(url: str, bodies: list[tuple[bytes, dict]], threads: int,
+def post_all(url: str | list[str], bodies: list[tuple[bytes, dict]], threads: int,
              pace: float | None = None) -> list[float]:
-    """POST every body; the wall-clock time each POST started (index-aligned)."""
+    """POST every body (to each of several URLs in turn); the wall-clock time each POST
+    started (index-aligned)."""
+    urls = [url] if isinstance(url, str) else url
     started = [0.0] * len(bodies)
     local = threading.local()
     t0 = time.monotonic()
@@ -173,7 +223,7 @@ def post_all(url: str, bodies: list[tuple[bytes, dict]], threads: int,
             session.trust_env = False
         body, headers = bodies[i]
         started[i] = time.time()
-        resp = session.post(url, data=body, headers=headers, timeout=30)
+        resp = session.post(urls[i % len(urls)], data=body, headers=headers, timeout=30)
         if resp.status_code != 200:
             raise RuntimeError(f"webhook answered {resp.status_code}: {resp.text[:200]}")
 
@@ -182,7 +232,7 @@ def post_all(url: str, bodies: list[tuple[bytes, dict]], threads: int,
     return started
 
 
-def wait_written(runner: RunnerProc, target: int, timeout: float) -> float:
+def wait_written(runner: RunnerProc | Fleet, target: int, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if runner.written() >= target:
@@ -239,21 +289,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8, help="sender connections")
     parser.add_argument("--profile", type=Path, default=None,
                         help="run the runner under py-spy and write its collapsed stacks here")
+    parser.add_argument("--runners", type=int, default=1,
+                        help="runner processes sharing the state database (round-robin)")
+    parser.add_argument("--state", default=None,
+                        help="state database: a fresh schema is made on a PostgreSQL URL "
+                             "(default: a SQLite file)")
     args = parser.parse_args(argv)
+    if args.runners < 1:
+        parser.error("--runners must be at least 1")
 
     from tests.runner.e2e.helpers import build_template_bundle
 
-    with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp, \
+            fresh_state(args.state, Path(tmp)) as state_url:
         state = Path(tmp)
         bundle = build_template_bundle(state / "charges.fbz", ("charges-payments",))
         sandboxes = Sandboxes(state)
-        runner: RunnerProc | None = None
+        runner: Fleet | None = None
         try:
             sf = sandboxes.client()
             sf.Account.create({"Name": "Bench Customer", "StripeCustomerID__c": CUSTOMER})
-            runner = RunnerProc(bundle, sandboxes.json_path, state, args.profile)
+            runner = Fleet()  # stopped in `finally` even if a later one fails to start
+            for n in range(args.runners):
+                runner.add(RunnerProc(
+                    bundle, sandboxes.json_path, state, args.profile if n == 0 else None,
+                    state_url=state_url, name=f"runner{n}"))
             secret = sandboxes.config["stripe"]["webhook_secret"]
-            hook = f"{runner.url}/webhooks/stripe"
+            hook = runner.hooks
 
             # Warm-up: connections, the Account lookup (then in the cross-reference table).
             warm = _events(50, "warm")
@@ -314,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         "burst_events": len(burst),
         "steady_rate": args.rate,
         "steady_events": len(steady),
+        "runners": args.runners,
+        "state": "sqlite" if state_url.startswith("sqlite") else "postgresql",
     }))
     return 0
 
