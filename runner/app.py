@@ -40,6 +40,7 @@ from runner.ingest.webhook_server import WebhookServer
 from runner.metrics import Metrics
 from runner.pipeline.processor import Processor
 from runner.pipeline.sf_poller import SalesforcePoller
+from runner.pubsub.triggers import SalesforceTriggers, start_triggers
 
 if TYPE_CHECKING:
     from runner.alerts import Alerter
@@ -58,6 +59,8 @@ ALERT_INTERVAL = 30.0
 # again at most for giving back the claims: SIGTERM ends the process within a few seconds.
 SHUTDOWN_GRACE = 5.0
 LEASE_SECONDS = 60
+# Seconds an event of a flow paused by an operator waits before it is looked at again.
+OPERATOR_HOLD = 2.0
 MAX_ERROR_BACKOFF = 30.0
 # With no catch-up cursor yet, look this far back on the first start: webhooks missed while
 # the runner was being set up. Older history is the job of ``backfill``.
@@ -145,6 +148,9 @@ class Runner:
         self._auth_failed: str | None = None
         self._processor: Processor | None = None
         self._poller: SalesforcePoller | None = None
+        # Change events and platform events of the Salesforce-triggered flows that the org
+        # offers them for (runner.salesforce_triggers); the poller polls the others.
+        self._triggers: SalesforceTriggers | None = None
         # Finance intelligence: True builds the monitor from the config at start, False
         # runs without it, or a ready FinanceMonitor (tests).
         self._finance_option = finance
@@ -191,6 +197,11 @@ class Runner:
             self._drift_paused = self.finance.paused
             self._paused = self._drift_paused & frozenset(self.bundle.flows)
         self._build_workers(self._paused)
+        if self._poller is not None:
+            self._triggers = start_triggers(
+                str(self.config.get("runner.salesforce_triggers")),
+                self.bundle.salesforce_flows, self.salesforce, self.store,
+                lambda: self._poller, metrics=self.metrics)
         admin_routes = self._admin_routes()
         shared = admin_routes if not self.config.get("runner.admin_listen") else []
         self.server = WebhookServer(
@@ -223,7 +234,11 @@ class Runner:
             raise
         self._spawn("worker", self._work_loop)
         self._spawn("catch-up", self._every(self.config.catchup_interval, self._catch_up))
-        if self._poller is not None:
+        if self._triggers is not None:
+            for name, target in self._triggers.loops():
+                self._spawn(name, target)
+        if self._poller is not None and (self._triggers is None
+                                         or self._triggers.plan.polled):
             self._spawn("sf-poller", self._every(self.config.poll_interval, self._poll))
         self._spawn("alerts", self._every(ALERT_INTERVAL, self._check_alerts))
         if self.finance is not None:
@@ -291,6 +306,8 @@ class Runner:
         if self.admin_server is not None:
             self.admin_server.stop()
             self.admin_server = None
+        if self._triggers is not None:
+            self._triggers.stop()  # ends the Pub/Sub streams the subscriber threads wait on
         busy = []
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -463,9 +480,13 @@ class Runner:
                 hold.setdefault((reason, ev.worker), []).append(ev.event_id)
             else:
                 keep.append(ev)
-        hold_until = self.store.now() + timedelta(seconds=self._hold_seconds())
+        now = self.store.now()
         for (reason, worker), ids in hold.items():
-            self.store.hold_events(ids, hold_until, reason, worker=worker)
+            # An operator's resume is a click away: look again soon, so held events land
+            # within seconds of it. Drift is re-checked on the monitors' schedule.
+            seconds = OPERATOR_HOLD if "by an operator" in reason else self._hold_seconds()
+            self.store.hold_events(ids, now + timedelta(seconds=seconds), reason,
+                                   worker=worker)
         return keep
 
     def _hold_seconds(self) -> float:
@@ -588,7 +609,8 @@ class Runner:
 
     def _poll(self) -> None:
         assert self._poller is not None  # spawned only with a poller
-        self._poller.poll_once()
+        # Flows that change events deliver are polled only to catch up (their subscriber).
+        self._poller.poll_once(skip=self._triggers.subscribed if self._triggers else ())
         self.stats.polls += 1
 
     def _check_alerts(self) -> None:

@@ -12,9 +12,10 @@ replay them all.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # A Salesforce record error as RecordOutcome.message writes it: "CODE: message (F1, F2)".
@@ -41,6 +42,12 @@ RULES: dict[str, Rule] = {
     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": Rule(
         "Value not in the picklist",
         "Salesforce refused {value} for {field}: it is not one of the picklist's values.",
+        "add {value} to the value map of {field} in flow {flow}, or to the picklist in "
+        "Salesforce"),
+    # The mapping's own check of the same rule, before Salesforce is called.
+    "INVALID_PICKLIST_VALUE": Rule(
+        "Value not in the picklist",
+        "{value} is not one of {field}'s picklist values, so the record was not sent.",
         "add {value} to the value map of {field} in flow {flow}, or to the picklist in "
         "Salesforce"),
     "STRING_TOO_LONG": Rule(
@@ -122,6 +129,8 @@ RULES: dict[str, Rule] = {
         "unmap {field} in flow {flow} for updates, or ask an admin for edit access to it"),
 }
 
+_PICKLIST_CODES = ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "INVALID_PICKLIST_VALUE")
+
 FALLBACK = Rule("Refused",
                 "The record could not be written: {error}",
                 "read the error, fix flow {flow} or the data, then replay", mapping=False)
@@ -137,7 +146,7 @@ class Explanation:
     field: str | None
     value: Any
     in_mapping: bool  # "Open in mapping" applies
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def cause(self) -> str:
@@ -171,7 +180,7 @@ def explain(*, flow: str, error_code: str | None, error: str,
     value: Any = None
     if field_name and record is not None and field_name in record:
         value = record[field_name]
-    if code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" and value is None:
+    if code in _PICKLIST_CODES and value is None:
         found = _PICKLIST_VALUE.search(error or "")
         value = found["value"].strip() if found else None
     shown_field = field_name or "the field"
@@ -197,7 +206,7 @@ def explain_entry(entry: Any) -> Explanation:
 @dataclass
 class CauseGroup:
     explanation: Explanation
-    ids: list[int] = field(default_factory=list)
+    ids: list[int] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"cause": self.explanation.cause, "count": len(self.ids), "ids": self.ids,

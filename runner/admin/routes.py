@@ -129,7 +129,7 @@ class AdminRoutes:
                 return await run_in_threadpool(fn, request)
             return self._guard(handler, action=None)
 
-        def act(name: str, fn: Callable[[Request, dict[str, Any]], Any], *,
+        def act(name: str, fn: Callable[[Request, Any], Any], *,
                 raw: bool = False) -> Callable[[Request], Awaitable[Response]]:
             async def handler(request: Request, _p: Principal) -> Any:
                 if raw:

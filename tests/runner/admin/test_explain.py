@@ -26,6 +26,10 @@ FLOW = "charge-to-payment"
      "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: Status: bad value for restricted picklist "
      "field: requires_capture (Status__c)", None, "Status__c", "requires_capture",
      "add requires_capture to the value map"),
+    ("INVALID_PICKLIST_VALUE", "error INVALID_PICKLIST_VALUE Status__c: 'requires_capture' "
+     "is not an allowed value of Status__c (allowed: Completed, Failed)",
+     {"Status__c": "requires_capture"}, "Status__c", "requires_capture",
+     "add requires_capture to the value map of Status__c in flow charge-to-payment"),
     ("STRING_TOO_LONG", "STRING_TOO_LONG: Description: data value too large (Description__c)",
      {"Description__c": "x" * 300}, "Description__c", "x" * 300,
      "add Truncate to Description__c in flow charge-to-payment"),
