@@ -98,6 +98,17 @@ class Metrics:
             "Creation time (Unix seconds) of the newest event received.",
             registry=r,
         )
+        self.sf_events = Counter(
+            "fieldbridge_salesforce_events_total",
+            "Change events and platform events received over the Pub/Sub API, by topic.",
+            ["topic"], registry=r,
+        )
+        self.sf_catch_ups = Counter(
+            "fieldbridge_salesforce_catch_ups_total",
+            "SOQL catch-ups from the poll watermark after a gap event or an expired replay "
+            "id, by topic.",
+            ["topic"], registry=r,
+        )
         self.end_to_end_latency = Histogram(
             "fieldbridge_end_to_end_latency_seconds",
             "Time from webhook received to Salesforce write committed.",
@@ -144,6 +155,13 @@ class Metrics:
     def latency_since(self, received_at: float) -> None:
         """Latency from a Unix ``received_at`` to now."""
         self.latency(time.time() - received_at)
+
+    def salesforce_events(self, topic: str, n: int = 1) -> None:
+        self.sf_events.labels(topic=_label(topic)).inc(n)
+
+    def catch_up(self, topic: str) -> None:
+        """A Pub/Sub subscription fell back on a SOQL catch-up (gap, expired replay id)."""
+        self.sf_catch_ups.labels(topic=_label(topic)).inc()
 
     def api_call(self, kind: str, n: int = 1) -> None:
         self.api_calls.labels(kind=_label(kind)).inc(n)

@@ -19,6 +19,12 @@ Per flow, one SOQL page at a time::
 
 A retriable failure stops the flow's page at that record (the watermark stays before it, so
 the next poll retries it with the same key); it is dead-lettered when attempts run out.
+
+Flows that listen to change events or platform events instead (:mod:`runner.pubsub.triggers`)
+come through :meth:`SalesforcePoller.handle_ids`: the records an event batch names, read by
+Id with the same fields, then the same handling as a polled record. Their watermark moves
+with the events (:meth:`SalesforcePoller.advance_to`), so a catch-up poll after a gap starts
+where the events left off.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -164,14 +171,60 @@ class SalesforcePoller:
                     raise ConfigError(f"flow {compiled.name!r} reads {path!r}, which is not a "
                                       "Salesforce field name")
 
-    def poll_once(self) -> PollReport:
+    def poll_once(self, *, only: Collection[str] | None = None,
+                  skip: Collection[str] = ()) -> PollReport:
+        """Poll every Salesforce-triggered flow, or those named in ``only``, but not those
+        in ``skip`` (the flows change events deliver)."""
         report = PollReport()
         for compiled in self.bundle.salesforce_flows:
+            if compiled.name in skip or (only is not None and compiled.name not in only):
+                continue
             try:
                 self._poll_flow(compiled, report)
             except _StopFlow:
                 continue
         return report
+
+    # -- records named by events ----------------------------------------------------------
+    def handle_ids(self, compiled: CompiledFlow, ids: Sequence[str],
+                   report: PollReport) -> bool:
+        """Handle the records ``ids`` of ``compiled``'s source object as they are now,
+        exactly as a poll would (records deleted since are gone from the query). False when
+        a retriable failure stopped the flow: the caller must deliver these ids again."""
+        wanted = list(dict.fromkeys(i for i in ids if i))
+        for start in range(0, len(wanted), self.page_size):
+            soql = self.query_for_ids(compiled, wanted[start:start + self.page_size])
+            report.queries += 1
+            if self.metrics is not None:
+                self.metrics.api_call("query")
+            try:
+                records = self.salesforce.query_all(soql)
+            except ConnectorError as exc:
+                if outcome_for(exc.failure) == "stop":
+                    raise FatalSyncError(f"flow {compiled.name!r}: {exc}") from exc
+                report.errors.append(f"{compiled.name}: {exc}")
+                return False
+            for record in records:
+                report.records += 1
+                try:
+                    self._handle(compiled, record, report)
+                except _StopFlow:
+                    return False
+        return True
+
+    def advance_to(self, flow: str, stamp: str | datetime) -> None:
+        """Move ``flow``'s watermark forward to ``stamp`` (never back): every change before
+        it was delivered by events and settled."""
+        mark = soql_datetime(stamp)
+        current, _ = self._watermark(flow)
+        if mark > current:  # same fixed-width UTC form: text order is time order
+            self.store.cursor_set(f"sf.watermark.{flow}", mark)
+            self.store.cursor_set(f"sf.watermark_id.{flow}", "")
+
+    def query_for_ids(self, compiled: CompiledFlow, ids: Sequence[str]) -> str:
+        soql = self.query_for(compiled, "1970-01-01T00:00:00.000Z", "")
+        quoted = ", ".join(f"'{re.sub(r'[^A-Za-z0-9]', '', i)}'" for i in ids)
+        return soql.replace(" WHERE ", f" WHERE Id IN ({quoted}) AND ", 1)
 
     # -- one flow -----------------------------------------------------------------------
     def _watermark(self, flow: str) -> tuple[str, str]:
@@ -391,9 +444,7 @@ class SalesforcePoller:
             raise ConfigError(f"dead letter {entry_id} is of the Stripe flow {entry.flow!r}; "
                               "replay it with the processor")
         rid = entry.source_id or ""
-        soql = self.query_for(compiled, "1970-01-01T00:00:00.000Z", "")
-        soql = soql.replace(" WHERE ", f" WHERE Id = '{re.sub(r'[^A-Za-z0-9]', '', rid)}' AND ",
-                            1)
+        soql = self.query_for_ids(compiled, [rid])
         report = PollReport()
         rows = self.salesforce.query_all(soql)
         if not rows:

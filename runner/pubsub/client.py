@@ -86,9 +86,9 @@ class PubSubClient:
     def refresh_session(self) -> None:
         self.session = self._sessions(True)
 
-    def topic(self, name: str) -> pb.TopicInfo:
+    def topic(self, name: str, *, timeout: float = 30) -> pb.TopicInfo:
         return self.stub.GetTopic(pb.TopicRequest(topic_name=name),
-                                  metadata=self.session.metadata(), timeout=30)
+                                  metadata=self.session.metadata(), timeout=timeout)
 
     def schema(self, schema_id: str) -> Any:
         with self._lock:

@@ -8,8 +8,13 @@ nothing repeated.
 
 Failures: an invalid session refreshes it and resubscribes at once; an expired or unknown
 replay id, and a ``GAP_*`` change event, call ``catch_up`` (the flow's SOQL poll from its
-watermark), counted and logged, then the stream goes on from the tip; anything else
-reconnects with exponential backoff (``runner.retry.backoff``).
+watermark), counted and logged, then the stream goes on from the tip; a handler that raises
+:class:`Redeliver` (a retriable failure) and anything else reconnect with exponential
+backoff (``runner.retry.backoff``), from the stored replay id: the batch comes again.
+
+With no stored replay id the stream starts at the tip; ``on_start`` (once the stream is
+open) lets the caller find what came before by SOQL. A keepalive's latest replay id is
+stored too (Salesforce's advice): every event before it was delivered and settled.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from runner.errors import FatalSyncError
 from runner.pubsub.client import (
     REPLAY_CORRUPTED,
     PubSubClient,
@@ -38,6 +44,10 @@ BATCH = 50  # events asked for at a time (Salesforce allows up to 100)
 RECONNECT_POLICY = RetryPolicy(base_delay=0.5, max_delay=60.0)
 
 
+class Redeliver(Exception):  # noqa: N818 - it names what happens, not an error kind
+    """Raised by a handler: the batch is not settled, deliver it again after a backoff."""
+
+
 @dataclass
 class SubscriberStats:
     delivered: int = 0
@@ -50,7 +60,8 @@ class Subscriber:
     def __init__(self, client: PubSubClient, topic: str, replay_store: ReplayIds,
                  handle: Callable[[list[Received]], None],
                  catch_up: Callable[[str], None], *, batch: int = BATCH,
-                 policy: RetryPolicy = RECONNECT_POLICY) -> None:
+                 policy: RetryPolicy = RECONNECT_POLICY,
+                 on_start: Callable[[], None] | None = None) -> None:
         self.client = client
         self.topic = topic
         self.replay_store = replay_store
@@ -58,6 +69,7 @@ class Subscriber:
         self.catch_up = catch_up
         self.batch = batch
         self.policy = policy
+        self.on_start = on_start
         self.stats = SubscriberStats()
         self.ready = threading.Event()  # set once a stream is open (tests, start-up)
         self._stop = threading.Event()
@@ -75,6 +87,12 @@ class Subscriber:
             try:
                 self._follow()
                 failures = 0
+            except Redeliver as exc:
+                failures += 1
+                delay = backoff(failures, self.policy, key=self.topic)
+                log.warning("Pub/Sub %s: a batch is not settled (%s); delivering it again in "
+                            "%.1f s", self.topic, exc, delay)
+                self._stop.wait(delay)
             except grpc.RpcError as exc:
                 if self._stop.is_set() or exc.code() == grpc.StatusCode.CANCELLED:
                     continue
@@ -94,6 +112,15 @@ class Subscriber:
                 log.warning("Pub/Sub stream on %s failed (%s); reconnecting in %.1f s",
                             self.topic, exc.code().name, delay)
                 self._stop.wait(delay)
+            except FatalSyncError:
+                raise
+            except Exception as exc:  # a failed query, a database hiccup: not the stream's
+                failures += 1
+                self.stats.reconnects += 1
+                delay = backoff(failures, self.policy, key=self.topic)
+                log.warning("Pub/Sub %s: handling failed (%s); subscribing again in %.1f s",
+                            self.topic, exc, delay)
+                self._stop.wait(delay)
 
     def _follow(self) -> None:
         # No stored id (first start, or after an expired one): from the tip; what came
@@ -102,9 +129,14 @@ class Subscriber:
         stream = self._stream = self.client.subscribe(self.topic, replay, self.batch)
         self.ready.set()
         try:
-            for events, _latest in stream.batches():
+            if replay is None and self.on_start is not None:
+                on_start, self.on_start = self.on_start, None  # once per subscriber
+                on_start()
+            for events, latest in stream.batches():
                 if not events:
-                    continue  # a keepalive
+                    if latest:  # a keepalive: everything before it is settled
+                        self.replay_store.replay_set(self.topic, latest)
+                    continue
                 gap = next((e for e in events if _is_gap(e)), None)
                 if gap is not None:
                     self._catch_up(f"a {gap.header['changeType']} event")  # type: ignore[index]

@@ -17,19 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.pubsub.topics import ALL_CHANGES, change_event_name
 from runner.sandbox.salesforce import ids
 from runner.sandbox.salesforce.errors import RecordError, SfError, api_error
 from runner.sandbox.salesforce.metadata import OrgMetadata
 from runner.sandbox.salesforce.pubsub.bus import BusEvent, EventBus
 from runner.sandbox.salesforce.pubsub.schemas import (
     EventSchema,
-    change_event_name,
     change_event_schema,
     platform_event_schema,
 )
 from runner.sandbox.salesforce.values import parse_datetime
 
-ALL_CHANGES = "/data/ChangeEvents"
 ORG_EVENTS_FILE = Path(__file__).with_name("org_events.json")
 # Standard objects with change data capture on; every custom object has it too.
 CDC_STANDARD_OBJECTS = ("Account", "Contact", "Opportunity", "Order")

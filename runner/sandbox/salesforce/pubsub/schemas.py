@@ -22,6 +22,7 @@ from typing import Any
 
 import fastavro
 
+from runner.pubsub.topics import change_event_name
 from runner.sandbox.salesforce.compound import COMPOUND_TYPES
 from runner.sandbox.salesforce.metadata import ObjectMeta
 from runner.sandbox.salesforce.values import parse_datetime
@@ -134,13 +135,6 @@ class EventSchema:
 
 _AVRO = {"boolean": "boolean", "int": "int", "long": "long", "double": "double",
          "currency": "double", "percent": "double", "date": "int", "datetime": "long"}
-
-
-def change_event_name(object_name: str) -> str:
-    """``Account`` -> ``AccountChangeEvent``; ``Invoice__c`` -> ``Invoice__ChangeEvent``."""
-    if object_name.endswith("__c"):
-        return f"{object_name[:-3]}__ChangeEvent"
-    return f"{object_name}ChangeEvent"
 
 
 def change_event_schema(meta: ObjectMeta) -> EventSchema:

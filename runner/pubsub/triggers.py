@@ -1,0 +1,288 @@
+"""Real-time triggers of the Salesforce-triggered flows: change events and platform events.
+
+Which flows listen to events, per ``runner.salesforce_triggers`` (:func:`plan_triggers`):
+
+- ``poll``: none; the poller queries each flow on its ``SystemModstamp`` watermark.
+- ``cdc``: every flow; a flow with a ``salesforce_event`` trigger listens to that platform
+  event's topic, any other to its object's change events. A topic the org does not offer
+  refuses the start.
+- ``auto`` (the default): as ``cdc`` where ``GetTopic`` answers, the others are polled.
+
+A flow triggered only by a platform event cannot be polled; without its topic it refuses
+the start.
+
+An event batch goes through the poller (:meth:`SalesforcePoller.handle_ids`): the records it
+names are read by Id with the fields the flow reads, then handled exactly as a polled record
+(echo rule, trigger check, Stripe write, writeback): one path for both. Flows run in bundle
+order, each reading its records after the previous flow's writebacks. Once the batch is
+settled, the flows' watermarks move to the batch's commit time, so a catch-up poll (gap
+event, expired replay id) starts where the events left off. A retriable failure leaves the
+batch unsettled: it is delivered again (:class:`~runner.pubsub.subscriber.Redeliver`).
+
+DELETE change events follow the flow's deletion policy. Flows have none yet, so the policy
+is :data:`DELETION_POLICY` (``ignore``: the deletion is logged and counted as skipped);
+marking or deleting the Stripe object is issue 14.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from runner.errors import ConfigError
+from runner.pipeline.outcomes import TaskOutcome
+from runner.pipeline.sf_poller import PollReport, SalesforcePoller
+from runner.pubsub.client import PubSubClient, Received, Session
+from runner.pubsub.subscriber import Redeliver, Subscriber
+from runner.pubsub.topics import change_topic, event_topic
+
+if TYPE_CHECKING:
+    from runner.connectors.salesforce import SalesforceConnector
+    from runner.metrics import Metrics
+    from runner.pipeline.bundle_runtime import CompiledFlow
+    from runner.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "cdc", "poll")
+DELETION_POLICY = "ignore"  # per flow once flows declare one (issue 14)
+PROBE_TIMEOUT = 5.0  # seconds to reach the Pub/Sub API at start-up before auto polls
+
+
+@dataclass
+class TriggerPlan:
+    """Which flows listen to which topic, and which are polled (with the reason)."""
+
+    topics: dict[str, list[str]] = field(default_factory=dict)  # topic -> flow names
+    polled: dict[str, str] = field(default_factory=dict)  # flow -> why it is polled
+
+    @property
+    def subscribed(self) -> frozenset[str]:
+        return frozenset(name for names in self.topics.values() for name in names)
+
+
+def topic_of(compiled: CompiledFlow) -> str:
+    """The topic a flow listens to: its platform event's, else its object's change events."""
+    event = compiled.flow.trigger.salesforce_event
+    if event is not None:
+        return event_topic(event.event)
+    change = compiled.flow.trigger.salesforce_change
+    return change_topic(change.object if change is not None else compiled.flow.source.object)
+
+
+def plan_triggers(flows: Sequence[CompiledFlow], mode: str,
+                  offers: Callable[[str], bool]) -> TriggerPlan:
+    """The plan for ``flows`` in ``mode``; ``offers(topic)`` says whether the org offers a
+    topic (asked only in ``auto`` and ``cdc``). A ConfigError when a flow cannot run."""
+    if mode not in MODES:
+        raise ConfigError(f"runner.salesforce_triggers must be one of {', '.join(MODES)}, "
+                          f"not {mode!r}")
+    plan = TriggerPlan()
+    offered: dict[str, bool] = {}
+    for compiled in flows:
+        topic = topic_of(compiled)
+        pollable = compiled.flow.trigger.salesforce_change is not None
+        if mode == "poll":
+            if not pollable:
+                raise ConfigError(f"flow {compiled.name!r} is triggered only by a platform "
+                                  "event, which cannot be polled; set runner.salesforce_"
+                                  "triggers to auto or cdc, or give it a salesforce_change "
+                                  "trigger")
+            plan.polled[compiled.name] = "runner.salesforce_triggers = poll"
+            continue
+        if topic not in offered:
+            offered[topic] = offers(topic)
+        if offered[topic]:
+            plan.topics.setdefault(topic, []).append(compiled.name)
+        elif mode == "cdc" or not pollable:
+            raise ConfigError(f"flow {compiled.name!r} needs the Pub/Sub topic {topic}, which "
+                              "the org does not offer"
+                              + ("" if pollable else " (its trigger cannot be polled)"))
+        else:
+            plan.polled[compiled.name] = f"the org does not offer {topic}"
+    return plan
+
+
+def flow_ids(compiled: CompiledFlow, events: Sequence[Received]) -> tuple[list[str], list[str]]:
+    """``(changed, deleted)`` source record ids that ``events`` name for ``compiled``."""
+    obj = compiled.flow.source.object
+    trigger = compiled.flow.trigger.salesforce_event
+    changed: list[str] = []
+    deleted: list[str] = []
+    for event in events:
+        header = event.header
+        if header is None:  # a platform event: it names its record in one field
+            if trigger is not None:
+                rid = event.payload.get(trigger.record_id_field(obj))
+                if isinstance(rid, str) and rid:
+                    changed.append(rid)
+            continue
+        if header.get("entityName") != obj:
+            continue
+        ids = [str(i) for i in header.get("recordIds") or ()]
+        (deleted if header.get("changeType") == "DELETE" else changed).extend(ids)
+    return changed, deleted
+
+
+def commit_time(events: Sequence[Received]) -> datetime | None:
+    """The newest commit time of ``events`` (a change's commitTimestamp, a platform event's
+    CreatedDate; epoch milliseconds)."""
+    stamps = []
+    for event in events:
+        header = event.header
+        value = header.get("commitTimestamp") if header else event.payload.get("CreatedDate")
+        if isinstance(value, int):
+            stamps.append(value)
+    return datetime.fromtimestamp(max(stamps) / 1000, UTC) if stamps else None
+
+
+class SalesforceTriggers:
+    """The subscriptions of one runner: a :class:`Subscriber` per topic of the plan."""
+
+    def __init__(self, plan: TriggerPlan, client: PubSubClient, store: StateStore,
+                 poller: Callable[[], SalesforcePoller | None], *,
+                 metrics: Metrics | None = None) -> None:
+        self.plan = plan
+        self.client = client
+        self.store = store
+        self._poller = poller  # the runner rebuilds its poller when flows pause or resume
+        self.metrics = metrics
+        self._lock = threading.Lock()  # one batch or catch-up at a time: one poller
+        self.subscribers = {topic: self._subscriber(topic) for topic in plan.topics}
+
+    def _subscriber(self, topic: str) -> Subscriber:
+        def handle(events: list[Received]) -> None:
+            self.handle(topic, events)
+
+        def catch_up(why: str) -> None:
+            self.catch_up(topic, why)
+
+        def on_start() -> None:
+            self.catch_up(topic, None)
+
+        return Subscriber(self.client, topic, self.store, handle, catch_up, on_start=on_start)
+
+    @property
+    def subscribed(self) -> frozenset[str]:
+        return self.plan.subscribed
+
+    def loops(self) -> list[tuple[str, Callable[[], None]]]:
+        """``(thread name, target)`` per topic, for the runner to start."""
+        return [(f"pubsub {topic}", sub.run) for topic, sub in self.subscribers.items()]
+
+    def stop(self) -> None:
+        for sub in self.subscribers.values():
+            sub.stop()
+        self.client.close()
+
+    def _flows(self, topic: str) -> tuple[SalesforcePoller, list[CompiledFlow]]:
+        poller = self._poller()
+        if poller is None:
+            raise Redeliver("the runner has no poller")
+        names = set(self.plan.topics.get(topic, ()))
+        # Bundle order (a paused flow is not in the poller's bundle).
+        return poller, [c for c in poller.bundle.salesforce_flows if c.name in names]
+
+    def handle(self, topic: str, events: list[Received]) -> None:
+        """Settle one batch, or raise Redeliver."""
+        if self.metrics is not None:
+            self.metrics.salesforce_events(topic, len(events))
+        with self._lock:
+            poller, flows = self._flows(topic)
+            report = PollReport()
+            for compiled in flows:
+                changed, deleted = flow_ids(compiled, events)
+                if deleted:
+                    self._deleted(compiled, deleted, report)
+                if changed and not poller.handle_ids(compiled, changed, report):
+                    raise Redeliver(report.errors[-1] if report.errors else compiled.name)
+            stamp = commit_time(events)
+            if stamp is not None:
+                # One millisecond back: a change committed in the same millisecond whose
+                # event is in the next batch is still found by a catch-up poll.
+                for compiled in flows:
+                    poller.advance_to(compiled.name, stamp - timedelta(milliseconds=1))
+
+    def _deleted(self, compiled: CompiledFlow, ids: list[str], report: PollReport) -> None:
+        # DELETION_POLICY "ignore": the Stripe object stays as it is.
+        log.info("flow %s: %s %s deleted in Salesforce; deletion policy %s, the Stripe object "
+                 "is left as it is", compiled.name, compiled.flow.source.object,
+                 ", ".join(ids), DELETION_POLICY)
+        report.skipped += len(ids)
+        if self.metrics is not None:
+            self.metrics.processed(compiled.name, TaskOutcome.SKIPPED.metric, len(ids))
+
+    def catch_up(self, topic: str, why: str | None) -> None:
+        """Poll ``topic``'s flows from their watermarks: after a gap or an expired replay id
+        (``why``; counted), or when a subscription starts without a stored position."""
+        if why is not None and self.metrics is not None:
+            self.metrics.catch_up(topic)
+        with self._lock:
+            poller, flows = self._flows(topic)
+            pollable = [c.name for c in flows if c.flow.trigger.salesforce_change is not None]
+            unpollable = [c.name for c in flows if c.name not in pollable]
+            if why is not None and unpollable:
+                log.warning("Pub/Sub %s: flows %s are triggered only by the platform event; "
+                            "events missed (%s) cannot be found by a query", topic,
+                            ", ".join(unpollable), why)
+            if pollable:
+                report = poller.poll_once(only=pollable)
+                log.info("Pub/Sub %s: caught up by SOQL (%s): %d records, %d written",
+                         topic, why or "no stored replay id", report.records,
+                         report.created + report.updated)
+
+
+def session_provider(salesforce: SalesforceConnector) -> Callable[[bool], Session]:
+    def sessions(refresh: bool) -> Session:
+        return Session(*salesforce.pubsub_session(refresh))
+    return sessions
+
+
+def start_triggers(mode: str, flows: Sequence[CompiledFlow], salesforce: Any,
+                   store: StateStore, poller: Callable[[], SalesforcePoller | None], *,
+                   metrics: Metrics | None = None) -> SalesforceTriggers | None:
+    """The runner's subscriptions for ``flows``, or None when every flow is polled (mode
+    ``poll``, no Pub/Sub settings, or ``auto`` and the API cannot be reached)."""
+    if mode == "poll" or not flows:
+        plan_triggers(flows, "poll", lambda _topic: False)  # refuses unpollable flows
+        return None
+    settings = getattr(salesforce, "settings", None)
+    endpoint = getattr(settings, "pubsub_endpoint", None)
+    client: PubSubClient | None = None
+    if endpoint and hasattr(salesforce, "pubsub_session"):
+        try:
+            client = PubSubClient(endpoint, session_provider(salesforce),
+                                  ca_file=getattr(settings, "ca_file", None))
+            grpc.channel_ready_future(client.channel).result(timeout=PROBE_TIMEOUT)
+        except Exception as exc:  # unreachable, no session: auto polls, cdc refuses below
+            log.warning("the Pub/Sub API at %s cannot be reached (%s)", endpoint,
+                        exc.__class__.__name__ if not str(exc) else exc)
+            if client is not None:
+                client.close()
+            client = None
+
+    def offers(topic: str) -> bool:
+        if client is None:
+            return False
+        try:
+            return bool(client.topic(topic, timeout=PROBE_TIMEOUT).can_subscribe)
+        except grpc.RpcError:
+            return False
+
+    plan = plan_triggers(flows, mode, offers)
+    for name, why in plan.polled.items():
+        log.info("flow %s is polled every runner.poll_interval: %s", name, why)
+    if client is None or not plan.topics:
+        if client is not None:
+            client.close()
+        return None
+    for topic, names in plan.topics.items():
+        log.info("flows %s listen to %s (Pub/Sub API at %s)", ", ".join(names), topic,
+                 endpoint)
+    return SalesforceTriggers(plan, client, store, poller, metrics=metrics)
