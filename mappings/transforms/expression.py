@@ -1,5 +1,10 @@
 """Expression: JSONata (jsonata-python) for the logic the library does not cover.
 
+The subset authors usually write (paths, conditionals, comparisons, string functions,
+arithmetic, ``$lookup`` on a literal table) runs as native closures built once by
+:mod:`mappings.transforms.jsonata_native`; the rest, and any record those closures are not
+certain about, runs in jsonata-python within the budget of :func:`evaluate_bounded`.
+
 Binding: the expression's input document (``$`` and bare paths such as ``amount``) is the
 source record; ``$value`` is the value the chain has so far (the source value(s) of the
 field mapping, or the previous step's result); ``$event`` is the Stripe event envelope
@@ -12,7 +17,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 import jsonata
@@ -25,6 +29,7 @@ from mappings.errors import (
     ExpressionTooDeepError,
 )
 from mappings.limits import EXPRESSION_MAX_DEPTH, EXPRESSION_TIMEOUT_MS
+from mappings.transforms.jsonata_native import DEFER, compile_native, to_jsonata
 from mappings.transforms.registry import (
     CompileEnv,
     ParamSpec,
@@ -178,14 +183,6 @@ def _short(expr: str, limit: int = 80) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-def _to_jsonata(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, list | tuple):
-        return [_to_jsonata(v) for v in value]
-    return value
-
-
 def _plain(value: Any) -> Any:
     """JSONata's results as plain Python: its JList sequences become lists."""
     if isinstance(value, list):
@@ -200,14 +197,19 @@ def _build_jsonata(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
     compiled = compile_expression(expr)
     names = referenced_names(compiled)
     what = f"JSONata expression {_short(expr)}"
+    native = compile_native(compiled)
 
     def step(value: Any, ctx: StepContext) -> Any:
+        if native is not None:
+            result = native(ctx.record, value, ctx.event)
+            if result is not DEFER:
+                return result
         record = ctx.record
         if names is not None and isinstance(record, Mapping):
             record = {k: record[k] for k in names if k in record}
         try:
             result = evaluate_bounded(
-                compiled, record, {"value": _to_jsonata(value), "event": ctx.event}, what
+                compiled, record, {"value": to_jsonata(value), "event": ctx.event}, what
             )
         except ExpressionBudgetError:
             raise
@@ -228,7 +230,11 @@ register(
             "far and $event the Stripe event envelope. Example: "
             "$value & ' (' & $uppercase(currency) & ')'."
         ),
-        params=(ParamSpec("expr", "expression", required=True, label="Formula", description="JSONata text"),),
+        params=(
+            ParamSpec(
+                "expr", "expression", required=True, label="Formula", description="JSONata text"
+            ),
+        ),
         build=_build_jsonata,
         category="expression",
     )
