@@ -234,7 +234,12 @@ class PreviewModel(QAbstractTableModel):
             schema = None
             try:
                 schema = self._document.target_schema(flow.name)
-                plan = compile_flow(flow, self._document.document_of(flow.name), schema)
+                plan = compile_flow(
+                    flow,
+                    self._document.document_of(flow.name),
+                    schema,
+                    source_schema=self._document.source_schema(flow.name),
+                )
             except MappingError as exc:
                 error = f"flow {flow.name!r} cannot be applied: {exc}"
             if plan is not None:
@@ -328,7 +333,7 @@ class PreviewModel(QAbstractTableModel):
             name = self.column_field(section)
             schema = self._target_schema()
             fs = schema.find(name) if schema is not None and name else None
-            if fs is not None:
+            if fs is not None and schema is not None:
                 api = field_api_hint(fs, fs.path, system=schema.system)
                 text = f"{fs.label or fs.path}" + (f" — {api}" if api else "")
                 text += f" ({fs.kind.value}{', required' if fs.required else ''})"
