@@ -124,8 +124,9 @@ class AdminClient:
     def approve(self, id_: int, record: str) -> dict[str, Any]:
         return self._call("POST", f"/reviews/{int(id_)}/approve", json={"record": record})
 
-    def reject(self, id_: int) -> dict[str, Any]:
-        return self._call("POST", f"/reviews/{int(id_)}/reject")
+    def reject(self, id_: int, *, create: bool = True) -> dict[str, Any]:
+        """None of the candidates: create a new record (``create`` False: drop the item)."""
+        return self._call("POST", f"/reviews/{int(id_)}/reject", json={"create": create})
 
     def pause(self, flow: str) -> dict[str, Any]:
         return self._call("POST", f"/flows/{quote(flow, safe='')}/pause")

@@ -172,7 +172,8 @@ class AdminRoutes:
                 pid(r), b.get("record") if isinstance(b.get("record"), str) else None)),
                 methods=["POST"]),
             Route("/reviews/{id:int}/reject",
-                  act("reviews.reject", lambda r, b: s.reject(pid(r))), methods=["POST"]),
+                  act("reviews.reject", lambda r, b: s.reject(
+                      pid(r), create=b.get("create", True) is not False)), methods=["POST"]),
             Route("/flows/{name}/pause",
                   act("flows.pause", lambda r, b: s.pause(r.path_params["name"])),
                   methods=["POST"]),

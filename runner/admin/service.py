@@ -210,9 +210,14 @@ class AdminService:
                                f"({', '.join(sorted(known))})")
         return self._decide(item, record)
 
-    def reject(self, id_: int) -> dict[str, Any]:
-        """None of the candidates is the record: create a new one."""
-        return self._decide(self._open_review(id_), None)
+    def reject(self, id_: int, *, create: bool = True) -> dict[str, Any]:
+        """None of the candidates is the record: create a new one (``create`` False: drop
+        the item, nothing is written, as the command line's ``review reject``)."""
+        item = self._open_review(id_)
+        if not create:
+            self.store.review_decide(item.id, ReviewStatus.REJECTED)
+            return {"id": item.id, "linked_to": None, "created": False, "errors": []}
+        return self._decide(item, None)
 
     def _open_review(self, id_: int) -> ReviewItem:
         item = self.store.review_get(id_)

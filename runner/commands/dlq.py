@@ -23,6 +23,7 @@ from runner.commands.common import (
     require_open,
     status_filter,
 )
+from runner.commands.remote import add_runner_option, client
 from runner.commands.run import config_from_args
 from runner.errors import ConfigError
 
@@ -39,23 +40,28 @@ DLQ_STATUSES = ("open", "replayed", "discarded")
 def register(subparsers: Any) -> None:
     sub = add_action_group(subparsers, "dlq", "list, show, replay or discard dead letters")
 
-    add_list_action(sub, "dead letters (open ones unless --status)",
-                    DLQ_STATUSES, dlq_list)
+    ls = add_list_action(sub, "dead letters (open ones unless --status)",
+                         DLQ_STATUSES, dlq_list)
+    add_runner_option(ls)
 
     show = sub.add_parser("show", help="one dead letter: error, mapped record, payload")
     show.add_argument("id", type=entry_id, metavar="ID")
     finish_action(show, dlq_show, json_output=True)
+    add_runner_option(show)
 
     replay = sub.add_parser("replay", help="run dead letters through the current bundle again")
     replay.add_argument("id", type=entry_id, metavar="ID", nargs="?")
     replay.add_argument("--all", action="store_true", help="replay every open dead letter")
-    replay.add_argument("--bundle", type=Path, required=True, metavar="BUNDLE",
-                        help="the (fixed) bundle to replay with")
+    replay.add_argument("--bundle", type=Path, metavar="BUNDLE",
+                        help="the (fixed) bundle to replay with (required without --runner; "
+                             "with it, the runner's running bundle replays)")
     finish_action(replay, dlq_replay, json_output=True)
+    add_runner_option(replay)
 
     discard = sub.add_parser("discard", help="close a dead letter without syncing it")
     discard.add_argument("id", type=entry_id, metavar="ID")
     finish_action(discard, dlq_discard, json_output=False)
+    add_runner_option(discard)
 
 
 def entry_dict(entry: Any, *, full: bool = False) -> dict[str, Any]:
@@ -70,6 +76,8 @@ def entry_dict(entry: Any, *, full: bool = False) -> dict[str, Any]:
 
 
 def dlq_list(args: argparse.Namespace) -> int:
+    if getattr(args, "runner", None):
+        return _remote_list(args)
     with open_state(args) as store:
         entries = store.dlq_list(status_filter(args.status))
     if args.json:
@@ -86,7 +94,35 @@ def dlq_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _remote_list(args: argparse.Namespace) -> int:
+    """``dlq list --runner URL``: grouped by cause, each with its explanation."""
+    answer = client(args).dead_letters(status=args.status, per_page=200)
+    if args.json:
+        print_json(answer)
+        return 0
+    if not answer["items"]:
+        print(nothing_listed(args.status, "dead letters"))
+        return 0
+    for group in answer["groups"]:
+        why = group["explanation"]
+        ids = ", ".join(str(i) for i in group["ids"])
+        print(f"{why['title']} ({group['count']}: {ids}) in {why['flow']}")
+        print(f"  {why['what']}")
+        print(f"  fix: {why['fix']}")
+    return 0
+
+
 def dlq_show(args: argparse.Namespace) -> int:
+    if getattr(args, "runner", None):
+        data = client(args).dead_letter(args.id)
+        if args.json:
+            print_json(data)
+        else:
+            for key in ("id", "flow", "status", "event_id", "error_code", "error"):
+                print(f"{key:<11} {data[key] if data[key] is not None else '-'}")
+            print(f"explained   {data['explanation']['what']}")
+            print(f"fix         {data['explanation']['fix']}")
+        return 0
     with open_state(args) as store:
         entry = store.dlq_get(args.id)
     data = entry_dict(entry, full=True)
@@ -114,6 +150,11 @@ def dlq_replay(args: argparse.Namespace) -> int:
 
     if args.all == (args.id is not None):
         raise ConfigError("dlq replay needs either an ID or --all")
+    if getattr(args, "runner", None):
+        return _remote_replay(args)
+    if args.bundle is None:
+        raise ConfigError("dlq replay needs --bundle (or --runner URL to replay through a "
+                          "running runner)")
     config = config_from_args(args)
     loaded = load_verified_bundle(args.bundle, config)
     with open_state(args) as store:
@@ -160,7 +201,27 @@ def dlq_replay(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _remote_replay(args: argparse.Namespace) -> int:
+    api = client(args)
+    ids = [e["id"] for e in api.dead_letters(per_page=200)["items"]] if args.all \
+        else [args.id]
+    results = [r for id_ in ids for r in api.replay(id_)["results"]]
+    failed = [r for r in results if r["status"] != "replayed"]
+    if args.json:
+        print_json({"replayed": len(results) - len(failed), "failed": len(failed),
+                    "results": results})
+    else:
+        for r in results:
+            print(f"dead letter {r['id']}: " + ("replayed" if r["status"] == "replayed"
+                                                 else f"still failing: {r['error']}"))
+    return 1 if failed else 0
+
+
 def dlq_discard(args: argparse.Namespace) -> int:
+    if getattr(args, "runner", None):
+        client(args).discard(args.id)
+        print(f"dead letter {args.id} discarded")
+        return 0
     # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from runner.state import DeadLetterStatus
 

@@ -11,6 +11,7 @@ import logging
 import sys
 from typing import Any
 
+from runner.commands.remote import add_runner_option, client
 from runner.commands.run import add_connection_arguments, config_from_args
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--runs", type=int, default=5, metavar="N",
                         help="how many recent runs to show (default 5)")
     add_connection_arguments(parser)
+    add_runner_option(parser)
     parser.set_defaults(handler=status_command)
 
 
@@ -86,6 +88,8 @@ def status_command(args: argparse.Namespace) -> int:
     # Loaded when the command runs, not for --help (see runner.cli: start-up time).
     from runner.bootstrap import open_store
 
+    if getattr(args, "runner", None):
+        return remote_status(args)
     config = config_from_args(args)
     with open_store(config) as store:
         status = collect_status(store, config, runs=args.runs)
@@ -117,6 +121,34 @@ def status_command(args: argparse.Namespace) -> int:
     for run in status["runs"]:
         end = run["stopped_at"] or "running (or stopped without recording)"
         print(f"  {run['id']:>4}  {run['started_at']} -> {end}  {run['host']} pid {run['pid']}")
+    return 0
+
+
+def remote_status(args: argparse.Namespace) -> int:
+    """``status --runner URL``: the running runner's live status (admin API)."""
+    status = client(args).status()
+    if args.json:
+        json.dump(status, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+    q = status["queue"]
+    print(f"runner       {args.runner}")
+    print(f"inbox        {q['pending']} pending, {q['processing']} processing, {q['retry']} "
+          f"waiting to retry, {q['dead']} dead; {q['done']} done, {q['skipped']} skipped")
+    print(f"dead letters {status['dead_letters']} open")
+    print(f"review       {status['reviews']} open")
+    latency = status["latency"]
+    print(f"throughput   {status['events_per_second']:g} records/s; latency p50 "
+          f"{latency['p50'] if latency['p50'] is not None else '-'} s, p99 "
+          f"{latency['p99'] if latency['p99'] is not None else '-'} s")
+    api = status["salesforce_api"]
+    print("API usage    " + (f"{api['used']} of {api['max']} daily requests" if api
+                             else "unknown"))
+    print("flows")
+    for flow in status["flows"]:
+        paused = f" (by {flow['paused_by']})" if flow["paused_by"] else ""
+        print(f"  {flow['name']:<28} {flow['state']}{paused}, {flow['dead_letters']} dead "
+              "letters")
     return 0
 
 

@@ -21,6 +21,7 @@ from mappings.document.yamlio import load_documents
 from runner.admin.client import AdminClient, AdminClientError
 from runner.app import Runner
 from runner.bootstrap import connect_salesforce, connect_stripe, load_verified_bundle
+from runner.cli import main as cli_main
 from runner.config import load_config
 from runner.sandbox.salesforce.server import salesforce_client
 from runner.sandbox.stripe_events import deliver, make_event
@@ -258,6 +259,27 @@ def test_review_approve_links_and_reject_creates_new_in_the_org(env) -> None:
     assert len(rows) == 3
     assert [r for r in rows if r["StripeCustomerID__c"] == "cus_AdmReject01"]
     assert api.reviews()["items"] == []
+
+
+def test_the_cli_reads_and_acts_through_the_runner(env, monkeypatch, capsys) -> None:
+    url = env["runner"].url
+    monkeypatch.setenv("FIELDBRIDGE_ADMIN_TOKEN", ADMIN)
+    assert cli_main(["status", "--runner", url]) == 0
+    out = capsys.readouterr().out
+    assert "charge-to-payment" in out and "running" in out
+    # 'blocked' is not in the status map: no Status__c, which Salesforce requires.
+    send(env, charge(900, "blocked"))
+    wait_for(lambda: env["api"].dead_letters()["total"] == 1, 30, "a dead letter")
+    assert cli_main(["dlq", "list", "--runner", url]) == 0
+    out = capsys.readouterr().out
+    assert "Required field missing (1:" in out
+    assert "fix: map or default Status__c in flow charge-to-payment" in out
+    entry = env["api"].dead_letters()["items"][0]["id"]
+    assert cli_main(["dlq", "discard", str(entry), "--runner", url]) == 0
+    assert env["api"].dead_letters()["total"] == 0
+    monkeypatch.setenv("FIELDBRIDGE_ADMIN_TOKEN", "wrong-token-wrong-token")
+    assert cli_main(["status", "--runner", url]) == 1
+    assert "not valid" in capsys.readouterr().err
 
 
 def test_actions_are_audited_and_no_token_is_logged_or_stored(env) -> None:
