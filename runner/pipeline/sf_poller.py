@@ -227,6 +227,11 @@ class SalesforcePoller:
         return soql.replace(" WHERE ", f" WHERE Id IN ({quoted}) AND ", 1)
 
     # -- one flow -----------------------------------------------------------------------
+    def watermark(self, flow: str) -> tuple[str, str]:
+        """``flow``'s (SystemModstamp, Id) watermark; set to the start (now) the first time,
+        so changes from then on are found even before the first poll."""
+        return self._watermark(flow)
+
     def _watermark(self, flow: str) -> tuple[str, str]:
         mark = self.store.cursor_get(f"sf.watermark.{flow}")
         if mark is None:

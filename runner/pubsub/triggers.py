@@ -282,6 +282,10 @@ def start_triggers(mode: str, flows: Sequence[CompiledFlow], salesforce: Any,
         if client is not None:
             client.close()
         return None
+    current = poller()
+    if current is not None:  # the first start's watermark: now, before the streams open
+        for name in plan.subscribed:
+            current.watermark(name)
     for topic, names in plan.topics.items():
         log.info("flows %s listen to %s (Pub/Sub API at %s)", ", ".join(names), topic,
                  endpoint)
