@@ -47,16 +47,13 @@ SECRET_FIELDS: dict[str, tuple[str, ...]] = {
     "stripe": ("api_key", "webhook_secret"),
     "salesforce": ("password", "security_token", "client_secret", "private_key",
                    "access_token"),
-    # A runner's admin API token, named by the runner's URL (the studio's Operate workspace
-    # and the command line's --runner keep it in the keyring).
-    "runner": ("admin_token",),
 }
 _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 
 
 def _check_field(system: str, field: str) -> None:
     if system not in SECRET_FIELDS:
-        raise ConfigError(f"unknown system {system!r} (stripe, salesforce or runner)")
+        raise ConfigError(f"unknown system {system!r} (stripe or salesforce)")
     if field not in SECRET_FIELDS[system]:
         raise ConfigError(f"{field!r} is not a {system} secret; known: "
                           f"{', '.join(SECRET_FIELDS[system])}")

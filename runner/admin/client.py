@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import keyring
+import keyring.errors
 import requests
 
 from runner.errors import RunnerError
-from runner.secrets import keyring_secret
+from runner.secrets import KEYRING_SERVICE
 
 TOKEN_ENV = "FIELDBRIDGE_ADMIN_TOKEN"
 # The keyring entry of a runner's token: system "runner", the runner's URL as the name.
@@ -35,6 +37,12 @@ class AdminClientError(RunnerError):
         self.detail = detail
 
 
+def keyring_name(url: str) -> str:
+    """The keyring username of a runner's admin token: ``runner:<url>:admin_token``
+    (service ``fieldbridge``, as the connections' secrets)."""
+    return f"{KEYRING_SYSTEM}:{url.rstrip('/')}:{KEYRING_FIELD}"
+
+
 def token_for(url: str, env: dict[str, str] | None = None) -> str | None:
     """The token for ``url``: ``FIELDBRIDGE_ADMIN_TOKEN``, else the OS keyring's entry for
     that runner (None when neither has one)."""
@@ -42,9 +50,22 @@ def token_for(url: str, env: dict[str, str] | None = None) -> str | None:
     if value:
         return value
     try:
-        return keyring_secret(KEYRING_SYSTEM, url.rstrip("/"), KEYRING_FIELD)
+        return keyring.get_password(KEYRING_SERVICE, keyring_name(url))
     except Exception:  # no keyring backend: the environment is the way
         return None
+
+
+def store_token(url: str, token: str | None) -> None:
+    """Keep (or with None, forget) a runner's admin token in the OS keyring."""
+    try:
+        if token:
+            keyring.set_password(KEYRING_SERVICE, keyring_name(url), token)
+        else:
+            keyring.delete_password(KEYRING_SERVICE, keyring_name(url))
+    except keyring.errors.PasswordDeleteError:
+        return
+    except keyring.errors.KeyringError as exc:
+        raise AdminClientError(f"the OS keyring refused the admin token: {exc}") from exc
 
 
 class AdminClient:
