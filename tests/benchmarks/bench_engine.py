@@ -9,13 +9,26 @@ timed in one run: the engine (compiled plan, applied with validation against the
 schema, no lookup resolver), a hand-written Python function doing the same conversions
 (our practical upper limit), and jsonata-python evaluating one equivalent expression. Each
 is warmed up, then run for about ``BENCH_SECONDS`` (default 1.5 s) in five alternating
-rounds, the best round counting (or exactly ``BENCH_ITERATIONS`` records in all). The last line printed is a JSON object with ``engine_rps``,
-``handwritten_rps``, ``jsonata_rps`` and the two ratios the target is stated in
-(engine >= 0.5x hand-written, >= 20x JSONata).
+rounds, the best round counting (or exactly ``BENCH_ITERATIONS`` records in all).
+
+Then, per template: every flow of every shipped template (``mappings/templates``), loaded
+from its YAML and compiled against the shipped catalog, is applied to its own fixtures,
+repeated and varied (ids, amounts, currencies, statuses, long and missing texts), for about
+``BENCH_TEMPLATE_SECONDS`` (default 0.4 s) each. The ``charges-payments`` flow
+``charge-to-payment`` is also timed against a hand-written function producing the same
+record, checked equal to the engine's on every varied record first.
+
+The last line printed is a JSON object with ``engine_rps``, ``handwritten_rps``,
+``jsonata_rps``, the two ratios the target is stated in (engine >= 0.5x hand-written, >= 20x
+JSONata), ``templates`` (records/s of each shipped flow, by flow name) and
+``charge_template_vs_hand`` (target >= 0.5). Only public APIs are used, so the same script
+measures an older checkout: ``BENCH_ROOT=/path/to/checkout python bench_engine.py``.
 """
 
 from __future__ import annotations
 
+import copy
+import itertools
 import json
 import os
 import sys
@@ -26,7 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(os.environ.get("BENCH_ROOT") or Path(__file__).resolve().parents[2])
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -41,8 +54,11 @@ from mappings.document.model import (  # noqa: E402
     TransformStep,
     Trigger,
 )
+from mappings.document.yamlio import load_document  # noqa: E402
 from mappings.engine import compile_flow, json_safe  # noqa: E402
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System  # noqa: E402
+from mappings.schema.org_metadata import load_salesforce_catalog  # noqa: E402
+from mappings.schema.stripe_catalog import load_stripe_catalog  # noqa: E402
 
 STATUS = {"succeeded": "Completed", "failed": "Failed", "pending": "Pending"}
 
@@ -157,12 +173,7 @@ FIELDS: list[tuple[str, list[str], list[TransformStep], FieldSchema]] = [
 
 def build_schema() -> tuple[ObjectSchema, str]:
     """The shipped Payment__c describe when the catalog is there, else the same by hand."""
-    try:
-        from mappings.schema.org_metadata import load_salesforce_catalog
-
-        found = load_salesforce_catalog().get("Payment__c")
-    except ImportError:
-        found = None
+    found = load_salesforce_catalog().get("Payment__c")
     if found is not None:
         return found, "Payment__c from the shipped Salesforce catalog"
     account = FieldSchema(
@@ -326,6 +337,158 @@ def measure(
     return {name: (best[name], batches[name] * ROUNDS) for name in contenders}
 
 
+# -- per template: every shipped flow on its own fixtures, varied ------------------------------
+
+TEMPLATES = ROOT / "mappings" / "templates"
+CHARGE_FLOW = "charge-to-payment"
+CURRENCIES = ["usd", "jpy", "krw", "kwd", "bhd", "eur", "gbp"]
+STATUSES = ["succeeded", "failed", "pending", "paid"]
+VARIANTS = 200  # varied copies of each fixture
+
+
+def _object_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The object a fixture maps: an event's data.object, or the record itself."""
+    inner = data.get("data")
+    if (
+        data.get("object") == "event"
+        and isinstance(inner, dict)
+        and isinstance(inner.get("object"), dict)
+    ):
+        return inner["object"]
+    return data
+
+
+def vary(data: dict[str, Any], i: int, charge: bool) -> dict[str, Any]:
+    """Copy ``i`` of a fixture input: its ids and amounts differ, and for the charge flow its
+    currency, status, refund flag, description and e-mail cycle through the real cases."""
+    out = copy.deepcopy(data)
+    obj = _object_of(out)
+    for key, value in list(obj.items()):
+        if key in ("id", "Id") and isinstance(value, str):
+            obj[key] = f"{value}{i:04d}"[-18:] if key == "Id" else f"{value}_{i}"
+        elif "amount" in key and type(value) is int:
+            obj[key] = value + 7 * i
+    if out is not obj and isinstance(out.get("id"), str):
+        out["id"] = f"{out['id']}_{i}"
+    if charge:
+        obj["currency"] = CURRENCIES[i % len(CURRENCIES)]
+        obj["status"] = STATUSES[i % len(STATUSES)]
+        obj["refunded"] = i % 5 == 0
+        obj["description"] = None if i % 3 == 0 else ("Order " * 60 if i % 7 == 0 else f"Order {i}")
+        obj["receipt_email"] = None if i % 2 else f"buyer{i}@example.com"
+        obj["customer"] = None if i % 11 == 0 else f"cus_{i}"
+    return out
+
+
+def template_flows() -> list[tuple[str, Any, Any, Any]]:
+    """(template name, document, flow, target schema) for every flow of every template."""
+    salesforce, stripe = load_salesforce_catalog(), load_stripe_catalog()
+    out = []
+    for path in sorted(TEMPLATES.glob("*.yaml")):
+        doc = load_document(path)
+        for flow in doc.flows:
+            catalog = salesforce if flow.target.system is System.SALESFORCE else stripe
+            out.append((doc.name, doc, flow, catalog.get(flow.target.object)))
+    return out
+
+
+CHARGE_STATUS = {
+    "succeeded": "Completed",
+    "paid": "Completed",
+    "failed": "Failed",
+    "pending": "Pending",
+}
+
+
+def _cut(text: str | None, length: int) -> str | None:
+    return text[:length] if text is not None else None
+
+
+def hand_charge(event: dict[str, Any]) -> dict[str, Any]:
+    """The shipped ``charge-to-payment`` flow written by hand for Payment__c."""
+    c = event["data"]["object"]
+    currency = c.get("currency")
+    description = c.get("description")
+    name = description if description is not None and description != "" else c.get("id")
+    email = c.get("receipt_email")
+    if email is None or email == "":
+        email = (c.get("billing_details") or {}).get("email")
+        email = None if email == "" else email
+    details = c.get("payment_method_details") or {}
+    card = details.get("card") or {}
+    created = c.get("created")
+    record = {
+        "StripeChargeID__c": c.get("id"),
+        "Name": _cut(name, 80),
+        "Amount__c": _money(c.get("amount"), currency),
+        "Amount_Refunded__c": _money(c.get("amount_refunded"), currency),
+        "Currency__c": currency.upper() if currency is not None else None,
+        "Status__c": "Refunded"
+        if c.get("refunded") is True
+        else CHARGE_STATUS.get(c.get("status")),
+        "Paid_At__c": (
+            f"{_EPOCH + timedelta(seconds=created):%Y-%m-%dT%H:%M:%S}.000+0000"
+            if created is not None
+            else None
+        ),
+        "Description__c": _cut(description, 255),
+        "Receipt_Email__c": email,
+        "Failure_Message__c": _cut(c.get("failure_message"), 255),
+        "Payment_Method_Type__c": details.get("type"),
+        "Card_Brand__c": card.get("brand"),
+        "Card_Last4__c": card.get("last4"),
+        "StripeBalanceTransactionID__c": c.get("balance_transaction"),
+        "StripeCustomerID__c": c.get("customer"),
+        "Livemode__c": c.get("livemode"),
+        "Receipt_URL__c": _cut(c.get("receipt_url"), 255),
+    }
+    customer = c.get("customer")
+    if type(customer) is str and customer:
+        record["Account__r"] = {"StripeCustomerID__c": customer}
+    return record
+
+
+def _cycling(fn: Callable[[Any], Any], records: list[Any]) -> Callable[[], Any]:
+    """A contender mapping the next record of ``records`` on each call."""
+    it = itertools.cycle(records)
+    return lambda: fn(next(it))
+
+
+def bench_templates(seconds: float, fixed: int | None) -> tuple[dict[str, float], float, list[str]]:
+    """Records/s of every shipped flow on its varied fixtures, the charge flow's ratio to the
+    hand-written mapping, and the report lines. Raises SystemExit on a disagreement."""
+    rates: dict[str, float] = {}
+    lines: list[str] = []
+    ratio = 0.0
+    for template, doc, flow, schema in template_flows():
+        plan = compile_flow(flow, doc, schema)
+        charge = flow.name == CHARGE_FLOW
+        records = [vary(fx.input, i, charge) for fx in flow.fixtures for i in range(VARIANTS)]
+        if not records:
+            lines.append(f"  {template}/{flow.name}: no fixtures")
+            continue
+        contenders = {"engine": _cycling(plan.apply, records)}
+        if charge:
+            for data in records:
+                engine = plan.apply(data)
+                if engine.skipped:
+                    continue
+                if json_safe(engine.record) != json_safe(hand_charge(data)):
+                    print(f"{flow.name}: engine and hand-written records differ:", file=sys.stderr)
+                    print(json.dumps(json_safe(engine.record), indent=1), file=sys.stderr)
+                    print(json.dumps(json_safe(hand_charge(data)), indent=1), file=sys.stderr)
+                    raise SystemExit(1)
+            contenders["hand"] = _cycling(hand_charge, records)
+        figures = measure(contenders, seconds * (3 if charge else 1), fixed)
+        rates[flow.name] = round(figures["engine"][0], 1)
+        line = f"  {template}/{flow.name:<34} {figures['engine'][0]:>10,.0f} records/s"
+        if charge:
+            ratio = figures["engine"][0] / figures["hand"][0]
+            line += f"   hand-written {figures['hand'][0]:,.0f}/s, engine/hand = {ratio:.2f}x"
+        lines.append(line + f"  ({len(records)} varied records)")
+    return rates, ratio, lines
+
+
 def main() -> int:
     import jsonata
 
@@ -382,6 +545,12 @@ def main() -> int:
     vs_jsonata = engine_rps / jsonata_rps
     print(f"  engine / hand-written = {vs_hand:.2f}x (target >= 0.5x)")
     print(f"  engine / jsonata      = {vs_jsonata:.1f}x (target >= 20x)")
+
+    template_seconds = float(os.environ.get("BENCH_TEMPLATE_SECONDS", "0.4"))
+    rates, charge_ratio, lines = bench_templates(template_seconds, fixed)
+    print("Shipped templates, every flow on its own fixtures (varied), engine records/s:")
+    print("\n".join(lines))
+    print(f"  {CHARGE_FLOW}: engine / hand-written = {charge_ratio:.2f}x (target >= 0.5x)")
     summary = {
         "engine_rps": round(engine_rps, 1),
         "handwritten_rps": round(hand_rps, 1),
@@ -389,6 +558,8 @@ def main() -> int:
         "engine_vs_handwritten": round(vs_hand, 3),
         "engine_vs_jsonata": round(vs_jsonata, 2),
         "fields": fields,
+        "templates": rates,
+        "charge_template_vs_hand": round(charge_ratio, 3),
     }
     print(json.dumps(summary))
     return 0

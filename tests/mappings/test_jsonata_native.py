@@ -146,7 +146,8 @@ def test_native_agrees_with_jsonata_python(
 
 
 @pytest.mark.slow
-@settings(max_examples=6000, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.timeout(1500)
+@settings(max_examples=2500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(expr=_expressions(), record=_records, value=_values, event=_events)
 def test_native_agrees_with_jsonata_python_at_length(
     expr: str, record: dict[str, Any], value: Any, event: Any
