@@ -333,7 +333,8 @@ def _condition(node: Any) -> _Node:
     otherwise = _compile(node._else) if node._else is not None else None
 
     def condition(rec: Any, val: Any, ev: Any) -> Any:
-        if _boolize(test(rec, val, ev)):
+        held = test(rec, val, ev)
+        if held is True or (held is not False and held is not None and _boolize(held)):
             return then(rec, val, ev)
         return otherwise(rec, val, ev) if otherwise is not None else None
 
@@ -355,6 +356,9 @@ def _binary(node: Any) -> _Node:
         return lambda rec, val, ev: _boolize(lhs(rec, val, ev)) or _boolize(rhs(rec, val, ev))
     if op in ("=", "!="):
         negate = op == "!="
+        literal = _literal_side(node.rhs)
+        if literal is not _MISSING:
+            return _equals_literal(lhs, literal, negate)
 
         def equality(rec: Any, val: Any, ev: Any) -> Any:
             left = lhs(rec, val, ev)
@@ -411,6 +415,34 @@ def _binary(node: Any) -> _Node:
 
         return concat
     raise _Unsupported
+
+
+def _literal_side(node: Any) -> Any:
+    """The value of a string or boolean literal (the usual right side of ``=``), else _MISSING."""
+    kind = getattr(node, "type", None)
+    if kind in ("string", "value") and type(node.value) in (str, bool):
+        return _literal_value(node)
+    return _MISSING
+
+
+def _equals_literal(lhs: _Node, literal: str | bool, negate: bool) -> _Node:
+    """``x = 'text'`` or ``x = true`` without the general comparison: jsonata-python's deep
+    equality of a single value with a string or a boolean is identity of type and value
+    (``1 = true`` and ``'1' = 1`` are false), and undefined compares false either way."""
+    if type(literal) is bool:
+        if negate:
+            return lambda rec, val, ev: (
+                (left := lhs(rec, val, ev)) is not None and left is not literal
+            )
+        return lambda rec, val, ev: lhs(rec, val, ev) is literal
+
+    def equals_text(rec: Any, val: Any, ev: Any) -> Any:
+        left = lhs(rec, val, ev)
+        if left is None:
+            return False
+        return (type(left) is str and left == literal) is not negate
+
+    return equals_text
 
 
 def _text(value: Any) -> str:
