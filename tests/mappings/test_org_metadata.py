@@ -26,7 +26,7 @@ from mappings.schema.org_metadata import (
 )
 from mappings.schema.salesforce_describe import parse_describe
 
-CUSTOM_OBJECTS = ("Payment__c", "Subscription_Contract__c", "Payout__c")
+CUSTOM_OBJECTS = ("Payment__c", "Subscription_Contract__c", "Payout__c", "Refund__c")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,8 @@ def test_shipped_case_picklists_accept_stripe_values() -> None:
 def test_shipped_org_leaves_recorded_files_untouched(shipped: dict[str, dict]) -> None:
     recorded = json.loads((DATA_DIR / "Account.describe.json").read_text())
     assert "StripeCustomerID__c" not in _names(recorded)
-    assert _names(shipped["Account"]) == [*_names(recorded), "StripeCustomerID__c"]
+    assert _names(shipped["Account"]) == [*_names(recorded), "StripeCustomerID__c",
+                                          "StripeDeletedAt__c"]
 
 
 def test_custom_lookups_appear_as_child_relationships(shipped: dict[str, dict]) -> None:
@@ -215,20 +216,21 @@ def test_add_reference_field_adds_child_relationship(org: dict[str, dict]) -> No
 
 def test_add_object_short_form(org: dict[str, dict]) -> None:
     result = apply_overlay(org, {"objects": [{
-        "name": "Refund__c", "keyPrefix": "a0D", "label": "Refund",
+        "name": "Credit_Note__c", "keyPrefix": "a0Q", "label": "Credit Note",
         "fields": [{"name": "Id", "type": "id", "nillable": False},
                    {"name": "Payment__c", "type": "reference", "referenceTo": ["Payment__c"]},
                    {"name": "Amount__c", "type": "currency", "required": True}],
     }]})
-    refund = result["Refund__c"]
+    refund = result["Credit_Note__c"]
     assert set(refund) == set(org["Account"])
-    assert refund["custom"] is True and refund["labelPlural"] == "Refunds"
+    assert refund["custom"] is True and refund["labelPlural"] == "Credit Notes"
     schema = parse_describe(refund)
-    assert schema.key_prefix == "a0D" and schema.field("Amount__c").required
+    assert schema.key_prefix == "a0Q" and schema.field("Amount__c").required
     relations = result["Payment__c"]["childRelationships"]
-    assert any(r["childSObject"] == "Refund__c" and r["relationshipName"] == "Refunds__r"
+    assert any(r["childSObject"] == "Credit_Note__c"
+               and r["relationshipName"] == "Credit_Notes__r"
                for r in relations)
-    assert "Refund__c" in {e["name"] for e in global_describe(result)["sobjects"]}
+    assert "Credit_Note__c" in {e["name"] for e in global_describe(result)["sobjects"]}
 
 
 def test_add_object_full_describe(org: dict[str, dict]) -> None:
@@ -298,7 +300,7 @@ def test_load_overlay_yaml_with_file_reference(tmp_path: Path, org: dict[str, di
 def test_shipped_overlay_file_reads(tmp_path: Path) -> None:
     overlay = load_overlay(DATA_DIR / "fieldbridge.metadata.json")
     assert [o["name"] for o in overlay["objects"]] == ["Payout__c", "Payment__c",
-                                                      "Subscription_Contract__c"]
+                                                      "Subscription_Contract__c", "Refund__c"]
 
 
 # --------------------------------------------------------------------------- errors

@@ -456,8 +456,31 @@ def payout() -> dict[str, Any]:
                            key_prefix="a0C", fields=fields, child_relationships=children)
 
 
+def refund() -> dict[str, Any]:
+    """One Stripe refund (re_...): a charge may have several (partial refunds)."""
+    fields = [
+        *_custom_standard_fields("Refund"),
+        _ext_id("StripeRefundID__c", "Stripe Refund ID", required=True,
+                description="The Stripe Refund id (re_...) this record mirrors."),
+        _ref("Payment__c", "Payment__c", "Payment", relationshipName="Payment__r"),
+        _money("Amount__c", "Amount", precision=16, required=True),
+        _text("Currency__c", 3, "Currency", required=True,
+              description="ISO 4217 code in upper case, e.g. USD."),
+        _picklist("Status__c", "Status",
+                  ["Pending", "Requires Action", "Succeeded", "Failed", "Canceled"],
+                  restrictedPicklist=True),
+        _picklist("Reason__c", "Reason",
+                  ["duplicate", "fraudulent", "requested_by_customer",
+                   "expired_uncaptured_charge"]),
+        _text("StripeChargeID__c", 255, "Stripe Charge ID"),
+        {"name": "Refunded_At__c", "type": "datetime", "label": "Refunded At"},
+    ]
+    return describe_object("Refund__c", label="Refund", label_plural="Refunds",
+                           key_prefix="a0D", fields=fields)
+
+
 WRITERS = (order, order_item, product2, pricebook2, pricebook_entry, opportunity_line_item, user,
-           payment, subscription_contract, payout)
+           payment, subscription_contract, payout, refund)
 
 
 def main() -> None:
