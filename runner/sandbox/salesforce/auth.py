@@ -1,7 +1,9 @@
 """Users, the connected app, sessions and the OAuth token endpoint.
 
-``POST /services/oauth2/token`` serves the JWT bearer, username-password and refresh-token
-grants with Salesforce's response and error shapes. Credentials are generated on the first
+``POST /services/oauth2/token`` serves the JWT bearer, username-password, refresh-token and
+authorization-code (web server flow, with PKCE: :mod:`.web_login`) grants with Salesforce's
+response and error shapes; ``POST /services/oauth2/revoke`` revokes a token (a refresh
+token with every access token issued from it). Credentials are generated on the first
 start and kept in the state directory's database; tokens are opaque random strings.
 """
 
@@ -13,6 +15,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +28,11 @@ from cryptography.x509.oid import NameOID
 
 from runner.errors import SandboxError
 from runner.sandbox.salesforce import ids
+from runner.sandbox.salesforce.errors import OAuthError
 from runner.sandbox.salesforce.store import OrgStore
+from runner.sandbox.salesforce.web_login import KNOWN_SCOPES, ConnectedAppPolicy, WebLogin
+
+__all__ = ["ORG_ID", "Auth", "ConnectedApp", "OAuthError", "User"]
 
 ORG_ID = ids.make_id("00D", 1)
 PUBLIC_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
@@ -59,19 +66,13 @@ class ConnectedApp:
     certificate_file: Path
 
 
-class OAuthError(Exception):
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(f"{error}: {description}")
-        self.status = status
-        self.body = {"error": error, "error_description": description}
-
-
 @dataclass
 class Session:
     token: str
     kind: str
     user_id: str
     expires_at: float | None
+    parent: str | None = None  # the refresh token an access token was issued from
 
 
 def _credentials(store: OrgStore) -> dict:
@@ -119,7 +120,8 @@ def _ensure_jwt_key(state_dir: Path) -> tuple[Path, Path]:
 
 
 class Auth:
-    def __init__(self, store: OrgStore, state_dir: Path, *, session_ttl: float) -> None:
+    def __init__(self, store: OrgStore, state_dir: Path, *, session_ttl: float,
+                 connected_apps: Sequence[Mapping] = ()) -> None:
         self.store = store
         self.session_ttl = session_ttl
         creds = _credentials(store)
@@ -129,6 +131,11 @@ class Auth:
         self.app = ConnectedApp(creds["consumer_key"], creds["consumer_secret"], key_file,
                                 cert_file)
         self.admin_token: str = creds["admin_token"]
+        # The sandbox's own app is a native app: any loopback redirect (RFC 8252 7.3).
+        own = ConnectedAppPolicy("Fieldbridge", self.app.consumer_key,
+                                 self.app.consumer_secret, scopes=KNOWN_SCOPES, loopback=True)
+        self.web = WebLogin([own, *(ConnectedAppPolicy.from_metadata(a)
+                                    for a in connected_apps)])
         public_key = x509.load_pem_x509_certificate(cert_file.read_bytes()).public_key()
         if not isinstance(public_key, rsa.RSAPublicKey):
             raise SandboxError(f"{cert_file}: the JWT bearer certificate must hold an RSA key "
@@ -136,7 +143,8 @@ class Auth:
         self._public_key: rsa.RSAPublicKey = public_key
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {
-            row["token"]: Session(row["token"], row["kind"], row["user_id"], row["expires_at"])
+            row["token"]: Session(row["token"], row["kind"], row["user_id"], row["expires_at"],
+                                  row.get("parent"))
             for row in store.load_sessions()
         }
 
@@ -148,15 +156,29 @@ class Auth:
         return next((u for u in self.users if u.username.lower() == username.lower()), None)
 
     # -- sessions ------------------------------------------------------------------------
-    def issue(self, user: User, kind: str = "access") -> str:
+    def issue(self, user: User, kind: str = "access", *, parent: str | None = None) -> str:
         secret = secrets.token_urlsafe(72 if kind == "access" else 48)
         token = f"{ORG_ID[:15]}!{secret}" if kind == "access" else f"5Aep861{secret}"
         ttl = self.session_ttl if kind == "access" else REFRESH_TTL_SECONDS
         expires = time.time() + ttl
         with self._lock:
-            self._sessions[token] = Session(token, kind, user.id, expires)
-        self.store.save_session(token, kind, user.id, expires)
+            self._sessions[token] = Session(token, kind, user.id, expires, parent)
+        self.store.save_session(token, kind, user.id, expires, parent)
         return token
+
+    def revoke(self, token: str) -> None:
+        """``POST /services/oauth2/revoke``: an access token alone, or a refresh token and
+        every access token issued from it (Salesforce's "Revoke OAuth Tokens")."""
+        if not token:
+            raise OAuthError("unsupported_token_type", "Token type not supported")
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is None:
+                raise OAuthError("invalid_token", "Token was invalid")
+            gone = [token] + [s.token for s in self._sessions.values() if s.parent == token]
+            for revoked in gone:
+                del self._sessions[revoked]
+        self.store.delete_sessions(gone)
 
     def user_for_token(self, token: str, kind: str = "access") -> User | None:
         with self._lock:
@@ -179,6 +201,13 @@ class Auth:
     def token_response(self, form: dict[str, str], *, login_url: str,
                        instance_url: str) -> dict:
         grant = form.get("grant_type", "")
+        if grant == "authorization_code":
+            user_id, request = self.web.redeem(form)
+            holder = next(u for u in self.users if u.id == user_id)
+            scope = " ".join(request.scope)
+            return self._response(holder, login_url, instance_url,
+                                  refresh="refresh_token" in request.scope
+                                  or "offline_access" in request.scope, scope=scope)
         if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             user = self._jwt_user(form.get("assertion", ""), login_url)
             return self._response(user, login_url, instance_url, refresh=False,
@@ -194,21 +223,23 @@ class Auth:
                                   scope="api web full refresh_token")
         if grant == "refresh_token":
             self._check_client(form, secret_required=False)
-            holder = self.user_for_token(form.get("refresh_token", ""), kind="refresh")
+            refresh_token = form.get("refresh_token", "")
+            holder = self.user_for_token(refresh_token, kind="refresh")
             if holder is None:
                 raise OAuthError("invalid_grant", "expired access/refresh token")
             return self._response(holder, login_url, instance_url, refresh=False,
-                                  scope="api web full refresh_token")
+                                  scope="api web full refresh_token", parent=refresh_token)
         if not grant:
             raise OAuthError("invalid_request", "grant type not specified")
         raise OAuthError("unsupported_grant_type", "grant type not supported")
 
     def _check_client(self, form: dict[str, str], *, secret_required: bool) -> None:
-        if form.get("client_id") != self.app.consumer_key:
+        app = self.web.app(form.get("client_id", ""))
+        if app is None:
             raise OAuthError("invalid_client_id", "client identifier invalid")
         secret = form.get("client_secret")
         if (secret_required or secret is not None) and not hmac.compare_digest(
-            str(secret or ""), self.app.consumer_secret
+            str(secret or ""), app.consumer_secret
         ):
             raise OAuthError("invalid_client", "invalid client credentials")
 
@@ -269,15 +300,17 @@ class Auth:
                 "urls": identity["urls"]}
 
     def _response(self, user: User, login_url: str, instance_url: str, *, refresh: bool,
-                  scope: str) -> dict:
+                  scope: str, parent: str | None = None) -> dict:
         issued_at = str(int(time.time() * 1000))
         identity = f"{login_url}/id/{ORG_ID}/{user.id}"
         signature = base64.b64encode(hmac.new(
             self.app.consumer_secret.encode(), (identity + issued_at).encode(), hashlib.sha256
         ).digest()).decode()
-        body = {"access_token": self.issue(user), "instance_url": instance_url,
+        if refresh:
+            parent = self.issue(user, kind="refresh")
+        body = {"access_token": self.issue(user, parent=parent), "instance_url": instance_url,
                 "id": identity, "token_type": "Bearer", "issued_at": issued_at,
                 "signature": signature, "scope": scope}
         if refresh:
-            body["refresh_token"] = self.issue(user, kind="refresh")
+            body["refresh_token"] = parent
         return body

@@ -57,3 +57,13 @@ class RecordError(Exception):
 
 def not_found() -> ApiError:
     return api_error(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+class OAuthError(Exception):
+    """An OAuth endpoint's refusal: ``{"error", "error_description"}``, HTTP 400 unless
+    said otherwise."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(f"{error}: {description}")
+        self.status = status
+        self.body = {"error": error, "error_description": description}

@@ -54,9 +54,11 @@ from runner.sandbox.salesforce.standard_objects import (
     organization_record,
     record_type_record,
     standard_overlay,
+    standard_price_book_record,
 )
 from runner.sandbox.salesforce.store import OrgStore
 from runner.sandbox.salesforce.tls import ensure_tls
+from runner.sandbox.salesforce.web_login import ERROR_PAGE, Page, error_page
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +110,13 @@ class Emulator:
 
     def __init__(self, state_dir: Path, *, reset: bool, faults: FaultSpec | str | None,
                  metadata: Sequence[Path | dict], daily_api_limit: int, session_ttl: float,
-                 max_body_bytes: int, record_types: Sequence[Mapping[str, Any]] = ()) -> None:
+                 max_body_bytes: int, record_types: Sequence[Mapping[str, Any]] = (),
+                 connected_apps: Sequence[Mapping[str, Any]] = ()) -> None:
         self.state_dir = state_dir
         self.store = OrgStore(state_dir / "org.sqlite", reset=reset)
         self.org = Org(self.store, load_metadata([standard_overlay(), *metadata]))
-        self.auth = Auth(self.store, state_dir, session_ttl=session_ttl)
+        self.auth = Auth(self.store, state_dir, session_ttl=session_ttl,
+                         connected_apps=connected_apps)
         self._ensure_users()
         self._ensure_standard_records(record_types)
         self.usage = ApiUsage(self.store, daily_api_limit)
@@ -156,7 +160,8 @@ class Emulator:
                                      if meta.field(k) is not None})
 
     def _ensure_standard_records(self, record_types: Sequence[Mapping[str, Any]]) -> None:
-        """The Organization record and the given RecordTypes (the API cannot create them)."""
+        """The Organization record, the standard price book and the given RecordTypes (the API
+        cannot create them)."""
         owner = self.auth.integration_user.id
         organization = self.org.meta.find("Organization")
         record_type = self.org.meta.find("RecordType")
@@ -164,6 +169,11 @@ class Emulator:
             now = self.org.now()
             if organization is not None and ORG_ID not in self.org.records:
                 self.org._put(organization, organization_record(ORG_ID, owner, now))
+            price_book = self.org.meta.find("Pricebook2")
+            if price_book is not None:
+                standard = standard_price_book_record(owner, now)
+                if standard["Id"] not in self.org.records:
+                    self.org._put(price_book, standard)
             if record_type is None:
                 return
             for number, spec in enumerate(record_types, start=1):
@@ -255,6 +265,12 @@ class Handler(BaseHTTPRequestHandler):
                     return  # the connection was dropped on purpose
             elif path.rstrip("/") == "/services/oauth2/token":
                 reply = self._token(emulator, body)
+            elif path.rstrip("/") == "/services/oauth2/authorize":
+                reply = self._authorize(emulator, query, body)
+            elif path.rstrip("/") == "/services/oauth2/revoke":
+                reply = self._revoke(emulator, query, body)
+            elif path == ERROR_PAGE:
+                reply = Reply(200, error_page(_first(query)), content_type=_HTML)
             elif path.rstrip("/") == "/services/oauth2/userinfo" or path.startswith("/id/"):
                 reply = self._identity(emulator, path)
             elif path.startswith("/__admin/"):
@@ -372,13 +388,30 @@ class Handler(BaseHTTPRequestHandler):
     def _token(self, emulator: Emulator, body: bytes) -> Reply:
         if self.command != "POST":
             return Reply(405, {"error": "invalid_request", "error_description": "must use HTTP POST"})
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"),
-                                              keep_blank_values=True).items()}
+        form = _form(body)
         try:
             return Reply(200, emulator.auth.token_response(
                 form, login_url=emulator.login_url, instance_url=emulator.instance_url))
         except OAuthError as exc:
             return Reply(exc.status, exc.body)
+
+    def _authorize(self, emulator: Emulator, query: dict, body: bytes) -> Reply:
+        """The web server flow's login and consent pages (:mod:`.web_login`)."""
+        params = _first(query) if self.command == "GET" else _form(body)
+        page: Page = emulator.auth.web.authorize(params, emulator.auth.users)
+        headers = {"Cache-Control": "no-cache,must-revalidate,max-age=0,no-store,private"}
+        if page.location is not None:
+            headers["Location"] = page.location
+        return Reply(page.status, page.html, content_type=_HTML, headers=headers)
+
+    def _revoke(self, emulator: Emulator, query: dict, body: bytes) -> Reply:
+        """``/services/oauth2/revoke``: POST ``token=…`` (or a "blind" GET ``?token=…``)."""
+        params = _first(query) if self.command == "GET" else _form(body)
+        try:
+            emulator.auth.revoke(params.get("token", ""))
+        except OAuthError as exc:
+            return Reply(exc.status, exc.body)
+        return Reply(200, b"")
 
     def _identity(self, emulator: Emulator, path: str) -> Reply:
         """The identity URL of the token response, and OpenID Connect userinfo."""
@@ -417,6 +450,18 @@ class Handler(BaseHTTPRequestHandler):
             return Reply(200, emulator.limits_body()["DailyApiRequests"])
         return Reply(404, [{"message": f"unknown admin action {action!r}",
                             "errorCode": "NOT_FOUND"}])
+
+
+_HTML = "text/html;charset=UTF-8"
+
+
+def _first(query: dict[str, list[str]]) -> dict[str, str]:
+    return {k: v[0] for k, v in query.items()}
+
+
+def _form(body: bytes) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body, first value of each name."""
+    return _first(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def _admin_json(body: bytes) -> Any:
@@ -479,6 +524,10 @@ class EmulatorHandle:
     def expire_sessions(self) -> None:
         self._require().auth.expire_sessions()
 
+    def expire_authorization_codes(self) -> None:
+        """Age every outstanding authorization code past its 15 minutes."""
+        self._require().auth.web.expire_codes()
+
     def new_token(self, username: str | None = None) -> str:
         """A fresh access token for ``username`` (default: the integration user)."""
         emulator = self._require()
@@ -510,11 +559,15 @@ def start_emulator(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     record_types: Sequence[Mapping[str, Any]] = (),
     pubsub_port: int = 0,
+    connected_apps: Sequence[Mapping[str, Any]] = (),
 ) -> EmulatorHandle:
     """Start the org emulator in a background thread; returns once it is serving.
 
     ``record_types`` seeds RecordType rows (``{"SobjectType": "Account", "DeveloperName":
     "Partner"}``), which a real org's admin creates in Setup and the API cannot.
+    ``connected_apps`` declares further connected apps in Salesforce's ``ConnectedApp``
+    metadata shape (callback URL allow-list and scopes); the sandbox's own app (the
+    handle's ``consumer_key``) is always there and accepts any loopback redirect.
     """
     state_dir = Path(state_dir)
     try:
@@ -524,7 +577,8 @@ def start_emulator(
         tls = ensure_tls(state_dir)
         emulator = Emulator(state_dir, reset=reset, faults=faults, metadata=metadata,
                             daily_api_limit=daily_api_limit, session_ttl=session_ttl,
-                            max_body_bytes=max_body_bytes, record_types=record_types)
+                            max_body_bytes=max_body_bytes, record_types=record_types,
+                            connected_apps=connected_apps)
         server = _Server((host, port), Handler)
     except FaultSpecError:
         raise

@@ -71,6 +71,15 @@ sessions = Table(
     Column("expires_at", Float, nullable=True),
 )
 
+# Which refresh token an access token was issued from: revoking the refresh token revokes
+# them too. Its own table, so state directories made before it gain it by create_all.
+session_parents = Table(
+    "session_parents",
+    metadata,
+    Column("token", String(200), primary_key=True),
+    Column("parent", String(200), nullable=False, index=True),
+)
+
 # Bulk API 2.0 jobs: the job's own state as JSON, its upload, and its result rows appended
 # chunk by chunk (successes, failures, unprocessed records or query results).
 bulk_jobs = Table(
@@ -168,14 +177,25 @@ class OrgStore:
     # -- sessions ------------------------------------------------------------------------
     def load_sessions(self) -> list[dict]:
         with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(select(sessions))]
+            parents = {row.token: row.parent for row in conn.execute(select(session_parents))}
+            return [{**row._mapping, "parent": parents.get(row._mapping["token"])}
+                    for row in conn.execute(select(sessions))]
 
-    def save_session(self, token: str, kind: str, user_id: str, expires_at: float | None) -> None:
+    def save_session(self, token: str, kind: str, user_id: str, expires_at: float | None,
+                     parent: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(sessions),
                 {"token": token, "kind": kind, "user_id": user_id, "expires_at": expires_at},
             )
+            if parent is not None:
+                conn.execute(insert(session_parents), {"token": token, "parent": parent})
+
+    def delete_sessions(self, tokens: list[str]) -> None:
+        with self.engine.begin() as conn:
+            for chunk in _chunks(tokens, 500):
+                conn.execute(delete(sessions).where(sessions.c.token.in_(chunk)))
+                conn.execute(delete(session_parents).where(session_parents.c.token.in_(chunk)))
 
     def expire_sessions(self, now: float) -> None:
         with self.engine.begin() as conn:

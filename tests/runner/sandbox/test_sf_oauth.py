@@ -133,7 +133,11 @@ def test_password_then_refresh_grant(http, handle) -> None:  # noqa: ANN001
          "client identifier invalid"),
         ({"grant_type": "refresh_token", "refresh_token": "5Aep861bogus"}, "invalid_grant",
          "expired access/refresh token"),
-        ({"grant_type": "authorization_code"}, "unsupported_grant_type",
+        # authorization_code is served now (test_sf_web_login.py); without a code it is
+        # refused as Salesforce does.
+        ({"grant_type": "authorization_code"}, "invalid_grant",
+         "invalid authorization code"),
+        ({"grant_type": "urn:example:not-a-grant"}, "unsupported_grant_type",
          "grant type not supported"),
         ({"grant_type": ""}, "invalid_request", "grant type not specified"),
     ],
