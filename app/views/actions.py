@@ -27,7 +27,7 @@ ICONS = {
     "new_from_template": "templates", "open": "open", "save": "save", "undo": "undo",
     "redo": "redo", "map": "map", "automap": "automap", "preview": "preview",
     "test_run": "run", "export": "export", "connections": "connections",
-    "compare": "compare", "errors": "errors", "reconcile": "compare",
+    "compare": "compare", "errors": "errors", "reconcile": "compare", "operate": "run",
 }  # fmt: skip
 TAB_ICONS = ("map", "preview", "run", "compare")  # the bottom tabs, in order
 
@@ -101,6 +101,9 @@ def build_actions(window: MainWindow) -> None:
       tip="Stripe accounts and Salesforce orgs")
     a("reconcile", "&Reconcile Payouts…", w.show_reconcile,
       tip="Match Stripe payouts and their transactions against the payments in Salesforce")
+    a("operate", "&Operate Runners…", w.show_operate, shortcut="Ctrl+Shift+O",
+      tip="Watch running runners: live charts, refused records to fix and replay, possible "
+          "duplicates to decide, pause and resume (Ctrl+Shift+O)")
     a("about", "&About Fieldbridge Studio", w.about)
 
     w.theme_group = QActionGroup(w)
@@ -172,6 +175,7 @@ def build_menus(window: MainWindow) -> None:
 
     tools_menu = bar.addMenu("&Tools")
     tools_menu.addAction(acts["reconcile"])
+    tools_menu.addAction(acts["operate"])
 
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(acts["about"])

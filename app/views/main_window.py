@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
@@ -37,6 +37,7 @@ from app.models.naming import field_naming, save_show_api_names, saved_show_api_
 from app.services import Services
 from app.services.bundles import open_bundle
 from app.services.connections import LOCAL_SANDBOX, Connection
+from app.services.operate import OperateService
 from app.services.reconcile import ReconcileService
 from app.views import actions
 from app.views.automap_dialog import AutoMapDialog
@@ -62,6 +63,9 @@ from app.workspace import (
 from mappings.engine.plan import compile_flow
 from mappings.engine.result import Issue
 from mappings.errors import MappingError
+
+if TYPE_CHECKING:
+    from app.views.operate_view import OperateView
 
 __all__ = [
     "APP_NAME", "Badge", "MainWindow", "ask_unsaved_with_message_box", "badge_mode",
@@ -160,6 +164,8 @@ class MainWindow(QMainWindow):
         # The connections the studio works against now (the badges, the reconcile view).
         self.current_connections = {"stripe": LOCAL_SANDBOX, "salesforce": LOCAL_SANDBOX}
         self.reconcile_view = None  # made by show_reconcile()
+        self.operate_view: OperateView | None = None  # made by show_operate()
+        self.operate_service = OperateService()  # the runners Operate is connected to
 
         self.setWindowIcon(icons.app_icon())
         self.setObjectName("mainWindow")
@@ -578,6 +584,36 @@ class MainWindow(QMainWindow):
     def _reconcile_connections(self, stripe: str, salesforce: str) -> None:
         self.use_connection("stripe", stripe)
         self.use_connection("salesforce", salesforce)
+
+    def show_operate(self) -> OperateView:
+        """Tools ▸ Operate Runners: watch and fix running runners, a bottom tab made on first
+        use (the canvas stays above it for Open in mapping)."""
+        if self.operate_view is None:
+            # Lazy: its charts import pyqtgraph and numpy, ~1.5 s measured with -X importtime.
+            from app.views.operate_view import OperateView, workspace_bundle
+
+            view = OperateView(self.operate_service, lambda: workspace_bundle(self.document),
+                               self)
+            view.errorRaised.connect(self._panel_error)
+            view.openMapping.connect(self.open_mapping)
+            view.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            self.bottom_tabs.addTab(view, icons.icon("run"), "Operate")
+            self.operate_view = view
+        self.bottom_tabs.setCurrentWidget(self.operate_view)
+        return self.operate_view
+
+    def open_mapping(self, flow: str, target: str) -> bool:
+        """Show ``flow`` on the canvas and ``target``'s mapping in the transform panel (False,
+        with a status message, when the open workspace has no such flow)."""
+        if self.document.find_flow(flow) is None:
+            self.statusBar().showMessage(
+                f"The open workspace has no flow {flow!r}: open the workspace the runner's "
+                "bundle was exported from", 10000)
+            return False
+        self.document.set_current_flow(flow)
+        self.transform_panel.show_mapping(target)
+        self.bottom_tabs.setCurrentWidget(self.transform_panel)
+        return True
 
     def fill_preview_from_fixtures(self) -> bool:
         """Fill the preview with the current flow's fixtures (the screenshot mode uses it)."""
