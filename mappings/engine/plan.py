@@ -121,6 +121,10 @@ def _chain(sources: list[str], steps: list[Callable[[Any, Any], Any]]) -> FieldF
         if len(getters) == 2 and len(steps) == 1:
             (g0, g1), (s0,) = getters, steps
             return lambda rec, ev, ctx: s0([g0(rec), g1(rec)], ctx)
+        if len(getters) == 2 and len(steps) == 2:
+            # Two sources then two steps (coalesce then truncate): no loop per record.
+            (g0, g1), (s0, s1) = getters, steps
+            return lambda rec, ev, ctx: s1(s0([g0(rec), g1(rec)], ctx), ctx)
         read = lambda rec, ev: [g(rec) for g in getters]  # noqa: E731
     elif sources:
         readers = tuple(_reader(s) for s in sources)
@@ -493,6 +497,8 @@ def compile_flow(
         if fs is not None:
             _check_kinds(fm, fs, source_schema, static)
         validator = build_validator(fs) if fs is not None else None
+        if validator is not None and _formats_itself(fm, fs):
+            validator = None
         fast_type, text_ok = _fast_path(fs)
         parts = parts_of(fm.target)
         bare = len(fm.sources) == 1 and not steps and not fm.sources[0].startswith(EVENT_PREFIX)
@@ -618,6 +624,22 @@ def _fast_path(fs: FieldSchema | None) -> tuple[type | None, int]:
     if fs.restricted and fs.enum_values and fs.kind is FieldKind.PICKLIST:
         return None, 0
     return str, fs.length if fs.length else sys.maxsize
+
+
+# Kinds whose text a transform declaring that output kind always formats validly itself
+# (unix_to_datetime, unix_to_date: a value out of range raises instead).
+_SELF_FORMATTED = frozenset({FieldKind.DATETIME, FieldKind.DATE})
+
+
+def _formats_itself(fm: FieldMapping, fs: FieldSchema) -> bool:
+    """Whether the field's last transform yields only valid values of the target's kind, so
+    that the validator, decided once here, need not run on every record."""
+    if not fm.transforms or fs.kind not in _SELF_FORMATTED:
+        return False
+    try:
+        return get_transform(fm.transforms[-1].name).output_kind is fs.kind
+    except MappingError:
+        return False
 
 
 def _flat_reader(name: str) -> Getter:
