@@ -22,7 +22,8 @@ The last line printed is a JSON object with ``engine_rps``, ``handwritten_rps``,
 ``jsonata_rps``, the two ratios the target is stated in (engine >= 0.5x hand-written, >= 20x
 JSONata), ``templates`` (records/s of each shipped flow, by flow name) and
 ``charge_template_vs_hand`` (target >= 0.5). Only public APIs are used, so the same script
-measures an older checkout: ``BENCH_ROOT=/path/to/checkout python bench_engine.py``.
+measures an older checkout on today's templates: ``BENCH_ROOT=/path/to/checkout
+BENCH_TEMPLATES=mappings/templates python bench_engine.py``.
 """
 
 from __future__ import annotations
@@ -339,7 +340,8 @@ def measure(
 
 # -- per template: every shipped flow on its own fixtures, varied ------------------------------
 
-TEMPLATES = ROOT / "mappings" / "templates"
+# BENCH_TEMPLATES: another checkout's templates (to time an older engine on today's flows).
+TEMPLATES = Path(os.environ.get("BENCH_TEMPLATES") or ROOT / "mappings" / "templates")
 CHARGE_FLOW = "charge-to-payment"
 CURRENCIES = ["usd", "jpy", "krw", "kwd", "bhd", "eur", "gbp"]
 STATUSES = ["succeeded", "failed", "pending", "paid"]
