@@ -1,5 +1,7 @@
 """sObject Collections (``/composite/sobjects``) and Composite (``/composite``).
 
+(sObject Tree, ``/composite/tree/<Object>``, lives in :mod:`runner.sandbox.salesforce.tree`.)
+
 Both run inside one org transaction; with ``allOrNone`` a failure rolls everything back and
 the records that would have succeeded report ``ALL_OR_NONE_OPERATION_ROLLED_BACK``
 (collections) or ``PROCESSING_HALTED`` (composite subrequests).
@@ -17,6 +19,7 @@ from runner.sandbox.salesforce.calls import NO_BODY, Call, Reply
 from runner.sandbox.salesforce.errors import ApiError, RecordError, SfError, api_error, not_found
 from runner.sandbox.salesforce.metadata import ObjectMeta
 from runner.sandbox.salesforce.org import Org
+from runner.sandbox.salesforce.tree import create_tree
 
 Dispatch = Callable[[Call], Reply]
 
@@ -55,6 +58,10 @@ class Composite:
             return self._composite(call)
         if rest[0] == "sobjects":
             return self._collections(call, rest[1:])
+        if rest[0] == "tree" and len(rest) == 2:
+            if call.method != "POST":
+                raise api_error(405, "METHOD_NOT_ALLOWED", "use POST for /composite/tree")
+            return create_tree(self.org, call, rest[1])
         raise not_found()
 
     # -- collections -------------------------------------------------------------------

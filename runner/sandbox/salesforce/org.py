@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from runner.sandbox.salesforce import ids
+from runner.sandbox.salesforce import ids, pricing
 from runner.sandbox.salesforce.compound import compound_value
 from runner.sandbox.salesforce.derived import derive
 from runner.sandbox.salesforce.errors import ApiError, RecordError, SfError, api_error
@@ -364,7 +364,9 @@ class Org:
             self._autofill(meta, record)
             derive(meta.name, record, values)
             self._finish(meta, record, set(values) | set(record), creating=True)
+            self._price(meta, record, None)
             self._put(meta, _ordered(meta, record))
+            self._roll_up(meta, record)
             return record_id
 
     def update(self, meta: ObjectMeta, record_id: str, body: object, user_id: str) -> str:
@@ -380,7 +382,9 @@ class Org:
             self._autofill(meta, record)
             derive(meta.name, record, values)
             self._finish(meta, record, set(values), creating=False)
+            self._price(meta, record, existing)
             self._put(meta, record)
+            self._roll_up(meta, record)
             return existing["Id"]
 
     def upsert(self, meta: ObjectMeta, field_name: str, value: object, body: object,
@@ -421,12 +425,45 @@ class Org:
         _check_operation(meta, "deletable", "deleted")
         with self.transaction():
             existing = self.live(meta, record_id)
+            pricing.check_delete(meta.name, existing, self._live_record)
             record = dict(existing)
             now = self.now()
             record.update({"IsDeleted": True, "LastModifiedDate": now,
                            "LastModifiedById": user_id, "SystemModstamp": now})
             self._put(meta, record)
+            self._roll_up(meta, record)
             return record["Id"]
+
+    # -- price books and line items (runner.sandbox.salesforce.pricing) ------------------
+    def _live_record(self, record_id: object) -> dict | None:
+        record = self.records.get(str(record_id)) if record_id else None
+        return None if record is None or record.get("IsDeleted") else record
+
+    def _live_rows(self, object_name: str) -> list[dict]:
+        meta = self.meta.find(object_name)
+        return self.rows(meta, include_deleted=False) if meta is not None else []
+
+    def _price(self, meta: ObjectMeta, record: dict, previous: dict | None) -> None:
+        changes = pricing.check_save(meta.name, record, previous, self._live_record,
+                                     self._live_rows)
+        for other_id, values in changes.items():
+            self._touch(other_id, values)
+
+    def _roll_up(self, meta: ObjectMeta, record: Mapping) -> None:
+        """An Order's TotalAmount follows its items, as the roll-up does in Salesforce."""
+        if meta.name != "OrderItem" or not record.get("OrderId"):
+            return
+        order_id = str(record["OrderId"])
+        self._touch(order_id, {"TotalAmount": pricing.order_total(order_id, self._live_rows)})
+
+    def _touch(self, record_id: str, values: Mapping[str, object]) -> None:
+        current = self._live_record(record_id)
+        owner = self.meta.by_prefix.get(record_id[:3])
+        if current is None or owner is None:
+            return
+        if all(current.get(k) == v for k, v in values.items()):
+            return
+        self._put(owner, {**current, **values, "SystemModstamp": self.now()})
 
     def _autofill(self, meta: ObjectMeta, record: dict) -> None:
         for field in meta.fields.values():

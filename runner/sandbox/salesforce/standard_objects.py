@@ -96,3 +96,12 @@ def record_type_record(number: int, spec: Mapping[str, Any], user_id: str,
             "IsPersonType": False, "NamespacePrefix": None, "CreatedById": user_id,
             "CreatedDate": now, "LastModifiedById": user_id, "LastModifiedDate": now,
             "SystemModstamp": now}
+
+
+def standard_price_book_record(user_id: str, now: str) -> dict[str, Any]:
+    """The org's standard price book: every org has one (``IsStandard = true``), and the API
+    cannot create another, so the emulator seeds it as Salesforce does."""
+    return {"Id": ids.make_id("01s", 1), "IsDeleted": False, "Name": "Standard Price Book",
+            "IsActive": True, "IsArchived": False, "IsStandard": True, "Description": None,
+            "CreatedById": user_id, "CreatedDate": now, "LastModifiedById": user_id,
+            "LastModifiedDate": now, "SystemModstamp": now}
