@@ -179,6 +179,13 @@ class RunnerConfig:
             self._secret("salesforce", name, "password", required=True)
         if auth == "session" and not secrets["access_token"]:
             self._secret("salesforce", name, "access_token", required=True)
+        if auth == "refresh_token":
+            if not secrets["refresh_token"]:
+                self._secret("salesforce", name, "refresh_token", required=True)
+            if not v["consumer_key"]:
+                raise ConfigError(
+                    f"Salesforce connection {name!r} uses refresh-token login but has no "
+                    "consumer_key (the connected app's client id the token was issued to)")
         if auth == "jwt" and not (v["private_key_file"] or secrets["private_key"]):
             raise ConfigError(
                 f"Salesforce connection {name!r} uses JWT login but has neither "

@@ -46,7 +46,7 @@ SECRETS_FILE_ENV = "FIELDBRIDGE_SECRETS_FILE"
 SECRET_FIELDS: dict[str, tuple[str, ...]] = {
     "stripe": ("api_key", "webhook_secret"),
     "salesforce": ("password", "security_token", "client_secret", "private_key",
-                   "access_token"),
+                   "access_token", "refresh_token"),
 }
 _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 

@@ -243,9 +243,12 @@ SETTINGS: tuple[Setting, ...] = (
     # -- [connections.salesforce.<name>] ------------------------------------------------------
     _salesforce("login_url", str, PRODUCTION_LOGIN,
                 "OAuth login address (My Domain, test.salesforce.com, or the emulator)."),
-    _salesforce("auth", str, "jwt", "How to log in.", choices=("jwt", "password", "session")),
+    _salesforce("auth", str, "jwt", "How to log in: 'refresh_token' is what the studio's "
+                "\"Log in with Salesforce\" approved.",
+                choices=("jwt", "password", "refresh_token", "session")),
     _salesforce("username", str, None, "The integration user's username."),
-    _salesforce("consumer_key", str, None, "The connected app's consumer key."),
+    _salesforce("consumer_key", str, None,
+                "The connected app's consumer key (its OAuth client_id)."),
     _salesforce("private_key_file", str, None,
                 "PEM file of the key whose certificate the connected app holds (JWT)."),
     _salesforce("ca_file", str, None,
@@ -268,6 +271,9 @@ SETTINGS: tuple[Setting, ...] = (
     _salesforce("private_key", str, None, "PEM text of the JWT key, instead of a file.",
                 secret=True),
     _salesforce("access_token", str, None, "An existing session id (auth = 'session').",
+                secret=True),
+    _salesforce("refresh_token", str, None,
+                "The refresh token a browser login gave (auth = 'refresh_token').",
                 secret=True),
     # -- [flows] ------------------------------------------------------------------------------
     Setting("flows.include", list, [], "Flows to run; empty: every flow of the bundle.",

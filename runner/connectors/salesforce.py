@@ -13,7 +13,8 @@ the session on a ``requests.Session`` that:
 
 Every failure leaves as :class:`ConnectorError` with its :class:`Failure`, raised ``from`` the
 original exception. An expired session (``401 INVALID_SESSION_ID``) logs in again once and
-repeats the call.
+repeats the call; for a ``refresh_token`` connection (what "Log in with Salesforce" in the
+studio approved) logging in again is the refresh-token grant.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class SalesforceSettings:
 
     login_url: str = "https://login.salesforce.com"
     instance_url: str | None = None  # taken from the token response unless auth="session"
-    auth: Literal["jwt", "password", "session"] = "jwt"
+    auth: Literal["jwt", "password", "session", "refresh_token"] = "jwt"
     username: str | None = None
     consumer_key: str | None = None
     private_key_file: str | None = None
@@ -71,6 +72,7 @@ class SalesforceSettings:
     security_token: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
     ca_file: str | None = None
     api_version: str = "62.0"
     timeout: float = 30.0
@@ -81,7 +83,7 @@ class SalesforceSettings:
     def secret_values(self) -> list[str]:
         """Every secret this connection holds, for the log redactor."""
         return [v for v in (self.private_key, self.password, self.security_token,
-                            self.client_secret, self.access_token) if v]
+                            self.client_secret, self.access_token, self.refresh_token) if v]
 
 
 class _Session(requests.Session):
@@ -199,7 +201,7 @@ class SalesforceConnector:
             rows = self.query_all(format_soql("SELECT Id FROM User WHERE Username = {}",
                                               s.username))
             self.user_id = rows[0]["Id"] if rows else None
-        log.info("connected to Salesforce %s as %s", instance_url, s.username or "(session)")
+        log.info("connected to Salesforce %s as %s", instance_url, s.username or f"({s.auth})")
 
     def pubsub_session(self, refresh: bool) -> tuple[str, str, str]:
         """``(access token, instance URL, org id)`` for the Pub/Sub API's metadata; with
@@ -239,7 +241,8 @@ class SalesforceConnector:
             failure = Failure.FATAL if resp.status_code in (400, 401, 403) \
                 else classify_http(resp.status_code, code)
             raise ConnectorError(
-                f"Salesforce login at {s.login_url} as {s.username} ({s.auth}) failed: "
+                f"Salesforce login at {s.login_url} as {s.username or 'the approved user'} "
+                f"({s.auth}) failed: "
                 f"HTTP {resp.status_code} {code or ''}: {message}".replace(" :", ":"),
                 failure=failure, status=resp.status_code, error_code=code,
             )
@@ -247,6 +250,18 @@ class SalesforceConnector:
 
     def _grant_form(self) -> dict[str, str]:
         s = self.settings
+        if s.auth == "refresh_token":
+            # https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_refresh_token_flow.htm
+            missing = [n for n, v in (("consumer_key", s.consumer_key),
+                                      ("refresh_token", s.refresh_token)) if not v]
+            if missing:
+                raise ConfigError(f"Salesforce connection {s.name!r}: refresh-token login "
+                                  f"needs {', '.join(missing)}")
+            form = {"grant_type": "refresh_token", "client_id": str(s.consumer_key),
+                    "refresh_token": str(s.refresh_token)}
+            if s.client_secret:
+                form["client_secret"] = s.client_secret
+            return form
         missing = [n for n, v in (("username", s.username), ("consumer_key", s.consumer_key))
                    if not v]
         if s.auth == "jwt":
@@ -284,7 +299,7 @@ class SalesforceConnector:
                 form["client_secret"] = s.client_secret
             return form
         raise ConfigError(f"Salesforce connection {s.name!r}: unknown auth {s.auth!r} "
-                          "(jwt, password or session)")
+                          "(jwt, password, refresh_token or session)")
 
     def _reauthenticate(self, stale: Salesforce) -> None:
         with self._lock:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
+
+from runner.api.oauth import LoginResult, start_login
 
 
 @dataclass
@@ -73,3 +76,16 @@ class FormBrowser:
         back = self.submit(consent, {}, button=button)
         assert back.status_code == 302, back.text
         return back.headers["Location"]
+
+
+def approve_in_browser(handle: Any) -> LoginResult:
+    """What a user does in the studio: log in with Salesforce on the emulator and approve.
+    The refresh token (``.refresh_token``) is what a ``refresh_token`` connection keeps."""
+    login = start_login(handle.login_url, handle.consumer_key, ca_file=handle.ca_file,
+                        timeout=30)
+    back = FormBrowser(handle.ca_file).log_in(login.authorize_url, handle.username,
+                                              handle.password)
+    callback = requests.Session()
+    callback.trust_env = False
+    assert callback.get(back).status_code == 200
+    return login.wait()
