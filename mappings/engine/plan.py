@@ -497,7 +497,7 @@ def compile_flow(
         if fs is not None:
             _check_kinds(fm, fs, source_schema, static)
         validator = build_validator(fs) if fs is not None else None
-        if validator is not None and _formats_itself(fm, fs):
+        if fs is not None and validator is not None and _formats_itself(fm, fs):
             validator = None
         fast_type, text_ok = _fast_path(fs)
         parts = parts_of(fm.target)
