@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
@@ -206,6 +207,7 @@ class OperateView(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal, self)
         self.problem_list = QListWidget(split)
         self.problem_list.setObjectName("problemList")
+        self.problem_list.setWordWrap(True)
         self.problem_list.currentRowChanged.connect(self._problem_selected)
         right = QWidget(split)
         layout = QVBoxLayout(right)
@@ -248,6 +250,7 @@ class OperateView(QWidget):
     def _build_reviews(self) -> QWidget:
         split = QSplitter(Qt.Orientation.Horizontal, self)
         self.review_list = QListWidget(split)
+        self.review_list.setWordWrap(True)
         self.review_list.currentRowChanged.connect(self._review_selected)
         right = QWidget(split)
         layout = QVBoxLayout(right)
@@ -297,6 +300,8 @@ class OperateView(QWidget):
 
         def done(result: tuple[str, dict[str, Any]]) -> None:
             connected, status = result
+            if self._gone():
+                return
             self.connect_button.setEnabled(True)
             self.token_edit.clear()
             if self.runner_combo.findText(connected) < 0:
@@ -320,6 +325,8 @@ class OperateView(QWidget):
         return self.last_call
 
     def _failed(self, what: str, exc: BaseException) -> None:
+        if self._gone():
+            return
         self.status_line.setText(f"{what}: {exc}")
         self.errorRaised.emit(f"{what}: {exc}", "")
 
@@ -346,14 +353,19 @@ class OperateView(QWidget):
                             service.reviews(url), service.audit(url))
 
         def failed(exc: BaseException) -> None:
-            self.status_line.setText(f"{url} did not answer: {exc}")
+            if not self._gone():
+                self.status_line.setText(f"{url} did not answer: {exc}")
 
         self._refreshing = asyncloop.submit(work, on_done=lambda s: self._show(url, s),
                                             on_error=failed, what="refreshing Operate")
         return self._refreshing
 
+    def _gone(self) -> bool:
+        # A runner's answer can arrive after the window (and this view) was closed.
+        return not shiboken6.isValid(self.runner_combo)
+
     def _show(self, url: str, snapshot: Snapshot) -> None:
-        if url != self.url:
+        if self._gone() or url != self.url:
             return
         self.snapshot = snapshot
         history = self.histories.setdefault(url, History())
@@ -392,7 +404,8 @@ class OperateView(QWidget):
                 table.setItem(row, col, _item(value))
             if f.name == selected:
                 table.selectRow(row)
-        table.resizeColumnToContents(0)
+        for col in (0, 1):
+            table.resizeColumnToContents(col)
         self._flow_selected()
 
     def _show_problems(self, groups: list[ProblemGroup]) -> None:
@@ -590,6 +603,8 @@ class OperateView(QWidget):
     def _act(self, fn: Callable[[], Any], done_text: str | None, *,
              what: str = "asking the runner") -> asyncloop.BackgroundCall:
         def done(result: Any) -> None:
+            if self._gone():
+                return
             self.message.emit(done_text or str(result))
             self._refreshing = None
             self.refresh(force=True)
