@@ -85,6 +85,18 @@ class AdminClient:
     def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
               json: Any = None, data: bytes | None = None,
               timeout: float | None = None) -> dict[str, Any]:
+        resp, body = self._send(method, path, params=params, json=json, data=data,
+                                timeout=timeout)
+        if not isinstance(body, dict):
+            raise AdminClientError(f"the runner at {self.url} did not answer JSON; is this "
+                                   "the admin API?", resp.status_code)
+        return body
+
+    def _send(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+              json: Any = None, data: bytes | None = None,
+              timeout: float | None = None) -> tuple[requests.Response, Any]:
+        """The response and its JSON body (None when it is not JSON); an error status is
+        an AdminClientError."""
         headers = {"Authorization": f"Bearer {self._token}"}
         if data is not None:
             headers["Content-Type"] = "application/octet-stream"
@@ -104,10 +116,7 @@ class AdminClient:
             detail = body.get("detail") if isinstance(body, dict) else None
             raise AdminClientError(message or f"the runner answered HTTP {resp.status_code}",
                                    resp.status_code, detail)
-        if not isinstance(body, dict):
-            raise AdminClientError(f"the runner at {self.url} did not answer JSON; is this "
-                                   "the admin API?", resp.status_code)
-        return body
+        return resp, body
 
     # -- reading
     def status(self) -> dict[str, Any]:
@@ -125,6 +134,11 @@ class AdminClient:
 
     def reviews(self, status: str = "open") -> dict[str, Any]:
         return self._call("GET", "/reviews", params={"status": status})
+
+    def running_bundle(self) -> bytes:
+        """The ``.fbz`` the runner runs now (AdminClientError 404: it runs a template)."""
+        resp, _body = self._send("GET", "/bundle", timeout=DEPLOY_TIMEOUT)
+        return resp.content
 
     def events(self, since: int = 0, limit: int = 200) -> dict[str, Any]:
         return self._call("GET", "/events", params={"since": since, "limit": limit})

@@ -107,7 +107,7 @@ class AdminRoutes:
                 return _error(500, f"internal error ({type(exc).__name__}); see the runner's "
                                    "log")
             await self._audit(principal, action, target, "ok")
-            return JSONResponse(answer)
+            return answer if isinstance(answer, Response) else JSONResponse(answer)
         return endpoint
 
     async def _audit(self, principal: Principal, action: str | None, target: str | None,
@@ -182,6 +182,8 @@ class AdminRoutes:
                   methods=["POST"]),
             Route("/bundle", act("bundle.deploy", lambda r, b: s.deploy(b), raw=True),
                   methods=["PUT"]),
+            Route("/bundle", read(lambda r: Response(
+                s.running_bundle(), media_type="application/octet-stream")), methods=["GET"]),
             Route("/bundle/rollback", act("bundle.rollback", lambda r, b: s.rollback()),
                   methods=["POST"]),
             Route("/events", read(lambda r: s.events(_int(r, "since", 0) or 0,

@@ -9,10 +9,13 @@ recorded in the audit log by the routes, with the principal that asked.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from simple_salesforce import format_soql
 
 from mappings.errors import BundleError, MappingError
 from runner.admin.explain import explain_entry, group_by_cause
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from runner.state.records import DlqEntry, ReviewItem
 
 log = logging.getLogger(__name__)
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 MAX_PAGE = 200
 
@@ -71,6 +75,10 @@ class AdminService:
         self.runner = runner
         self.store = runner.store
         self.stats = LiveStats(runner.metrics)
+        # The .fbz bytes of the running bundle and of the one before the last deploy, for
+        # GET /bundle (a deployed bundle's temporary file is gone once it is loaded).
+        self._running_bytes: bytes | None = None
+        self._previous_bytes: bytes | None = None
 
     # -- reading ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -142,7 +150,29 @@ class AdminService:
             items = self.store.review_list(status)
         except ValueError as exc:
             raise Refused(400, str(exc)) from exc
-        return {"items": [review_dict(i) for i in items]}
+        return {"items": [{**review_dict(i), "candidates": self._candidate_fields(i)}
+                          if i.status == ReviewStatus.OPEN else review_dict(i) for i in items]}
+
+    def _candidate_fields(self, item: ReviewItem) -> list[dict[str, Any]]:
+        """The candidates with their values of the fields the record would write (one
+        query), so a reviewer can compare them field by field; as stored when the org
+        cannot say."""
+        ids = [str(c["Id"]) for c in item.candidates if c.get("Id")]
+        compiled = self.runner.bundle.flows.get(item.flow)
+        if not ids or compiled is None or not compiled.to_salesforce:
+            return item.candidates
+        fields = [f for f, v in (item.record or {}).items()
+                  if f != "Id" and _FIELD_NAME.fullmatch(f) and not isinstance(v, dict | list)]
+        soql = f"SELECT Id{''.join(', ' + f for f in fields)} " \
+               f"FROM {compiled.flow.target.object} WHERE Id IN {{}}"
+        try:
+            rows = self.runner.salesforce.query_all(format_soql(soql, ids))
+        except Exception as exc:  # noqa: BLE001 - the stored candidates still decide
+            log.warning("review item %s: could not read its candidates: %s", item.id, exc)
+            return item.candidates
+        found = {str(r["Id"])[:15]: {k: v for k, v in r.items() if k != "attributes"}
+                 for r in rows}
+        return [{**c, **found.get(str(c.get("Id"))[:15], {})} for c in item.candidates]
 
     def events(self, since: int, limit: int = 200) -> dict[str, Any]:
         rows = self.store.events_after(since, limit)
@@ -276,11 +306,29 @@ class AdminService:
                           getattr(exc, "report", [str(exc)])) from exc
         except ConfigError as exc:
             raise Refused(422, f"bundle refused: {exc}") from exc
+        self._previous_bytes, self._running_bytes = self._current_bytes(), data
         return {"deployed": True, "flows": sorted(loaded.flows)}
+
+    def _current_bytes(self) -> bytes | None:
+        if self._running_bytes is not None:
+            return self._running_bytes
+        source = Path(self.runner.bundle.source) if self.runner.bundle.source else None
+        if source is None or source.suffix != ".fbz" or not source.is_file():
+            return None
+        return source.read_bytes()
+
+    def running_bundle(self) -> bytes:
+        """The running bundle's ``.fbz`` (promotion diffs against it)."""
+        data = self._current_bytes()
+        if data is None:
+            raise Refused(404, "the running bundle was not loaded from a bundle file "
+                               f"({self.runner.bundle.source or 'no source'})")
+        return data
 
     def rollback(self) -> dict[str, Any]:
         try:
             previous = self.runner.rollback()
         except ConfigError as exc:
             raise Refused(409, str(exc)) from exc
+        self._running_bytes, self._previous_bytes = self._previous_bytes, None
         return {"rolled_back": True, "flows": sorted(previous.flows)}

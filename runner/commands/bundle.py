@@ -1,4 +1,5 @@
-"""``fieldbridge-runner bundle ...``: build, inspect, verify, diff and test ``.fbz`` bundles.
+"""``fieldbridge-runner bundle ...``: build, inspect, verify, diff, test and promote ``.fbz``
+bundles.
 
 Readable text for people by default, ``--json`` for machines. Every expected failure is a
 MappingError (usually BundleError or DocumentError) left to the top-level handler, which
@@ -68,6 +69,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     test.add_argument("--flow", help="only this flow's fixtures")
     test.add_argument("--json", action="store_true", help="machine-readable output")
     test.set_defaults(handler=_test)
+
+    promote = sub.add_parser(
+        "promote", help="verify, test, check and deploy a bundle into a workspace environment")
+    promote.add_argument("bundle", type=Path, nargs="?", help="the .fbz to promote")
+    promote.add_argument("--to", help="the environment to promote into (environments.toml)")
+    promote.add_argument("--workspace", type=Path, default=Path("."),
+                         help="the workspace folder holding environments.toml (default: .)")
+    promote.add_argument("--sign-key", type=Path,
+                         help="Ed25519 private key (PEM); default: the keyring's "
+                              "signing:<env>:private_key")
+    promote.add_argument("--history", action="store_true",
+                         help="show the workspace's promotions instead")
+    promote.add_argument("--json", action="store_true", help="machine-readable output")
+    promote.set_defaults(handler=_promote)
 
     keygen = sub.add_parser("keygen", help="create an Ed25519 key pair for signing bundles")
     keygen.add_argument("--private", type=Path, required=True, help="private key file to write")
@@ -197,24 +212,54 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _test(args: argparse.Namespace) -> int:
     # Loaded when the command runs, not for --help (see runner.cli: start-up time).
-    from mappings.engine.fixtures import format_fixture_report, run_fixtures
+    from mappings.engine.fixtures import format_fixture_report
+    from runner.promote import run_bundle_fixtures
 
     bundle = load_bundle(args.bundle)
     if args.flow is not None and bundle.flow(args.flow) is None:
         names = ", ".join(f.name for _, f in bundle.flows()) or "none"
         raise BundleError(f"{bundle.path.name} has no flow named {args.flow!r} (flows: {names})")
-    schemas = bundle.schemas_by_name()
-    results = []
-    for doc in bundle.documents:
-        if args.flow is not None and doc.flow(args.flow) is None:
-            continue
-        results.extend(run_fixtures(doc, schemas, flow=args.flow))
+    results = run_bundle_fixtures(bundle, args.flow)
     failed = [r for r in results if not r.passed]
     if args.json:
         print_json({"passed": not failed, "results": [r.to_dict() for r in results]})
     else:
         print(format_fixture_report(results))
     return 1 if failed else 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    # Loaded when the command runs: the writer, the connectors and the admin client.
+    from runner.promote import STEPS, format_history, promote, read_history
+
+    if args.history:
+        entries = read_history(args.workspace)
+        if args.json:
+            print_json({"promotions": entries})
+        else:
+            print(format_history(entries))
+        return 0
+    if args.bundle is None or not args.to:
+        raise BundleError("give the bundle and the environment: bundle promote X.fbz --to qa "
+                          "(or --history)")
+
+    def progress(index: int, step: str, result: Any) -> None:
+        if result is None or args.json:
+            return
+        mark = "ok" if result.ok else "FAILED"
+        print(f"[{index + 1}/{len(STEPS)}] {step}: {mark}, {result.summary}")
+        for line in result.detail[:40]:
+            print(f"      {line}")
+
+    done = promote(args.bundle, args.workspace, args.to, sign_key=args.sign_key,
+                   progress=progress)
+    if args.json:
+        print_json(done.to_dict())
+    elif done.deployed:
+        print(f"promoted {done.bundle} to {done.environment}")
+    else:
+        print(f"not promoted: {done.result}")
+    return 0 if done.deployed else 1
 
 
 def _keygen(args: argparse.Namespace) -> int:
