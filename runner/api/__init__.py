@@ -9,6 +9,9 @@ Split by when the studio needs it, so that opening the studio loads none of the 
 * light, imported at start-up: :mod:`runner.api.connections` (the connection rules, the
   connection-check result and the keyring secrets), :mod:`runner.api.errors` and
   :mod:`runner.api.reconcile` (the pure reconciliation core and its report: ~15 ms);
+* on demand, light enough for a dialog: :mod:`runner.api.oauth` ("Log in with Salesforce":
+  the browser login with PKCE on a loopback redirect, refresh and revocation; authlib and
+  requests, none of the sync);
 * heavy, imported by the studio's services where a user first needs them:
   :mod:`runner.api.connectors` (settings, clients and connection tests: the Stripe SDK,
   requests, simple_salesforce), :mod:`runner.api.testrun` (the runner's writer: the

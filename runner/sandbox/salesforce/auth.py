@@ -203,9 +203,9 @@ class Auth:
         grant = form.get("grant_type", "")
         if grant == "authorization_code":
             user_id, request = self.web.redeem(form)
-            holder = next(u for u in self.users if u.id == user_id)
+            approver = next(u for u in self.users if u.id == user_id)
             scope = " ".join(request.scope)
-            return self._response(holder, login_url, instance_url,
+            return self._response(approver, login_url, instance_url,
                                   refresh="refresh_token" in request.scope
                                   or "offline_access" in request.scope, scope=scope)
         if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
@@ -306,11 +306,10 @@ class Auth:
         signature = base64.b64encode(hmac.new(
             self.app.consumer_secret.encode(), (identity + issued_at).encode(), hashlib.sha256
         ).digest()).decode()
-        if refresh:
-            parent = self.issue(user, kind="refresh")
-        body = {"access_token": self.issue(user, parent=parent), "instance_url": instance_url,
-                "id": identity, "token_type": "Bearer", "issued_at": issued_at,
-                "signature": signature, "scope": scope}
-        if refresh:
-            body["refresh_token"] = parent
+        refresh_token = self.issue(user, kind="refresh") if refresh else None
+        body = {"access_token": self.issue(user, parent=refresh_token or parent),
+                "instance_url": instance_url, "id": identity, "token_type": "Bearer",
+                "issued_at": issued_at, "signature": signature, "scope": scope}
+        if refresh_token is not None:
+            body["refresh_token"] = refresh_token
         return body
