@@ -204,33 +204,42 @@ class ReviewCase:
     source_id: str
     candidate_ids: list[str]
     rows: list[ReviewRow]
+    matched_on: str = ""  # the field whose value found the candidates
 
     @property
     def headline(self) -> str:
         n = len(self.candidate_ids)
+        on = f" with the same {self.matched_on}" if self.matched_on else ""
         return (f"{self.source_id} ({self.flow}) may already be in Salesforce: "
-                f"{n} possible match{'es' if n != 1 else ''}")
+                f"{n} possible match{'es' if n != 1 else ''}{on}")
 
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+# A candidate's keys that are not Salesforce fields: how the runner found it.
+_NOT_FIELDS = ("Id", "attributes", "field", "value")
+
+
 def review_case(item: dict[str, Any]) -> ReviewCase:
     record = item.get("record") or {}
     candidates = [c for c in item.get("candidates") or [] if isinstance(c, dict)]
-    names = list(record)
+    names = [k for k in record if k != "Id"]
     for c in candidates:  # fields only the candidates have come after the record's own
-        names.extend(k for k in c if k not in names and k not in ("Id", "attributes"))
+        names.extend(k for k in c if k not in names and k not in _NOT_FIELDS)
     rows = []
     for name in ["Id", *names] if candidates else names:
         incoming = "" if name == "Id" else _text(record.get(name))
         values = [_text(c.get(name)) for c in candidates]
+        if not incoming and not any(values):
+            continue  # empty on every side: nothing to compare
         rows.append(ReviewRow(name, incoming, values,
                               [name != "Id" and v.casefold() == incoming.casefold()
                                for v in values]))
+    matched = next((_text(c.get("field")) for c in candidates if c.get("field")), "")
     return ReviewCase(int(item["id"]), item.get("flow", ""), _text(item.get("source_id")),
-                      [_text(c.get("Id")) for c in candidates], rows)
+                      [_text(c.get("Id")) for c in candidates], rows, matched)
 
 
 @dataclass(frozen=True, slots=True)

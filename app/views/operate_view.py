@@ -26,7 +26,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QShowEvent
+from PySide6.QtGui import QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -260,6 +260,15 @@ class OperateView(QWidget):
         self.review_table = _table(["Field", "From Stripe"], right)
         self.review_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectColumns)
         self.review_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # The chosen column is tinted, not painted over: its agreeing and differing values
+        # must stay readable.
+        palette = self.review_table.palette()
+        tint = QColor(palette.color(QPalette.ColorRole.Highlight))
+        tint.setAlpha(70)
+        palette.setColor(QPalette.ColorRole.Highlight, tint)
+        palette.setColor(QPalette.ColorRole.HighlightedText,
+                         palette.color(QPalette.ColorRole.Text))
+        self.review_table.setPalette(palette)
         layout.addWidget(self.review_table, 1)
         buttons = QHBoxLayout()
         self.approve_button = QPushButton("Approve: same record", right)

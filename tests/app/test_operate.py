@@ -53,7 +53,8 @@ DEAD_LETTERS = {"total": 2, "items": [], "groups": [
 REVIEW = {"id": 3, "flow": "customer-to-account", "status": "open", "source_id": "cus_1",
           "record": {"Name": "Acme Ltd", "Phone": "555"},
           "candidates": [{"Id": "001A", "Name": "Acme Ltd", "Phone": "556",
-                          "attributes": {"type": "Account"}},
+                          "attributes": {"type": "Account"}, "field": "Name",
+                          "value": "Acme Ltd", "Fax": None},
                          {"Id": "001B", "Name": "ACME LTD", "Website": "acme.test"}]}
 AUDIT = {"entries": [{"id": 1, "at": "2026-12-02T03:01:02.5+00:00", "token": "admin",
                       "action": "flows.pause", "target": "customer-to-account",
@@ -150,7 +151,7 @@ def test_review_case_lines_the_records_up_field_by_field() -> None:
     assert rows["Name"].same == [True, True]  # case does not make a difference
     assert rows["Phone"].same == [False, False]
     assert rows["Website"].incoming == "" and rows["Website"].candidates == ["", "acme.test"]
-    assert "2 possible matches" in case.headline
+    assert "2 possible matches with the same Name" in case.headline  # Fax: empty on all
 
 
 def test_history_series_are_seconds_before_the_latest() -> None:
@@ -241,8 +242,9 @@ def test_the_workspace_shows_a_runner_and_acts_on_it(qtbot, window, service) -> 
     view.select_flow("customer-to-account")
     assert view.resume_button.isEnabled() and not view.pause_button.isEnabled()
     client = service.client("http://r")
-    with qtbot.waitSignal(view.refreshed, timeout=WAIT_MS):
-        view.resume_button.click()
+    view.resume_button.click()
+    qtbot.waitUntil(lambda: view.status_line.text() == "Resumed customer-to-account",
+                    timeout=WAIT_MS)
     assert ("resume", "customer-to-account") in client.calls
     # Open in mapping: the flow and field in the canvas and transform panel.
     view.open_mapping_button.click()
@@ -251,20 +253,18 @@ def test_the_workspace_shows_a_runner_and_acts_on_it(qtbot, window, service) -> 
     assert window.bottom_tabs.currentWidget() is window.transform_panel
     window.show_operate()
     # Deploy and replay: the open workspace exported and deployed, then the group replayed.
-    with qtbot.waitSignal(view.refreshed, timeout=WAIT_MS * 3):
-        view.deploy_and_replay()
+    view.deploy_and_replay()
+    qtbot.waitUntil(lambda: view.status_line.text().startswith("Deployed"), timeout=WAIT_MS * 3)
     deployed = [c for c in client.calls if c[0] == "deploy"]
     assert deployed and deployed[0][1][:2] == b"PK"  # a .fbz is a zip
     assert view.status_line.text().endswith("2 records sent again")
     # A review: approve links to the selected column's record.
     view.review_table.selectColumn(3)
     assert view.chosen_candidate() == "001B"
-    with qtbot.waitSignal(view.refreshed, timeout=WAIT_MS):
-        view.decide("approve")
-    assert ("approve", 3, "001B") in client.calls
-    with qtbot.waitSignal(view.refreshed, timeout=WAIT_MS):
-        view.decide("skip")
-    assert ("reject", 3, False) in client.calls
+    view.decide("approve")
+    qtbot.waitUntil(lambda: ("approve", 3, "001B") in client.calls, timeout=WAIT_MS)
+    view.decide("skip")
+    qtbot.waitUntil(lambda: ("reject", 3, False) in client.calls, timeout=WAIT_MS)
     assert view.audit_table.item(0, 2).text() == "Paused a flow"
     window.document.undo_stack.setClean()
 

@@ -160,7 +160,7 @@ def test_see_a_refused_record_fix_it_in_the_mapping_deploy_and_replay(qtbot, env
     window.show_operate()
     done = view.deploy_and_replay()
     assert done is not None
-    qtbot.waitUntil(lambda: not done.running, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: view.status_line.text().startswith("Deployed"), timeout=WAIT_MS)
     assert view.status_line.text().endswith("1 record sent again"), \
         view.status_line.text()
     qtbot.waitUntil(lambda: bool(view.refresh() is not None and not view.problems),
@@ -198,15 +198,19 @@ def test_a_possible_duplicate_side_by_side_approved_to_the_chosen_record(qtbot, 
     assert headers == ["Field", "From Stripe", "Salesforce 1", "Salesforce 2"]
     names = {view.review_table.item(r, 0).text(): r
              for r in range(view.review_table.rowCount())}
-    assert view.review_table.item(names["Name"], 1).text() == "Twin Operate Co"
+    # The candidates' own values, read from the org, beside the incoming one.
+    row = names["Name"]
+    assert [view.review_table.item(row, c).text() for c in (1, 2, 3)] == \
+        ["Twin Operate Co"] * 3
+    assert "with the same Name" in case.headline
     shoot(window, "operate-review.png")
     chosen = case.candidate_ids[1]
     view.review_table.selectColumn(3)
     assert view.chosen_candidate() == chosen
     done = view.decide("approve")
     assert done is not None
-    qtbot.waitUntil(lambda: not done.running, timeout=WAIT_MS)
-    assert view.status_line.text() == f"Linked cus_OpTwin01 to {chosen}"
+    qtbot.waitUntil(lambda: view.status_line.text() == f"Linked cus_OpTwin01 to {chosen}",
+                    timeout=WAIT_MS)
     linked = soql_rows(sf, "SELECT Id FROM Account WHERE StripeCustomerID__c = "
                            "'cus_OpTwin01'")
     assert [r["Id"][:15] for r in linked] == [chosen[:15]]
