@@ -75,6 +75,10 @@ class AdminService:
         self.runner = runner
         self.store = runner.store
         self.stats = LiveStats(runner.metrics)
+        # The .fbz bytes of the running bundle and of the one before the last deploy, for
+        # GET /bundle (a deployed bundle's temporary file is gone once it is loaded).
+        self._running_bytes: bytes | None = None
+        self._previous_bytes: bytes | None = None
 
     # -- reading ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -302,11 +306,29 @@ class AdminService:
                           getattr(exc, "report", [str(exc)])) from exc
         except ConfigError as exc:
             raise Refused(422, f"bundle refused: {exc}") from exc
+        self._previous_bytes, self._running_bytes = self._current_bytes(), data
         return {"deployed": True, "flows": sorted(loaded.flows)}
+
+    def _current_bytes(self) -> bytes | None:
+        if self._running_bytes is not None:
+            return self._running_bytes
+        source = Path(self.runner.bundle.source) if self.runner.bundle.source else None
+        if source is None or source.suffix != ".fbz" or not source.is_file():
+            return None
+        return source.read_bytes()
+
+    def running_bundle(self) -> bytes:
+        """The running bundle's ``.fbz`` (promotion diffs against it)."""
+        data = self._current_bytes()
+        if data is None:
+            raise Refused(404, "the running bundle was not loaded from a bundle file "
+                               f"({self.runner.bundle.source or 'no source'})")
+        return data
 
     def rollback(self) -> dict[str, Any]:
         try:
             previous = self.runner.rollback()
         except ConfigError as exc:
             raise Refused(409, str(exc)) from exc
+        self._running_bytes, self._previous_bytes = self._previous_bytes, None
         return {"rolled_back": True, "flows": sorted(previous.flows)}
