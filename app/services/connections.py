@@ -333,7 +333,7 @@ class ConnectionStore:
                 login_url=sf.login_url, auth="password", username=sf.username,
                 consumer_key=sf.consumer_key, password=sf.password,
                 security_token=sf.security_token, client_secret=sf.consumer_secret or None,
-                ca_file=str(sf.ca_file),
+                ca_file=str(sf.ca_file), pubsub_endpoint=sf.pubsub_endpoint,
                 timeout=NETWORK_TIMEOUT, name=LOCAL_SANDBOX,
             )
         password = conn.password or self.secret(conn, "password")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mappings.document.model import Flow
+
 ALL_CHANGES = "/data/ChangeEvents"
 
 
@@ -20,3 +25,13 @@ def change_topic(object_name: str) -> str:
 def event_topic(event_name: str) -> str:
     """A platform event's topic: ``/event/Opportunity_Closed_Won__e``."""
     return f"/event/{event_name}"
+
+
+def flow_topic(flow: Flow) -> str:
+    """The topic a Salesforce-triggered flow listens to: its platform event's, else its
+    object's change events (the runner's plan and the studio's trigger editor ask this)."""
+    event = flow.trigger.salesforce_event
+    if event is not None:
+        return event_topic(event.event)
+    change = flow.trigger.salesforce_change
+    return change_topic(change.object if change is not None else flow.source.object)

@@ -33,17 +33,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import grpc
-
 from runner.errors import ConfigError
 from runner.pipeline.outcomes import TaskOutcome
 from runner.pipeline.sf_poller import PollReport, SalesforcePoller
-from runner.pubsub.client import PubSubClient, Received, Session
+from runner.pubsub.client import PubSubClient, Received
+from runner.pubsub.probe import PROBE_TIMEOUT, offers, open_client
 from runner.pubsub.subscriber import Redeliver, Subscriber
-from runner.pubsub.topics import change_topic, event_topic
+from runner.pubsub.topics import flow_topic
 
 if TYPE_CHECKING:
-    from runner.connectors.salesforce import SalesforceConnector
     from runner.metrics import Metrics
     from runner.pipeline.bundle_runtime import CompiledFlow
     from runner.state.store import StateStore
@@ -52,7 +50,6 @@ log = logging.getLogger(__name__)
 
 MODES = ("auto", "cdc", "poll")
 DELETION_POLICY = "ignore"  # per flow once flows declare one (issue 14)
-PROBE_TIMEOUT = 5.0  # seconds to reach the Pub/Sub API at start-up before auto polls
 
 
 @dataclass
@@ -69,11 +66,7 @@ class TriggerPlan:
 
 def topic_of(compiled: CompiledFlow) -> str:
     """The topic a flow listens to: its platform event's, else its object's change events."""
-    event = compiled.flow.trigger.salesforce_event
-    if event is not None:
-        return event_topic(event.event)
-    change = compiled.flow.trigger.salesforce_change
-    return change_topic(change.object if change is not None else compiled.flow.source.object)
+    return flow_topic(compiled.flow)
 
 
 def plan_triggers(flows: Sequence[CompiledFlow], mode: str,
@@ -238,12 +231,6 @@ class SalesforceTriggers:
                          report.created + report.updated)
 
 
-def session_provider(salesforce: SalesforceConnector) -> Callable[[bool], Session]:
-    def sessions(refresh: bool) -> Session:
-        return Session(*salesforce.pubsub_session(refresh))
-    return sessions
-
-
 def start_triggers(mode: str, flows: Sequence[CompiledFlow], salesforce: Any,
                    store: StateStore, poller: Callable[[], SalesforcePoller | None], *,
                    metrics: Metrics | None = None) -> SalesforceTriggers | None:
@@ -252,30 +239,10 @@ def start_triggers(mode: str, flows: Sequence[CompiledFlow], salesforce: Any,
     if mode == "poll" or not flows:
         plan_triggers(flows, "poll", lambda _topic: False)  # refuses unpollable flows
         return None
-    settings = getattr(salesforce, "settings", None)
-    endpoint = getattr(settings, "pubsub_endpoint", None)
-    client: PubSubClient | None = None
-    if endpoint and hasattr(salesforce, "pubsub_session"):
-        try:
-            client = PubSubClient(endpoint, session_provider(salesforce),
-                                  ca_file=getattr(settings, "ca_file", None))
-            grpc.channel_ready_future(client.channel).result(timeout=PROBE_TIMEOUT)
-        except Exception as exc:  # unreachable, no session: auto polls, cdc refuses below
-            log.warning("the Pub/Sub API at %s cannot be reached (%s)", endpoint,
-                        exc.__class__.__name__ if not str(exc) else exc)
-            if client is not None:
-                client.close()
-            client = None
-
-    def offers(topic: str) -> bool:
-        if client is None:
-            return False
-        try:
-            return bool(client.topic(topic, timeout=PROBE_TIMEOUT).can_subscribe)
-        except grpc.RpcError:
-            return False
-
-    plan = plan_triggers(flows, mode, offers)
+    # Unreachable, no session: auto polls, cdc refuses in plan_triggers.
+    client = open_client(salesforce, PROBE_TIMEOUT)
+    endpoint = getattr(getattr(salesforce, "settings", None), "pubsub_endpoint", None)
+    plan = plan_triggers(flows, mode, lambda topic: offers(client, topic, PROBE_TIMEOUT))
     for name, why in plan.polled.items():
         log.info("flow %s is polled every runner.poll_interval: %s", name, why)
     if client is None or not plan.topics:
