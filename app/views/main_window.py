@@ -553,7 +553,9 @@ class MainWindow(QMainWindow):
         return self._show_dialog(AutoMapDialog(self.document, parent=self))
 
     def new_flow(self) -> QWidget:
-        return self._show_dialog(FlowDialog(self.document, parent=self))
+        return self._show_dialog(FlowDialog(
+            self.document, parent=self, services=self.services,
+            connection=self.current_connections["salesforce"]))
 
     def manage_connections(self) -> QWidget:
         return self._show_dialog(ConnectionsDialog(self.services, parent=self))
