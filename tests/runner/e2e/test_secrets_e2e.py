@@ -190,6 +190,8 @@ def test_no_secret_reaches_logs_state_bundles_or_workspace_files(
         runner = RunnerProcess(bundle, sandbox_json, f"sqlite:///{state_file}",
                                tmp_path / "runner")
         runner.args.insert(3, "--debug")  # python -m runner.cli --debug run ...
+        admin_token = "adm_" + secrets.token_hex(20)  # the admin API (/api/v1) is on
+        monkeypatch.setenv("FIELDBRIDGE_ADMIN_TOKEN", admin_token)
         runner.start()
         try:
             url, secret = runner.webhook_url, session.stripe.webhook_secret
@@ -238,6 +240,20 @@ def test_no_secret_reaches_logs_state_bundles_or_workspace_files(
             wait_for(lambda: charge_counts(sf, [after["data"]["object"]["id"]]), 40,
                      "a charge written after the session expired")
             assert "logged in again" in runner.log()
+            # The studio's Operate workspace over the admin API: the token to the keyring,
+            # an audited action, and a wrong token refused.
+            from app.services.operate import OperateError, OperateService
+
+            operate = OperateService()
+            assert operate.connect(runner.url, admin_token)["dead_letters"] >= 1
+            assert operate.problems(runner.url)
+            operate.pause(runner.url, "charge-to-payment")
+            operate.resume(runner.url, "charge-to-payment")
+            assert [line.what for line in operate.audit(runner.url)][:2] == [
+                "Resumed a flow", "Paused a flow"]
+            with pytest.raises(OperateError):
+                OperateService(token_store=lambda _u, _t: None).connect(
+                    runner.url, "adm_" + secrets.token_hex(20))
         finally:
             assert runner.stop() == 0
         stdout = runner.proc.stdout.read() if runner.proc and runner.proc.stdout else b""
@@ -293,6 +309,7 @@ def test_no_secret_reaches_logs_state_bundles_or_workspace_files(
                 *(u.get("security_token", "") for u in handle.users)},
             "the consumer secret": {handle.consumer_secret, studio["client_secret"]},
             "the emulator admin token": {handle.admin_token},
+            "the runner's admin token": {admin_token},
             "an access/refresh token": {handle.access_token, *_emulator_tokens(handle)},
             "the private key PEM body": _pem_body_lines(pem),
         }
