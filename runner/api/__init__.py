@@ -11,7 +11,8 @@ Split by when the studio needs it, so that opening the studio loads none of the 
   :mod:`runner.api.reconcile` (the pure reconciliation core and its report: ~15 ms);
 * on demand, light enough for a dialog: :mod:`runner.api.oauth` ("Log in with Salesforce":
   the browser login with PKCE on a loopback redirect, refresh and revocation; authlib and
-  requests, none of the sync);
+  requests, none of the sync) and :mod:`runner.api.operate` (the admin API's client for the
+  Operate workspace: requests, none of the sync);
 * heavy, imported by the studio's services where a user first needs them:
   :mod:`runner.api.connectors` (settings, clients and connection tests: the Stripe SDK,
   requests, simple_salesforce), :mod:`runner.api.testrun` (the runner's writer: the
