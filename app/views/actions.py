@@ -28,6 +28,7 @@ ICONS = {
     "redo": "redo", "map": "map", "automap": "automap", "preview": "preview",
     "test_run": "run", "export": "export", "connections": "connections",
     "compare": "compare", "errors": "errors", "reconcile": "compare", "operate": "run",
+    "promote": "export",
 }  # fmt: skip
 TAB_ICONS = ("map", "preview", "run", "compare")  # the bottom tabs, in order
 
@@ -104,6 +105,9 @@ def build_actions(window: MainWindow) -> None:
     a("operate", "&Operate Runners…", w.show_operate, shortcut="Ctrl+Shift+O",
       tip="Watch running runners: live charts, refused records to fix and replay, possible "
           "duplicates to decide, pause and resume (Ctrl+Shift+O)")
+    a("promote", "&Promote Bundle…", w.show_promote,
+      tip="Verify, test, check against the target org and deploy the workspace's bundle "
+          "into the next environment (environments.toml)")
     a("about", "&About Fieldbridge Studio", w.about)
 
     w.theme_group = QActionGroup(w)
@@ -176,6 +180,7 @@ def build_menus(window: MainWindow) -> None:
     tools_menu = bar.addMenu("&Tools")
     tools_menu.addAction(acts["reconcile"])
     tools_menu.addAction(acts["operate"])
+    tools_menu.addAction(acts["promote"])
 
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(acts["about"])

@@ -37,6 +37,7 @@ from app.models.naming import field_naming, save_show_api_names, saved_show_api_
 from app.services import Services
 from app.services.bundles import open_bundle
 from app.services.connections import LOCAL_SANDBOX, Connection
+from app.services.environments import EnvironmentState
 from app.services.operate import OperateService
 from app.services.reconcile import ReconcileService
 from app.views import actions
@@ -166,6 +167,8 @@ class MainWindow(QMainWindow):
         self.reconcile_view = None  # made by show_reconcile()
         self.operate_view: OperateView | None = None  # made by show_operate()
         self.operate_service = OperateService()  # the runners Operate is connected to
+        # The workspace's environments (environments.toml) and the one worked against now.
+        self.environments = EnvironmentState()
 
         self.setWindowIcon(icons.app_icon())
         self.setObjectName("mainWindow")
@@ -193,6 +196,10 @@ class MainWindow(QMainWindow):
         doc.fixturesChanged.connect(lambda _flow: self._schedule_issue_count())
         doc.editRefused.connect(lambda reason: self.statusBar().showMessage(reason, 6000))
         asyncloop.busy.changed.connect(self.status_area.show_busy)
+        self.environments.subscribe(self._show_environment)
+        self.status_area.environmentClicked.connect(self.choose_environment)
+        doc.documentReplaced.connect(lambda: self.environments.load(self.document.workspace))
+        self.environments.load(self.document.workspace)
         self._fill_flow_combo()
         self._on_current_flow(doc.current_flow or "")
         self._update_title()
@@ -321,7 +328,67 @@ class MainWindow(QMainWindow):
 
     def _update_title(self) -> None:
         star = "*" if self.document.is_dirty else ""
-        self.setWindowTitle(f"{self.workspace_name()}{star} — {APP_NAME}")
+        env = self.environments.current
+        where = f" [{env.name.upper()}]" if env is not None else ""
+        self.setWindowTitle(f"{self.workspace_name()}{star}{where} — {APP_NAME}")
+
+    # ------------------------------------------------------------------ environments
+
+    def _show_environment(self) -> None:
+        env = self.environments.current
+        if env is None:
+            self.status_area.show_environment(None)
+        else:
+            guard = "; the studio asks before anything writes to it" if env.protected else ""
+            self.status_area.show_environment(
+                env.name, env.color, f"Environment {env.name!r}: runner {env.runner}, Stripe "
+                f"{env.stripe!r}, Salesforce {env.salesforce!r}{guard}. Click to change.")
+        if self.environments.problem:
+            self.statusBar().showMessage(f"✗ {self.environments.problem}", 15000)
+        self._update_title()
+
+    def choose_environment(self) -> None:
+        """The environment badge's menu: pick the environment to work against."""
+        menu = QMenu(self)
+        for name in self.environments.names:
+            action = menu.addAction(name)
+            action.setCheckable(True)
+            current = self.environments.current
+            action.setChecked(current is not None and current.name == name)
+            action.triggered.connect(lambda _checked=False, n=name: self.environments.choose(n))
+        menu.popup(self.status_area.environment_badge.mapToGlobal(
+            self.status_area.environment_badge.rect().topLeft()))
+
+    def confirm_write(self, what: str) -> bool:
+        """Ask before ``what`` writes to a protected environment (True: go ahead)."""
+        env = self.environments.current
+        if not self.environments.needs_confirmation(env) or env is None:
+            return True
+        answer = QMessageBox.question(
+            self, f"Write to {env.name}?",
+            f"You are working against {env.name}, a protected environment: {what} writes "
+            "to it. Go ahead?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def show_promote(self) -> QWidget | None:
+        """Tools ▸ Promote Bundle…: the runner's seven promotion steps, with progress."""
+        workspace = self.document.workspace
+        if workspace is None:
+            self.statusBar().showMessage(
+                "✗ Promote needs a saved workspace folder (its environments.toml and "
+                "promotion history live there)", 10000)
+            return None
+        self.environments.load(workspace)
+        # Lazy: runner.api.promote loads the writer, the connectors and the admin client.
+        from app.views.promote_dialog import PromoteDialog
+
+        dialog = PromoteDialog(workspace, self.environments, list(self.document.documents),
+                               dict(self.document.catalogs), self)
+        self._dialogs.append(dialog)
+        dialog.finished.connect(lambda _r: self._dialogs.remove(dialog)
+                                if dialog in self._dialogs else None)
+        dialog.show()
+        return dialog
 
     def _fill_flow_combo(self) -> None:
         self.flow_combo.blockSignals(True)

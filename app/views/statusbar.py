@@ -102,6 +102,7 @@ class StatusArea(QObject):
     """The status bar's widgets and how they show the window's state."""
 
     connectionsClicked = Signal()  # a badge was clicked: open the connections dialog
+    environmentClicked = Signal()  # the environment badge was clicked: choose another
     errorsClicked = Signal()
 
     def __init__(self, status: QStatusBar, parent: QObject | None = None) -> None:
@@ -123,6 +124,12 @@ class StatusArea(QObject):
         self.issue_label = QLabel(owner)
         self.issue_label.setObjectName("issueCount")
         status.addPermanentWidget(self.issue_label)
+        # The workspace's current environment (environments.toml), in its own colour.
+        self.environment_badge = Badge(owner)
+        self.environment_badge.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.environment_badge.clicked.connect(self.environmentClicked)
+        self.environment_badge.hide()
+        status.addPermanentWidget(self.environment_badge)
         self.stripe_badge = Badge(owner)
         self.salesforce_badge = Badge(owner)
         for badge in (self.stripe_badge, self.salesforce_badge):
@@ -161,6 +168,16 @@ class StatusArea(QObject):
         """The chosen connection objects (None: not connected), described per system."""
         self.stripe_badge.set_state(*describe_connection("stripe", stripe))
         self.salesforce_badge.set_state(*describe_connection("salesforce", salesforce))
+
+    def show_environment(self, name: str | None, color: str = "", tooltip: str = "") -> None:
+        """The current environment's name on its colour (None: the workspace has none)."""
+        badge = self.environment_badge
+        badge.setVisible(name is not None)
+        if name is None:
+            return
+        badge.set_state(f"ENV · {name.upper()}", "env", tooltip)
+        badge.setStyleSheet(f"QLabel#badge {{ background: {color}; color: white; "
+                            "font-weight: bold; }")
 
     # -- busy, errors
 
