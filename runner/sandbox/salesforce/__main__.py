@@ -25,11 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metadata", action="append", type=Path, default=[],
                         help="org metadata overlay file (repeatable)")
     parser.add_argument("--daily-api-limit", type=int, default=15000)
+    parser.add_argument("--connected-app", action="append", type=Path, default=[],
+                        help="a connected app in ConnectedApp metadata JSON (consumerKey, "
+                             "callbackUrl, scopes), beside the sandbox's own (repeatable)")
     args = parser.parse_args(argv)
     try:
+        apps = [json.loads(path.read_text(encoding="utf-8")) for path in args.connected_app]
         handle = start_emulator(args.state, host=args.host, port=args.port, reset=args.reset,
                                 faults=args.faults, metadata=args.metadata,
-                                daily_api_limit=args.daily_api_limit)
+                                daily_api_limit=args.daily_api_limit, connected_apps=apps)
     except (RunnerError, MappingError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

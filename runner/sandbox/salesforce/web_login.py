@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
+from runner.errors import SandboxError
 from runner.sandbox.salesforce.errors import OAuthError
 
 if TYPE_CHECKING:
@@ -59,7 +60,10 @@ class ConnectedAppPolicy:
         """A connected app in Salesforce's metadata shape (``ConnectedApp.oauthConfig``):
         ``{"fullName": ..., "oauthConfig": {"consumerKey": ..., "callbackUrl": "a\\nb",
         "scopes": ["Api", "RefreshToken"]}}``."""
-        config = data.get("oauthConfig") or {}
+        config = data.get("oauthConfig") if isinstance(data, Mapping) else None
+        if not isinstance(config, Mapping) or not config.get("consumerKey"):
+            raise SandboxError("a connected app needs oauthConfig.consumerKey (Salesforce's "
+                               "ConnectedApp metadata shape)")
         callbacks = str(config.get("callbackUrl") or "").replace(",", "\n").split()
         scopes = {name for scope in config.get("scopes") or ("Api", "RefreshToken")
                   for name in _scope_names(scope)}

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
+from runner.errors import SandboxError
 from runner.sandbox.salesforce import start_emulator
 from tests.runner.oauth_browser import FormBrowser, forms
 
@@ -259,3 +260,8 @@ def test_revoking_an_access_token_keeps_its_refresh_token(browser, http, handle)
                                 "refresh_token": body["refresh_token"],
                                 "client_id": handle.consumer_key})
     assert refreshed.status_code == 200
+
+
+def test_a_connected_app_without_a_consumer_key_is_refused_clearly(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(SandboxError, match="needs oauthConfig.consumerKey"):
+        start_emulator(tmp_path, reset=True, connected_apps=[{"fullName": "Nameless"}])
