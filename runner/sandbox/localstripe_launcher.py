@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.private_files import write_private
+from runner.sandbox.localstripe_revenue import extend_revenue_model
 from runner.sandbox.localstripe_webhooks import keep_webhook_endpoints
 
 READY_PREFIX = "LISTENING "
@@ -59,10 +60,12 @@ def _point_store_at(data_file: Path | None) -> None:
 
 
 def _emit_charge_events() -> None:
-    """Send the charge events real Stripe sends and localstripe does not.
+    """Send the charge and refund events real Stripe sends and localstripe does not.
 
     localstripe creates charges and refunds but emits no ``charge.succeeded``,
-    ``charge.failed`` or ``charge.refunded`` events, so a runner fed by its webhooks (or by
+    ``charge.failed``, ``charge.refunded``, ``refund.created``, ``refund.updated`` or
+    ``charge.refund.updated`` events (nor takes a refund's ``reason``, nor refuses refunding
+    more than is left on the charge), so a runner fed by its webhooks (or by
     ``GET /v1/events``) would never see a payment. We wrap its constructors and schedule the
     events the way its own resources do (``Event(type, obj)`` + ``schedule_webhook``), which
     also records them for ``/v1/events``.
@@ -74,10 +77,13 @@ def _emit_charge_events() -> None:
     trigger_payment = resources.Charge._trigger_payment
     refund_init = resources.Refund.__init__
 
-    def announce(event_type: str, obj: object) -> None:
+    def announce(event_type: str, obj: object, previous: dict | None = None) -> None:
         # No running loop (e.g. while unpickling at start): nothing to send.
         with contextlib.suppress(RuntimeError):
-            schedule_webhook(resources.Event(event_type, obj))
+            event = resources.Event(event_type, obj)
+            if previous is not None:
+                event.data["previous_attributes"] = previous
+            schedule_webhook(event)
 
     def on_failure(self: object) -> None:
         set_auth_failure(self)
@@ -91,14 +97,63 @@ def _emit_charge_events() -> None:
 
         trigger_payment(self, succeeded)
 
-    def on_refund(self: object, *args: object, **kwargs: object) -> None:
+    def on_refund(self: Any, *args: Any, reason: Any = None, **kwargs: Any) -> None:
+        if reason not in (None, *_REFUND_REASONS):
+            raise resources.UserError(400, f"Invalid reason: must be one of "
+                                      f"{', '.join(_REFUND_REASONS)}", {"param": "reason"})
+        _check_refundable(resources, kwargs)
         refund_init(self, *args, **kwargs)
-        charge = resources.Charge._api_retrieve(self.charge)  # type: ignore[attr-defined]
+        self.reason = reason
+        charge = resources.Charge._api_retrieve(self.charge)
+        announce("refund.created", self)
+        # Sent for partial refunds too; amount_refunded is the sum of the charge's refunds.
         announce("charge.refunded", charge)
+
+    def update_refund(cls: Any, id: str, **data: Any) -> Any:
+        unknown = [k for k in data if k != "metadata"]
+        if unknown:
+            raise resources.UserError(400, f"Received unknown parameter: {unknown[0]}",
+                                      {"param": unknown[0]})
+        refund = cls._api_retrieve(id)
+        previous = {"metadata": dict(refund.metadata or {})}
+        refund._update(**data)
+        if refund.metadata != previous["metadata"]:
+            announce("refund.updated", refund, previous)
+            announce("charge.refund.updated", refund, previous)
+        return refund
 
     resources.Charge._set_auth_failure = on_failure
     resources.Charge._trigger_payment = on_payment
     resources.Refund.__init__ = on_refund
+    resources.Refund._api_update = classmethod(update_refund)
+
+
+_REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
+def _check_refundable(resources: Any, params: dict) -> None:
+    """Stripe refuses refunding more than is left on the charge and, without an amount,
+    refunds the rest; localstripe accepts any amount and refunds the whole charge again."""
+    charge_id = params.get("charge")
+    if not isinstance(charge_id, str):
+        return  # by payment_intent, or malformed: localstripe's own checks answer
+    charge = resources.Charge._api_retrieve(charge_id)
+    left = charge.amount - charge.amount_refunded
+    if left <= 0:
+        raise resources.UserError(400, f"Charge {charge_id} has already been refunded.",
+                                  {"code": "charge_already_refunded"})
+    amount = resources.try_convert_to_int(params.get("amount"))
+    if amount is None:
+        params["amount"] = left  # Stripe refunds what is left, not the whole charge again
+    elif isinstance(amount, int) and amount > left:
+        raise resources.UserError(
+            400, f"Refund amount ({_money(amount, charge.currency)}) is greater than unrefunded "
+            f"amount on charge ({_money(left, charge.currency)})",
+            {"code": "amount_too_large", "param": "amount"})
+
+
+def _money(minor: int, currency: str) -> str:
+    return f"{minor / 100:.2f} {currency.upper()}"
 
 
 def _modern_subscriptions() -> None:
@@ -242,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _point_store_at(args.data_file)
     _emit_charge_events()
     _modern_subscriptions()
+    extend_revenue_model()  # before keep_webhook_endpoints: it imports localstripe's server
     keep_webhook_endpoints(args.data_file)
     from aiohttp import web
     from localstripe import resources, server

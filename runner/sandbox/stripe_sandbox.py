@@ -17,12 +17,20 @@ flows must not rely on these from the sandbox; tests deliver signed events built
 - **API shapes are 2017-08-15**: events carry ``api_version: "2017-08-15"``; customers have
   ``account_balance`` and ``sources``; charges have ``payment_method`` but no
   ``payment_method_details``, ``outcome``, ``receipt_url``, ``billing_details`` or
-  ``balance_transaction`` expansion; refunds keep the legacy ``date`` field. A refund
-  without ``amount`` refunds the whole charge again, not the remainder, and refunding more
-  than was charged is accepted.
-- **No Prices**: ``/v1/prices`` is 404 and subscription items with ``price`` are a 400.
-  Subscriptions take ``items=[{"plan": ...}]`` (exactly one item; more is a 500) on a Plan
-  created with ``product``. The Plan id may be chosen (``id="pro-monthly"``).
+  ``balance_transaction`` expansion; refunds keep the legacy ``date`` field. Our launcher
+  makes refunds behave as Stripe's: several partial refunds per charge, one without
+  ``amount`` refunds the rest, refunding more than is left is ``amount_too_large``, and
+  ``reason`` is kept.
+- **Prices** are ours (:mod:`runner.sandbox.localstripe_revenue`; localstripe answers 404):
+  create, retrieve, list (``product``, ``active``, ``currency``, ``type``), update
+  (``active=false`` archives; prices cannot be deleted, as on Stripe). A recurring price is
+  also a Plan of the same id, so subscriptions take ``items=[{"price": ...}]`` or
+  ``[{"plan": ...}]`` (exactly one item; more is a 500). The Plan id may be chosen.
+- **Invoices**: ours adds one-off invoices (``POST /v1/invoices`` without a subscription,
+  of the pending items, or none with ``pending_invoice_items_behavior=exclude``), invoice
+  items with ``price``/``quantity`` that join a draft ``invoice``, ``/finalize``, and
+  ``GET /v1/invoices/{id}/lines`` with ``starting_after``; the invoice's ``lines`` shows 10
+  with ``has_more``.
 - **No disputes** (``/v1/disputes`` 404), **no early fraud warnings** (``/v1/radar/...``
   404), no reviews, no checkout sessions, no webhook endpoints API (``/_config/webhooks``
   instead), no credit notes, no transfers, no accounts.
@@ -35,9 +43,13 @@ flows must not rely on these from the sandbox; tests deliver signed events built
   ``invoice.created|payment_succeeded|payment_failed``, ``payment_intent.succeeded|
   payment_failed``, ``plan.created``, ``product.created``, ``payout.*`` and
   ``balance.available``, but no ``charge.*`` events: our launcher
-  (:mod:`runner.sandbox.localstripe_launcher`) adds ``charge.succeeded``, ``charge.failed``
-  and ``charge.refunded`` as real Stripe sends them. Still missing: ``refund.*``,
-  ``customer.subscription.updated``, no ``invoice.paid``. ``GET /v1/events`` lists oldest
+  (:mod:`runner.sandbox.localstripe_launcher`) adds ``charge.succeeded``, ``charge.failed``,
+  ``charge.refunded`` (partial refunds too), ``refund.created|updated`` and
+  ``charge.refund.updated`` as real Stripe sends them, and
+  (:mod:`runner.sandbox.localstripe_revenue`) ``price.created|updated``,
+  ``product.updated|deleted``, ``invoice.finalized`` and ``invoice.voided``, with
+  ``previous_attributes`` on updates. Still missing: ``customer.subscription.updated``,
+  ``invoice.paid``, ``price.deleted`` (Stripe's API cannot delete a price either). ``GET /v1/events`` lists oldest
   first (Stripe: newest first) and filters only by ``type`` and ``created``.
 - **Webhooks** are sent about one second after the event, once, with no retry, signed
   ``t=<event.created>,v1=...`` under the registered secret. ``events`` filters by exact type;

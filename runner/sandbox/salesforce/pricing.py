@@ -42,8 +42,9 @@ def integrity(message: str, *fields: str) -> RecordError:
 
 
 def is_activated(order: Mapping[str, Any] | None) -> bool:
-    return bool(order) and (order.get("StatusCode") == "Activated"  # type: ignore[union-attr]
-                            or order.get("Status") == "Activated")  # type: ignore[union-attr]
+    if not order:
+        return False
+    return order.get("StatusCode") == "Activated" or order.get("Status") == "Activated"
 
 
 def check_save(object_name: str, record: dict, previous: Mapping[str, Any] | None,
@@ -58,10 +59,11 @@ def check_save(object_name: str, record: dict, previous: Mapping[str, Any] | Non
         return _line_item(object_name, record, previous, live)
     if object_name == "PricebookEntry":
         _pricebook_entry(record, previous, live, rows)
-    elif object_name == "Order" and previous is None:
-        record.setdefault("TotalAmount", 0.0)  # no items yet
     elif object_name == "Order":
-        _order_update(record, previous, rows)
+        if previous is None:
+            record.setdefault("TotalAmount", 0.0)  # no items yet
+        else:
+            _order_update(record, previous, rows)
     return {}
 
 
