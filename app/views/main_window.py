@@ -680,6 +680,8 @@ class MainWindow(QMainWindow):
                 "bundle was exported from", 10000)
             return False
         self.document.set_current_flow(flow)
+        if target:
+            self.canvas.mapping_scene().select_mapping(target)  # selected and scrolled to
         self.transform_panel.show_mapping(target)
         self.bottom_tabs.setCurrentWidget(self.transform_panel)
         return True

@@ -250,6 +250,7 @@ def test_the_workspace_shows_a_runner_and_acts_on_it(qtbot, window, service) -> 
     view.open_mapping_button.click()
     assert window.document.current_flow == "charge-to-payment"
     assert window.transform_panel.target == "Status__c"
+    assert window.canvas.mapping_scene().selected_target() == "Status__c"
     assert window.bottom_tabs.currentWidget() is window.transform_panel
     window.show_operate()
     # Deploy and replay: the open workspace exported and deployed, then the group replayed.
