@@ -265,3 +265,29 @@ def test_revoking_an_access_token_keeps_its_refresh_token(browser, http, handle)
 def test_a_connected_app_without_a_consumer_key_is_refused_clearly(tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(SandboxError, match="needs oauthConfig.consumerKey"):
         start_emulator(tmp_path, reset=True, connected_apps=[{"fullName": "Nameless"}])
+
+
+def test_revocation_reaches_access_tokens_issued_before_a_restart(tmp_path) -> None:  # noqa: ANN001
+    first = start_emulator(tmp_path, reset=True)
+    http = requests.Session()
+    http.trust_env = False
+    http.verify = first.ca_file
+    try:
+        token_url = f"{first.login_url}/services/oauth2/token"
+        refresh = http.post(token_url, data={
+            "grant_type": "password", "client_id": first.consumer_key,
+            "client_secret": first.consumer_secret, "username": first.username,
+            "password": first.password + first.security_token}).json()["refresh_token"]
+        child = http.post(token_url, data={
+            "grant_type": "refresh_token", "refresh_token": refresh,
+            "client_id": first.consumer_key}).json()["access_token"]
+    finally:
+        first.stop()
+    again = start_emulator(tmp_path)
+    try:
+        assert rest_status(http, again, child)[0] == 200
+        revoke = http.post(f"{again.login_url}/services/oauth2/revoke", data={"token": refresh})
+        assert revoke.status_code == 200
+        assert rest_status(http, again, child)[0] == 401
+    finally:
+        again.stop()
