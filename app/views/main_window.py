@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         self.status_area.environmentClicked.connect(self.choose_environment)
         doc.documentReplaced.connect(lambda: self.environments.load(self.document.workspace))
         self.environments.load(self.document.workspace)
+        self.testrun_panel.confirm_write = self.confirm_write
         self._fill_flow_combo()
         self._on_current_flow(doc.current_flow or "")
         self._update_title()

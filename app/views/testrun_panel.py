@@ -103,6 +103,9 @@ class TestRunPanel(QWidget):
     """Dry run / Run against sandbox for the document's current flow."""
 
     __test__ = False  # not a pytest class
+    # Asked before a real run writes, with what it is (the window asks when the current
+    # environment is protected); None: nothing to ask.
+    confirm_write: Any = None
 
     errorRaised = Signal(str, str)  # summary, details
     runFinished = Signal(object)  # RunReport
@@ -267,6 +270,10 @@ class TestRunPanel(QWidget):
             self.summary_label.setText(
                 "No sample records: load some in the preview or add fixtures to the flow"
             )
+            return False
+        if not dry and self.confirm_write is not None and \
+                not self.confirm_write(f"a real test run of {flow.name}"):
+            self.summary_label.setText("Not run: you chose not to write there")
             return False
         run = self._services.dry_run if dry else self._services.real_run
         what = "dry run" if dry else "test run"
