@@ -33,8 +33,17 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from mappings.document.model import Lookup, TransformStep
-from mappings.schema.compat import NUMERIC, TEXTUAL, kinds_compatible
+from mappings.schema.compat import (
+    DECIMAL_TO_MINOR,
+    MINOR_TO_DECIMAL,
+    NUMERIC,
+    STRUCTURED,
+    TEXTUAL,
+    kinds_compatible,
+    units_conversion,
+)
 from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
+from mappings.transforms import get_transform
 from mappings.transforms.maps import BUILTIN_TABLES
 
 K = FieldKind
@@ -334,13 +343,16 @@ def _fit(
         return 0.97, [TransformStep("datetime_to_unix")], f"{words} via datetime_to_unix"
     if a is K.DATE and b is K.TIMESTAMP:
         return 0.97, [TransformStep("date_to_unix")], f"{words} via date_to_unix"
-    if a is K.INTEGER and b is K.CURRENCY and source.system is System.STRIPE:
-        step = TransformStep("minor_to_decimal", {"currency_path": "currency"})
+    units = units_conversion(src, tgt)
+    if units == MINOR_TO_DECIMAL:
+        if not src.minor_units_currency:
+            return None  # no currency on the object to read the decimals from
+        step = TransformStep(MINOR_TO_DECIMAL, {"currency_path": src.minor_units_currency})
         return 0.97, [step], f"{words} via minor_to_decimal (Stripe amounts are in minor units)"
-    if a is K.CURRENCY and b is K.INTEGER and target.system is System.STRIPE:
+    if units == DECIMAL_TO_MINOR:
         if "CurrencyIsoCode" not in source.fields:
             return None
-        step = TransformStep("decimal_to_minor", {"currency_path": "CurrencyIsoCode"})
+        step = TransformStep(DECIMAL_TO_MINOR, {"currency_path": "CurrencyIsoCode"})
         return 0.97, [step], f"{words} via decimal_to_minor"
     if b in (K.PICKLIST, K.MULTIPICKLIST):
         return _picklist_fit(src, tgt, words)
@@ -694,3 +706,65 @@ def type_fit(
     """How ``src`` fits ``tgt``: ``(factor 0..1, bridging transforms, reason)``, or None when
     the kinds cannot meet. The studio uses it to pre-fill a new link's transform chain."""
     return _fit(src, tgt, source, target)
+
+
+# Library transforms that convert a value with no arguments, and the kinds they read: the
+# one-click conversions offered when a direct link is refused.
+_CONVERTERS: tuple[tuple[str, frozenset[FieldKind]], ...] = (
+    ("unix_to_datetime", frozenset({K.TIMESTAMP, K.INTEGER})),
+    ("unix_to_date", frozenset({K.TIMESTAMP, K.INTEGER})),
+    ("datetime_to_unix", frozenset({K.DATETIME})),
+    ("date_to_unix", frozenset({K.DATE})),
+    ("to_number", TEXTUAL | {K.BOOLEAN}),
+    ("to_boolean", TEXTUAL | NUMERIC),
+    ("to_string", TEXTUAL | NUMERIC | {K.BOOLEAN, K.DATE, K.DATETIME, K.TIME}),
+)
+_KIND_WORDS = {
+    K.INTEGER: "whole number", K.NUMBER: "number", K.CURRENCY: "amount", K.PERCENT: "percent",
+    K.TIMESTAMP: "Unix time", K.DATE: "date", K.DATETIME: "date and time", K.TIME: "time",
+    K.BOOLEAN: "true/false", K.MULTIPICKLIST: "list of values", K.OBJECT: "object",
+    K.LIST: "list", K.MAP: "object", K.ANY: "any value",
+}  # fmt: skip
+
+
+def kind_words(fs: FieldSchema) -> str:
+    """What a field holds, in a user's words: "text", "amount in cents", "date and time"."""
+    if fs.minor_units_currency is not None:
+        return "amount in cents"
+    return _KIND_WORDS.get(fs.kind, "text")
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """A transform chain that makes a refused link possible, and how to say it."""
+
+    steps: tuple[TransformStep, ...]
+    words: str  # "text → number"
+
+
+def conversion_choices(
+    src: FieldSchema, tgt: FieldSchema, source: ObjectSchema, target: ObjectSchema
+) -> list[Conversion]:
+    """The transform chains that let ``src`` be written into ``tgt``, best first: the usual
+    bridge of :func:`type_fit` (with its arguments), then each argument-free converter whose
+    output the target takes. Empty for a structure, which needs an expression."""
+    if src.kind in STRUCTURED:
+        return []
+    chains: list[tuple[TransformStep, ...]] = []
+    fit = _fit(src, tgt, source, target)
+    if fit is not None and fit[1]:
+        chains.append(tuple(fit[1]))
+    for name, reads in _CONVERTERS:
+        output = get_transform(name).output_kind
+        if src.kind not in reads or output is None or not kinds_compatible(output, tgt.kind):
+            continue
+        if units_conversion(src, tgt) is not None:
+            continue  # a plain conversion of money would keep the wrong units
+        chain = (TransformStep(name),)
+        if chain not in chains:
+            chains.append(chain)
+    out: list[Conversion] = []
+    for chain in chains:
+        last = get_transform(chain[-1].name).output_kind or tgt.kind
+        out.append(Conversion(chain, f"{kind_words(src)} → {_KIND_WORDS.get(last, 'text')}"))
+    return out

@@ -198,5 +198,7 @@ class FieldItem(HoverHighlight, QGraphicsObject):
     def dropEvent(self, event: QGraphicsSceneDragDropEvent) -> None:
         self.dragLeaveEvent(event)
         scene = self.scene()
-        ok = scene.drop_field(decode_fields(event.mimeData()), self.path)  # type: ignore[attr-defined]
+        ok = scene.drop_field(  # type: ignore[attr-defined]
+            decode_fields(event.mimeData()), self.path, event.screenPos()
+        )
         event.setAccepted(bool(ok))

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from functools import partial
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QInputDialog
 
@@ -109,8 +109,9 @@ class MappingScene(QGraphicsScene):
         self.show_all_sources = show
         self._rebuild()
 
-    def drop_field(self, payload: dict | None, target: str) -> bool:
-        return self.drop_interaction.drop(payload, target)
+    def drop_field(self, payload: dict | None, target: str, where: QPoint | None = None) -> bool:
+        """A drop onto a target item; ``where`` (screen) is where questions pop up."""
+        return self.drop_interaction.drop(payload, target, where)
 
     def selected_sources(self) -> list[str]:
         """Paths of the selected source items, in column order (the keyboard path)."""

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from app.document import commands as cmd
+from app.document.prompts import DialogPrompts, Prompts
 from mappings.document.edit import (
     DocumentEditor,
     FieldMappingAdded,
@@ -79,6 +80,7 @@ class StudioDocument(QObject):
     valueMapsChanged = Signal(str)  # document name
     catalogsChanged = Signal()
     editRefused = Signal(str)  # a gesture's edit was refused: the reason, for the status bar
+    edited = Signal(str)  # a gesture's edit was made: what it did, for the status bar
 
     def __init__(
         self,
@@ -93,6 +95,8 @@ class StudioDocument(QObject):
         self._entries: list[_Entry] = []
         self._catalogs: dict[System, Catalog] | None = dict(catalogs) if catalogs else None
         self._current: str | None = None
+        # How gestures ask the user (replace a mapping? which conversion?); tests swap it.
+        self.prompts: Prompts = DialogPrompts()
 
     def _on_clean_changed(self, clean: bool) -> None:
         self.dirtyChanged.emit(not clean)
@@ -282,12 +286,14 @@ class StudioDocument(QObject):
         *,
         replace: bool = False,
         description: str = "",
+        index: int | None = None,
     ) -> None:
         """Map source path(s) to a target field.
 
         With ``replace`` an existing mapping of ``target_field`` keeps its transforms and
         gets the new sources; without it an existing mapping raises
-        TargetAlreadyMappedError.
+        TargetAlreadyMappedError. ``index`` places a new mapping in the flow's order (the
+        canvas lays targets out in it), at the end by default.
         """
         sources = [source_path] if isinstance(source_path, str) else list(source_path)
         editor = self._entry_of_flow(flow).editor
@@ -301,7 +307,7 @@ class StudioDocument(QObject):
             transforms=copy.deepcopy(list(transforms or [])),
             description=description,
         )
-        self._push(cmd.AddFieldMappingCommand(editor, flow, mapping))
+        self._push(cmd.AddFieldMappingCommand(editor, flow, mapping, index))
 
     def unmap_field(self, flow: str, target_field: str) -> None:
         self._push(

@@ -11,10 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from PySide6.QtCore import QPoint
+
 from app.document.document import StudioDocument
-from mappings.document.model import TransformStep
+from app.document.prompts import ReplaceQuestion
+from app.models.naming import title_in
+from mappings.document.model import FieldMapping, TransformStep
 from mappings.errors import IncompatibleTypeError, MappingError
-from mappings.suggest import type_fit
+from mappings.schema.compat import target_field, units_conversion
+from mappings.schema.model import FieldSchema, ObjectSchema
+from mappings.suggest import Conversion, conversion_choices, type_fit
 
 
 class DropFieldInteraction:
@@ -42,56 +48,163 @@ class DropFieldInteraction:
                 return f"{flow.target} has no field {target!r}"
         return None
 
-    def drop(self, payload: dict[str, Any] | None, target: str) -> bool:
-        """Map the dropped field(s) onto ``target``: a new mapping, or new sources for an
-        existing one (its transforms are kept). Returns whether the document changed."""
+    def drop(
+        self, payload: dict[str, Any] | None, target: str, where: QPoint | None = None
+    ) -> bool:
+        """Map the dropped field(s) onto ``target``: a new mapping, or (once the user agrees)
+        new sources for an existing one, its transforms kept. ``where`` is the drop point on
+        the screen, for the questions. Returns whether the document changed."""
         reason = self.refusal(payload, target)
         if reason is not None:
             self.document.editRefused.emit(reason)
             return False
         assert payload is not None and self.document.current_flow is not None
-        return map_with_bridge(self.document, self.document.current_flow, payload["paths"], target)
+        flow = self.document.current_flow
+        return map_with_bridge(self.document, flow, payload["paths"], target, where)
 
 
 def map_with_bridge(
-    document: StudioDocument, flow: str, sources: Sequence[str], target: str
+    document: StudioDocument,
+    flow: str,
+    sources: Sequence[str],
+    target: str,
+    where: QPoint | None = None,
 ) -> bool:
-    """Map ``sources`` to ``target``; when the types need a conversion the library has
-    (Unix seconds -> DateTime, minor units -> currency...), add that transform."""
-    replace = document.mapping(flow, target) is not None
+    """Map ``sources`` to ``target`` the way a user means it, and say what happened.
+
+    - A target that is already mapped is replaced only when the user agrees (its transforms
+      are kept).
+    - Money keeps its meaning: a Stripe amount in minor units gets ``minor_to_decimal`` with
+      the object's currency, though an integer would fit a currency field as it is.
+    - When the types need a conversion the library has, the usual one is added; when there
+      are several (or the link would be refused), the user picks one at ``where``.
+    """
+    sources = list(sources)
+    existing = document.mapping(flow, target)
+    names = _Names(document, flow)
+    if existing is not None:
+        if existing.sources == sources:
+            document.edited.emit(f"{names.target(target)} already reads {names.sources(sources)}")
+            return False
+        question = ReplaceQuestion(
+            names.target(target), names.sources(existing.sources), names.sources(sources)
+        )
+        if not document.prompts.confirm_replace(question, where):
+            document.edited.emit(f"Kept {names.target(target)} ← {question.old_sources}")
+            return False
+    keep_steps = existing is not None and bool(existing.transforms)
+    steps = [] if keep_steps else _units_bridge(document, flow, sources, target)
     try:
-        document.map_field(flow, list(sources), target, replace=replace)
-        return True
+        _map(document, flow, sources, target, steps, existing)
     except IncompatibleTypeError as exc:
-        bridge = _bridge(document, flow, sources, target)
-        if bridge is None:
+        # The usual bridge (Unix seconds -> DateTime) goes in as it is; otherwise the user
+        # picks one of the conversions that would work, or none.
+        options = _conversions(document, flow, sources, target)
+        usual = _usual_bridge(document, flow, sources, target)
+        chosen: Conversion | None = None
+        if usual:
+            chosen = next((o for o in options if list(o.steps) == usual), None)
+        elif options:
+            chosen = document.prompts.choose_conversion(str(exc), options, where)
+        if chosen is None:
             document.editRefused.emit(str(exc))
             return False
+        try:
+            _map(document, flow, sources, target, list(chosen.steps), existing)
+        except MappingError as again:
+            document.editRefused.emit(str(again))
+            return False
+        steps = list(chosen.steps)
     except MappingError as exc:
         document.editRefused.emit(str(exc))
         return False
-    try:
-        document.map_field(flow, list(sources), target, bridge)
-    except MappingError as exc:
-        document.editRefused.emit(str(exc))
-        return False
+    done = "Replaced: " if existing is not None else "Mapped "
+    via = f" via {' → '.join(step.name for step in steps)}" if steps else ""
+    document.edited.emit(f"{done}{names.sources(sources)} → {names.target(target)}{via}")
     return True
 
 
-def _bridge(
+def _map(
+    document: StudioDocument,
+    flow: str,
+    sources: list[str],
+    target: str,
+    steps: list[TransformStep],
+    existing: FieldMapping | None,
+) -> None:
+    if existing is None:
+        document.map_field(flow, sources, target, steps, index=_near_index(document, flow, sources))
+    elif steps and not existing.transforms:
+        try:
+            with document.macro(f"Map {', '.join(sources)} → {target}"):
+                document.set_transforms(flow, target, steps)
+                document.set_sources(flow, target, sources)
+        except MappingError:
+            document.undo_stack.undo()  # roll back the part of the macro that ran
+            raise
+    else:
+        document.map_field(flow, sources, target, replace=True)
+
+
+def _near_index(document: StudioDocument, flow: str, sources: list[str]) -> int | None:
+    """Right after the last mapping that reads one of ``sources``: the canvas lays targets out
+    in the flow's order, so the new link runs beside its source instead of across the canvas
+    to the bottom. None (the end) for a source nothing reads yet."""
+    fields = document.flow(flow).fields
+    near = [i for i, m in enumerate(fields) if set(m.sources) & set(sources)]
+    return near[-1] + 1 if near else None
+
+
+def _fields(
     document: StudioDocument, flow: str, sources: Sequence[str], target: str
-) -> list[TransformStep] | None:
+) -> tuple[FieldSchema, FieldSchema, ObjectSchema, ObjectSchema] | None:
     source_obj, target_obj = document.source_schema(flow), document.target_schema(flow)
     if source_obj is None or target_obj is None or len(sources) != 1:
         return None
-    src, tgt = source_obj.find(sources[0]), target_obj.find(target)
-    if src is None or tgt is None:
+    src, tgt = source_obj.find(sources[0]), target_field(target_obj, target)
+    if src is None or tgt is None or (src.free_keys and src.path != sources[0]):
         return None
-    # The suggestion ranker already knows which library transform bridges two kinds.
-    fit = type_fit(src, tgt, source_obj, target_obj)
-    if fit is None or not fit[1]:
-        return None
-    return list(fit[1])
+    return src, tgt, source_obj, target_obj
+
+
+def _usual_bridge(
+    document: StudioDocument, flow: str, sources: Sequence[str], target: str
+) -> list[TransformStep]:
+    """The library transform that usually joins the two fields (the suggestion ranker's)."""
+    found = _fields(document, flow, sources, target)
+    fit = type_fit(*found) if found is not None else None
+    return list(fit[1]) if fit is not None else []
+
+
+def _units_bridge(
+    document: StudioDocument, flow: str, sources: Sequence[str], target: str
+) -> list[TransformStep]:
+    """The conversion money needs to keep its meaning (minor units <-> decimal), else []."""
+    found = _fields(document, flow, sources, target)
+    if found is None or units_conversion(found[0], found[1]) is None:
+        return []
+    return _usual_bridge(document, flow, sources, target)
+
+
+def _conversions(
+    document: StudioDocument, flow: str, sources: Sequence[str], target: str
+) -> list[Conversion]:
+    found = _fields(document, flow, sources, target)
+    return conversion_choices(*found) if found is not None else []
+
+
+class _Names:
+    """Fields as the user knows them: Salesforce labels, Stripe paths."""
+
+    def __init__(self, document: StudioDocument, flow: str) -> None:
+        self.source_obj = document.source_schema(flow)
+        self.target_obj = document.target_schema(flow)
+
+    def target(self, path: str) -> str:
+        return title_in(self.target_obj, path)
+
+    def sources(self, paths: Sequence[str]) -> str:
+        return ", ".join(title_in(self.source_obj, p) for p in paths) or "an expression"
 
 
 class KeyboardMapInteraction:

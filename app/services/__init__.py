@@ -151,12 +151,13 @@ class Services:
         *,
         connection: str = LOCAL_SANDBOX,
         progress: Progress | None = None,
+        source_schema: ObjectSchema | None = None,
     ) -> RunReport:
         # Lazy: the runner's write path (pipeline, SQLAlchemy) adds ~1.4 s to start-up (importtime)
         from app.services.testrun import dry_run
 
         return dry_run(flow, document, target_schema, samples,
-                       self.salesforce_connector(connection), progress)
+                       self.salesforce_connector(connection), progress, source_schema)
 
     def real_run(
         self,
@@ -167,6 +168,7 @@ class Services:
         *,
         connection: str = LOCAL_SANDBOX,
         progress: Progress | None = None,
+        source_schema: ObjectSchema | None = None,
     ) -> RunReport:
         """Write to the org; refused unless it is the local sandbox or a sandbox org."""
         conn = self.store.get("salesforce", connection)
@@ -180,7 +182,7 @@ class Services:
         from app.services.testrun import real_run
 
         return real_run(flow, document, target_schema, samples,
-                        self.salesforce_connector(connection), progress)
+                        self.salesforce_connector(connection), progress, source_schema)
 
     def close(self) -> None:
         """Stop the local sandboxes if this session started them (on studio exit)."""

@@ -42,14 +42,21 @@ __all__ = ["WRITE_CHUNK", "RecordResult", "RunReport", "TestRunError", "dry_run"
 WRITE_CHUNK = 50  # records per collections call in a real run, so progress moves
 
 
-def _compile(flow: Flow, document: MappingDocument, schema: ObjectSchema | None) -> FlowPlan:
+def _compile(
+    flow: Flow,
+    document: MappingDocument,
+    schema: ObjectSchema | None,
+    source: ObjectSchema | None = None,
+) -> FlowPlan:
     if flow.target.system is not System.SALESFORCE:
         raise TestRunError(f"flow {flow.name!r} writes to Stripe; test runs write to Salesforce "
                            "only (use the preview and the fixtures for it)")
     if flow.operation.action is Action.UPSERT and not flow.operation.external_id:
         raise TestRunError(f"flow {flow.name!r} upserts without an external id field")
     try:
-        return compile_flow(flow, document, schema)
+        # The source schema knows which amounts are in minor units: a test run refuses to
+        # write 1999 where 19.99 was meant.
+        return compile_flow(flow, document, schema, source_schema=source)
     except MappingError as exc:
         raise TestRunError(f"flow {flow.name!r} cannot be compiled: {exc}") from exc
 
@@ -110,9 +117,10 @@ def dry_run(
     samples: Sequence[dict[str, Any]],
     connector: SalesforceConnector,
     progress: Progress | None = None,
+    source_schema: ObjectSchema | None = None,
 ) -> RunReport:
     """What a run would do to the org, writing nothing."""
-    plan = _compile(flow, document, target_schema)
+    plan = _compile(flow, document, target_schema, source_schema)
     total = len(samples) + 1  # the last step predicts the upserts
     _tick(progress, 0, total)
     items = _items(samples)
@@ -190,10 +198,11 @@ def real_run(
     samples: Sequence[dict[str, Any]],
     connector: SalesforceConnector,
     progress: Progress | None = None,
+    source_schema: ObjectSchema | None = None,
 ) -> RunReport:
     """Write the mapped samples to the org through the runner's write path; each record's
     result with Salesforce's message. What the dry run promised is what happens."""
-    plan = _compile(flow, document, target_schema)
+    plan = _compile(flow, document, target_schema, source_schema)
     total = len(samples)
     sent = [0]
 

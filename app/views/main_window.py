@@ -194,7 +194,9 @@ class MainWindow(QMainWindow):
         doc.currentFlowChanged.connect(self._on_current_flow)
         doc.mappingsChanged.connect(lambda _flow: self._schedule_issue_count())
         doc.fixturesChanged.connect(lambda _flow: self._schedule_issue_count())
-        doc.editRefused.connect(lambda reason: self.statusBar().showMessage(reason, 6000))
+        # A fresh message for every gesture, so an old refusal never sits beside a success.
+        doc.editRefused.connect(lambda reason: self.statusBar().showMessage(f"✗ {reason}", 15000))
+        doc.edited.connect(lambda what: self.statusBar().showMessage(f"✓ {what}", 8000))
         asyncloop.busy.changed.connect(self.status_area.show_busy)
         self.environments.subscribe(self._show_environment)
         self.status_area.environmentClicked.connect(self.choose_environment)
@@ -663,7 +665,7 @@ class MainWindow(QMainWindow):
             from app.views.operate_view import OperateView, workspace_bundle
 
             view = OperateView(self.operate_service, lambda: workspace_bundle(self.document),
-                               self)
+                               self, settings=self.settings)
             view.errorRaised.connect(self._panel_error)
             view.openMapping.connect(self.open_mapping)
             view.message.connect(lambda text: self.statusBar().showMessage(text, 8000))

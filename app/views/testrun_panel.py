@@ -288,7 +288,8 @@ class TestRunPanel(QWidget):
         call = asyncloop.submit(
             partial(run, flow, self._document.document_of(flow.name),
                     self._document.target_schema(flow.name), self._samples,
-                    connection=connection, progress=self._progress_relay()),
+                    connection=connection, progress=self._progress_relay(),
+                    source_schema=self._document.source_schema(flow.name)),
             on_done=self._finished,
             on_error=lambda exc: self._failed(what, exc),
             what=f"{what} of {flow.name}",

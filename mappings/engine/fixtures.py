@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from mappings.document.model import Fixture, Flow, MappingDocument
+from mappings.document.model import Fixture, MappingDocument, ObjectRef
 from mappings.engine.plan import FlowPlan, compile_flow
 from mappings.engine.result import Issue, LookupResolver, MappingResult, json_safe
 from mappings.errors import DocumentError
@@ -150,10 +150,12 @@ def run_fixture(plan: FlowPlan, fixture: Fixture) -> FixtureResult:
     )
 
 
-def _schema_for(flow: Flow, schemas: Mapping[str, ObjectSchema] | None) -> ObjectSchema | None:
+def _schema_for(
+    ref: ObjectRef, schemas: Mapping[str, ObjectSchema] | None
+) -> ObjectSchema | None:
     if not schemas:
         return None
-    return schemas.get(str(flow.target)) or schemas.get(flow.target.object)
+    return schemas.get(str(ref)) or schemas.get(ref.object)
 
 
 def run_fixtures(
@@ -163,8 +165,9 @@ def run_fixtures(
 ) -> list[FixtureResult]:
     """Every fixture of every flow (or of the flow named ``flow``), in document order.
 
-    ``target_schemas`` maps a target object name (``Payment__c``, or ``salesforce:Payment__c``)
-    to its schema; flows whose target has none are run without schema validation.
+    ``target_schemas`` maps an object name (``Payment__c``, or ``salesforce:Payment__c``) to
+    its schema; flows whose target has none are run without schema validation. A flow's
+    source schema, when the mapping has it, lets the engine check the meaning of amounts.
     """
     flows = document.flows
     if flow is not None:
@@ -177,7 +180,13 @@ def run_fixtures(
     for fl in flows:
         if not fl.fixtures:
             continue
-        plan = compile_flow(fl, document, _schema_for(fl, target_schemas))
+        # The source schema too, when given: amounts in minor units are known by it.
+        source = _schema_for(fl.source, target_schemas)
+        if source is not None and source.system is not fl.source.system:
+            source = None  # a bare name that belongs to the other system
+        plan = compile_flow(
+            fl, document, _schema_for(fl.target, target_schemas), source_schema=source
+        )
         results.extend(run_fixture(plan, fx) for fx in fl.fixtures)
     return results
 

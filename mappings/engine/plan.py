@@ -23,7 +23,14 @@ from mappings.engine.paths import MISSING_ERRORS, Getter, compile_path, set_path
 from mappings.engine.result import Issue, LookupResolver, MappingResult
 from mappings.engine.validate import TEXT_KINDS, Validator, build_validator, show
 from mappings.errors import DocumentError, ExpressionBudgetError, MappingError, TransformError
-from mappings.schema.compat import conversion_hint, kinds_compatible, source_kind, target_field
+from mappings.schema.compat import (
+    conversion_hint,
+    kinds_compatible,
+    source_kind,
+    target_field,
+    units_conversion,
+    units_handled,
+)
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
 from mappings.schema.stripe_events import reference_id, split_event
 from mappings.transforms import CompileEnv, build_step, get_transform
@@ -496,6 +503,7 @@ def compile_flow(
         steps = _build_steps(flow, fm, env)
         if fs is not None:
             _check_kinds(fm, fs, source_schema, static)
+            _check_units(fm, fs, source_schema, static)
         validator = build_validator(fs) if fs is not None else None
         if fs is not None and validator is not None and _formats_itself(fm, fs):
             validator = None
@@ -717,3 +725,39 @@ def _check_kinds(
             "warning",
         )
     )
+
+
+def _check_units(
+    fm: FieldMapping, fs: FieldSchema, source_schema: ObjectSchema | None, static: list[Issue]
+) -> None:
+    """An error when money crosses between minor units and a decimal amount unconverted:
+    Stripe's ``amount`` 1999 written as 1,999.00 where 19.99 was meant (see
+    :func:`~mappings.schema.compat.units_conversion`)."""
+    if source_schema is None:
+        return
+    steps = [step.name for step in fm.transforms]
+    for path in fm.sources:
+        src = source_schema.find(path)
+        if src is None or (src.free_keys and src.path != path):
+            continue
+        needed = units_conversion(src, fs)
+        if needed is None or units_handled(needed, steps):
+            continue
+        if needed == "minor_to_decimal":
+            what = (
+                f"{path} is an amount in minor units (1999 means 19.99) but {fm.target} "
+                f"holds a decimal {fs.kind.value}"
+            )
+        else:
+            what = (
+                f"{path} is a decimal amount but {fm.target} counts minor units "
+                "(19.99 must be sent as 1999)"
+            )
+        static.append(
+            Issue(
+                "AMOUNT_IN_MINOR_UNITS",
+                fm.target,
+                f"{what}; add the {needed} transform",
+            )
+        )
+        return

@@ -20,9 +20,18 @@ refused without a transform:
   date field (and the engine's date validator does too), and cutting the time off silently
   picks a day in UTC that may not be the user's day.
 - An object, list or map into a scalar field: Salesforce refuses it.
+
+Kinds are not the whole story for money: Stripe's amounts are integers in the currency's
+smallest unit, so ``amount`` = 1999 written into a Salesforce currency field is 1,999.00, a
+hundred times too much, though an integer fits a currency field. :func:`units_conversion`
+is that rule (the meaning of a number, next to the table for its kind): the editor refuses
+the direct link, the compiler reports ``AMOUNT_IN_MINOR_UNITS`` and the suggestions and the
+studio's drops put the conversion in.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from mappings.schema.model import FieldKind as K
 from mappings.schema.model import FieldSchema, ObjectSchema
@@ -48,6 +57,15 @@ _ACCEPTS: dict[K, frozenset[K]] = {
     K.LIST: frozenset({K.LIST}),
     K.MULTIPICKLIST: TEXTUAL | {K.MULTIPICKLIST, K.LIST},
 }
+
+# Kinds that hold a decimal amount (Salesforce currency, number and percent fields).
+DECIMAL = frozenset({K.NUMBER, K.CURRENCY, K.PERCENT})
+
+MINOR_TO_DECIMAL = "minor_to_decimal"
+DECIMAL_TO_MINOR = "decimal_to_minor"
+# Steps after which the units are the user's own choice: an expression may divide by 100, a
+# constant does not read the amount at all.
+UNITS_CHOSEN_BY_STEP = frozenset({"jsonata", "constant"})
 
 # Stripe keeps a metadata value as text of up to 500 characters.
 METADATA_VALUE_LENGTH = 500
@@ -105,3 +123,20 @@ def target_field(schema: ObjectSchema, path: str) -> FieldSchema | None:
     if found is not None and found.free_keys and found.path != path:
         return FieldSchema(path, K.STRING, length=METADATA_VALUE_LENGTH)
     return found
+
+
+def units_conversion(source: FieldSchema, target: FieldSchema) -> str | None:
+    """The transform a value from ``source`` needs to mean the same in ``target``, when the
+    two count money in different units: ``minor_to_decimal`` for a Stripe amount in minor
+    units into a decimal field, ``decimal_to_minor`` for a decimal into a Stripe amount.
+    None when the units agree (or neither is money)."""
+    if source.minor_units_currency is not None and target.minor_units_currency is None:
+        return MINOR_TO_DECIMAL if target.kind in DECIMAL else None
+    if target.minor_units_currency is not None and source.minor_units_currency is None:
+        return DECIMAL_TO_MINOR if source.kind in DECIMAL else None
+    return None
+
+
+def units_handled(needed: str, steps: Sequence[str]) -> bool:
+    """Whether a chain of transform names converts the units (or leaves them to the user)."""
+    return needed in steps or any(step in UNITS_CHOSEN_BY_STEP for step in steps)

@@ -82,6 +82,10 @@ class FieldSchema:
     free_keys: bool = False  # Stripe: metadata.* style map with arbitrary keys
     calculated: bool = False
     default_on_create: bool = False  # Salesforce: defaultedOnCreate
+    # Stripe: an integer amount in the currency's smallest unit (1999 is 19.99 USD). The
+    # path of the object's field naming its currency ("currency", "refunds.data[].currency"),
+    # "" when the object has none; None for a field that is not such an amount.
+    minor_units_currency: str | None = None
 
     @property
     def name(self) -> str:

@@ -94,6 +94,12 @@ def is_amount(name: str) -> bool:
     return bool(_AMOUNT_NAME.search(name)) and not name.endswith("_decimal")
 
 
+def is_minor_units(name: str, doc: str) -> bool:
+    """Whether an integer (not a timestamp) is money in the currency's smallest unit: the
+    SDK's docstring says so ("in cents", "smallest currency unit"), or it is named an amount."""
+    return bool(_MINOR_UNITS_DOC.search(doc)) or is_amount(name)
+
+
 def humanize(name: str) -> str:
     words = name.replace("[]", "").replace("_", " ").strip()
     return words[:1].upper() + words[1:]
@@ -108,7 +114,7 @@ class FieldFlattener:
 
     def fields_of(self, ref: ClassRef) -> dict[str, FieldSchema]:
         out: dict[str, FieldSchema] = {}
-        self._walk(ref, "", out, (ref,), {})
+        self._walk(ref, "", out, (ref,), {}, None)
         root_id = out.get("id")
         if root_id is not None and root_id.kind is FieldKind.STRING:
             out["id"] = replace(root_id, kind=FieldKind.ID)
@@ -121,8 +127,13 @@ class FieldFlattener:
         out: dict[str, FieldSchema],
         stack: tuple[ClassRef, ...],
         bindings: dict[str, Shape],
+        currency: str | None,
     ) -> None:
         info = self.source.info(ref)
+        # The currency an amount of this class is in: its own ``currency`` field, else the
+        # nearest enclosing one (a charge's ``amount`` and its refunds' ``data[].amount``).
+        if any(decl.key == "currency" for decl in info.fields):
+            currency = prefix + "currency"
         # API error objects (``last_payment_error``) embed full copies of the objects involved.
         expand_resources = info.object_name is not None or not ref.name.endswith("Error")
         for decl in info.fields:
@@ -135,15 +146,19 @@ class FieldFlattener:
                 annotation = replace(annotation, text=_bind_text(annotation.text, bindings))
             if ref == LIST_ENVELOPE and not doc:
                 doc = _ENVELOPE_DOCS.get(decl.key, "")
-            out[path] = self._field(path, decl.key, shape, annotation, doc)
+            out[path] = self._field(path, decl.key, shape, annotation, doc, currency)
             if path.count(".") + 1 >= self.max_depth:
                 continue
             if isinstance(shape, Nested):
-                self._walk_members(shape.classes, path + ".", out, stack, expand_resources)
+                self._walk_members(
+                    shape.classes, path + ".", out, stack, expand_resources, currency
+                )
             elif isinstance(shape, ListOf) and isinstance(shape.item, Nested):
-                self._walk_members(shape.item.classes, path + "[].", out, stack, expand_resources)
+                self._walk_members(
+                    shape.item.classes, path + "[].", out, stack, expand_resources, currency
+                )
             elif isinstance(shape, Page):
-                self._walk(LIST_ENVELOPE, path + ".", out, stack, {"T": shape.item})
+                self._walk(LIST_ENVELOPE, path + ".", out, stack, {"T": shape.item}, currency)
 
     def _walk_members(
         self,
@@ -152,6 +167,7 @@ class FieldFlattener:
         out: dict[str, FieldSchema],
         stack: tuple[ClassRef, ...],
         expand_resources: bool,
+        currency: str | None,
     ) -> None:
         """Descend into the classes of an object field; a union merges its members' fields.
 
@@ -167,12 +183,12 @@ class FieldFlattener:
             if ref not in stack and (expand_resources or not self.source.object_name(ref))
         ]
         if len(members) == 1:
-            self._walk(members[0], prefix, out, (*stack, members[0]), {})
+            self._walk(members[0], prefix, out, (*stack, members[0]), {}, currency)
             return
         merged: dict[str, FieldSchema] = {}
         for ref in members:
             found: dict[str, FieldSchema] = {}
-            self._walk(ref, prefix, found, (*stack, ref), {})
+            self._walk(ref, prefix, found, (*stack, ref), {}, currency)
             for path, field in found.items():
                 merged[path] = _merge(merged[path], field) if path in merged else field
         for path, field in merged.items():
@@ -180,7 +196,13 @@ class FieldFlattener:
             out.setdefault(path, replace(field, nullable=True))
 
     def _field(
-        self, path: str, name: str, shape: Shape, annotation: Annotation, doc: str
+        self,
+        path: str,
+        name: str,
+        shape: Shape,
+        annotation: Annotation,
+        doc: str,
+        currency: str | None,
     ) -> FieldSchema:
         kind = FieldKind.ANY  # Unknown, or an unbound type variable
         extra: dict[str, Any] = {}
@@ -189,8 +211,11 @@ class FieldFlattener:
             if kind is FieldKind.INTEGER:
                 if is_timestamp(name, doc):
                     kind = FieldKind.TIMESTAMP
-                elif is_amount(name) and not _MINOR_UNITS_DOC.search(doc):
-                    doc = f"{doc} {MINOR_UNITS_NOTE}".strip()
+                elif is_minor_units(name, doc):
+                    if not _MINOR_UNITS_DOC.search(doc):
+                        doc = f"{doc} {MINOR_UNITS_NOTE}".strip()
+                    # "" when the object carries no currency: a conversion must name one.
+                    extra = {"minor_units_currency": currency or ""}
         elif isinstance(shape, Enum):
             kind = FieldKind.PICKLIST
             extra = {"enum_values": shape.values, "restricted": not shape.open}

@@ -17,6 +17,7 @@ from mappings.document.model import Flow, MappingDocument
 from mappings.document.yamlio import load_documents
 from mappings.errors import DocumentError, MappingError, UnknownObjectError
 from mappings.schema.model import Catalog, ObjectSchema, System
+from runner.settings import Range, option_type
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     suggest.add_argument(
         "--target", required=True, metavar="SYSTEM:OBJECT", help="e.g. salesforce:Payment__c"
     )
-    suggest.add_argument("--limit", type=int, default=50, help="at most this many pairs")
+    suggest.add_argument("--limit", type=option_type(int, Range(1, 1000), "limit"), default=50,
+                         help="at most this many pairs")
     suggest.add_argument("--json", action="store_true", help="machine-readable output")
     suggest.set_defaults(handler=_suggest)
 
@@ -54,10 +56,12 @@ def _preview(args: argparse.Namespace) -> int:
     from mappings.engine.fixtures import fixture_resolver
     from mappings.engine.plan import compile_flow
 
-    document, flow, target = _find_flow(args.bundle, args.flow)
+    document, flow, target, source = _find_flow(args.bundle, args.flow)
     data = _read_input(args.input)
     resolver = fixture_resolver(_parse_lookups(args.lookup)) if args.lookup else None
-    result = compile_flow(flow, document, target).apply(data, resolver=resolver)
+    # The source schema too: it knows which amounts are in minor units.
+    plan = compile_flow(flow, document, target, source_schema=source)
+    result = plan.apply(data, resolver=resolver)
     out = result.to_dict()
     json.dump(
         {
@@ -115,8 +119,11 @@ def _suggest(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- helpers
 
 
-def _find_flow(path: Path, name: str) -> tuple[MappingDocument, Flow, ObjectSchema | None]:
-    """The flow, its document and the target schema (the bundle's snapshot, else the shipped)."""
+def _find_flow(
+    path: Path, name: str
+) -> tuple[MappingDocument, Flow, ObjectSchema | None, ObjectSchema | None]:
+    """The flow, its document and the target and source schemas (the bundle's snapshot,
+    else the shipped)."""
     if not path.exists():
         raise DocumentError(f"{path} does not exist")
     if path.is_file() and path.suffix == ".fbz":
@@ -126,13 +133,23 @@ def _find_flow(path: Path, name: str) -> tuple[MappingDocument, Flow, ObjectSche
         if found is None:
             raise DocumentError(_no_flow(path, name, names))
         document, flow = found
-        return document, flow, bundle.catalog(flow.target.system).get(flow.target.object)
+        return (
+            document,
+            flow,
+            bundle.catalog(flow.target.system).get(flow.target.object),
+            bundle.catalog(flow.source.system).get(flow.source.object),
+        )
     docs = [doc for _, doc in load_documents(path)]
     for document in docs:
         named = document.flow(name)
         if named is not None:
-            target = named.target
-            return document, named, _shipped_catalog(target.system).get(target.object)
+            target, source = named.target, named.source
+            return (
+                document,
+                named,
+                _shipped_catalog(target.system).get(target.object),
+                _shipped_catalog(source.system).get(source.object),
+            )
     raise DocumentError(_no_flow(path, name, [f.name for d in docs for f in d.flows]))
 
 

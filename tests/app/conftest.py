@@ -39,3 +39,46 @@ def doc(open_template) -> StudioDocument:
     return open_template("charges-payments")
 
 
+
+
+class _NoDialogs:
+    """Fails a test that would open a real question dialog (it would wait forever offscreen)."""
+
+    def confirm_replace(self, question, where):
+        raise AssertionError(f"unexpected question: {question.text}")
+
+    def choose_conversion(self, reason, options, where):
+        raise AssertionError(f"unexpected conversion menu: {reason}")
+
+
+@pytest.fixture(autouse=True)
+def _no_question_dialogs(monkeypatch):
+    from app.document import prompts
+
+    for name in ("confirm_replace", "choose_conversion"):
+        monkeypatch.setattr(prompts.DialogPrompts, name, getattr(_NoDialogs, name))
+
+
+class AnsweringPrompts:
+    """Answers a gesture's questions as told, and remembers what was asked and where."""
+
+    def __init__(self, replace: bool = True, conversion: int | None = 0) -> None:
+        self.replace = replace
+        self.conversion = conversion  # which offered conversion to pick; None: none
+        self.questions: list = []
+        self.menus: list = []
+
+    def confirm_replace(self, question, where):
+        self.questions.append((question, where))
+        return self.replace
+
+    def choose_conversion(self, reason, options, where):
+        self.menus.append((reason, options, where))
+        return options[self.conversion] if self.conversion is not None else None
+
+
+@pytest.fixture
+def prompts(doc) -> AnsweringPrompts:
+    """The ``doc`` fixture's questions answered yes / the first conversion."""
+    doc.prompts = AnsweringPrompts()
+    return doc.prompts

@@ -55,7 +55,7 @@ def test_drag_from_stripe_tree_drop_on_salesforce_tree(doc, panels):
     ).bold()
 
 
-def test_dropping_on_a_mapped_field_replaces_its_sources(doc, panels):
+def test_dropping_on_a_mapped_field_replaces_its_sources(doc, panels, prompts):
     source, target = panels
     before = list(doc.mapping(FLOW, "Amount__c").transforms)
     assert _drop_on(target, _drag_from(source, "amount_captured"), "Amount__c")
@@ -72,8 +72,9 @@ def test_a_conversion_is_added_when_the_types_need_one(doc, panels):
     assert doc.mapping(FLOW, "Paid_At__c").transforms == [TransformStep("unix_to_datetime")]
 
 
-def test_an_impossible_drop_is_refused_with_the_reason(doc, panels, qtbot):
+def test_an_impossible_drop_is_refused_with_the_reason(doc, panels, qtbot, prompts):
     source, target = panels
+    prompts.conversion = None  # the user picks none of the offered conversions
     count = doc.undo_stack.count()
     with qtbot.waitSignal(doc.editRefused) as sig:
         assert not _drop_on(target, _drag_from(source, "description"), "Fee__c")

@@ -138,7 +138,9 @@ def test_amount_into_currency_suggests_minor_to_decimal() -> None:
     charge = obj(
         System.STRIPE,
         "charge",
-        FieldSchema("amount", K.INTEGER),
+        # The catalog derives this fact from the SDK's docs ("in cents"); a hand-built
+        # schema states it.
+        FieldSchema("amount", K.INTEGER, minor_units_currency="currency"),
         FieldSchema("currency", K.STRING),
         FieldSchema("status", K.PICKLIST, enum_values=("succeeded", "pending", "failed")),
     )
