@@ -175,6 +175,10 @@ def _price_class(resources: Any, user_error: Any, announce: Any) -> Any:
                            and (type is None or p.type == type)]
             return found
 
+    # localstripe pickles its whole store on every write (to the data file): the class must
+    # be reachable by name for that, and for loading it again at the next start.
+    Price.__module__, Price.__qualname__ = __name__, "Price"
+    globals()["Price"] = Price
     return Price
 
 

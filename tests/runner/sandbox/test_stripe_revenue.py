@@ -13,12 +13,13 @@ import json
 import queue
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
 
-from runner.sandbox.stripe_sandbox import StripeSandbox
+from runner.sandbox.stripe_sandbox import StripeSandbox, start_stripe_sandbox
 from runner.stripe_signature import verify_signature
 from tests.runner.sandbox.test_stripe_webhooks import WebhookReceiver
 
@@ -249,3 +250,28 @@ def test_a_deleted_customer_sends_customer_deleted(client: stripe.StripeClient,
     assert client.v1.customers.delete(customer.id).deleted is True
     event = delivered(receiver, "customer.deleted", customer.id)
     assert event["data"]["object"]["email"] == "gone@example.com"
+
+
+# -- persistence --------------------------------------------------------------------------------
+def test_prices_and_invoice_lines_survive_a_restart(tmp_path: Path) -> None:
+    # localstripe pickles its store on every write: our Price must pickle and load again.
+    data = tmp_path / "localstripe.pickle"
+    first = start_stripe_sandbox(data_file=data)
+    try:
+        client = first.client()
+        customer = client.v1.customers.create(params={"email": "kept@example.com"})
+        price = client.v1.prices.create(params={"product_data": {"name": "Kept"},
+                                                "currency": "usd", "unit_amount": 250})
+        item = client.v1.invoice_items.create(params={"customer": customer.id,
+                                                      "price": price.id, "quantity": 3})
+    finally:
+        first.stop()
+    second = start_stripe_sandbox(data_file=data)
+    try:
+        client = second.client()
+        assert client.v1.prices.retrieve(price.id).unit_amount == 250
+        invoice = client.v1.invoices.create(params={"customer": customer.id})
+        line = invoice.lines.data[0]
+        assert (line.invoice_item, line.price.id, line.amount) == (item.id, price.id, 750)
+    finally:
+        second.stop()
