@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QCompleter,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -61,6 +62,8 @@ from app.views.export_dialog import export_bundle
 from app.views.operate_charts import Charts
 
 REFRESH_MS = 2000
+RUNNERS_KEY = "operate/runners"  # the addresses connected to before (tokens: the keyring)
+MAX_REMEMBERED = 10
 SAME = QColor("#d9f2e0")  # a candidate's value agrees with the incoming record
 DIFFERENT = QColor("#fde2cf")
 
@@ -116,11 +119,13 @@ class OperateView(QWidget):
     message = Signal(str)  # an action's outcome, for the status line
 
     def __init__(self, service: OperateService, build_bundle: BuildBundle | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, settings: QSettings | None = None
+                 ) -> None:
         super().__init__(parent)
         self.setObjectName("operateView")
         self.service = service
         self.build_bundle = build_bundle
+        self.settings = settings
         self.histories: dict[str, History] = {}
         self.snapshot: Snapshot | None = None
         self.problems: list[ProblemGroup] = []
@@ -143,6 +148,10 @@ class OperateView(QWidget):
         self.status_line.setWordWrap(True)
         layout.addWidget(self.status_line)
 
+        remembered = self.remembered()
+        self.url_edit.setCompleter(QCompleter(remembered, self.url_edit))
+        if remembered:  # its token is in the keyring: Connect is enough
+            self.url_edit.setText(remembered[0])
         self.timer = QTimer(self, interval=REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
         self.message.connect(self.status_line.setText)
@@ -317,6 +326,7 @@ class OperateView(QWidget):
                 self.runner_combo.addItem(connected)
             self.histories.setdefault(connected, History()).add(status)
             self.runner_combo.setCurrentText(connected)
+            self._remember(connected)
             self.status_line.setText(f"Connected to {connected}; the token is kept in the "
                                      "keyring.")
             self.timer.start()
@@ -332,6 +342,19 @@ class OperateView(QWidget):
         self.last_call = asyncloop.submit(work, on_done=done, on_error=failed,
                                           what="connecting to the runner")
         return self.last_call
+
+    def remembered(self) -> list[str]:
+        """Runner addresses connected to before, the latest first."""
+        if self.settings is None:
+            return []
+        value = self.settings.value(RUNNERS_KEY, [])
+        urls = [value] if isinstance(value, str) else list(value or [])
+        return [str(u) for u in urls if u]
+
+    def _remember(self, url: str) -> None:
+        if self.settings is not None:
+            urls = [url, *(u for u in self.remembered() if u != url)][:MAX_REMEMBERED]
+            self.settings.setValue(RUNNERS_KEY, urls)
 
     def _failed(self, what: str, exc: BaseException) -> None:
         if self._gone():

@@ -20,6 +20,7 @@ from app.services.operate import (
     review_case,
 )
 from app.views.main_window import MainWindow
+from app.views.operate_view import OperateView
 from app.workspace import studio_settings
 
 pytestmark = pytest.mark.gui
@@ -281,3 +282,24 @@ def test_a_bad_token_is_reported_not_raised(qtbot, window) -> None:
         view.connect_runner("", "")
     assert signal.args[0] == "Could not connect: type the runner's address, e.g. " \
                              "http://127.0.0.1:8080"
+
+
+def test_the_runners_connected_to_are_remembered_without_their_token(
+        qtbot, tmp_path, service, keyring_) -> None:
+    settings = studio_settings(tmp_path / "operate.ini")
+    view = OperateView(service, settings=settings)
+    qtbot.addWidget(view)
+    view.show()
+    with qtbot.waitSignal(view.refreshed, timeout=WAIT_MS):
+        view.connect_runner("http://r:1", "good")
+    view.timer.stop()
+    settings.sync()
+    text = (tmp_path / "operate.ini").read_text()
+    assert "http://r:1" in text and "good" not in text
+    again = OperateView(OperateService(FakeClient, keyring_.get, keyring_.store),
+                        settings=settings)
+    qtbot.addWidget(again)
+    assert again.url_edit.text() == "http://r:1"
+    with qtbot.waitSignal(again.refreshed, timeout=WAIT_MS):
+        again.connect_runner()  # the keyring's token
+    again.timer.stop()
