@@ -165,3 +165,19 @@ def test_the_dialog_renders(qtbot, window, monkeypatch, tmp_path) -> None:
     window.environments.choose("prod")
     window.resize(1280, 800)
     window.grab().save(str(shots / "window-prod.png"))
+
+
+def test_a_real_test_run_against_prod_is_asked_about_first(window, monkeypatch) -> None:
+    asked: list[str] = []
+
+    def answer(_parent, title, text):
+        asked.append(text)
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    panel = window.testrun_panel
+    monkeypatch.setattr(panel, "samples", lambda: [{"id": "ch_1"}])
+    window.environments.choose("prod")
+    assert panel.start(dry=False) is False
+    assert "a real test run of charge-to-payment" in asked[0]
+    assert panel.summary_label.text() == "Not run: you chose not to write there"
