@@ -35,6 +35,7 @@ class Charts(QWidget):
         background, foreground = ("#1e1f22", "#d0d0d0") if dark else ("#ffffff", "#333333")
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.foreground = foreground
         self.plots: dict[str, pg.PlotWidget] = {}
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         for i, (key, (title, unit, series)) in enumerate(CHARTS.items()):
@@ -61,9 +62,16 @@ class Charts(QWidget):
         self.plots["api"].addItem(self.limit_line)
 
     def show_history(self, history: History) -> None:
-        for (_key, name), curve in self.curves.items():
+        empty = set(CHARTS)
+        for (key, name), curve in self.curves.items():
             xs, ys = history.series(name)
             curve.setData(xs, ys)
+            if ys:
+                empty.discard(key)
+        for key, (title, _unit, _series) in CHARTS.items():
+            # Latency has no value before the first record is written; say so.
+            self.plots[key].setTitle(title + (" (nothing yet)" if key in empty else ""),
+                                     color=self.foreground, size="10pt")
         latest = history.latest
         if latest is not None and latest.api_max:
             self.limit_line.setValue(latest.api_max)
