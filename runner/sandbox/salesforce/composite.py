@@ -1,6 +1,8 @@
 """sObject Collections (``/composite/sobjects``) and Composite (``/composite``).
 
-(sObject Tree, ``/composite/tree/<Object>``, lives in :mod:`runner.sandbox.salesforce.tree`.)
+Composite graph (``/composite/graph``) runs each graph's subrequests as one all-or-none
+composite. (sObject Tree, ``/composite/tree/<Object>``, lives in
+:mod:`runner.sandbox.salesforce.tree`.)
 
 Both run inside one org transaction; with ``allOrNone`` a failure rolls everything back and
 the records that would have succeeded report ``ALL_OR_NONE_OPERATION_ROLLED_BACK``
@@ -25,6 +27,7 @@ Dispatch = Callable[[Call], Reply]
 
 MAX_COLLECTION = 200
 MAX_SUBREQUESTS = 25
+MAX_GRAPH_NODES = 500
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _ROLLED_BACK = SfError(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -56,6 +59,10 @@ class Composite:
             if call.method != "POST":
                 raise api_error(405, "METHOD_NOT_ALLOWED", "use POST for /composite")
             return self._composite(call)
+        if rest == ["graph"]:
+            if call.method != "POST":
+                raise api_error(405, "METHOD_NOT_ALLOWED", "use POST for /composite/graph")
+            return self._graph(call)
         if rest[0] == "sobjects":
             return self._collections(call, rest[1:])
         if rest[0] == "tree" and len(rest) == 2:
@@ -226,7 +233,37 @@ class Composite:
             raise api_error(400, "LIMIT_EXCEEDED",
                             f"Limit Exceeded: a composite request can have up to "
                             f"{MAX_SUBREQUESTS} subrequests")
-        all_or_none = bool(body.get("allOrNone"))
+        responses = self._run_subrequests(call, requests, bool(body.get("allOrNone")))
+        return Reply(200, {"compositeResponse": responses})
+
+    def _graph(self, call: Call) -> Reply:
+        """Composite graph: each graph all or none on its own, in one call.
+
+        https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_graph.htm
+        """
+        body = call.json_object()
+        graphs = body.get("graphs")
+        if not isinstance(graphs, list) or not graphs:
+            raise api_error(400, "JSON_PARSER_ERROR", "The request body must have a 'graphs' list")
+        nodes = sum(len(g.get("compositeRequest") or []) for g in graphs if isinstance(g, dict))
+        if nodes > MAX_GRAPH_NODES:
+            raise api_error(400, "LIMIT_EXCEEDED",
+                            f"Limit Exceeded: a graph request can have up to {MAX_GRAPH_NODES} "
+                            "nodes")
+        out = []
+        for graph in graphs:
+            requests = graph.get("compositeRequest") if isinstance(graph, dict) else None
+            graph_id = str(graph.get("graphId", "")) if isinstance(graph, dict) else ""
+            if not isinstance(requests, list) or not requests:
+                raise api_error(400, "JSON_PARSER_ERROR",
+                                f"Graph {graph_id} must have a 'compositeRequest' list")
+            responses = self._run_subrequests(call, requests, True)
+            out.append({"graphId": graph_id,
+                        "graphResponse": {"compositeResponse": responses},
+                        "isSuccessful": all(r["httpStatusCode"] < 300 for r in responses)})
+        return Reply(200, {"graphs": out})
+
+    def _run_subrequests(self, call: Call, requests: list, all_or_none: bool) -> list[dict]:
         results: dict[str, Any] = {}
         responses: list[dict] = []
         with self.org.transaction():
@@ -247,7 +284,7 @@ class Composite:
                 for response in responses:
                     if response["httpStatusCode"] < 300:
                         response.update(body=_HALTED, httpStatusCode=400, httpHeaders={})
-        return Reply(200, {"compositeResponse": responses})
+        return responses
 
     def _subrequest(self, call: Call, sub: Any, results: dict[str, Any]) -> Reply:
         if not isinstance(sub, dict) or not sub.get("url") or not sub.get("method"):

@@ -258,3 +258,40 @@ def test_tree_refuses_duplicate_reference_ids(sf: Any, world: dict) -> None:
         sf.restful("composite/tree/Order", method="POST", json=body)
     assert caught.value.content["results"][0]["errors"][0]["statusCode"] == "INVALID_INPUT"
     assert sf.query("SELECT Id FROM Order WHERE Name = 'Twice'")["totalSize"] == 0
+
+
+# -- composite graph: each graph all or none -------------------------------------------------
+def graph(graph_id: str, world: dict, invoice: str, entries: list[str]) -> dict:
+    base = "/services/data/v62.0/sobjects"
+    requests = [{"method": "PATCH", "url": f"{base}/Order/StripeInvoiceID__c/{invoice}",
+                 "referenceId": "order", "body": {
+                     "AccountId": world["account"], "EffectiveDate": "2026-12-01",
+                     "Status": "Draft", "CurrencyIsoCode": "USD",
+                     "Pricebook2Id": world["standard"]}}]
+    requests += [{"method": "PATCH",
+                  "url": f"{base}/OrderItem/StripeLineItemID__c/{invoice}-il{n}",
+                  "referenceId": f"line{n}", "body": {
+                      "OrderId": "@{order.id}", "PricebookEntryId": entry, "UnitPrice": 10,
+                      "Quantity": 1}}
+                 for n, entry in enumerate(entries, start=1)]
+    return {"graphId": graph_id, "compositeRequest": requests}
+
+
+def test_graph_upserts_orders_with_items_each_graph_all_or_none(sf: Any, world: dict) -> None:
+    # Shapes: https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_graph.htm
+    answer = sf.restful("composite/graph", method="POST", json={"graphs": [
+        graph("good", world, "in_good", [world["usd"], world["usd"]]),
+        graph("bad", world, "in_bad", [world["usd"], world["eur"]]),
+    ]})
+    good, bad = answer["graphs"]
+    assert (good["graphId"], good["isSuccessful"]) == ("good", True)
+    assert [r["httpStatusCode"] for r in good["graphResponse"]["compositeResponse"]] == [
+        201, 201, 201]
+    assert bad["isSuccessful"] is False
+    codes = [r["httpStatusCode"] for r in bad["graphResponse"]["compositeResponse"]]
+    assert codes == [400, 400, 400]
+    failing = bad["graphResponse"]["compositeResponse"][2]["body"][0]
+    assert failing["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
+    assert sf.query("SELECT Id FROM Order WHERE StripeInvoiceID__c = 'in_bad'")["totalSize"] == 0
+    order = sf.query("SELECT Id, TotalAmount FROM Order WHERE StripeInvoiceID__c = 'in_good'")
+    assert order["records"][0]["TotalAmount"] == 20
