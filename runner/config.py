@@ -175,6 +175,12 @@ class RunnerConfig:
         secrets = {f: self._secret("salesforce", name, f, required=False)
                    for f in SECRET_FIELDS["salesforce"]}
         auth = v["auth"]
+        consumer_key = v["consumer_key"] or v["client_id"]
+        if v["consumer_key"] and v["client_id"] and v["consumer_key"] != v["client_id"]:
+            raise ConfigError(
+                f"Salesforce connection {name!r} gives both consumer_key and client_id, and "
+                "they differ; they name the same thing (the connected app's client id): "
+                "keep one")
         if auth == "password" and not secrets["password"]:
             self._secret("salesforce", name, "password", required=True)
         if auth == "session" and not secrets["access_token"]:
@@ -182,10 +188,11 @@ class RunnerConfig:
         if auth == "refresh_token":
             if not secrets["refresh_token"]:
                 self._secret("salesforce", name, "refresh_token", required=True)
-            if not v["consumer_key"]:
+            if not consumer_key:
                 raise ConfigError(
                     f"Salesforce connection {name!r} uses refresh-token login but has no "
-                    "consumer_key (the connected app's client id the token was issued to)")
+                    "consumer_key or client_id (the connected app's client id the token was "
+                    "issued to)")
         if auth == "jwt" and not (v["private_key_file"] or secrets["private_key"]):
             raise ConfigError(
                 f"Salesforce connection {name!r} uses JWT login but has neither "
@@ -193,7 +200,7 @@ class RunnerConfig:
                 f"({env_var('salesforce', name, 'private_key')})")
         return SalesforceSettings(
             login_url=v["login_url"], instance_url=v["instance_url"], auth=auth,
-            username=v["username"], consumer_key=v["consumer_key"],
+            username=v["username"], consumer_key=consumer_key,
             private_key_file=v["private_key_file"], ca_file=v["ca_file"],
             api_version=v["api_version"], timeout=v["timeout"], audience=v["audience"],
             pubsub_endpoint=v["pubsub_endpoint"], name=name, **secrets)

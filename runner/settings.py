@@ -249,6 +249,9 @@ SETTINGS: tuple[Setting, ...] = (
     _salesforce("username", str, None, "The integration user's username."),
     _salesforce("consumer_key", str, None,
                 "The connected app's consumer key (its OAuth client_id)."),
+    _salesforce("client_id", str, None,
+                "The same as consumer_key, under the OAuth name a browser login "
+                "(auth = 'refresh_token') uses; give one or the other."),
     _salesforce("private_key_file", str, None,
                 "PEM file of the key whose certificate the connected app holds (JWT)."),
     _salesforce("ca_file", str, None,

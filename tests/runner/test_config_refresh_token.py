@@ -66,3 +66,16 @@ def test_the_redactor_masks_refresh_tokens() -> None:
                                "token %s and refresh_token=%s", (TOKEN, "other-secret"), None)
     redactor.filter(record)
     assert TOKEN not in record.getMessage() and "other-secret" not in record.getMessage()
+
+
+def test_client_id_is_the_oauth_name_of_the_consumer_key(tmp_path: Path) -> None:
+    text = CONNECTION.replace("consumer_key =", "client_id =")
+    config = load_config(write(tmp_path, text), env=ENV, use_keyring=False)
+    assert config.salesforce_connection().consumer_key == "3MVG9studio"
+
+
+def test_a_consumer_key_and_a_different_client_id_are_refused(tmp_path: Path) -> None:
+    text = CONNECTION + 'client_id = "3MVG9other"\n'
+    config = load_config(write(tmp_path, text), env=ENV, use_keyring=False)
+    with pytest.raises(ConfigError, match="both consumer_key and client_id, and they differ"):
+        config.salesforce_connection()
