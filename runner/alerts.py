@@ -29,11 +29,15 @@ from email.message import EmailMessage
 import requests
 
 from runner.errors import ConfigError
+from runner.settings import Range, check_range, check_setting_range
 
 log = logging.getLogger(__name__)
 
 RULES = ("dlq", "auth", "api_budget")
 DEFAULT_MIN_INTERVAL = 300.0
+# Seconds between two alerts of one kind: 0 sends every one; over a day, a repeated
+# problem would go unreported for too long (not a setting: code and tests choose it).
+MIN_INTERVALS = Range(0, 86_400, "seconds")
 DEFAULT_DLQ_THRESHOLD = 1
 DEFAULT_BUDGET_PERCENT = 10.0
 DEFAULT_TIMEOUT = 10.0
@@ -58,8 +62,7 @@ class SmtpSettings:
             self.to = [self.to]
         if not self.host:
             raise ConfigError("SMTP alerts need a host")
-        if not (0 < int(self.port) <= 65535):
-            raise ConfigError(f"SMTP port must be 1..65535, got {self.port}")
+        check_setting_range("runner.alerts.smtp_port", int(self.port), "SMTP port")
         if not self.to or not all(isinstance(a, str) and "@" in a for a in self.to):
             raise ConfigError(f"SMTP alerts need recipient addresses (to), got {self.to!r}")
         if "@" not in (self.sender or ""):
@@ -110,12 +113,12 @@ class Alerter:
         if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
             # Not quoted back: a chat webhook URL carries its token.
             raise ConfigError("alert webhook URL must start with http:// or https://")
-        if min_interval < 0:
-            raise ConfigError(f"min_interval must be >= 0 seconds, got {min_interval}")
-        if dlq_threshold < 1:
-            raise ConfigError(f"dlq_threshold must be at least 1, got {dlq_threshold}")
-        if not (0 < budget_percent < 100):
-            raise ConfigError(f"budget_percent must be between 0 and 100, got {budget_percent}")
+        # Ranges as the settings declare them (runner.settings): one rule, one sentence.
+        check_range(MIN_INTERVALS, min_interval, "min_interval")
+        check_setting_range("runner.alerts.dlq_alert_threshold", dlq_threshold,
+                            "dlq_threshold (runner.alerts.dlq_alert_threshold)")
+        check_setting_range("runner.alerts.api_budget_alert_percent", budget_percent,
+                            "budget_percent (runner.alerts.api_budget_alert_percent)")
         self.webhook_url = webhook_url
         self.smtp = smtp
         self.min_interval = min_interval

@@ -55,7 +55,8 @@ class Range:
 def number_text(value: float) -> str:
     """A number as a person writes it: 86400, 0.1, -5, nan, inf (not 8.64e+04)."""
     value = float(value)
-    return str(int(value)) if value.is_integer() else repr(value)
+    # Up to 15 digits as written; beyond, 1e+300 rather than three hundred digits.
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
 @dataclass(frozen=True)
@@ -352,10 +353,27 @@ def _check_choice(s: Setting, value: Any, where: str, key: str) -> Any:
 
 def _check_bounds(s: Setting, value: Any, where: str, key: str) -> Any:
     """The declared range (finite numbers only: TOML and float() both read nan and inf)."""
-    if s.bounds is not None and value is not None and value not in s.bounds:
-        raise ConfigError(
-            f"{where}: {key} must be {s.bounds.describe()}, not {number_text(value)}")
+    if s.bounds is not None and value is not None:
+        check_range(s.bounds, value, key, where)
     return value
+
+
+def check_range(bounds: Range, value: float, key: str, where: str | None = None) -> float:
+    """``value`` when ``bounds`` hold it, else the one refusal every range check gives:
+    ConfigError ``[where: ]key must be <range>, not <value>``."""
+    if value not in bounds:
+        prefix = f"{where}: " if where else ""
+        raise ConfigError(f"{prefix}{key} must be {bounds.describe()}, not {number_text(value)}")
+    return value
+
+
+def check_setting_range(name: str, value: float, key: str | None = None) -> float:
+    """``value`` checked against the declared range of setting ``name``, for code that is
+    handed a value directly rather than through the file, environment or command line
+    (``key`` defaults to the setting's name)."""
+    bounds = setting(name).bounds
+    assert bounds is not None, f"{name} is not a numeric setting"
+    return check_range(bounds, value, key or name)
 
 
 def from_text(s: Setting, text: str, where: str, key: str | None = None) -> Any:
@@ -384,8 +402,18 @@ def from_text(s: Setting, text: str, where: str, key: str | None = None) -> Any:
 def cli_type(name: str) -> Callable[[str], Any]:
     """An argparse ``type`` for the option that sets ``name``: the same parsing and bounds
     as the file and the environment, refused as argparse refuses (usage, exit 2)."""
-    s = setting(name)
+    return _argparse_type(setting(name))
 
+
+def option_type(type_: type, bounds: Range, what: str) -> Callable[[str], Any]:
+    """An argparse ``type`` for a numeric option that is not a setting (``--chunk-size``),
+    ``what`` naming its value in plain words (``chunk size``): parsed and bounded as
+    :func:`cli_type` parses and bounds a setting, refused in the same one sentence."""
+    assert type_ in (int, float)
+    return _argparse_type(Setting(what, type_, None, "", bounds=bounds))
+
+
+def _argparse_type(s: Setting) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         try:
             return from_text(s, text, "command line")

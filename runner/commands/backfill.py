@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from runner.commands.run import add_connection_arguments, config_from_args
-from runner.errors import ConfigError
+from runner.settings import Range, option_type
+
+# Records per Bulk API 2.0 job: a job's upload is at most 100 MB of CSV (Salesforce's
+# limit), which 100,000 records of a few hundred bytes stay under.
+CHUNK_SIZES = Range(1, 100_000)
 
 
 def register(subparsers: Any) -> None:
@@ -24,7 +28,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--since", required=True, metavar="DATE",
                         help="objects created on or after this date (YYYY-MM-DD, UTC) or "
                         "ISO date-time")
-    parser.add_argument("--chunk-size", type=int, default=2000, metavar="N",
+    parser.add_argument("--chunk-size", type=option_type(int, CHUNK_SIZES, "chunk size"),
+                        default=2000, metavar="N",
                         help="records per Bulk API job (default 2000)")
     parser.add_argument("--restart", action="store_true",
                         help="start over even if a backfill with this flow and date finished")
@@ -44,8 +49,6 @@ def backfill_command(args: argparse.Namespace) -> int:
     )
 
     since = parse_since(args.since)
-    if args.chunk_size < 1:
-        raise ConfigError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     config = config_from_args(args)
     loaded = load_verified_bundle(args.bundle, config)
     loaded.flow(args.flow)  # unknown flow: a clear error before connecting anywhere

@@ -16,6 +16,7 @@ from types import FrameType
 from typing import Any
 
 from runner.errors import ConfigError
+from runner.settings import Range, option_type
 
 
 def register(subparsers: Any) -> None:
@@ -46,14 +47,8 @@ def register(subparsers: Any) -> None:
     up.set_defaults(handler=run_up)
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {port} is outside 0-65535")
-    return port
+# 0: any free port.
+_port = option_type(int, Range(0, 65_535), "port")
 
 
 def _describe(session: Any) -> str:

@@ -13,15 +13,19 @@ from typing import Any
 
 from runner.commands.remote import add_runner_option, client
 from runner.commands.run import add_connection_arguments, config_from_args
+from runner.settings import Range, option_type
 
 log = logging.getLogger(__name__)
+
+RUNS = Range(1, 1000)  # recent runs shown; more is a report, not a status
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "status", help="queue depths, last event, dead letters, API usage, run history")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--runs", type=int, default=5, metavar="N",
+    parser.add_argument("--runs", type=option_type(int, RUNS, "number of runs"), default=5,
+                        metavar="N",
                         help="how many recent runs to show (default 5)")
     add_connection_arguments(parser)
     add_runner_option(parser)

@@ -50,6 +50,7 @@ from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle
 from runner.pipeline.outcomes import TaskOutcome
 from runner.pipeline.settle import StoreLedger
 from runner.pipeline.writer import SalesforceWriter, WriteItem
+from runner.settings import check_setting_range
 
 if TYPE_CHECKING:
     from runner.alerts import Alerter
@@ -96,20 +97,11 @@ class FinanceSettings:
     cursor_warn_days: float = 20.0
 
     def __post_init__(self) -> None:
-        if self.interval <= 0:
-            raise ConfigError(f"runner.monitors.interval must be positive, got {self.interval}")
-        if self.drift_check_minutes < 0:
-            raise ConfigError("runner.monitors.drift_check_minutes must be >= 0 (0: off), "
-                              f"got {self.drift_check_minutes}")
-        if self.null_rate_window < 1 or self.null_rate_baseline < 1:
-            raise ConfigError("runner.monitors.null_rate_window and null_rate_baseline must "
-                              "be at least 1")
-        if not 0 < self.null_rate_increase <= 1:
-            raise ConfigError("runner.monitors.null_rate_increase must be in (0, 1], got "
-                              f"{self.null_rate_increase}")
-        if not 0 < self.cursor_warn_days <= 30:
-            raise ConfigError("runner.monitors.cursor_warn_days must be in (0, 30] (Stripe "
-                              f"keeps events 30 days), got {self.cursor_warn_days}")
+        # The ranges the settings declare (runner.settings), also for values handed in
+        # directly: one rule and one sentence, whichever way a value arrives.
+        for key in ("interval", "drift_check_minutes", "null_rate_window",
+                    "null_rate_baseline", "null_rate_increase", "cursor_warn_days"):
+            check_setting_range(f"runner.monitors.{key}", getattr(self, key))
 
     @classmethod
     def from_config(cls, config: RunnerConfig) -> FinanceSettings:
