@@ -45,6 +45,8 @@ class Charts(QWidget):
             plot.setLabel("left", unit, color=foreground)
             plot.setLabel("bottom", "seconds ago", color=foreground)
             plot.showGrid(x=True, y=True, alpha=0.2)
+            for axis in ("left", "bottom"):  # "per s (x0.001)" reads as noise to people
+                plot.getAxis(axis).enableAutoSIPrefix(False)
             plot.setMouseEnabled(x=False, y=False)
             plot.setMinimumHeight(140)
             if len(series) > 1:
