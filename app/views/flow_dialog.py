@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import asyncloop
+from app import asyncloop, theme
 from app.document.document import StudioDocument
 from app.services import Services
 from app.services.triggers import POLL_EVERY, support_sentence, trigger_support
@@ -110,6 +110,7 @@ class FlowDialog(QDialog):
         self.services = services
         self.connection = connection
         self._support_asked = 0  # the latest question to the org; older answers are dropped
+        self._support_question: tuple[object, ...] | None = None
         self.setWindowTitle("Edit flow" if editing else "New flow")
         self.setMinimumWidth(520)
 
@@ -171,7 +172,7 @@ class FlowDialog(QDialog):
         form.addRow("External id", self.external_id)
 
         self.problem = QLabel(self)
-        self.problem.setStyleSheet("color: #b91c1c")
+        theme.set_text_role(self.problem, "error")
         self.problem.setWordWrap(True)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
@@ -267,6 +268,14 @@ class FlowDialog(QDialog):
         if self.services is None or self.connection is None:
             self.support.setText(support_sentence(flow, None))
             return
+        # Ask once per question, and only about an object of the catalog (the source box is
+        # editable: not on every keystroke).
+        question = (flow.source.object, flow.trigger.salesforce_event,
+                    flow.trigger.salesforce_change is not None)
+        if question == self._support_question or \
+                flow.source.object not in self._names(System.SALESFORCE):
+            return
+        self._support_question = question
         self.support.setText(f"Asking {self.connection} which triggers it offers…")
         self._support_asked += 1
         asked = self._support_asked

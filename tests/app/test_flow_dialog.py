@@ -135,6 +135,7 @@ def test_with_a_connection_the_org_is_asked(doc, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: "does not offer the platform event" in dialog.support.text())
     assert "refuse to start" in dialog.support.text()
     assert ("My org", "salesforce_event") in asked
+    assert asked == [("My org", "salesforce_change"), ("My org", "salesforce_event")]
 
 
 # ----------------------------------------------------------------- what the org supports
