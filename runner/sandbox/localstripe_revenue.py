@@ -14,6 +14,8 @@ routes (it builds the route table from ``resources.extra_apis`` at import):
   ``pricing.price``) and an ``invoice`` (a draft it joins); ``POST /v1/invoices`` without a
   subscription makes a draft invoice of the pending items (none with
   ``pending_invoice_items_behavior=exclude``); ``/finalize``; ``invoice.voided``.
+- **Subscriptions with several items** (localstripe: exactly one, more is a 500): the first
+  item goes through localstripe, the others join before the first invoice is made.
 - **Invoice lines paged**: the invoice's ``lines`` shows the first 10 with ``has_more``, and
   ``GET /v1/invoices/{id}/lines`` takes ``limit`` and ``starting_after``; each line carries
   its ``price`` and ``quantity``.
@@ -57,6 +59,7 @@ def extend_revenue_model() -> None:
     _products(resources, UserError, announce, price_cls)
     _invoice_items(resources, UserError, price_cls)
     _invoices(resources, UserError, announce)
+    _multi_item_subscriptions(resources, UserError)
     routes = [
         ("POST", "/v1/prices", price_cls._api_create),
         ("GET", "/v1/prices/{id}", price_cls._api_retrieve),
@@ -327,3 +330,48 @@ def _invoices(resources: Any, user_error: Any, announce: Any) -> None:
     extra = resources.extra_apis
     extra[:] = [(m, u, invoice_cls._api_void_invoice if u == "/v1/invoices/{id}/void" else f)
                 for m, u, f in extra]
+
+
+# -- subscriptions with several items -----------------------------------------------------
+def _multi_item_subscriptions(resources: Any, user_error: Any) -> None:
+    sub_cls, item_cls = resources.Subscription, resources.SubscriptionItem
+    sub_init, create_invoice = sub_cls.__init__, sub_cls._create_invoice
+    waiting: list[list[dict]] = []  # the further items of the subscription being created
+
+    def normalized(item: Any) -> dict:
+        if not isinstance(item, dict) or not (item.get("plan") or item.get("price")):
+            raise user_error(400, "Missing required param: items[][price].",
+                             {"code": "parameter_missing", "param": "items[][price]"})
+        quantity = resources.try_convert_to_int(item.get("quantity", 1))
+        if not isinstance(quantity, int) or quantity < 1:
+            raise user_error(400, "Invalid positive integer", {"param": "items[][quantity]"})
+        plan = str(item.get("plan") or item.get("price"))
+        resources.Plan._api_retrieve(plan)  # 404 for an unknown price, before anything is made
+        return {"plan": plan, "quantity": quantity, "metadata": item.get("metadata"),
+                "tax_rates": list(item.get("tax_rates") or [])}
+
+    def join_waiting(self: Any) -> None:
+        if not waiting or not waiting[-1]:
+            return
+        for extra in waiting[-1]:
+            self.items._list.append(item_cls(subscription=self.id, **extra))
+        waiting[-1] = []
+
+    def init(self: Any, *args: Any, items: Any = None, **kwargs: Any) -> None:
+        extra: list[dict] = []
+        if isinstance(items, list) and len(items) > 1:
+            extra = [normalized(item) for item in items[1:]]
+            items = items[:1]
+        waiting.append(extra)
+        try:
+            sub_init(self, *args, items=items, **kwargs)
+            join_waiting(self)  # a trial makes no invoice: the items join here
+        finally:
+            waiting.pop()
+
+    def invoice_all_items(self: Any) -> None:
+        join_waiting(self)
+        create_invoice(self)
+
+    sub_cls.__init__ = init
+    sub_cls._create_invoice = invoice_all_items

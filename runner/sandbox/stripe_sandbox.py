@@ -25,7 +25,8 @@ flows must not rely on these from the sandbox; tests deliver signed events built
   create, retrieve, list (``product``, ``active``, ``currency``, ``type``), update
   (``active=false`` archives; prices cannot be deleted, as on Stripe). A recurring price is
   also a Plan of the same id, so subscriptions take ``items=[{"price": ...}]`` or
-  ``[{"plan": ...}]`` (exactly one item; more is a 500). The Plan id may be chosen.
+  ``[{"plan": ...}]``, several of them (localstripe alone: exactly one, more is a 500;
+  updating the items of a subscription still knows only one). The Plan id may be chosen.
 - **Invoices**: ours adds one-off invoices (``POST /v1/invoices`` without a subscription,
   of the pending items, or none with ``pending_invoice_items_behavior=exclude``), invoice
   items with ``price``/``quantity`` that join a draft ``invoice``, ``/finalize``, and

@@ -275,3 +275,19 @@ def test_prices_and_invoice_lines_survive_a_restart(tmp_path: Path) -> None:
         assert (line.invoice_item, line.price.id, line.amount) == (item.id, price.id, 750)
     finally:
         second.stop()
+
+
+def test_a_subscription_with_three_items_invoices_them_all(client: stripe.StripeClient) -> None:
+    customer = customer_with_card(client, "three@example.com")
+    prices = [client.v1.prices.create(params={
+        "product_data": {"name": f"Part {n}"}, "currency": "usd", "unit_amount": 1000 * n,
+        "recurring": {"interval": "month"}}) for n in (1, 2, 3)]
+    sub = client.v1.subscriptions.create(params={"customer": customer, "items": [
+        {"price": prices[0].id}, {"price": prices[1].id, "quantity": 2},
+        {"price": prices[2].id}]})
+    assert sub.status == "active"
+    assert [(i.plan.id, i.quantity) for i in sub["items"].data] == [
+        (prices[0].id, 1), (prices[1].id, 2), (prices[2].id, 1)]
+    invoice = client.v1.invoices.retrieve(sub.latest_invoice)
+    assert invoice.amount_due == 1000 + 4000 + 3000
+    assert [line.price.id for line in invoice.lines.data] == [p.id for p in prices]
