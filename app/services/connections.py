@@ -100,10 +100,11 @@ class StripeConnection:
 
 @dataclass
 class SalesforceConnection:
-    """A Salesforce org: JWT bearer (consumer key + private key file) or password login."""
+    """A Salesforce org: JWT bearer (consumer key + private key file), password login, or a
+    refresh token from "Log in with Salesforce" in the browser (``refresh_token``)."""
 
     name: str
-    auth: Literal["jwt", "password"] = "jwt"
+    auth: Literal["jwt", "password", "refresh_token"] = "jwt"
     login_url: str = PRODUCTION_LOGIN
     username: str = ""
     consumer_key: str = ""
@@ -113,9 +114,10 @@ class SalesforceConnection:
     security_token: str = field(default="", repr=False)
     client_secret: str = field(default="", repr=False)  # the connected app's, for password login
     builtin: bool = False
+    refresh_token: str = field(default="", repr=False)  # what the browser login approved
 
     system = "salesforce"
-    SECRET_FIELDS = ("password", "security_token", "client_secret")
+    SECRET_FIELDS = ("password", "security_token", "client_secret", "refresh_token")
 
     @property
     def badge(self) -> str:
@@ -160,11 +162,13 @@ def validate(conn: Connection) -> None:
         if conn.api_base and not conn.api_base.startswith(("http://", "https://")):
             raise ConnectionsError(f"the Stripe API base {conn.api_base!r} is not an http(s) URL")
         return
-    if conn.auth not in ("jwt", "password"):
-        raise ConnectionsError(f"unknown Salesforce login {conn.auth!r} (jwt or password)")
+    if conn.auth not in ("jwt", "password", "refresh_token"):
+        raise ConnectionsError(f"unknown Salesforce login {conn.auth!r} (jwt, password or "
+                               "refresh_token)")
     if not conn.login_url.startswith("https://"):
         raise ConnectionsError(f"the Salesforce login URL {conn.login_url!r} must start with https://")
-    if not conn.username:
+    # A browser login names its user itself; the other logins need the username.
+    if not conn.username and conn.auth != "refresh_token":
         raise ConnectionsError("a Salesforce connection needs a username")
     if not conn.consumer_key:
         raise ConnectionsError("a Salesforce connection needs the connected app's consumer key")
@@ -339,12 +343,13 @@ class ConnectionStore:
         password = conn.password or self.secret(conn, "password")
         token = conn.security_token or self.secret(conn, "security_token")
         client_secret = conn.client_secret or self.secret(conn, "client_secret")
+        refresh = conn.refresh_token or self.secret(conn, "refresh_token")
         return SalesforceSettings(
             login_url=conn.login_url, auth=conn.auth, username=conn.username or None,
             consumer_key=conn.consumer_key or None,
             private_key_file=conn.private_key_file or None, password=password or None,
             security_token=token or None, client_secret=client_secret or None,
-            ca_file=conn.ca_file or None,
+            refresh_token=refresh or None, ca_file=conn.ca_file or None,
             timeout=NETWORK_TIMEOUT, name=conn.name,
         )
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -166,6 +167,18 @@ class SalesforceForm(QWidget):
         self.auth = QComboBox()
         self.auth.addItem("JWT bearer (consumer key + private key file)", "jwt")
         self.auth.addItem("Username + password + security token", "password")
+        self.auth.addItem("Log in with Salesforce in the browser", "refresh_token")
+        self.browser_login = QPushButton("Log in with Salesforce…")
+        self.browser_login.setToolTip(
+            "Opens the login page in your browser; after you approve, the studio keeps a "
+            "refresh token (Save puts it in the keyring)")
+        self.browser_login.clicked.connect(self.start_browser_login)
+        self.login_status = QLabel()
+        self.login_status.setWordWrap(True)
+        self._login: Any = None  # the runner.api.oauth.BrowserLogin in progress
+        self._refresh_token = ""
+        # Opens the authorize URL; a test replaces it with a scripted browser.
+        self.open_browser: Any = lambda url: QDesktopServices.openUrl(QUrl(url))
         self.username = QLineEdit()
         self.consumer_key = QLineEdit()
         self.private_key_file = _FileEdit("Private key (PEM)", "PEM files (*.pem *.key);;All (*)")
@@ -178,6 +191,8 @@ class SalesforceForm(QWidget):
         form.addRow("Login URL", self.login)
         form.addRow("Custom domain", self.custom_url)
         form.addRow("Login with", self.auth)
+        form.addRow("", self.browser_login)
+        form.addRow("", self.login_status)
         form.addRow("Username", self.username)
         form.addRow("Consumer key", self.consumer_key)
         form.addRow("Private key file", self.private_key_file)
@@ -191,10 +206,61 @@ class SalesforceForm(QWidget):
 
     def _update_rows(self, *_args: Any) -> None:
         jwt = self.auth.currentData() == "jwt"
+        browser = self.auth.currentData() == "refresh_token"
         self.form.setRowVisible(self.custom_url, self.login.currentData() == "")
         self.form.setRowVisible(self.private_key_file, jwt)
         for edit in (self.password, self.security_token, self.client_secret):
-            self.form.setRowVisible(edit, not jwt)
+            self.form.setRowVisible(edit, not jwt and not browser)
+        self.form.setRowVisible(self.browser_login, browser)
+        self.form.setRowVisible(self.login_status, browser)
+
+    def start_browser_login(self) -> asyncloop.BackgroundCall | None:
+        """Open the login page in the browser and wait, off the UI thread, for the approval;
+        a second click cancels the login in progress."""
+        if self._login is not None:
+            self._login.cancel()
+            return None
+        # Lazy: runner.api.oauth loads authlib and requests, which start-up must not.
+        from runner.api.oauth import LoginError, start_login
+
+        url = self.login.currentData() or self.custom_url.text().strip()
+        key = self.consumer_key.text().strip()
+        if not url or not key:
+            self.login_status.setText("Give the login URL and the connected app's consumer "
+                                      "key first")
+            return None
+        try:
+            self._login = login = start_login(url, key, ca_file=self.ca_file.text() or None)
+        except LoginError as exc:
+            self.login_status.setText(f"Cannot start the login: {exc}")
+            return None
+        self.browser_login.setText("Cancel login")
+        self.login_status.setText("Waiting for the browser: log in and approve access…")
+        self.open_browser(login.authorize_url)
+
+        def done(result: Any) -> None:
+            self._finish_login()
+            self._refresh_token = result.refresh_token or ""
+            if not self._refresh_token:
+                self.login_status.setText("Logged in, but Salesforce gave no refresh token: "
+                                          "the connected app needs the refresh_token scope")
+                return
+            self.login_status.setText(f"Logged in as user {result.user_id} of org "
+                                      f"{result.org_id}; Save keeps the refresh token in the "
+                                      "keyring")
+
+        def failed(exc: BaseException) -> None:
+            self._finish_login()
+            self.login_status.setText(f"Not logged in: {exc}")
+
+        return asyncloop.submit(login.wait, on_done=done, on_error=failed,
+                                what="logging in to Salesforce")
+
+    def _finish_login(self) -> None:
+        if self._login is not None:
+            self._login.close()
+        self._login = None
+        self.browser_login.setText("Log in with Salesforce…")
 
     def load(self, conn: SalesforceConnection | None, stored: set[str]) -> None:
         conn = conn or SalesforceConnection("")
@@ -229,6 +295,7 @@ class SalesforceForm(QWidget):
             self.username.text().strip(), self.consumer_key.text().strip(),
             self.private_key_file.text() or None, self.ca_file.text() or None,
             self.password.text(), self.security_token.text(), self.client_secret.text(),
+            refresh_token=self._refresh_token,
         )
 
 
