@@ -348,7 +348,9 @@ class OperateView(QWidget):
         if self.settings is None:
             return []
         value = self.settings.value(RUNNERS_KEY, [])
-        urls = [value] if isinstance(value, str) else list(value or [])
+        # QSettings gives one string back for a one-item list (INI files).
+        urls = [value] if isinstance(value, str) else \
+            list(value) if isinstance(value, list | tuple) else []
         return [str(u) for u in urls if u]
 
     def _remember(self, url: str) -> None:
