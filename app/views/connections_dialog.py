@@ -314,6 +314,7 @@ class ConnectionsDialog(QDialog):
         self.resize(820, 480)
         self.store = store
         self._editing: tuple[str, str] | None = None  # (system, name); None: a new one
+        self.revoking: asyncloop.BackgroundCall | None = None  # the last token revocation
         self._new_system = "stripe"
         self._pending: Any = None
 
@@ -502,6 +503,10 @@ class ConnectionsDialog(QDialog):
             return
         system, name = self._editing
         try:
+            conn = self.store.get(system, name)
+            # A browser login's refresh token is revoked at Salesforce, not only forgotten.
+            token = self.store.secret(conn, "refresh_token") if isinstance(
+                conn, SalesforceConnection) and conn.auth == "refresh_token" else None
             self.store.remove(system, name)
         except ConnectionsError as exc:
             self._show_message(str(exc), ok=False)
@@ -510,6 +515,22 @@ class ConnectionsDialog(QDialog):
         if self.list.count():
             self.list.setCurrentRow(0)
         self._show_message(f"Removed {name!r} and its keyring entries.", ok=True)
+        if token and isinstance(conn, SalesforceConnection):
+            self.revoking = self._revoke(conn, token, name)
+
+    def _revoke(self, conn: SalesforceConnection, token: str,
+                name: str) -> asyncloop.BackgroundCall:
+        # Lazy: runner.api.oauth loads authlib and requests, which start-up must not.
+        from runner.api.oauth import revoke_token
+
+        return asyncloop.submit(
+            lambda: revoke_token(conn.login_url, token, client_id=conn.consumer_key,
+                                 ca_file=conn.ca_file),
+            on_done=lambda _r: self._show_message(
+                f"Removed {name!r}; Salesforce revoked its refresh token.", ok=True),
+            on_error=lambda exc: self._show_message(
+                f"Removed {name!r}, but Salesforce did not revoke its token: {exc}", ok=False),
+            what="revoking the Salesforce token")
 
     # -- testing --------------------------------------------------------------------------
     def test(self) -> bool:

@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from app.services.connections import ConnectionStore, SalesforceConnection, test_connection
-from app.views.connections_dialog import SalesforceForm
+from app.views.connections_dialog import ConnectionsDialog, SalesforceForm
+from runner.api.oauth import LoginError, refresh_access_token
 from runner.sandbox.salesforce import start_emulator
 from tests.runner.oauth_browser import FormBrowser
 
@@ -72,3 +73,24 @@ def test_a_second_click_cancels_the_login(qtbot, handle) -> None:
     qtbot.waitUntil(lambda: "Not logged in" in form.login_status.text(), timeout=10000)
     assert "cancelled" in form.login_status.text()
     assert form.browser_login.text() == "Log in with Salesforce…"
+
+
+def test_remove_connection_revokes_the_refresh_token(qtbot, handle, tmp_path,
+                                                     memory_keyring) -> None:
+    form = _form(qtbot, handle)
+    form.start_browser_login()
+    qtbot.waitUntil(lambda: "Logged in as user" in form.login_status.text(), timeout=20000)
+    conn = form.connection()
+    store = ConnectionStore(tmp_path / "connections.json")
+    store.add(conn)
+    refresh_access_token(handle.login_url, handle.consumer_key, conn.refresh_token,
+                         ca_file=handle.ca_file)  # works while the connection is there
+    dialog = ConnectionsDialog(store)
+    qtbot.addWidget(dialog)
+    dialog.select("salesforce", "emulator")
+    dialog.remove()
+    assert dialog.revoking is not None
+    qtbot.waitUntil(lambda: "revoked" in dialog.message.text(), timeout=20000)
+    with pytest.raises(LoginError, match="invalid_grant"):
+        refresh_access_token(handle.login_url, handle.consumer_key, conn.refresh_token,
+                             ca_file=handle.ca_file)
