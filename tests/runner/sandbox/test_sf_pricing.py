@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from runner.sandbox.salesforce import start_emulator
+from runner.sandbox.salesforce import salesforce_client, start_emulator
 
 pytestmark = pytest.mark.slow
 
@@ -295,3 +295,23 @@ def test_graph_upserts_orders_with_items_each_graph_all_or_none(sf: Any, world: 
     assert sf.query("SELECT Id FROM Order WHERE StripeInvoiceID__c = 'in_bad'")["totalSize"] == 0
     order = sf.query("SELECT Id, TotalAmount FROM Order WHERE StripeInvoiceID__c = 'in_good'")
     assert order["records"][0]["TotalAmount"] == 20
+
+
+# -- the shipped org (one currency: no CurrencyIsoCode) ----------------------------------------
+def test_the_shipped_org_prices_items_without_currencies(tmp_path: Any) -> None:
+    h = start_emulator(tmp_path / "single", reset=True)
+    try:
+        sf = salesforce_client(h)
+        standard = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"]
+        product = sf.Product2.create({"Name": "Seat", "IsActive": True})["id"]
+        entry = sf.PricebookEntry.create({"Pricebook2Id": standard[0]["Id"],
+                                          "Product2Id": product, "UnitPrice": 10,
+                                          "IsActive": True})["id"]
+        account = sf.Account.create({"Name": "Acme"})["id"]
+        order = sf.Order.create({"AccountId": account, "EffectiveDate": "2026-12-01",
+                                 "Status": "Draft", "Pricebook2Id": standard[0]["Id"]})["id"]
+        sf.OrderItem.create({"OrderId": order, "PricebookEntryId": entry, "UnitPrice": 10,
+                             "Quantity": 3, "StripeLineItemID__c": "il_1"})
+        assert sf.Order.get(order)["TotalAmount"] == 30
+    finally:
+        h.stop()
