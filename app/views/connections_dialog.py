@@ -264,6 +264,10 @@ class SalesforceForm(QWidget):
 
     def load(self, conn: SalesforceConnection | None, stored: set[str]) -> None:
         conn = conn or SalesforceConnection("")
+        # A token approved for the previous form's connection is not this one's.
+        self._refresh_token = ""
+        self.login_status.setText("A refresh token is stored" if "refresh_token" in stored
+                                  else "")
         self.name.setText(conn.name)
         url = conn.login_url.rstrip("/")
         index = self.login.findData(url)
