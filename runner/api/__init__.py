@@ -8,7 +8,9 @@ Split by when the studio needs it, so that opening the studio loads none of the 
 
 * light, imported at start-up: :mod:`runner.api.connections` (the connection rules, the
   connection-check result and the keyring secrets), :mod:`runner.api.errors` and
-  :mod:`runner.api.reconcile` (the pure reconciliation core and its report: ~15 ms);
+  :mod:`runner.api.reconcile` (the pure reconciliation core and its report: ~15 ms),
+  :mod:`runner.api.triggers` (a flow's Pub/Sub topic, the default poll interval; whether an
+  org offers a topic imports grpc only when asked);
 * on demand, light enough for a dialog: :mod:`runner.api.oauth` ("Log in with Salesforce":
   the browser login with PKCE on a loopback redirect, refresh and revocation; authlib and
   requests, none of the sync) and :mod:`runner.api.operate` (the admin API's client for the
