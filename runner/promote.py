@@ -50,7 +50,13 @@ from mappings.engine.fixtures import FixtureResult, format_fixture_report, run_f
 from mappings.environments import Environment, load_environments
 from mappings.errors import MappingError
 from mappings.schema.model import System
-from runner.admin.client import AdminClient, AdminClientError, token_for
+from runner.admin.client import (
+    TOKEN_ENV,
+    AdminClient,
+    AdminClientError,
+    keyring_name,
+    token_for,
+)
 from runner.config import load_config
 from runner.connectors.salesforce import SalesforceConnector
 from runner.contract import check_org
@@ -145,9 +151,10 @@ def connect_target_org(env: Environment) -> SalesforceConnector:
 def runner_admin(env: Environment) -> AdminClient:
     token = token_for(env.runner)
     if not token:
-        raise RunnerError(f"no admin token for {env.name}'s runner {env.runner}; store one "
-                          "with 'fieldbridge-runner remote login' or set "
-                          "FIELDBRIDGE_ADMIN_TOKEN")
+        raise RunnerError(f"no admin token for {env.name}'s runner {env.runner}: set "
+                          f"{TOKEN_ENV} or keep it in the OS keyring (service "
+                          f"'{KEYRING_SERVICE}', name '{keyring_name(env.runner)}'; the "
+                          "studio's Operate workspace stores it there when you connect)")
     return AdminClient(env.runner, token)
 
 
