@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.private_files import write_private
+from runner.sandbox.localstripe_keys import install_restricted_keys
 from runner.sandbox.localstripe_revenue import extend_revenue_model
 from runner.sandbox.localstripe_webhooks import keep_webhook_endpoints
 
@@ -303,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from localstripe import resources, server
 
     resources.store.try_load_from_disk()
+    # Inside the idempotency check below, which keeps its replays per real (restricted) key.
+    install_restricted_keys(server, args.data_file)
     # Outermost, so replays include the error responses localstripe's own middleware makes.
     server.app.middlewares.insert(0, _idempotency_middleware(args.data_file))
 

@@ -180,6 +180,11 @@ class StripeSandbox:
         self._config("POST", f"/_config/webhooks/{endpoint_id}", json=body)
         return signing_secret
 
+    def declare_restricted_keys(self, keys: dict[str, dict[str, str]]) -> None:
+        """Accept these ``rk_test_`` keys, each with its level per resource (``none``, ``read``
+        or ``write``; :mod:`runner.sandbox.localstripe_keys`)."""
+        self._config("POST", "/_config/restricted_keys", json=keys)
+
     def flush(self) -> None:
         """Delete every object in the sandbox (webhook registrations survive)."""
         self._config("DELETE", "/_config/data")
