@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app import icons
 
@@ -54,7 +54,7 @@ COLOURS: dict[str, Colours] = {
         base="#ffffff",
         alternate="#f8fafc",
         text="#1e293b",
-        muted="#64748b",
+        muted="#56657a",
         line="#d8dde5",
         accent="#4f46e5",
         accent_text="#ffffff",
@@ -69,8 +69,8 @@ COLOURS: dict[str, Colours] = {
         field_text="#0f172a",
         canvas_accent="#2563eb",
         link="#94a3b8",
-        link_transformed="#6366f1",
-        lookup="#0ea5e9",
+        link_transformed="#4f46e5",
+        lookup="#0369a1",
         drop_ok="#dcfce7",
         drop_bad="#fee2e2",
         pill_fill="#ffffff",
@@ -83,12 +83,12 @@ COLOURS: dict[str, Colours] = {
         text="#e2e8f0",
         muted="#94a3b8",
         line="#3a404c",
-        accent="#6366f1",
+        accent="#4f46e5",
         accent_text="#ffffff",
         error_bg="#5a2626",
         warning_bg="#4a3a12",
         ok_text="#4ade80",
-        bad_text="#f87171",
+        bad_text="#fca5a5",
         canvas="#1a1d23",
         field_fill="#262a33",
         field_mapped="#25304a",
@@ -160,6 +160,19 @@ def palette(name: str) -> QPalette:
     for r in (role.Text, role.WindowText, role.ButtonText):
         p.setColor(QPalette.ColorGroup.Disabled, r, QColor(c.muted))
     return p
+
+
+TEXT_ROLES = ("muted", "error")
+
+
+def set_text_role(label: QWidget, role: str) -> None:
+    """Colour a label's text by the theme (``QLabel[role="muted"]`` in the stylesheets), so
+    it follows a theme switch and keeps AA contrast; "" clears it."""
+    if role and role not in TEXT_ROLES:
+        raise ValueError(f"unknown text role {role!r}: one of {', '.join(TEXT_ROLES)}")
+    label.setProperty("role", role)
+    label.style().unpolish(label)
+    label.style().polish(label)
 
 
 def stylesheet(name: str) -> str:

@@ -67,6 +67,7 @@ class FieldItem(HoverHighlight, QGraphicsObject):
         self.note = ""  # right-aligned hint: "= Stripe" for a default, "ƒ" for an expression
         self._drop_state: bool | None = None  # True ok, False refused, None not hovering
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsFocusable, True)  # keyboard: Tab, arrows
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges, True)
         self.setAcceptHoverEvents(True)
         self.setAcceptDrops(side == "target")

@@ -1,14 +1,24 @@
-"""A link between a source field and a target field: a curve that follows both anchors."""
+"""A link between a source field and a target field: a curve that follows both anchors.
+
+The curve ends in a short straight run into the target's anchor, and a link's badge ("ƒ2",
+"lookup") sits on that run: on its own target's row, which no other link's badge shares (a
+target has one mapping or one lookup), so badges never land on another link or collide.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QFont, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
 from app.canvas.fielditem import FieldItem
 from app.canvas.hover import HoverHighlight
 from app.theme import qcolor
+
+# The straight run before the target's anchor, and where on it a badge is centred.
+STUB = 64.0
+BADGE_CENTRE = 34.0
+FLASH_MS = 1400
 
 
 class LinkItem(HoverHighlight, QGraphicsPathItem):
@@ -32,8 +42,10 @@ class LinkItem(HoverHighlight, QGraphicsPathItem):
         self.badge = badge  # a multi-source mapping shows its "ƒ" once, on the first link
         self.setZValue(-1)  # under the field boxes
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsFocusable, True)  # Tab reaches links
         self.setAcceptHoverEvents(True)
         self.setToolTip(tooltip)
+        self.flashing = False
         source.links.append(self)
         target.links.append(self)
         self.adjust()
@@ -56,12 +68,32 @@ class LinkItem(HoverHighlight, QGraphicsPathItem):
         self.setToolTip(tooltip)
         self.update()
 
+    def flash(self) -> None:
+        """Draw attention to a new link for a moment."""
+        self.flashing = True
+        self.update()
+        QTimer.singleShot(FLASH_MS, self._end_flash)
+
+    def _end_flash(self) -> None:
+        self.flashing = False
+        self.update()
+
+    def badge_rect(self) -> QRectF | None:
+        """Where the badge is painted (scene coordinates), None for a link without one."""
+        if not ((self.steps and self.badge) or self.kind == "lookup"):
+            return None
+        end = self.target_item.anchor()
+        half = 24 if self.kind == "lookup" else 13
+        return QRectF(end.x() - BADGE_CENTRE - half, end.y() - 9, 2 * half, 18)
+
     def adjust(self) -> None:
         """Recompute the curve from the two anchors (called when either item moves)."""
         start, end = self.source_item.anchor(), self.target_item.anchor()
-        dx = max(40.0, (end.x() - start.x()) / 2)
+        bend = QPointF(end.x() - STUB, end.y())
+        dx = max(30.0, (bend.x() - start.x()) / 2)
         path = QPainterPath(start)
-        path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
+        path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(bend.x() - dx, end.y()), bend)
+        path.lineTo(end)
         self.prepareGeometryChange()
         self.setPath(path)
 
@@ -80,8 +112,8 @@ class LinkItem(HoverHighlight, QGraphicsPathItem):
         role = "lookup" if self.kind == "lookup" else (
             "link_transformed" if self.steps else "link")
         colour, width = qcolor(role), 2.0
-        if self.isSelected() or self._hover:
-            colour, width = qcolor("canvas_accent"), 3.0
+        if self.isSelected() or self._hover or self.flashing:
+            colour, width = qcolor("canvas_accent"), 4.0 if self.flashing else 3.0
         pen = QPen(colour, width)
         if self.kind == "lookup":
             pen.setStyle(Qt.PenStyle.DashLine)
@@ -91,11 +123,9 @@ class LinkItem(HoverHighlight, QGraphicsPathItem):
         end = self.target_item.anchor()
         painter.setBrush(QBrush(colour))
         painter.drawEllipse(end, 3.5, 3.5)
-        if (self.steps and self.badge) or self.kind == "lookup":
-            mid = self.path().pointAtPercent(0.5)
+        badge = self.badge_rect()
+        if badge is not None:
             text = "lookup" if self.kind == "lookup" else f"ƒ{self.steps if self.steps > 1 else ''}"
-            half = 24 if self.kind == "lookup" else 13
-            badge = QRectF(mid.x() - half, mid.y() - 9, 2 * half, 18)
             painter.setPen(QPen(colour, 1))
             painter.setBrush(QBrush(qcolor("pill_fill")))
             painter.drawRoundedRect(badge, 9, 9)

@@ -67,6 +67,7 @@ def _writable(fs: FieldSchema) -> bool:
 class MappingScene(QGraphicsScene):
     mappingSelected = Signal(str)  # the target field of the selected mapping, "" for none
     flowShown = Signal()  # another flow was laid out: views scroll back to the top
+    editRequested = Signal(str)  # Enter on a target or link: edit that mapping's transforms
 
     def __init__(self, document: StudioDocument, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -231,6 +232,13 @@ class MappingScene(QGraphicsScene):
                 # Scroll vertically only: the source column must stay in sight.
                 view.ensureVisible(QRectF(0, item.y(), 1, ITEM_HEIGHT), 0, 40)
 
+    def edit_requested(self, target: str) -> None:
+        """Enter on a target field or a link: select its mapping and ask to edit it."""
+        if self.flow is not None and self.flow.mapping_for(target) is not None:
+            self.select_mapping(target)
+            self._on_selection_changed()
+        self.editRequested.emit(target)
+
     def delete_selected(self) -> int:
         """Unmap the selected mappings (one undo step); returns how many were removed."""
         flow = self.flow
@@ -271,7 +279,7 @@ class MappingScene(QGraphicsScene):
         sources = self._source_order(flow, source_obj, targets)
         self._sync_column(self.source_items, "source", sources, source_obj, flow)
         self._sync_column(self.target_items, "target", targets, target_obj, flow)
-        self._sync_links(flow)
+        new_links = self._sync_links(flow)
         self._set_headers(
             f"{flow.source.system.value.title()} · {flow.source.object}",
             f"{flow.target.system.value.title()} · {flow.target.object}",
@@ -282,6 +290,20 @@ class MappingScene(QGraphicsScene):
         self._on_selection_changed()
         if switched:
             self.flowShown.emit()
+        elif new_links:
+            self.show_new_link(new_links[0])
+
+    def show_new_link(self, link: LinkItem) -> None:
+        """Scroll a link that was just made into view (vertically: the source column stays)
+        and flash it, so the user sees where it went."""
+        item = link.target_item
+        top = min(item.y(), link.source_item.y())
+        bottom = max(item.y(), link.source_item.y()) + ITEM_HEIGHT
+        for view in self.views():
+            view.ensureVisible(QRectF(0, item.y(), 1, ITEM_HEIGHT), 0, 40)
+            if bottom - top < view.viewport().height():
+                view.ensureVisible(QRectF(0, top, 1, bottom - top), 0, 20)
+        link.flash()
 
     def _clear(self) -> None:
         self.blockSignals(True)
@@ -369,7 +391,9 @@ class MappingScene(QGraphicsScene):
         if link.scene() is self:
             self.removeItem(link)
 
-    def _sync_links(self, flow: Flow) -> None:
+    def _sync_links(self, flow: Flow) -> list[LinkItem]:
+        """Reconcile the links with the flow; returns the links made now."""
+        made: list[LinkItem] = []
         wanted: dict[tuple[str, str], tuple[int, str, bool]] = {}
         source_schema = self.document.source_schema(flow.name)
         for m in flow.fields:
@@ -390,6 +414,7 @@ class MappingScene(QGraphicsScene):
                 link = LinkItem(source, target, steps=steps, tooltip=tip, badge=badge)
                 self.links[key] = link
                 self.addItem(link)
+                made.append(link)
             else:
                 link.set_steps(steps, tip)
                 link.adjust()
@@ -408,6 +433,8 @@ class MappingScene(QGraphicsScene):
             link = LinkItem(source, item, kind="lookup", tooltip=tip)
             self.lookup_links[path] = link
             self.addItem(link)
+            made.append(link)
+        return made
 
     def _set_headers(self, left: str, right: str, flow: Flow | None) -> None:
         for item in self._headers:

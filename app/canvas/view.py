@@ -14,7 +14,14 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
+from app.canvas import keyboard
+from app.canvas.linkitem import LinkItem
 from app.canvas.scene import MappingScene
+
+_MOVES = (
+    Qt.Key.Key_Tab, Qt.Key.Key_Backtab, Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Left,
+    Qt.Key.Key_Right,
+)  # fmt: skip
 
 
 class MappingView(QGraphicsView):
@@ -29,6 +36,11 @@ class MappingView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setAccessibleName("mapping canvas")
+        self.setAccessibleDescription(
+            "Tab and the arrow keys move between fields and links; Enter edits the transforms, "
+            "Delete unmaps, Ctrl+M maps the selected source to the selected target"
+        )
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setToolTip("")
         self._zoom = 1.0
         self._user_zoom = False
@@ -67,6 +79,12 @@ class MappingView(QGraphicsView):
             event.modifiers() & Qt.KeyboardModifier.ControlModifier
         )
 
+    def focusNextPrevChild(self, next: bool) -> bool:  # noqa: A002 - Qt's name
+        """Tab stays on the canvas while it has fields: it moves between them (keyPressEvent)."""
+        if keyboard.focus_order(self.mapping_scene()):
+            return False
+        return super().focusNextPrevChild(next)
+
     def event(self, event: QEvent) -> bool:
         # With a source and a target item selected here, Ctrl+M maps the canvas selection;
         # otherwise the window's Map action (the schema trees' selection) keeps the key.
@@ -82,6 +100,28 @@ class MappingView(QGraphicsView):
         return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        scene = self.mapping_scene()
+        if event.key() in _MOVES and not event.modifiers() & ~(
+            Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
+        ):
+            backwards = event.key() == Qt.Key.Key_Backtab or (
+                event.key() == Qt.Key.Key_Tab
+                and bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            )
+            found = keyboard.move(scene, event.key(), backwards)
+            if found is not None:
+                keyboard.focus(scene, found)
+            event.accept()
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            here = keyboard.current(scene)
+            target = here.target if isinstance(here, LinkItem) else (
+                here.path if here is not None and here.side == "target" else None
+            )
+            if target is not None:
+                scene.edit_requested(target)
+                event.accept()
+                return
         if self._is_map_key(event):
             self.mapping_scene().map_selected()
             event.accept()

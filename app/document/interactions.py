@@ -147,12 +147,13 @@ def _map(
 
 
 def _near_index(document: StudioDocument, flow: str, sources: list[str]) -> int | None:
-    """Right after the last mapping that reads one of ``sources``: the canvas lays targets out
-    in the flow's order, so the new link runs beside its source instead of across the canvas
-    to the bottom. None (the end) for a source nothing reads yet."""
+    """Right after the first mapping that reads one of ``sources``: the canvas lays targets
+    out in the flow's order and puts a source on the row of the first target that reads it,
+    so the new link runs beside its source instead of across the canvas to the bottom. None
+    (the end) for a source nothing reads yet."""
     fields = document.flow(flow).fields
-    near = [i for i, m in enumerate(fields) if set(m.sources) & set(sources)]
-    return near[-1] + 1 if near else None
+    near = next((i for i, m in enumerate(fields) if set(m.sources) & set(sources)), None)
+    return near + 1 if near is not None else None
 
 
 def _fields(

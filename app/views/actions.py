@@ -47,6 +47,9 @@ def add_action(
         action.setIcon(icons.icon(ICONS[name]))
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
+        # The tooltip names the key too (menus show it on their own).
+        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        tip = f"{tip} ({keys})" if tip else keys
     if tip:
         action.setStatusTip(tip)
         action.setToolTip(tip)
@@ -71,7 +74,7 @@ def build_actions(window: MainWindow) -> None:
     a("save", "&Save", w.save, shortcut=keys.Save, tip="Save the workspace")
     a("save_as", "Save &As…", w.save_as, shortcut=keys.SaveAs,
       tip="Save the workspace to another folder")
-    a("export", "&Export Bundle…", w.export_bundle,
+    a("export", "&Export Bundle…", w.export_bundle, shortcut="Ctrl+E",
       tip="Write a .fbz bundle for the runner, optionally signed")
     a("compare", "&Compare with Bundle…", w.compare_with_bundle,
       tip="Show what differs between the workspace and a bundle")
@@ -92,11 +95,11 @@ def build_actions(window: MainWindow) -> None:
     map_action.setToolTip("Map the selected source field to the selected target (Ctrl+M)")
     map_action.setIcon(icons.icon("map"))
     w.actions_by_name["map"] = map_action
-    a("automap", "&Auto-map…", w.auto_map,
+    a("automap", "&Auto-map…", w.auto_map, shortcut="Ctrl+Shift+M",
       tip="Suggest mappings by name and type, to accept or reject")
     a("new_flow", "New &Flow…", w.new_flow, tip="Create a flow (trigger, objects, operation)")
-    a("preview", "&Preview", w.show_preview, tip="Preview the current flow on sample records")
-    a("test_run", "&Test Run", w.show_test_run,
+    a("preview", "&Preview", w.show_preview, shortcut="F5", tip="Preview the current flow on sample records")
+    a("test_run", "&Test Run", w.show_test_run, shortcut="F6",
       tip="Dry run or real run against the Salesforce sandbox")
     a("connections", "&Manage Connections…", w.manage_connections,
       tip="Stripe accounts and Salesforce orgs")

@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import theme
 from app.document.document import StudioDocument
 from app.views.editor_common import (
     EVENT_PREFIX,
-    HINT_STYLE,
     FieldPicker,
     FlowItemsEditor,
     is_scalar_field,
@@ -150,7 +150,7 @@ class ValueEditor(QWidget):
         fs = self.field
         if not self.needed:
             label = QLabel("(no value needed)", self)
-            label.setStyleSheet(HINT_STYLE)
+            theme.set_text_role(label, "muted")
             return label
         if fs is not None and fs.enum_values:
             if self.many:

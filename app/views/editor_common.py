@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import theme
 from app.document.document import StudioDocument
 from app.models.schema_model import field_tooltip
 from mappings.document.model import Flow
@@ -40,8 +41,6 @@ from mappings.errors import MappingError
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema
 from mappings.schema.stripe_events import split_event
 
-ERROR_STYLE = "color: #b91c1c"
-HINT_STYLE = "color: #475569"
 EVENT_PREFIX = "$event"
 
 
@@ -149,7 +148,7 @@ class FlowItemsEditor(QWidget):
         self.document = document
         self.hint = QLabel(self)
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet(HINT_STYLE)
+        theme.set_text_role(self.hint, "muted")
         self.table = QTableWidget(0, len(self.COLUMNS), self)
         self.table.setAccessibleName(self.ACCESSIBLE_NAME)
         self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
@@ -163,7 +162,7 @@ class FlowItemsEditor(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.error = QLabel(self)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        theme.set_text_role(self.error, "error")
         self._shown_flow: str | None = None
 
     # ------------------------------------------------------------------ building

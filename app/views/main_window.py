@@ -258,6 +258,7 @@ class MainWindow(QMainWindow):
         self._default_splitter_sizes()
 
         self.canvas.mapping_scene().mappingSelected.connect(self._mapping_selected)
+        self.canvas.mapping_scene().editRequested.connect(self.edit_transforms)
 
     def _default_splitter_sizes(self) -> None:
         width, height = DEFAULT_SIZE
@@ -415,6 +416,9 @@ class MainWindow(QMainWindow):
             self.document.set_current_flow(name)
 
     def _on_current_flow(self, name: str) -> None:
+        # With no flow there is nothing to auto-map, preview or test.
+        for action in ("automap", "preview", "test_run"):
+            self.actions_by_name[action].setEnabled(bool(name))
         row = self.flow_combo.findData(name) if name else -1
         if row != self.flow_combo.currentIndex():
             self.flow_combo.setCurrentIndex(row)
@@ -429,7 +433,8 @@ class MainWindow(QMainWindow):
 
     def _update_issue_count(self) -> list[Issue]:
         issues = validation_issues(self.document, self.document.current_flow)
-        self.status_area.show_issues(issues)
+        flow = self.document.find_flow(self.document.current_flow)
+        self.status_area.show_issues(issues, started=flow is None or bool(flow.fields or flow.lookups))
         self._update_flow_status()
         return issues
 
@@ -708,6 +713,12 @@ class MainWindow(QMainWindow):
 
     def _panel_error(self, summary: str, details: str) -> None:
         self.report_error(details or summary, summary)
+
+    def edit_transforms(self, target: str) -> None:
+        """Enter on the canvas: the Transform tab for ``target``, with the keyboard focus."""
+        self.transform_panel.show_mapping(target)
+        self.bottom_tabs.setCurrentWidget(self.transform_panel)
+        self.transform_panel.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _mapping_selected(self, target: str) -> None:
         flow = self.document.current_flow

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import asyncloop
+from app import asyncloop, theme
 from app.document.document import StudioDocument
 from app.models.naming import title_in
 from app.models.preview_model import PreviewModel, source_record
@@ -335,7 +335,7 @@ class PreviewPanel(QWidget):
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         self.status_label.setText(text)
-        self.status_label.setStyleSheet("color: #c62828" if error else "")
+        theme.set_text_role(self.status_label, "error" if error else "")
 
     def _on_current_flow(self, name: str) -> None:
         # A new flow: its fixtures at once (cheap); an account is fetched on Refresh only.

@@ -206,13 +206,21 @@ class StatusArea(QObject):
             f"{n} mapped field{'s' if n != 1 else ''}"
         )
 
-    def show_issues(self, issues: list[Issue]) -> None:
+    def show_issues(self, issues: list[Issue], *, started: bool = True) -> None:
+        """The flow's issues; before anything is mapped (``started`` False) what is missing is
+        a to-do list, not a row of errors."""
         n = len(issues)
         label = self.issue_label
-        label.setText(
-            "✓ No validation issues" if n == 0 else f"⚠ {n} validation issue{'s' if n != 1 else ''}"
-        )
-        label.setProperty("severity", "ok" if n == 0 else "warn")
+        if not started and n:
+            label.setText(f"To do: {n} field{'s' if n != 1 else ''} to fill")
+            severity = "todo"
+        else:
+            label.setText(
+                "✓ No validation issues" if n == 0
+                else f"⚠ {n} validation issue{'s' if n != 1 else ''}"
+            )
+            severity = "ok" if n == 0 else "warn"
+        label.setProperty("severity", severity)
         label.setToolTip("\n".join(f"{i.field or '—'}: {i.message}" for i in issues[:12]))
         label.style().unpolish(label)
         label.style().polish(label)

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import theme
 from app.document.document import StudioDocument
 from app.models.naming import title_in
 from app.models.transform_models import TransformChainModel, TransformLibraryModel
@@ -175,7 +176,7 @@ class TransformPanel(QWidget):
         self.step_box = QGroupBox("Step", self)
         self.step_description = QLabel(self.step_box)
         self.step_description.setWordWrap(True)
-        self.step_description.setStyleSheet("color: #475569")
+        theme.set_text_role(self.step_description, "muted")
         self.form = QFormLayout()
         box_layout = QVBoxLayout(self.step_box)
         box_layout.addWidget(self.step_description)
@@ -190,7 +191,7 @@ class TransformPanel(QWidget):
         self.result.setFont(mono)
         self.error = QLabel(self)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b91c1c")
+        theme.set_text_role(self.error, "error")
 
         body = QHBoxLayout()
         body.addLayout(left, 2)
