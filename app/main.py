@@ -92,7 +92,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = studio_settings(args.settings)
     theme.apply_theme(app, args.theme or saved_theme(settings))
 
-    window = MainWindow(settings=settings)
+    # A screenshot never starts the local sandboxes.
+    window = MainWindow(settings=settings, warm_up=None if not args.screenshot else False)
     if not _open_initial(window, args):
         reason = window.errors.model.entries[-1].summary if window.errors.count else "?"
         window.document.undo_stack.clear()

@@ -3,7 +3,9 @@
 Started on demand, the first time something needs them, once per studio session, under a
 state directory in the user data dir (so what a user seeded survives a restart), and
 stopped when the studio exits (:meth:`SandboxService.stop`, called from the services'
-``close``).
+``close``). The studio warms them up in the background from start-up (the window calls
+:meth:`SandboxService.ensure_up` on the pool) so the first dry run need not wait; closing the
+studio during that start does not wait for it: the start stops what it started.
 """
 
 from __future__ import annotations
@@ -15,10 +17,18 @@ from typing import TYPE_CHECKING
 
 import platformdirs
 
+from app.errors import StudioError
+
 if TYPE_CHECKING:
     from runner.api.sandbox import SandboxSession
 
 log = logging.getLogger(__name__)
+
+WARM_UP_TEXT = "Starting the local sandboxes — about 30 s"
+
+
+class SandboxStopped(StudioError):
+    """The studio closed while the sandboxes were starting."""
 
 
 def default_state_dir() -> Path:
@@ -33,6 +43,7 @@ class SandboxService:
         self.seed = seed
         self._session: SandboxSession | None = None
         self._lock = threading.Lock()
+        self._stop_when_up = threading.Event()  # stop() came while a start was under way
 
     @property
     def running(self) -> bool:
@@ -45,12 +56,23 @@ class SandboxService:
                 # Lazy: runner.api.sandbox (emulators, Stripe SDK) adds ~0.4 s to start-up
                 from runner.api.sandbox import sandbox_up
 
+                self._stop_when_up.clear()
                 log.info("starting the local sandboxes in %s", self.state_dir)
-                self._session = sandbox_up(self.state_dir, seed=self.seed)
+                session = sandbox_up(self.state_dir, seed=self.seed)
+                if self._stop_when_up.is_set():
+                    session.stop()
+                    raise SandboxStopped("the local sandboxes were stopped while starting")
+                self._session = session
             return self._session
 
     def stop(self) -> None:
-        with self._lock:
+        """Stop the sandboxes; during a start, without waiting (the start stops them)."""
+        if not self._lock.acquire(blocking=False):
+            self._stop_when_up.set()
+            return
+        try:
             session, self._session = self._session, None
+        finally:
+            self._lock.release()
         if session is not None:
             session.stop()

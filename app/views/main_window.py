@@ -7,12 +7,13 @@ goes through :class:`~app.services.Services`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -40,6 +41,7 @@ from app.services.connections import LOCAL_SANDBOX, Connection
 from app.services.environments import EnvironmentState
 from app.services.operate import OperateService
 from app.services.reconcile import ReconcileService
+from app.services.sandbox import WARM_UP_TEXT, SandboxStopped
 from app.views import actions
 from app.views.automap_dialog import AutoMapDialog
 from app.views.connections_dialog import ConnectionsDialog
@@ -125,6 +127,18 @@ def validation_issues(document: StudioDocument, flow_name: str | None) -> list[I
     return list(seen.values())
 
 
+WARM_UP_KEY = "sandbox/warm_up"
+WARM_UP_ENV = "FIELDBRIDGE_SANDBOX_WARM_UP"
+
+
+def sandbox_warm_up(settings: QSettings) -> bool:
+    """Whether to start the local sandboxes at start-up: the setting ``sandbox/warm_up``
+    (default on), overridden by ``FIELDBRIDGE_SANDBOX_WARM_UP=0`` (tests, CI)."""
+    if os.environ.get(WARM_UP_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return str(settings.value(WARM_UP_KEY, "true")).lower() != "false"
+
+
 def _default_services() -> Services:
     """The user's own connections and sandbox (a seam: tests put theirs under tmp_path)."""
     return Services()
@@ -147,6 +161,7 @@ class MainWindow(QMainWindow):
         ask_unsaved: AskUnsaved | None = None,
         choose_folder: ChooseFolder | None = None,
         services: Services | None = None,
+        warm_up: bool | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -165,6 +180,10 @@ class MainWindow(QMainWindow):
         # The connections the studio works against now (the badges, the reconcile view).
         self.current_connections = {"stripe": LOCAL_SANDBOX, "salesforce": LOCAL_SANDBOX}
         self.reconcile_view = None  # made by show_reconcile()
+        # Start the local sandboxes once the window shows (None: the setting decides; tests
+        # and screenshots turn it off).
+        self.warm_up = sandbox_warm_up(self.settings) if warm_up is None else warm_up
+        self._warm_up_call: asyncloop.BackgroundCall | None = None
         self.operate_view: OperateView | None = None  # made by show_operate()
         self.operate_service = OperateService()  # the runners Operate is connected to
         # The workspace's environments (environments.toml) and the one worked against now.
@@ -633,7 +652,8 @@ class MainWindow(QMainWindow):
             connection=self.current_connections["salesforce"]))
 
     def manage_connections(self) -> QWidget:
-        return self._show_dialog(ConnectionsDialog(self.services, parent=self))
+        return self._show_dialog(ConnectionsDialog(
+            self.services, parent=self, documents=lambda: list(self.document.documents)))
 
     def show_preview(self) -> None:
         self.bottom_tabs.setCurrentWidget(self.preview_panel)
@@ -749,6 +769,34 @@ class MainWindow(QMainWindow):
             "Map Stripe and Salesforce fields, preview, test against a sandbox and export "
             "bundles for the Fieldbridge runner.",
         )
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.warm_up and self._warm_up_call is None:
+            # After the first paint: the window comes up first, the sandboxes behind it.
+            QTimer.singleShot(0, self.warm_up_sandboxes)
+
+    def warm_up_sandboxes(self) -> asyncloop.BackgroundCall | None:
+        """Start the local sandboxes in the background, shown in the status bar, so the first
+        dry run is quick. Once per window; cancelled by closing it."""
+        if self._warm_up_call is not None or self.services.sandbox.running:
+            return self._warm_up_call
+        self.statusBar().showMessage(f"{WARM_UP_TEXT}…", 8000)
+        self._warm_up_call = asyncloop.submit(
+            self.services.sandbox.ensure_up,
+            on_done=lambda _session: self.statusBar().showMessage(
+                "✓ The local sandboxes are ready", 6000
+            ),
+            on_error=self._warm_up_failed,
+            what=WARM_UP_TEXT,
+        )
+        return self._warm_up_call
+
+    def _warm_up_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, SandboxStopped):
+            return  # the window closed during the start
+        # Not fatal: the first test run starts them again and reports its own error.
+        self.statusBar().showMessage(f"The local sandboxes did not start: {exc}", 10000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.maybe_save():

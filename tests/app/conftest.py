@@ -82,3 +82,9 @@ def prompts(doc) -> AnsweringPrompts:
     """The ``doc`` fixture's questions answered yes / the first conversion."""
     doc.prompts = AnsweringPrompts()
     return doc.prompts
+
+
+@pytest.fixture(autouse=True)
+def _no_sandbox_warm_up(monkeypatch):
+    """Windows made in tests never start the local sandboxes on their own."""
+    monkeypatch.setenv("FIELDBRIDGE_SANDBOX_WARM_UP", "0")
