@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -195,7 +197,13 @@ class TransformPanel(QWidget):
 
         body = QHBoxLayout()
         body.addLayout(left, 2)
-        body.addWidget(self.step_box, 3)
+        # The step's form (a value map's table is tall) scrolls inside the panel instead of
+        # growing it: the bottom tabs must never push the canvas up (issue 13).
+        self.step_scroll = QScrollArea(self)
+        self.step_scroll.setWidgetResizable(True)
+        self.step_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.step_scroll.setWidget(self.step_box)
+        body.addWidget(self.step_scroll, 3)
         self.transforms_page = QWidget(self)
         page = QVBoxLayout(self.transforms_page)
         page.addWidget(self.title)
