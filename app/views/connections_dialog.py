@@ -11,7 +11,8 @@ Test runs in the background (``app.asyncloop.submit``) and shows the
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -43,9 +44,13 @@ from app.services.connections import (
     SalesforceConnection,
     StripeConnection,
     TestResult,
+    stripe_key_gaps,
     stripe_key_mode,
     test_connection,
 )
+
+if TYPE_CHECKING:
+    from mappings.document.model import MappingDocument
 
 STORED = "stored in keyring"
 BADGE_COLOURS = {
@@ -308,8 +313,15 @@ class ConnectionsDialog(QDialog):
 
     testFinished = Signal(object)  # TestResult
 
-    def __init__(self, store: ConnectionStore | Any, parent: QWidget | None = None) -> None:
-        """``store``: a ConnectionStore, or the studio's Services (its ``store`` is used)."""
+    def __init__(
+        self,
+        store: ConnectionStore | Any,
+        parent: QWidget | None = None,
+        documents: Callable[[], Sequence[MappingDocument]] | None = None,
+    ) -> None:
+        """``store``: a ConnectionStore, or the studio's Services (its ``store`` is used).
+        ``documents``: the workspace's mapping documents, whose flows a tested Stripe key is
+        checked against (what it may not read or write)."""
         super().__init__(parent)
         if not isinstance(store, ConnectionStore):
             store = store.store
@@ -321,6 +333,8 @@ class ConnectionsDialog(QDialog):
         self.revoking: asyncloop.BackgroundCall | None = None  # the last token revocation
         self._new_system = "stripe"
         self._pending: Any = None
+        self._documents = documents
+        self._gaps: list[str] = []  # what the last tested Stripe key lacks
 
         self.list = QListWidget()
         self.list.setMinimumWidth(330)
@@ -343,6 +357,13 @@ class ConnectionsDialog(QDialog):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # What a tested Stripe key may not do for the workspace's flows; stays through Save.
+        self.key_gaps = QLabel()
+        self.key_gaps.setObjectName("keyGaps")
+        self.key_gaps.setWordWrap(True)
+        self.key_gaps.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.key_gaps.setStyleSheet("color: #b45309")
+        self.key_gaps.hide()
         self.save_button = QPushButton("Save")
         self.test_button = QPushButton("Test")
         self.remove_button = QPushButton("Remove")
@@ -358,6 +379,7 @@ class ConnectionsDialog(QDialog):
         right.addWidget(self.forms)
         right.addStretch(1)
         right.addWidget(self.message)
+        right.addWidget(self.key_gaps)
         right.addLayout(buttons)
 
         layout = QHBoxLayout(self)
@@ -447,6 +469,7 @@ class ConnectionsDialog(QDialog):
     def _load(self, conn: Connection) -> None:
         self._editing = (conn.system, conn.name)
         self._show_message("")
+        self._show_gaps([])
         if isinstance(conn, StripeConnection):
             self.forms.setCurrentWidget(self.stripe_form)
             self.stripe_form.load(conn, self.store.has_secret(conn, "api_key"))
@@ -467,6 +490,7 @@ class ConnectionsDialog(QDialog):
         self._new_system = system
         self.list.clearSelection()
         self._show_message("")
+        self._show_gaps([])
         if system == "stripe":
             self.forms.setCurrentWidget(self.stripe_form)
             self.stripe_form.load(None, False)
@@ -494,7 +518,9 @@ class ConnectionsDialog(QDialog):
         except ConnectionsError as exc:
             self._show_message(str(exc), ok=False)
             return False
+        gaps = self._gaps
         self.refresh(select=(conn.system, conn.name))
+        self._show_gaps(gaps)  # saved with the warning: it stays in view
         if self.store.unsaved_secrets(conn):
             self._show_message(NO_KEYRING_NOTICE.format(name=conn.name), ok=None)
             self.message.setStyleSheet("color: #b45309")
@@ -556,9 +582,22 @@ class ConnectionsDialog(QDialog):
         self._pending = True
         self.test_button.setEnabled(False)
         self._show_message(f"Testing {conn.name or 'the connection'}…")
+        self._show_gaps([])
+        documents = list(self._documents()) if self._documents is not None else []
+        store = self.store
+
+        def run() -> tuple[TestResult, list[str]]:
+            result = test_connection(conn, store)
+            # A restricted key refused the test's read of customers still has its flows'
+            # needs to check: customers may be none of them.
+            usable = result.ok or result.reason == "permission"
+            gaps = stripe_key_gaps(conn, documents, store) if (
+                usable and documents and isinstance(conn, StripeConnection)) else []
+            return result, gaps
+
         call = asyncloop.submit(
-            test_connection, conn, self.store,
-            on_done=self._tested,
+            run,
+            on_done=lambda done: self._tested(*done),
             on_error=lambda exc: self._tested(TestResult(False, f"{type(exc).__name__}: {exc}",
                                                          "", "error")),
             what=f"testing connection {conn.name}",
@@ -571,12 +610,25 @@ class ConnectionsDialog(QDialog):
     def testing(self) -> bool:
         return self._pending is not None
 
-    def _tested(self, result: TestResult) -> None:
+    def _tested(self, result: TestResult, gaps: Sequence[str] = ()) -> None:
         self._pending = None
         self.test_button.setEnabled(True)
         self._show_message(("✔ " if result.ok else "✘ ") + result.message, ok=result.ok)
         self.message.setToolTip(result.detail)
+        self._show_gaps(gaps)
         self.testFinished.emit(result)
+
+    def _show_gaps(self, gaps: Sequence[str]) -> None:
+        """What the key may not do for this workspace's flows; Save is still allowed."""
+        self._gaps = list(gaps)
+        if not gaps:
+            self.key_gaps.clear()
+            self.key_gaps.hide()
+            return
+        lines = "\n".join(f"• {gap}" for gap in gaps)
+        self.key_gaps.setText("For this workspace's flows, this key lacks permissions "
+                              f"(you can still save it):\n{lines}")
+        self.key_gaps.show()
 
     def _show_message(self, text: str, ok: bool | None = None) -> None:
         self.message.setText(text)
