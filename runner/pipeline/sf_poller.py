@@ -22,7 +22,8 @@ the next poll retries it with the same key); it is dead-lettered when attempts r
 
 Flows that listen to change events or platform events instead (:mod:`runner.pubsub.triggers`)
 come through :meth:`SalesforcePoller.handle_ids`: the records an event batch names, read by
-Id with the same fields, then the same handling as a polled record. Their watermark moves
+Id with the same fields (one query per 200), then the same handling as a polled record, the
+batch's writebacks sent together (one sObject Collections call per 200). Their watermark moves
 with the events (:meth:`SalesforcePoller.advance_to`), so a catch-up poll after a gap starts
 where the events left off.
 """
@@ -32,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -48,10 +49,13 @@ from runner.pipeline.outcomes import TaskOutcome
 from runner.pipeline.writeback import (
     PROCESSOR_MARK,
     idempotency_key,
+    is_salesforce_echo,
     note_stripe_write,
+    note_writeback,
     source_fingerprint,
     with_origin,
     write_back,
+    write_backs,
 )
 from runner.retry import DEFAULT_POLICY, RetryPolicy, decide, outcome_for
 from runner.state import DeadLetterStatus
@@ -146,6 +150,15 @@ class _StopFlow(Exception):
     """A retriable failure: stop this flow's page, retry from this record next poll."""
 
 
+@dataclass
+class _Writeback:
+    """A Stripe write whose id is still to be written back (sent with the batch's others)."""
+
+    record: dict[str, Any]
+    stripe_id: str
+    remember: Callable[[str], None]
+
+
 class SalesforcePoller:
     """Polls the bundle's Salesforce-change flows and writes to Stripe."""
 
@@ -204,12 +217,21 @@ class SalesforcePoller:
                     raise FatalSyncError(f"flow {compiled.name!r}: {exc}") from exc
                 report.errors.append(f"{compiled.name}: {exc}")
                 return False
+            pending: list[_Writeback] = []
+            stopped = False
             for record in records:
                 report.records += 1
                 try:
-                    self._handle(compiled, record, report)
+                    self._handle(compiled, record, report, pending)
                 except _StopFlow:
-                    return False
+                    stopped = True  # the records before it still get their writebacks
+                    break
+            try:
+                self._write_backs(compiled, pending, report)
+            except _StopFlow:
+                return False
+            if stopped:
+                return False
         return True
 
     def advance_to(self, flow: str, stamp: str | datetime) -> None:
@@ -280,7 +302,9 @@ class SalesforcePoller:
                 return
 
     def _handle(self, compiled: CompiledFlow, record: dict[str, Any],
-                report: PollReport) -> None:
+                report: PollReport, pending: list[_Writeback] | None = None) -> None:
+        """Handle one changed record. With ``pending``, its writeback is added there for
+        the caller to send with others (:meth:`_write_backs`) instead of sent now."""
         flow = compiled.flow
         rid = str(record["Id"])
         paths = source_fields(flow)
@@ -295,10 +319,9 @@ class SalesforcePoller:
                 values[trigger_field] = json_safe(compile_path(trigger_field)(record))
             self.store.snapshot_put(flow.name, rid, values)
 
-        if record.get("LastModifiedById") == self.salesforce.user_id and (
-            self.store.is_own_write("salesforce", rid, fingerprint)
-            or self.store.is_own_write("salesforce", rid, PROCESSOR_MARK)
-        ):
+        if is_salesforce_echo(self.store, self.salesforce.user_id,
+                              record.get("LastModifiedById"), rid,
+                              (fingerprint, PROCESSOR_MARK)):
             report.echo += 1
             remember()
             return
@@ -336,16 +359,65 @@ class SalesforcePoller:
             return
         wb = flow.operation.writeback
         if wb and record.get(wb) != stripe_id:
+            if pending is not None:
+                pending.append(_Writeback(record, stripe_id, remember))
+                return
             try:
                 write_back(self.salesforce, self.store, flow.source.object, rid, wb, stripe_id)
             except ConnectorError as exc:
                 self._failed(compiled, record, exc, report)
                 return
-            fingerprint = source_fingerprint(flow.name, {**record, wb: stripe_id}, paths)
-            self.store.note_own_write("salesforce", rid, fingerprint)
-        self._attempts.pop((flow.name, rid, str(record["SystemModstamp"])), None)
-        self._count(flow.name, TaskOutcome.WRITTEN)
+            self._written_back(compiled, _Writeback(record, stripe_id, remember))
+            return
+        self._done(compiled, record)
         remember(fingerprint)
+
+    def _done(self, compiled: CompiledFlow, record: dict[str, Any]) -> None:
+        self._attempts.pop((compiled.name, str(record["Id"]), str(record["SystemModstamp"])),
+                           None)
+        self._count(compiled.name, TaskOutcome.WRITTEN)
+
+    def _written_back(self, compiled: CompiledFlow, done: _Writeback) -> None:
+        """A writeback landed: note the result as the runner's own write, finish the record."""
+        flow = compiled.flow
+        wb = str(flow.operation.writeback)
+        rid = str(done.record["Id"])
+        fingerprint = source_fingerprint(flow.name, {**done.record, wb: done.stripe_id},
+                                         source_fields(flow))
+        note_writeback(self.store, rid, wb, done.stripe_id, fingerprint)
+        self._done(compiled, done.record)
+        done.remember(fingerprint)
+
+    def _write_backs(self, compiled: CompiledFlow, pending: list[_Writeback],
+                     report: PollReport) -> None:
+        """Send ``pending`` writebacks in one call; each failed one is handled as a failed
+        writeback of its record (_StopFlow once all are handled, when one is retried)."""
+        if not pending:
+            return
+        flow = compiled.flow
+        obj, wb = flow.source.object, str(flow.operation.writeback)
+        try:
+            outcomes = write_backs(self.salesforce, obj, wb,
+                                   [(str(p.record["Id"]), p.stripe_id) for p in pending])
+        except ConnectorError as exc:
+            for item in pending:
+                self._failed(compiled, item.record, exc, report)  # a retry stops at the first
+            return
+        stop: _StopFlow | None = None
+        for item, outcome in zip(pending, outcomes, strict=True):
+            if outcome.success:
+                self._written_back(compiled, item)
+                continue
+            failure = ConnectorError(
+                f"Salesforce writeback {obj} {item.record['Id']} failed: {outcome.message}",
+                failure=outcome.failure or Failure.RETRIABLE,
+                error_code=str((outcome.errors or [{}])[0].get("statusCode") or "") or None)
+            try:
+                self._failed(compiled, item.record, failure, report)
+            except _StopFlow as exc:
+                stop = stop or exc
+        if stop is not None:
+            raise stop
 
     def _waiting_for(self, compiled: CompiledFlow, record: dict[str, Any]) -> str | None:
         """A field this flow maps that another flow on the object writes back and that is

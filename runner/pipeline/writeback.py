@@ -8,22 +8,26 @@ Every write carries its origin so that the runner does not sync its own changes 
   that the runner caused itself is skipped (:func:`is_stripe_echo`).
 - Salesforce records the runner writes are noted as its own: a record the processor wrote
   (:data:`PROCESSOR_MARK`), and for a Salesforce -> Stripe flow the fingerprint of the values
-  the flow read, writeback included (:func:`source_fingerprint`). The poller skips a change
-  made by the integration user whose fingerprint is one the runner noted: the only cause of
-  that change was the runner.
+  the flow read, writeback included (:func:`source_fingerprint`), and the writeback itself
+  (:func:`writeback_mark`). The echo rule (:func:`is_salesforce_echo`): a change made by the
+  integration user whose result is one the runner noted was caused by the runner only.
+  The poller asks it of a record it read (the fingerprint); the change-event handler asks it
+  of the event, before reading anything (:func:`is_writeback_echo`: the event changed only
+  the writeback, to the value the runner wrote).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mappings.engine.paths import compile_path
 from mappings.schema.stripe_events import split_event
 
 if TYPE_CHECKING:
+    from runner.connectors.errors import RecordOutcome
     from runner.connectors.salesforce import SalesforceConnector
     from runner.state.store import StateStore
 
@@ -94,6 +98,52 @@ def is_stripe_echo(store: StateStore, payload: Mapping[str, Any]) -> bool:
 
 def write_back(salesforce: SalesforceConnector, store: StateStore, obj: str, record_id: str,
                field: str, stripe_id: str) -> None:
-    """Put ``stripe_id`` into ``obj.field`` of the record (the caller notes the fingerprint
-    of the result as its own write)."""
+    """Put ``stripe_id`` into ``obj.field`` of the record (the caller notes the result as
+    its own write: :func:`note_writeback`)."""
     salesforce.update(obj, record_id, {field: stripe_id})
+
+
+def write_backs(salesforce: SalesforceConnector, obj: str, field: str,
+                values: Sequence[tuple[str, str]]) -> list[RecordOutcome]:
+    """Put each ``(record id, stripe id)`` into ``obj.field`` in one sObject Collections
+    update (200 records a call); one outcome per pair, in order."""
+    return salesforce.update_many(obj, [{"Id": rid, field: sid} for rid, sid in values])
+
+
+def writeback_mark(field: str, value: object) -> str:
+    """The own-write mark of the runner putting ``value`` into ``field`` of a record."""
+    return f"writeback:{field.lower()}={value}"
+
+
+def note_writeback(store: StateStore, record_id: str, field: str, stripe_id: str,
+                   fingerprint: str) -> None:
+    """Note a landed writeback as the runner's own: the record's new fingerprint (for the
+    poller) and the writeback itself (for change events)."""
+    store.note_own_writes([("salesforce", record_id, fingerprint),
+                           ("salesforce", record_id, writeback_mark(field, stripe_id))])
+
+
+def is_salesforce_echo(store: StateStore, user_id: str | None, modified_by: object,
+                       record_id: str, marks: Iterable[str]) -> bool:
+    """The echo rule: the integration user made the change and its result is one of
+    ``marks`` the runner noted as its own write on the record."""
+    return bool(user_id) and modified_by == user_id and any(
+        store.is_own_write("salesforce", record_id, mark) for mark in marks)
+
+
+def is_writeback_echo(store: StateStore, user_id: str | None, *, commit_user: object,
+                      record_id: str, changed: Collection[str] | None,
+                      values: Mapping[str, Any], writeback: str | None) -> bool:
+    """The echo rule asked of a change event, without reading the record: the event changed
+    no field but ``writeback`` (volatile system fields aside), to the value the runner
+    wrote there. ``changed`` is the event's changed fields (None: unknown, not an echo)."""
+    if not writeback or not changed:
+        return False
+    data = {f.lower() for f in changed} - {f.lower() for f in _VOLATILE}
+    if data != {writeback.lower()}:
+        return False
+    value = next((v for k, v in values.items() if k.lower() == writeback.lower()), None)
+    if value is None:
+        return False
+    return is_salesforce_echo(store, user_id, commit_user, record_id,
+                              [writeback_mark(writeback, value)])

@@ -12,7 +12,7 @@ import io
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,10 +52,37 @@ class Received:
     replay_id: bytes
     schema_id: str
     payload: dict[str, Any]
+    # A change event's changed fields by name (its changedFields bitmap read with the
+    # schema's field order); None for a platform event.
+    changed: frozenset[str] | None = None
 
     @property
     def header(self) -> dict[str, Any] | None:
         return self.payload.get("ChangeEventHeader")
+
+
+def changed_fields(bitmaps: Sequence[str], field_names: Sequence[str]) -> frozenset[str]:
+    """The names a ``changedFields`` bitmap sets: bit n is the schema's top-level field n
+    (the header is field 0). A nested entry (``"3-0x02"``, a compound field's parts) counts
+    as its parent field; a bit past the schema's fields is kept as ``"#<n>"`` so that an
+    unknown change never looks like no change."""
+    names: set[str] = set()
+    for entry in bitmaps:
+        parent, sep, rest = str(entry).partition("-")
+        if sep:
+            position = int(parent) if parent.isdigit() else -1
+            names.add(field_names[position] if 0 <= position < len(field_names)
+                      else f"#{parent}")
+            continue
+        bits = int(parent, 16) if parent.lower().startswith("0x") else 0
+        position = 0
+        while bits:
+            if bits & 1:
+                names.add(field_names[position] if position < len(field_names)
+                          else f"#{position}")
+            bits >>= 1
+            position += 1
+    return frozenset(names)
 
 
 def error_code(error: grpc.RpcError) -> str:
@@ -106,7 +133,12 @@ class PubSubClient:
         payload = fastavro.schemaless_reader(io.BytesIO(event.event.payload), schema, schema)
         if not isinstance(payload, dict):
             raise ValueError(f"event of schema {event.event.schema_id} is not an Avro record")
-        return Received(bytes(event.replay_id), event.event.schema_id, payload)
+        header = payload.get("ChangeEventHeader")
+        changed = None
+        if isinstance(header, dict):
+            names = [str(f.get("name")) for f in schema.get("fields", ())]
+            changed = changed_fields(header.get("changedFields") or (), names)
+        return Received(bytes(event.replay_id), event.event.schema_id, payload, changed)
 
     def subscribe(self, topic: str, replay_id: bytes | None, batch: int) -> Stream:
         """A Subscribe stream after ``replay_id`` (CUSTOM) or from the tip (LATEST)."""
@@ -120,7 +152,13 @@ class PubSubClient:
 
 
 class Stream:
-    """One Subscribe call. Iterate for batches; ``request(n)`` asks for ``n`` more events."""
+    """One Subscribe call. Iterate for batches; ``request(n)`` asks for ``n`` more events.
+
+    The server sends events as they are published, often one per response. A reader thread
+    takes the responses off the wire as they come, and each batch is every response that
+    arrived while the previous batch was handled: a runner behind by N events handles them
+    in one batch (one query, one writeback call) instead of N.
+    """
 
     _END = object()
 
@@ -130,6 +168,17 @@ class Stream:
         self._client = client
         self._call = client.stub.Subscribe(self._iter_requests(),
                                            metadata=client.session.metadata())
+        self._responses: queue.Queue[Any] = queue.Queue()
+        threading.Thread(target=self._read, name="pubsub-read", daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for response in self._call:
+                self._responses.put(response)
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            self._responses.put(exc)
+            return
+        self._responses.put(self._END)
 
     def _iter_requests(self) -> Iterator[pb.FetchRequest]:
         while True:
@@ -143,10 +192,30 @@ class Stream:
             self._requests.put(pb.FetchRequest(num_requested=n))
 
     def batches(self) -> Iterator[tuple[list[Received], bytes]]:
-        """``(events, latest replay id)`` per response; keepalives come with no events."""
-        for response in self._call:
-            yield ([self._client.decode(e) for e in response.events],
-                   bytes(response.latest_replay_id))
+        """``(events, latest replay id)`` of the responses that have arrived (at least one);
+        keepalives come with no events."""
+        while True:
+            items = [self._responses.get()]
+            while True:
+                try:
+                    items.append(self._responses.get_nowait())
+                except queue.Empty:
+                    break
+            events: list[Received] = []
+            latest = b""
+            for item in items:
+                if item is self._END or isinstance(item, BaseException):
+                    break
+                events += [self._client.decode(e) for e in item.events]
+                latest = bytes(item.latest_replay_id) or latest
+            else:
+                yield events, latest
+                continue
+            if events or latest:
+                yield events, latest
+            if isinstance(item, BaseException):
+                raise item
+            return
 
     def cancel(self) -> None:
         self._requests.put(self._END)

@@ -12,8 +12,10 @@ A flow triggered only by a platform event cannot be polled; without its topic it
 the start.
 
 An event batch goes through the poller (:meth:`SalesforcePoller.handle_ids`): the records it
-names are read by Id with the fields the flow reads, then handled exactly as a polled record
-(echo rule, trigger check, Stripe write, writeback): one path for both. Flows run in bundle
+names are read by Id with the fields the flow reads (one query), then handled exactly as a
+polled record (echo rule, trigger check, Stripe write, writeback): one path for both. Only
+an event the echo rule can settle from its header alone is not read: the runner's own
+writeback coming back (:func:`~runner.pipeline.writeback.is_writeback_echo`). Flows run in bundle
 order, each reading its records after the previous flow's writebacks. Once the batch is
 settled, the flows' watermarks move to the batch's commit time, so a catch-up poll (gap
 event, expired replay id) starts where the events left off. A retriable failure leaves the
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from runner.errors import ConfigError
 from runner.pipeline.outcomes import TaskOutcome
 from runner.pipeline.sf_poller import PollReport, SalesforcePoller
+from runner.pipeline.writeback import is_writeback_echo
 from runner.pubsub.client import PubSubClient, Received
 from runner.pubsub.probe import PROBE_TIMEOUT, offers, open_client
 from runner.pubsub.subscriber import Redeliver, Subscriber
@@ -102,8 +105,11 @@ def plan_triggers(flows: Sequence[CompiledFlow], mode: str,
     return plan
 
 
-def flow_ids(compiled: CompiledFlow, events: Sequence[Received]) -> tuple[list[str], list[str]]:
-    """``(changed, deleted)`` source record ids that ``events`` name for ``compiled``."""
+def flow_ids(compiled: CompiledFlow, events: Sequence[Received],
+             echo: Callable[[Received, str], bool] | None = None
+             ) -> tuple[list[str], list[str]]:
+    """``(changed, deleted)`` source record ids that ``events`` name for ``compiled``;
+    ``echo(event, record id)`` leaves out changes known from the event to be echoes."""
     obj = compiled.flow.source.object
     trigger = compiled.flow.trigger.salesforce_event
     changed: list[str] = []
@@ -119,7 +125,10 @@ def flow_ids(compiled: CompiledFlow, events: Sequence[Received]) -> tuple[list[s
         if header.get("entityName") != obj:
             continue
         ids = [str(i) for i in header.get("recordIds") or ()]
-        (deleted if header.get("changeType") == "DELETE" else changed).extend(ids)
+        if header.get("changeType") == "DELETE":
+            deleted.extend(ids)
+            continue
+        changed.extend(i for i in ids if echo is None or not echo(event, i))
     return changed, deleted
 
 
@@ -190,7 +199,8 @@ class SalesforceTriggers:
             poller, flows = self._flows(topic)
             report = PollReport()
             for compiled in flows:
-                changed, deleted = flow_ids(compiled, events)
+                changed, deleted = flow_ids(compiled, events, self._echo(poller, compiled,
+                                                                         report))
                 if deleted:
                     self._deleted(compiled, deleted, report)
                 if changed and not poller.handle_ids(compiled, changed, report):
@@ -201,6 +211,25 @@ class SalesforceTriggers:
                 # event is in the next batch is still found by a catch-up poll.
                 for compiled in flows:
                     poller.advance_to(compiled.name, stamp - timedelta(milliseconds=1))
+
+    def _echo(self, poller: SalesforcePoller, compiled: CompiledFlow,
+              report: PollReport) -> Callable[[Received, str], bool]:
+        """Whether a change event is ``compiled``'s own writeback coming back (counted)."""
+        user = poller.salesforce.user_id
+        writeback = compiled.flow.operation.writeback
+
+        def echo(event: Received, record_id: str) -> bool:
+            header = event.header or {}
+            if header.get("changeType") != "UPDATE":
+                return False
+            if not is_writeback_echo(self.store, user, commit_user=header.get("commitUser"),
+                                     record_id=record_id, changed=event.changed,
+                                     values=event.payload, writeback=writeback):
+                return False
+            report.echo += 1
+            return True
+
+        return echo
 
     def _deleted(self, compiled: CompiledFlow, ids: list[str], report: PollReport) -> None:
         # DELETION_POLICY "ignore": the Stripe object stays as it is.

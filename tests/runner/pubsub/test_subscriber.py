@@ -153,3 +153,45 @@ def test_flow_control_delivers_in_batches_and_loses_nothing(handle: EmulatorHand
     finally:
         run.stop()
     assert _names(run.got) == [f"Batch {n}" for n in range(7)]
+
+
+def test_events_that_arrive_during_a_batch_come_as_one_batch(handle: EmulatorHandle,
+                                                             store: StateStore) -> None:
+    sf = salesforce_client(handle, access_token=handle.new_token())
+    sizes: list[int] = []
+    got: list[Received] = []
+    release = threading.Event()
+
+    def slow(events: list[Received]) -> None:
+        sizes.append(len(events))
+        got.extend(events)
+        release.wait(10)  # the first batch is slow; the next events queue meanwhile
+
+    run = Run(Subscriber(_client(handle), TOPIC, store, slow, lambda _why: None), got, [])
+    try:
+        sf.Account.create({"Name": "Slow 0"})
+        _wait(lambda: len(sizes) == 1)
+        for n in range(1, 6):
+            sf.Account.create({"Name": f"Slow {n}"})
+        time.sleep(0.5)  # all five reached the runner while the first batch is handled
+        release.set()
+        _wait(lambda: len(_names(got)) == 6)
+    finally:
+        release.set()
+        run.stop()
+    assert sizes == [1, 5]
+    assert _names(got) == [f"Slow {n}" for n in range(6)]
+
+
+def test_an_update_names_its_changed_fields(handle: EmulatorHandle, store: StateStore) -> None:
+    sf = salesforce_client(handle, access_token=handle.new_token())
+    account = sf.Account.create({"Name": "To change"})["id"]
+    run = _start(handle, store)
+    try:
+        sf.Account.update(account, {"Phone": "555-0100"})
+        _wait(lambda: any(r.header and r.header["changeType"] == "UPDATE" for r in run.got))
+    finally:
+        run.stop()
+    update = next(r for r in run.got if r.header and r.header["changeType"] == "UPDATE")
+    assert update.changed is not None
+    assert "Phone" in update.changed and "Name" not in update.changed
