@@ -184,6 +184,19 @@ class Services:
         return real_run(flow, document, target_schema, samples,
                         self.salesforce_connector(connection), progress, source_schema)
 
+    def delete_records(
+        self, ids: list[str], *, connection: str = LOCAL_SANDBOX
+    ) -> tuple[int, list[str]]:
+        """Remove the records a test run created (sandbox orgs only, as for a real run)."""
+        conn = self.store.get("salesforce", connection)
+        assert isinstance(conn, SalesforceConnection)
+        if not conn.is_sandbox_org:
+            raise TestRunError(f"{connection!r} is not a sandbox org: nothing is deleted there")
+        # Lazy: the runner's write path (pipeline, SQLAlchemy) adds ~1.4 s to start-up (importtime)
+        from app.services.testrun import delete_records
+
+        return delete_records(self.salesforce_connector(connection), ids)
+
     def close(self) -> None:
         """Stop the local sandboxes if this session started them (on studio exit)."""
         self._forget_connectors()

@@ -37,7 +37,10 @@ from runner.api.connectors import SalesforceConnector
 from runner.api.errors import FatalSyncError
 from runner.api.testrun import MemoryLedger, SalesforceWriter, TaskOutcome, WriteItem
 
-__all__ = ["WRITE_CHUNK", "RecordResult", "RunReport", "TestRunError", "dry_run", "real_run"]
+__all__ = [
+    "WRITE_CHUNK", "RecordResult", "RunReport", "TestRunError", "delete_records", "dry_run",
+    "real_run",
+]
 
 WRITE_CHUNK = 50  # records per collections call in a real run, so progress moves
 
@@ -218,3 +221,27 @@ def real_run(
     _tick(progress, total, total)
     return RunReport(flow.name, False,
                      [_finished(index, item, dry=False) for index, item in enumerate(items)])
+
+
+DELETE_CHUNK = 200  # ids per sObject Collections delete, Salesforce's limit
+
+
+def delete_records(connector: SalesforceConnector, ids: Sequence[str]) -> tuple[int, list[str]]:
+    """Delete the records a test run created (sObject Collections, not all-or-none).
+    Returns how many went and a message per record that did not."""
+    deleted, failures = 0, []
+    unique = list(dict.fromkeys(i for i in ids if i))
+    for start in range(0, len(unique), DELETE_CHUNK):
+        chunk = unique[start : start + DELETE_CHUNK]
+        replies = connector.sf.restful(
+            "composite/sobjects", method="DELETE",
+            params={"ids": ",".join(chunk), "allOrNone": "false"},
+        )
+        for record_id, reply in zip(chunk, replies or [], strict=False):
+            if isinstance(reply, dict) and reply.get("success"):
+                deleted += 1
+            else:
+                errors = reply.get("errors", []) if isinstance(reply, dict) else []
+                why = "; ".join(str(e.get("message", e)) for e in errors) or "not deleted"
+                failures.append(f"{record_id}: {why}")
+    return deleted, failures

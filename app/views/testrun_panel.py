@@ -30,13 +30,30 @@ from PySide6.QtWidgets import (
 
 from app import asyncloop
 from app.document.document import StudioDocument
+from app.models.naming import title_in
 from app.models.preview_model import summarize
 from app.models.qtmodel import ROOT, Index
 from app.services import LOCAL_SANDBOX, RecordResult, RunReport, Services
+from mappings.schema.model import ObjectSchema
 
 FAIL_BACKGROUND = QColor(255, 205, 210)
 SKIP_FOREGROUND = QColor(117, 117, 117)
-COLUMNS = ("Record", "Action", "Salesforce Id", "Message")
+COLUMNS = ("Record", "Action", "Salesforce Id", "Written values", "Message")
+MESSAGE_COLUMN = 4
+
+
+def written_values(record: dict[str, Any], schema: ObjectSchema | None) -> str:
+    """What a record carries, as the user reads it: ``Amount = 19.99 · Status = Completed``
+    (labels for Salesforce fields; a lookup by its external id)."""
+    parts = []
+    for name, value in record.items():
+        if isinstance(value, dict) and len(value) == 1:
+            (key, inner), = value.items()
+            value = f"{inner} (by {title_in(schema, key) if schema else key})"
+        elif value is None:
+            continue
+        parts.append(f"{title_in(schema, name)} = {value}")
+    return " · ".join(parts)
 
 
 class RunResultsModel(QAbstractTableModel):
@@ -46,10 +63,17 @@ class RunResultsModel(QAbstractTableModel):
         super().__init__(parent)
         self._results: list[RecordResult] = []
         self._names: list[str] = []
+        self._values: list[str] = []
 
-    def set_report(self, report: RunReport | None, samples: list[dict[str, Any]]) -> None:
+    def set_report(
+        self,
+        report: RunReport | None,
+        samples: list[dict[str, Any]],
+        schema: ObjectSchema | None = None,
+    ) -> None:
         self.beginResetModel()
         self._results = list(report.results) if report else []
+        self._values = [written_values(r.record, schema) for r in self._results]
         self._names = [
             summarize(samples[r.index]) if r.index < len(samples) else (r.source_id or "")
             for r in self._results
@@ -80,9 +104,12 @@ class RunResultsModel(QAbstractTableModel):
         r = self._results[index.row()]
         column = index.column()
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            values = (self._names[index.row()], r.action, r.salesforce_id or "", r.message)
+            values = (self._names[index.row()], r.action, r.salesforce_id or "",
+                      self._values[index.row()], r.message)
             text = values[column] if 0 <= column < len(values) else None
-            if role == Qt.ItemDataRole.ToolTipRole and column == 3 and r.issues:
+            if role == Qt.ItemDataRole.ToolTipRole and column == 3:
+                text = text.replace(" · ", "\n") if text else text
+            if role == Qt.ItemDataRole.ToolTipRole and column == MESSAGE_COLUMN and r.issues:
                 text = "\n".join([r.message, *(str(i) for i in r.issues)])
             return text
         if role == Qt.ItemDataRole.BackgroundRole and r.outcome == "fail":
@@ -133,6 +160,11 @@ class TestRunPanel(QWidget):
         self.run_button.setToolTip(
             "Write the samples to the org (the local sandbox or a Salesforce sandbox only)"
         )
+        self.delete_button = QPushButton("Delete test records")
+        self.delete_button.setToolTip(
+            "Remove from the org the records this test run created (updated records stay)"
+        )
+        self.delete_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setRange(0, 1)
@@ -146,6 +178,7 @@ class TestRunPanel(QWidget):
         bar.addWidget(self.org_combo, 1)
         bar.addWidget(self.dry_button)
         bar.addWidget(self.run_button)
+        bar.addWidget(self.delete_button)
         bar.addWidget(self.progress, 1)
 
         self.model = RunResultsModel(self)
@@ -157,7 +190,7 @@ class TestRunPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((240, 110, 170)):
+        for column, width in enumerate((200, 100, 150, 320)):
             header.resizeSection(column, width)
         self.table.verticalHeader().setDefaultSectionSize(22)
 
@@ -175,6 +208,7 @@ class TestRunPanel(QWidget):
         self.destroyed.connect(lambda *_: [u() for u in unsubscribe])
         self.dry_button.clicked.connect(lambda: self.start(dry=True))
         self.run_button.clicked.connect(lambda: self.start(dry=False))
+        self.delete_button.clicked.connect(self.delete_created)
         self.org_combo.currentIndexChanged.connect(self._update_controls)
         self.org_combo.activated.connect(
             lambda _i: self.connectionChosen.emit("salesforce", self.connection()))
@@ -250,6 +284,7 @@ class TestRunPanel(QWidget):
         except Exception:  # no such connection (the list is being refilled)
             writable = False
         self.run_button.setEnabled(idle and writable)
+        self.delete_button.setEnabled(not self.running and bool(self.created_ids()))
         self.run_button.setToolTip(
             "Write the samples to this sandbox" if writable
             else "Real runs write records: only the local sandbox or a Salesforce sandbox"
@@ -316,13 +351,52 @@ class TestRunPanel(QWidget):
     def _finished(self, report: RunReport) -> None:
         self._pending = None
         self.report = report
-        self.model.set_report(report, self._samples)
+        flow = self._document.find_flow(report.flow)
+        schema = self._document.target_schema(flow.name) if flow is not None else None
+        self.model.set_report(report, self._samples, schema)
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         kind = "Dry run" if report.dry else "Test run"
         self.summary_label.setText(f"{kind} of {report.flow}: {report.summary}")
         self._update_controls()
         self.runFinished.emit(report)
+
+    def created_ids(self) -> list[str]:
+        """The Salesforce ids the last real run created (what Delete test records removes)."""
+        report = self.report
+        if report is None or report.dry:
+            return []
+        return [r.salesforce_id for r in report.results
+                if r.outcome == "create" and r.salesforce_id]
+
+    def delete_created(self) -> bool:
+        """Remove the records the last real run created, in the background."""
+        ids = self.created_ids()
+        if not ids or self.running:
+            return False
+        connection = self.connection()
+        self._pending = True
+        self.summary_label.setText(f"Deleting {len(ids)} test record(s) from {connection}…")
+        call = asyncloop.submit(
+            partial(self._services.delete_records, ids, connection=connection),
+            on_done=self._deleted,
+            on_error=lambda exc: self._failed("deletion of the test records", exc),
+            what="deleting the test records",
+        )
+        if self._pending is not None:
+            self._pending = call
+        self._update_controls()
+        return True
+
+    def _deleted(self, outcome: tuple[int, list[str]]) -> None:
+        self._pending = None
+        deleted, failures = outcome
+        self.report = None  # nothing left to delete
+        text = f"Deleted {deleted} test record{'s' if deleted != 1 else ''}"
+        if failures:
+            text += f"; {len(failures)} not deleted: {failures[0]}"
+        self.summary_label.setText(text)
+        self._update_controls()
 
     def _failed(self, what: str, exc: BaseException) -> None:
         self._pending = None

@@ -10,7 +10,7 @@ import pytest
 from app.document.document import StudioDocument
 from app.services import LOCAL_SANDBOX, SOURCE_STRIPE, Services, TestRunError
 from app.views.preview_panel import PreviewPanel
-from app.views.testrun_panel import RunResultsModel, TestRunPanel
+from app.views.testrun_panel import MESSAGE_COLUMN, RunResultsModel, TestRunPanel
 
 pytestmark = pytest.mark.slow  # these start the local sandboxes
 RUN_TIMEOUT_MS = 60_000
@@ -108,7 +108,16 @@ def test_real_run_reports_salesforce_errors_per_record(qtbot, catalogs, services
     bad = by_source["ch_testrun_bad"]
     assert bad.action == "failed"
     assert "negative" in bad.message.lower()  # the validation rule's own message
-    assert panel.model.data(panel.model.index(1, 3)) == bad.message
+    assert panel.model.data(panel.model.index(1, MESSAGE_COLUMN)) == bad.message
+    # the written values are shown, and the created record can be removed again
+    written = panel.model.data(panel.model.index(0, MESSAGE_COLUMN - 1))
+    assert "ch_testrun_good" in written
+    assert panel.created_ids() == [by_source["ch_testrun_good"].salesforce_id]
+    assert panel.delete_button.isEnabled()
+    assert panel.delete_created()
+    qtbot.waitUntil(lambda: not panel.running, timeout=RUN_TIMEOUT_MS)
+    assert panel.summary_label.text().startswith("Deleted 1 test record")
+    assert not panel.delete_button.isEnabled()
 
 
 def test_an_optional_lookup_that_does_not_resolve_is_left_empty_in_both_runs(
