@@ -760,11 +760,11 @@ def conversion_choices(
             continue
         if units_conversion(src, tgt) is not None:
             continue  # a plain conversion of money would keep the wrong units
-        chain = (TransformStep(name),)
-        if chain not in chains:
-            chains.append(chain)
+        single: tuple[TransformStep, ...] = (TransformStep(name),)
+        if single not in chains:
+            chains.append(single)
     out: list[Conversion] = []
-    for chain in chains:
-        last = get_transform(chain[-1].name).output_kind or tgt.kind
-        out.append(Conversion(chain, f"{kind_words(src)} → {_KIND_WORDS.get(last, 'text')}"))
+    for steps in chains:
+        last = get_transform(steps[-1].name).output_kind or tgt.kind
+        out.append(Conversion(steps, f"{kind_words(src)} → {_KIND_WORDS.get(last, 'text')}"))
     return out
