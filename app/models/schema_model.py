@@ -1,8 +1,10 @@
 """Item models over an object's schema: a field tree with icons, tooltips, markers and drag.
 
 Stripe fields are dot paths (``billing_details.address.city``, ``lines.data[].amount``), so
-they nest by path; Salesforce fields are flat. Nodes are built when an object is set (a
-1,000-field object takes a few milliseconds), and the filter proxy searches the whole tree.
+they nest by path; Salesforce fields are flat. The tree is lazy: top-level rows reach the
+views in batches and nested rows are made on first read, so a 10,000-field object opens
+about as fast as a 100-field one; the filter proxy searches the whole tree (the panel
+fetches it all first).
 
 Drag and drop carries ``application/x-fieldbridge-field``: JSON
 ``{"system", "object", "path", "paths"}``. A model built with a ``drop_handler`` accepts
@@ -14,8 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from dataclasses import field as dc_field
 from functools import lru_cache
 from typing import Any
 
@@ -199,14 +199,78 @@ def type_text(fs: FieldSchema) -> str:
 # --------------------------------------------------------------------------- tree
 
 
-@dataclass(eq=False)
 class _Node:
-    name: str
-    path: str
-    parent: _Node | None
-    field: FieldSchema | None = None
-    children: list[_Node] = dc_field(default_factory=list)
-    row: int = 0
+    """One row of the tree. Its children are made when first read, one by one, from the
+    object's dot paths, so opening a 10,000-field object does not build 10,000 nodes."""
+
+    __slots__ = ("name", "path", "parent", "field", "row", "_shape", "_kids")
+
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        parent: _Node | None,
+        field: FieldSchema | None = None,
+        row: int = 0,
+        shape: _Shape | None = None,
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.parent = parent
+        self.field = field
+        self.row = row
+        self._shape = shape
+        self._kids: list[_Node | None] | None = None
+
+    def _child_paths(self) -> list[str]:
+        shape = self._shape
+        return shape.child_paths.get(self.path, []) if shape is not None else []
+
+    def child_count(self) -> int:
+        return len(self._child_paths())
+
+    def child(self, row: int) -> _Node:
+        kids = self._kids
+        if kids is None:
+            kids = self._kids = [None] * self.child_count()
+        kid = kids[row]
+        if kid is None:
+            path = self._child_paths()[row]
+            shape = self._shape
+            field = shape.fields.get(path) if shape is not None else None
+            kid = kids[row] = _Node(path.rpartition(".")[2], path, self, field, row, shape)
+        return kid
+
+    @property
+    def children(self) -> list[_Node]:
+        """Every child, made now if need be."""
+        return [self.child(row) for row in range(self.child_count())]
+
+
+class _Shape:
+    """The nesting of an object's dot paths: each path's children in field order, and each
+    path's row under its parent. One pass of string work; nodes come later, on demand."""
+
+    __slots__ = ("fields", "child_paths", "rows")
+
+    def __init__(self, fields: Iterable[FieldSchema]) -> None:
+        self.fields: dict[str, FieldSchema] = {}
+        self.child_paths: dict[str, list[str]] = {}
+        self.rows: dict[str, int] = {"": 0}
+        for fs in fields:
+            self.fields[fs.path] = fs
+            self._place(fs.path)
+
+    def _place(self, path: str) -> None:
+        # A missing parent becomes a plain grouping node, placed before its first child.
+        if path in self.rows:
+            return
+        parent = _parent_path(path)
+        if parent not in self.rows:
+            self._place(parent)
+        siblings = self.child_paths.setdefault(parent, [])
+        self.rows[path] = len(siblings)
+        siblings.append(path)
 
 
 def _parent_path(path: str) -> str:
@@ -215,30 +279,23 @@ def _parent_path(path: str) -> str:
 
 
 def build_tree(fields: Iterable[FieldSchema]) -> _Node:
-    """Nest fields by dot path; a missing parent becomes a plain grouping node."""
-    root = _Node("", "", None)
-    by_path: dict[str, _Node] = {"": root}
-
-    def node_for(path: str) -> _Node:
-        found = by_path.get(path)
-        if found is None:
-            parent = node_for(_parent_path(path))
-            found = _Node(path.rpartition(".")[2], path, parent)
-            found.row = len(parent.children)
-            parent.children.append(found)
-            by_path[path] = found
-        return found
-
-    for fs in fields:
-        node = node_for(fs.path)
-        node.field = fs
-    return root
+    """Nest fields by dot path; a missing parent becomes a plain grouping node. Children
+    are made when first read."""
+    return _Node("", "", None, shape=_Shape(fields))
 
 
 class SchemaTreeModel(QAbstractItemModel):
-    """The fields of one object as a tree: column 0 the name, column 1 the type and markers."""
+    """The fields of one object as a tree: column 0 the name, column 1 the type and markers.
+
+    Top-level rows are handed to views ``FETCH_BATCH`` at a time (``canFetchMore`` /
+    ``fetchMore``, as Qt's SQL models do): a view sizes its columns to their contents, and
+    with every row of a 1,000-field object loaded that sizing was most of the time taken to
+    open one. Nested rows are made when their parent is first read. Anything that needs the
+    whole tree (search) calls ``fetch_all`` first.
+    """
 
     COLUMNS = ("Field", "Type")
+    FETCH_BATCH = 100
 
     def __init__(
         self,
@@ -250,6 +307,7 @@ class SchemaTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self._object: ObjectSchema | None = None
         self._root = _Node("", "", None)
+        self._loaded = 0  # top-level rows views have been told about
         self._mapped: frozenset[str] = frozenset()
         self.drop_handler = drop_handler
         field_naming().changed.connect(self._names_changed)
@@ -258,9 +316,8 @@ class SchemaTreeModel(QAbstractItemModel):
 
     def _names_changed(self, _show_api_names: bool) -> None:
         # Salesforce objects are flat: the top-level names are the ones that change.
-        rows = len(self._root.children)
-        if rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, 0))
+        if self._loaded:
+            self.dataChanged.emit(self.index(0, 0), self.index(self._loaded - 1, 0))
 
     # -- content
 
@@ -272,7 +329,20 @@ class SchemaTreeModel(QAbstractItemModel):
         self.beginResetModel()
         self._object = obj
         self._root = build_tree(obj) if obj is not None else _Node("", "", None)
+        self._loaded = min(self.FETCH_BATCH, self._root.child_count())
         self.endResetModel()
+
+    def fetch_all(self) -> None:
+        """Hand every top-level row to the views (search and ``expandAll`` need them)."""
+        self._fetch_to(self._root.child_count() - 1)
+
+    def _fetch_to(self, row: int) -> None:
+        last = min(row, self._root.child_count() - 1)
+        if last < self._loaded:
+            return
+        self.beginInsertRows(QModelIndex(), self._loaded, last)
+        self._loaded = last + 1
+        self.endInsertRows()
 
     def set_mapped(self, paths: Iterable[str]) -> None:
         """Mark the fields the current flow uses (shown bold with a link glyph)."""
@@ -282,19 +352,27 @@ class SchemaTreeModel(QAbstractItemModel):
         changed = new ^ self._mapped
         self._mapped = new
         for path in changed:
-            index = self.index_of(path)
+            # Rows not handed to a view yet are read with the new marks when they are.
+            index = self.index_of(path, fetch=False)
             if index.isValid():
                 self.dataChanged.emit(index, index.siblingAtColumn(1))
 
-    def index_of(self, path: str, column: int = 0) -> QModelIndex:
-        """The index of a field path, or an invalid index."""
-        node = self._root
-        parts = self._path_chain(path)
-        for part in parts:
-            node = next((c for c in node.children if c.path == part), None)  # type: ignore[assignment]
-            if node is None:
+    def index_of(self, path: str, column: int = 0, *, fetch: bool = True) -> QModelIndex:
+        """The index of a field path, or an invalid index. With ``fetch`` the rows up to
+        it are handed to the views first; without, a row not handed yet has no index."""
+        shape = self._root._shape
+        if shape is None or path not in shape.rows or not path:
+            return QModelIndex()
+        chain = self._path_chain(path)
+        top = shape.rows[chain[0]]
+        if top >= self._loaded:
+            if not fetch:
                 return QModelIndex()
-        return self.createIndex(node.row, column, node) if node is not self._root else QModelIndex()
+            self._fetch_to(top)
+        node = self._root
+        for part in chain:
+            node = node.child(shape.rows[part])
+        return self.createIndex(node.row, column, node)
 
     @staticmethod
     def _path_chain(path: str) -> list[str]:
@@ -307,12 +385,24 @@ class SchemaTreeModel(QAbstractItemModel):
     def node(self, index: Index) -> _Node:
         return index.internalPointer() if index.isValid() else self._root
 
+    def _row_count(self, node: _Node) -> int:
+        return self._loaded if node is self._root else node.child_count()
+
     # -- QAbstractItemModel overrides
 
     def index(self, row: int, column: int, parent: Index = ROOT) -> QModelIndex:
-        if not self.hasIndex(row, column, parent):
+        # Checked here rather than with hasIndex: views call this thousands of times.
+        if row < 0 or column < 0 or column >= len(self.COLUMNS):
             return QModelIndex()
-        return self.createIndex(row, column, self.node(parent).children[row])
+        if parent.isValid():
+            if parent.column() != 0:
+                return QModelIndex()
+            node = parent.internalPointer()
+        else:
+            node = self._root
+        if row >= self._row_count(node):
+            return QModelIndex()
+        return self.createIndex(row, column, node.child(row))
 
     def parent(self, index: Index = ROOT) -> QModelIndex:  # type: ignore[override]
         if not index.isValid():
@@ -325,7 +415,20 @@ class SchemaTreeModel(QAbstractItemModel):
     def rowCount(self, parent: Index = ROOT) -> int:
         if parent.isValid() and parent.column() != 0:
             return 0
-        return len(self.node(parent).children)
+        return self._row_count(self.node(parent))
+
+    def hasChildren(self, parent: Index = ROOT) -> bool:
+        # Without making the children (the view asks for every row it lays out).
+        if parent.isValid() and parent.column() != 0:
+            return False
+        return self.node(parent).child_count() > 0
+
+    def canFetchMore(self, parent: Index) -> bool:
+        return not parent.isValid() and self._loaded < self._root.child_count()
+
+    def fetchMore(self, parent: Index) -> None:
+        if not parent.isValid():
+            self._fetch_to(self._loaded + self.FETCH_BATCH - 1)
 
     def columnCount(self, parent: Index = ROOT) -> int:
         return len(self.COLUMNS)
@@ -421,8 +524,8 @@ class SchemaTreeModel(QAbstractItemModel):
     def _drop_target(self, row: int, parent: Index) -> str | None:
         # A drop "on" an item comes with row == -1 and the item as parent.
         node = self.node(parent)
-        if row >= 0 and row < len(node.children):
-            node = node.children[row]
+        if 0 <= row < self._row_count(node):
+            node = node.child(row)
         return node.path if node.field is not None else None
 
 

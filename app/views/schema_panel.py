@@ -216,6 +216,8 @@ class SchemaPanel(QWidget):
 
     def _apply_search(self) -> None:
         text = self.search.text().strip()
+        if text:
+            self.model.fetch_all()  # the model hands out rows in batches; search them all
         self.proxy.setFilterFixedString(text)
         if text:
             self.tree.expandAll()
