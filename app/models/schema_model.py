@@ -43,6 +43,16 @@ MappedRole = Qt.ItemDataRole.UserRole + 4
 
 DropHandler = Callable[[dict[str, Any], str], bool]
 
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_ANSWERED_ROLES = frozenset(
+    {_DISPLAY, _DECORATION, _TOOLTIP, _FONT, _FOREGROUND}
+    | {int(r) for r in (FieldPathRole, FieldSchemaRole, SearchRole, MappedRole)}
+)
+
 
 # --------------------------------------------------------------------------- payloads
 
@@ -144,6 +154,13 @@ def kind_icon(kind: FieldKind) -> QIcon:
     painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, letter)
     painter.end()
     return QIcon(pixmap)
+
+
+@lru_cache(maxsize=1)
+def _bold_font() -> QFont:
+    font = QFont()
+    font.setBold(True)
+    return font
 
 
 def field_tooltip(fs: FieldSchema) -> str:
@@ -295,7 +312,7 @@ class SchemaTreeModel(QAbstractItemModel):
     """
 
     COLUMNS = ("Field", "Type")
-    FETCH_BATCH = 100
+    FETCH_BATCH = 64  # a tall panel shows about 40 rows
 
     def __init__(
         self,
@@ -437,12 +454,15 @@ class SchemaTreeModel(QAbstractItemModel):
         return column_header(self.COLUMNS, section, orientation, role)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # Views ask for a dozen roles per cell while they size columns; the ones we do not
+        # answer leave first, and roles are compared as plain ints (an enum attribute
+        # lookup per comparison showed in the profile).
+        if role not in _ANSWERED_ROLES or not index.isValid():
             return None
-        node = self.node(index)
+        node: _Node = index.internalPointer()
         fs = node.field
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             if col == 0:
                 mark = " *" if fs is not None and fs.required else ""
                 system = self._object.system if self._object is not None else None
@@ -452,18 +472,16 @@ class SchemaTreeModel(QAbstractItemModel):
             if fs is None:
                 return ""
             return type_text(fs)
-        if role == Qt.ItemDataRole.DecorationRole and col == 0:
-            return kind_icon(fs.kind if fs is not None else FieldKind.OBJECT)
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _DECORATION:
+            return kind_icon(fs.kind if fs is not None else FieldKind.OBJECT) if col == 0 else None
+        if role == _TOOLTIP:
             return field_tooltip(fs) if fs is not None else node.path
-        if role == Qt.ItemDataRole.FontRole and node.path in self._mapped:
-            font = QFont()
-            font.setBold(True)
-            return font
-        if role == Qt.ItemDataRole.ForegroundRole and fs is not None and (
-            col == 1 or fs.calculated or not fs.createable
-        ):
-            return qcolor("muted")  # the type, and read-only fields, step back (theme-aware)
+        if role == _FONT:
+            return _bold_font() if node.path in self._mapped else None
+        if role == _FOREGROUND:
+            if fs is not None and (col == 1 or fs.calculated or not fs.createable):
+                return qcolor("muted")  # the type, and read-only fields, step back (theme-aware)
+            return None
         if role == FieldPathRole:
             return node.path
         if role == FieldSchemaRole:
