@@ -7,6 +7,7 @@ target has one mapping or one lookup), so badges never land on another link or c
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QFont, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
@@ -75,6 +76,9 @@ class LinkItem(HoverHighlight, QGraphicsPathItem):
         QTimer.singleShot(FLASH_MS, self._end_flash)
 
     def _end_flash(self) -> None:
+        # The timer is not tied to the item (not a QObject): the link may be gone by now.
+        if not shiboken6.isValid(self):
+            return
         self.flashing = False
         self.update()
 
