@@ -224,15 +224,9 @@ class SalesforcePoller:
         wanted = list(dict.fromkeys(i for i in ids if i))
         for start in range(0, len(wanted), self.page_size):
             soql = self.query_for_ids(compiled, wanted[start:start + self.page_size])
-            report.queries += 1
-            if self.metrics is not None:
-                self.metrics.api_call("query")
             try:
-                records = self.salesforce.query_all(soql)
-            except ConnectorError as exc:
-                if outcome_for(exc.failure) == "stop":
-                    raise FatalSyncError(f"flow {compiled.name!r}: {exc}") from exc
-                report.errors.append(f"{compiled.name}: {exc}")
+                records = self._query(compiled.name, soql, report)
+            except _StopFlow:
                 return False
             steps: list[_Step] = []
             stopped = False
@@ -304,21 +298,26 @@ class SalesforcePoller:
         return (f"SELECT {', '.join(fields)} FROM {obj} WHERE {where} "
                 f"ORDER BY SystemModstamp, Id LIMIT {self.page_size}")
 
+    def _query(self, flow: str, soql: str, report: PollReport) -> list[dict[str, Any]]:
+        """The rows of ``soql``, counted as one API call. A failure that stops the runner is
+        FatalSyncError; any other ends this flow's turn (_StopFlow) with the error reported."""
+        report.queries += 1
+        if self.metrics is not None:
+            self.metrics.api_call("query")
+        try:
+            return self.salesforce.query_all(soql)
+        except ConnectorError as exc:
+            if outcome_for(exc.failure) == "stop":
+                raise FatalSyncError(f"flow {flow!r}: {exc}") from exc
+            report.errors.append(f"{flow}: {exc}")
+            raise _StopFlow from exc
+
     def _poll_flow(self, compiled: CompiledFlow, report: PollReport) -> None:
         name = compiled.name
         while True:
             mark, last_id = self._watermark(name)
             soql = self.query_for(compiled, mark, last_id)
-            report.queries += 1
-            if self.metrics is not None:
-                self.metrics.api_call("query")
-            try:
-                records = self.salesforce.query_all(soql)
-            except ConnectorError as exc:
-                if outcome_for(exc.failure) == "stop":
-                    raise FatalSyncError(f"flow {name!r}: {exc}") from exc
-                report.errors.append(f"{name}: {exc}")
-                raise _StopFlow from exc
+            records = self._query(name, soql, report)
             for record in records:
                 report.records += 1
                 self._handle(compiled, record, report)
