@@ -141,7 +141,11 @@ class SchemaPanel(QWidget):
             self.tree.selectionModel().SelectionFlag.ClearAndSelect
             | self.tree.selectionModel().SelectionFlag.Rows,
         )
-        self.tree.setCurrentIndex(index)
+        # Through the selection model with NoUpdate: the view's setCurrentIndex asks the
+        # keyboard which modifiers are down, and with Ctrl held it would toggle the row off.
+        self.tree.selectionModel().setCurrentIndex(
+            index, self.tree.selectionModel().SelectionFlag.NoUpdate
+        )
         return True
 
     # -- following the document

@@ -80,6 +80,9 @@ def test_ctrl_m_on_the_canvas_converts_cents(doc, panels, view):
     view.setFocus()
     press = QKeyEvent(QKeyEvent.Type.KeyPress, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
     QApplication.sendEvent(view, press)
+    # Let go of Ctrl too, or Qt believes it is still held in the tests that follow.
+    release = QKeyEvent(QKeyEvent.Type.KeyRelease, Qt.Key.Key_M, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view, release)
     assert doc.mapping(FLOW, "Net__c").transforms == [MINOR]
 
 
