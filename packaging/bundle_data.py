@@ -33,6 +33,8 @@ SHARED_TREES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("mappings/data", ("**/*.json", "**/LICENSE", "**/README.md")),
     ("mappings/document", ("mapping.schema.json",)),
     ("runner/state/migrations", ("*.py", "*.mako", "versions/*.py")),
+    # The org emulator's declared platform events and automations (pubsub/producer.py).
+    ("runner/sandbox/salesforce/pubsub", ("*.json",)),
 )
 STUDIO_TREES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("resources", ("icons/**/*.svg", "styles/*.qss", "README.md")),

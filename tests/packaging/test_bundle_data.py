@@ -26,6 +26,15 @@ def test_every_template_schema_and_describe_file_is_carried() -> None:
     assert missing == []
 
 
+def test_every_json_file_of_the_runner_is_carried() -> None:
+    # The runner reads its JSON files at run time (the emulator's org events, say); a new one
+    # missing here fails only inside the frozen build, as the Pub/Sub one once did.
+    carried = _destinations(bundle_data.SHARED_TREES)
+    missing = [str(p.relative_to(ROOT)) for p in (ROOT / "runner").rglob("*.json")
+               if "__pycache__" not in p.parts and str(p.relative_to(ROOT)) not in carried]
+    assert missing == []
+
+
 def test_data_keeps_the_layout_the_code_looks_in() -> None:
     from mappings.document import yamlio
     from mappings.schema import org_metadata
