@@ -103,8 +103,7 @@ def status_command(args: argparse.Namespace) -> int:
         return 0
     q = status["queue"]
     print(f"state        {status['state']}")
-    print(f"inbox        {q['pending']} pending, {q['processing']} processing, {q['retry']} "
-          f"waiting to retry, {q['dead']} dead; {q['done']} done, {q['skipped']} skipped")
+    print(_inbox_line(q))
     print(f"dead letters {status['dlq']} open")
     print(f"review       {status['review']} open")
     last = status["last_event"]
@@ -128,6 +127,12 @@ def status_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inbox_line(q: dict[str, int]) -> str:
+    """The inbox's counts as one line, the same read locally or from a running runner."""
+    return (f"inbox        {q['pending']} pending, {q['processing']} processing, {q['retry']} "
+            f"waiting to retry, {q['dead']} dead; {q['done']} done, {q['skipped']} skipped")
+
+
 def remote_status(args: argparse.Namespace) -> int:
     """``status --runner URL``: the running runner's live status (admin API)."""
     status = client(args).status()
@@ -137,8 +142,7 @@ def remote_status(args: argparse.Namespace) -> int:
         return 0
     q = status["queue"]
     print(f"runner       {args.runner}")
-    print(f"inbox        {q['pending']} pending, {q['processing']} processing, {q['retry']} "
-          f"waiting to retry, {q['dead']} dead; {q['done']} done, {q['skipped']} skipped")
+    print(_inbox_line(q))
     print(f"dead letters {status['dead_letters']} open")
     print(f"review       {status['reviews']} open")
     latency = status["latency"]
