@@ -51,6 +51,22 @@ class Action(StrEnum):
     CREATE = "create"  # Stripe: create an object
 
 
+class DeletionPolicy(StrEnum):
+    """What a flow does to its target when the source is deleted (a Stripe ``*.deleted`` or
+    ``invoice.voided`` event, a Salesforce record gone to the recycle bin), and what a child
+    collection does to a child record whose source line is gone."""
+
+    DELETE = "delete"  # delete the target record
+    MARK = "mark"  # stamp it (MARK_FIELD_SALESFORCE / MARK_KEY_STRIPE) and keep it
+    IGNORE = "ignore"  # leave it as it is
+
+
+# Where "mark" writes the moment of deletion: a datetime field on the Salesforce record, and
+# a metadata key on the Stripe object.
+MARK_FIELD_SALESFORCE = "StripeDeletedAt__c"
+MARK_KEY_STRIPE = "salesforce_deleted_at"
+
+
 class ConditionOp(StrEnum):
     EQ = "eq"
     NE = "ne"
@@ -193,6 +209,48 @@ class Fixture:
 
 
 @dataclass(slots=True)
+class ChildCollection:
+    """A source array mapped to child records of the flow's target record.
+
+    ``invoice.lines.data[]`` -> ``OrderItem`` under ``Order`` is ``ChildCollection(
+    relationship="OrderItems", source="lines.data", object="line_item",
+    target="OrderItem", parent_field="OrderId", external_id="StripeLineItemID__c", ...)``.
+    Field sources, lookups and conditions read one element of the array; the child's
+    ``parent_field`` is set to the parent record being written, never mapped. Parent and
+    children are written together or not at all; a child whose line is gone from the source
+    is handled by ``on_removed``.
+    """
+
+    relationship: str  # the parent's child relationship name (OrderItems)
+    source: str  # the array's path on the source record (lines.data)
+    object: str  # what one element is (line_item), for its schema
+    target: str  # the child object (OrderItem), in the flow's target system
+    parent_field: str  # the child's reference to its parent (OrderId)
+    external_id: str  # the child's external id (StripeLineItemID__c), for updates
+    description: str = ""
+    fields: list[FieldMapping] = field(default_factory=list)
+    lookups: list[Lookup] = field(default_factory=list)
+    conditions: list[Condition] = field(default_factory=list)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    fixtures: list[Fixture] = field(default_factory=list)  # input: one element
+    on_removed: DeletionPolicy = DeletionPolicy.MARK
+
+    def mapping_for(self, target: str) -> FieldMapping | None:
+        return next((m for m in self.fields if m.target == target), None)
+
+    def target_fields(self) -> list[str]:
+        """Every child field written, the parent reference included."""
+        seen: dict[str, None] = {self.parent_field: None}
+        for m in self.fields:
+            seen[m.target] = None
+        for lk in self.lookups:
+            seen[lk.target] = None
+        for name in self.defaults:
+            seen[name] = None
+        return list(seen)
+
+
+@dataclass(slots=True)
 class Flow:
     name: str
     trigger: Trigger
@@ -205,9 +263,15 @@ class Flow:
     conditions: list[Condition] = field(default_factory=list)
     defaults: dict[str, Any] = field(default_factory=dict)
     fixtures: list[Fixture] = field(default_factory=list)
+    children: list[ChildCollection] = field(default_factory=list)
+    # What a deletion of the source does to the target (see DeletionPolicy).
+    on_delete: DeletionPolicy = DeletionPolicy.MARK
 
     def mapping_for(self, target: str) -> FieldMapping | None:
         return next((m for m in self.fields if m.target == target), None)
+
+    def child(self, relationship: str) -> ChildCollection | None:
+        return next((c for c in self.children if c.relationship == relationship), None)
 
     def target_fields(self) -> list[str]:
         """Every target field this flow writes: the contract the runner checks for drift."""

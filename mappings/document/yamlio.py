@@ -29,8 +29,10 @@ from jsonschema.exceptions import ValidationError
 from mappings.document.model import (
     FORMAT_VERSION,
     Action,
+    ChildCollection,
     Condition,
     ConditionOp,
+    DeletionPolicy,
     FieldMapping,
     Fixture,
     Flow,
@@ -306,39 +308,71 @@ def _read_flow(data: dict) -> Flow:
             dedup_on=list(op.get("dedup_on", [])),
             writeback=op.get("writeback"),
         ),
-        conditions=[
-            Condition(
-                op=ConditionOp(c["op"]),
-                path=c.get("path"),
-                value=c.get("value"),
-                expr=c.get("expr"),
-            )
-            for c in data.get("conditions", [])
-        ],
+        conditions=_read_conditions(data),
         fields=[_read_field(m) for m in data.get("fields", [])],
-        lookups=[
-            Lookup(
-                target=lk["target"],
-                object=lk["object"],
-                match_field=lk["match_field"],
-                source=lk["source"],
-                required=lk.get("required", True),
-            )
-            for lk in data.get("lookups", [])
-        ],
+        lookups=_read_lookups(data),
         defaults=dict(data.get("defaults", {})),
-        fixtures=[
-            Fixture(
-                name=fx["name"],
-                input=fx["input"],
-                expected=fx.get("expected"),
-                expect_skip=fx.get("expect_skip", False),
-                expected_issues=list(fx.get("expected_issues", [])),
-                lookups=dict(fx.get("lookups", {})),
-            )
-            for fx in data.get("fixtures", [])
-        ],
+        fixtures=_read_fixtures(data),
+        children=[_read_child(c) for c in data.get("children", [])],
+        on_delete=DeletionPolicy(data.get("on_delete", DeletionPolicy.MARK.value)),
     )
+
+
+def _read_child(data: dict) -> ChildCollection:
+    return ChildCollection(
+        relationship=data["relationship"],
+        source=data["source"],
+        object=data["object"],
+        target=data["target"],
+        parent_field=data["parent_field"],
+        external_id=data["external_id"],
+        description=data.get("description", ""),
+        conditions=_read_conditions(data),
+        fields=[_read_field(m) for m in data.get("fields", [])],
+        lookups=_read_lookups(data),
+        defaults=dict(data.get("defaults", {})),
+        fixtures=_read_fixtures(data),
+        on_removed=DeletionPolicy(data.get("on_removed", DeletionPolicy.MARK.value)),
+    )
+
+
+def _read_conditions(data: dict) -> list[Condition]:
+    return [
+        Condition(
+            op=ConditionOp(c["op"]),
+            path=c.get("path"),
+            value=c.get("value"),
+            expr=c.get("expr"),
+        )
+        for c in data.get("conditions", [])
+    ]
+
+
+def _read_lookups(data: dict) -> list[Lookup]:
+    return [
+        Lookup(
+            target=lk["target"],
+            object=lk["object"],
+            match_field=lk["match_field"],
+            source=lk["source"],
+            required=lk.get("required", True),
+        )
+        for lk in data.get("lookups", [])
+    ]
+
+
+def _read_fixtures(data: dict) -> list[Fixture]:
+    return [
+        Fixture(
+            name=fx["name"],
+            input=fx["input"],
+            expected=fx.get("expected"),
+            expect_skip=fx.get("expect_skip", False),
+            expected_issues=list(fx.get("expected_issues", [])),
+            lookups=dict(fx.get("lookups", {})),
+        )
+        for fx in data.get("fixtures", [])
+    ]
 
 
 def _read_ref(data: dict) -> ObjectRef:
@@ -372,25 +406,47 @@ def _check_consistency(doc: MappingDocument, source_name: str) -> None:
             )
         first_flow[flow.name] = i
         where = f"{source_name}: flow {flow.name!r}"
-        # A target is written once: by one field mapping or one lookup, never both.
-        mapped: dict[str, str] = {}
-        writers: tuple[tuple[str, Sequence[FieldMapping | Lookup]], ...] = (
-            ("fields", flow.fields),
-            ("lookups", flow.lookups),
-        )
-        for section, items in writers:
-            for j, item in enumerate(items):
-                if item.target in mapped:
-                    raise DocumentError(
-                        f"{where}, {section}[{j}]: target {item.target!r} is already mapped by "
-                        f"{mapped[item.target]}"
-                    )
-                mapped[item.target] = f"{section}[{j}]"
-        fixture_names: set[str] = set()
-        for j, fx in enumerate(flow.fixtures):
-            if fx.name in fixture_names:
-                raise DocumentError(f"{where}, fixtures[{j}]: fixture {fx.name!r} is defined twice")
-            fixture_names.add(fx.name)
+        _check_parts(where, flow.fields, flow.lookups, flow.fixtures)
+        relationships: dict[str, int] = {}
+        for j, child in enumerate(flow.children):
+            at = f"{where}, children[{j}]"
+            if child.relationship in relationships:
+                raise DocumentError(
+                    f"{at}: relationship {child.relationship!r} is already mapped by "
+                    f"children[{relationships[child.relationship]}]"
+                )
+            relationships[child.relationship] = j
+            _check_parts(at, child.fields, child.lookups, child.fixtures)
+            for section, items in (("fields", child.fields), ("lookups", child.lookups)):
+                for k, item in enumerate(items):
+                    if item.target == child.parent_field:
+                        raise DocumentError(
+                            f"{at}, {section}[{k}]: {item.target!r} is the reference to the "
+                            f"parent record ('parent_field'), which Fieldbridge fills itself"
+                        )
+
+
+def _check_parts(where: str, fields: Sequence[FieldMapping], lookups: Sequence[Lookup],
+                 fixtures: Sequence[Fixture]) -> None:
+    # A target is written once: by one field mapping or one lookup, never both.
+    mapped: dict[str, str] = {}
+    writers: tuple[tuple[str, Sequence[FieldMapping | Lookup]], ...] = (
+        ("fields", fields),
+        ("lookups", lookups),
+    )
+    for section, items in writers:
+        for j, item in enumerate(items):
+            if item.target in mapped:
+                raise DocumentError(
+                    f"{where}, {section}[{j}]: target {item.target!r} is already mapped by "
+                    f"{mapped[item.target]}"
+                )
+            mapped[item.target] = f"{section}[{j}]"
+    fixture_names: set[str] = set()
+    for j, fx in enumerate(fixtures):
+        if fx.name in fixture_names:
+            raise DocumentError(f"{where}, fixtures[{j}]: fixture {fx.name!r} is defined twice")
+        fixture_names.add(fx.name)
 
 
 # --------------------------------------------------------------------------- messages
@@ -549,6 +605,29 @@ def flow_to_data(flow: Flow) -> dict[str, Any]:
     _put(data, "lookups", [lookup_to_data(lk) for lk in flow.lookups])
     _put(data, "defaults", copy.deepcopy(flow.defaults))
     _put(data, "fixtures", [fixture_to_data(fx) for fx in flow.fixtures])
+    _put(data, "children", [child_to_data(c) for c in flow.children])
+    if flow.on_delete is not DeletionPolicy.MARK:
+        data["on_delete"] = flow.on_delete.value
+    return data
+
+
+def child_to_data(child: ChildCollection) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "relationship": child.relationship,
+        "source": child.source,
+        "object": child.object,
+        "target": child.target,
+        "parent_field": child.parent_field,
+        "external_id": child.external_id,
+    }
+    _put(data, "description", child.description)
+    _put(data, "conditions", [condition_to_data(c) for c in child.conditions])
+    _put(data, "fields", [field_mapping_to_data(m) for m in child.fields])
+    _put(data, "lookups", [lookup_to_data(lk) for lk in child.lookups])
+    _put(data, "defaults", copy.deepcopy(child.defaults))
+    _put(data, "fixtures", [fixture_to_data(fx) for fx in child.fixtures])
+    if child.on_removed is not DeletionPolicy.MARK:
+        data["on_removed"] = child.on_removed.value
     return data
 
 
