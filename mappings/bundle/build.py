@@ -163,8 +163,14 @@ def _used_objects(system: System, documents: Sequence[MappingDocument]) -> list[
             for ref in (flow.source, flow.target):
                 if ref.system is system:
                     names[ref.object] = None
+            for child in flow.children:
+                # A child's element (line_item) and its target (OrderItem) are checked too.
+                if flow.source.system is system:
+                    names[child.object] = None
+                if flow.target.system is system:
+                    names[child.target] = None
             if system is System.SALESFORCE:
-                for lk in flow.lookups:
+                for lk in [*flow.lookups, *(lk for c in flow.children for lk in c.lookups)]:
                     names[lk.object] = None
                 if flow.trigger.salesforce_change is not None:
                     names[flow.trigger.salesforce_change.object] = None

@@ -12,7 +12,7 @@ from mappings.document.model import Fixture, MappingDocument, ObjectRef
 from mappings.engine.plan import FlowPlan, compile_flow
 from mappings.engine.result import Issue, LookupResolver, MappingResult, json_safe
 from mappings.errors import DocumentError
-from mappings.schema.model import ObjectSchema
+from mappings.schema.model import ObjectSchema, System
 
 _ABSENT = object()
 
@@ -168,6 +168,10 @@ def run_fixtures(
     ``target_schemas`` maps an object name (``Payment__c``, or ``salesforce:Payment__c``) to
     its schema; flows whose target has none are run without schema validation. A flow's
     source schema, when the mapping has it, lets the engine check the meaning of amounts.
+
+    A child collection's fixtures run against the child's own plan, one element each, and
+    report under ``<flow>/<relationship>``; a parent fixture's ``expected`` is the parent
+    record only.
     """
     flows = document.flows
     if flow is not None:
@@ -177,17 +181,28 @@ def run_fixtures(
             raise DocumentError(f"no flow named {flow!r} in {document.name!r} (flows: {names})")
         flows = [chosen]
     results: list[FixtureResult] = []
+
+    def schema_of(system: System, name: str) -> ObjectSchema | None:
+        found = _schema_for(ObjectRef(system, name), target_schemas)
+        # A bare name that belongs to the other system is not this object's schema.
+        return found if found is not None and found.system is system else None
+
     for fl in flows:
-        if not fl.fixtures:
+        if not fl.fixtures and not any(c.fixtures for c in fl.children):
             continue
         # The source schema too, when given: amounts in minor units are known by it.
-        source = _schema_for(fl.source, target_schemas)
-        if source is not None and source.system is not fl.source.system:
-            source = None  # a bare name that belongs to the other system
+        source = schema_of(fl.source.system, fl.source.object)
         plan = compile_flow(
-            fl, document, _schema_for(fl.target, target_schemas), source_schema=source
+            fl,
+            document,
+            _schema_for(fl.target, target_schemas),
+            source_schema=source,
+            schemas=schema_of,
         )
         results.extend(run_fixture(plan, fx) for fx in fl.fixtures)
+        for child in fl.children:
+            child_plan = plan.children[child.relationship]
+            results.extend(run_fixture(child_plan, fx) for fx in child.fixtures)
     return results
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mappings.document.model import Action, FieldMapping, Flow, Lookup, MappingDocument
+from mappings.engine.children import CompiledChild, child_flow, compile_child, located, map_children
 from mappings.engine.conditions import CompiledCondition, ConditionEvalError, compile_condition
 from mappings.engine.paths import MISSING_ERRORS, Getter, compile_path, set_path, split_path
 from mappings.engine.result import Issue, LookupResolver, MappingResult
@@ -39,6 +40,8 @@ EVENT_PREFIX = "$event"
 
 # (record, event) -> value
 Reader = Callable[[Any, Any], Any]
+# (system, object name) -> its schema or None: where a flow's children find theirs
+SchemaSource = Callable[[System, str], "ObjectSchema | None"]
 # (record, event, ctx) -> value: a source read followed by the transform chain
 FieldFn = Callable[[Any, Any, "_Context"], Any]
 
@@ -210,6 +213,10 @@ class FlowPlan:
         self._defaults: tuple[tuple[str, tuple[str, ...] | None, Getter, Any], ...] = ()
         self._required: tuple[str, ...] = ()  # flat Salesforce fields a mapping must fill
         self._readers: dict[str, tuple[Getter, bool]] = {}
+        # The plan of each child collection, by relationship (fixtures and the studio run
+        # them on one element); the compiled collections themselves, in document order.
+        self.children: dict[str, FlowPlan] = {}
+        self._children: tuple[CompiledChild, ...] = ()
 
     # -- applying -----------------------------------------------------------------------
 
@@ -226,7 +233,7 @@ class FlowPlan:
         raised by ``resolver`` itself (e.g. the network) propagates.
         """
         try:
-            return self._apply(data, resolver, previous)
+            result = self._apply(data, resolver, previous)
         except RecursionError:
             # A hostile input (nested past Python's limit) or a runaway transform outside
             # the per-field guard: the record's issue, never a crash of the caller.
@@ -235,7 +242,11 @@ class FlowPlan:
                 None,
                 "the input could not be mapped: it is nested deeper than Python allows",
             )
-            return MappingResult({}, [*self.static_issues, issue])
+            result = MappingResult({}, [*self.static_issues, issue])
+        if self._children and not result.children:
+            # Skipped or refused before mapping: no children, but every relationship is named.
+            result.children = {c.relationship: [] for c in self._children}
+        return result
 
     def _apply(
         self,
@@ -361,7 +372,17 @@ class FlowPlan:
                 issues.append(Issue(_warning_code(message), where, text, "warning"))
         if self.static_issues:
             issues = [*self.static_issues, *(issues or ())]
-        return MappingResult(record, issues if issues is not None else [], False, None, source_id)
+        result = MappingResult(record, issues if issues is not None else [], False, None, source_id)
+        if self._children:
+            map_children(
+                self._children,
+                rec,
+                resolver,
+                result,
+                self.flow.source.object,
+                self.flow.target.object,
+            )
+        return result
 
     def _apply_lookups(
         self,
@@ -447,10 +468,51 @@ def compile_flow(
     target_schema: ObjectSchema | None = None,
     *,
     source_schema: ObjectSchema | None = None,
+    schemas: SchemaSource | None = None,
 ) -> FlowPlan:
     """Compile ``flow``. Raises :class:`MappingError` for a misconfigured flow (unknown
     transform, bad arguments, bad JSONata); problems with the target fields are reported as
-    :attr:`FlowPlan.static_issues` instead, so a preview can still show the record."""
+    :attr:`FlowPlan.static_issues` instead, so a preview can still show the record.
+
+    Each child collection is compiled through the same path as a flow of its own
+    (:func:`~mappings.engine.children.child_flow`), against the schemas ``schemas`` gives
+    for its element (``stripe``, ``line_item``) and its target (``salesforce``,
+    ``OrderItem``); without ``schemas`` children are mapped unchecked. Their static issues
+    are also the parent's, named by relationship (``OrderItems: UnitPrice ...``).
+    """
+    plan = _compile(flow, document, target_schema, source_schema, ())
+    compiled: list[CompiledChild] = []
+    for child in flow.children:
+        sub = child_flow(flow, child)
+        child_target = schemas(sub.target.system, sub.target.object) if schemas else None
+        child_source = schemas(sub.source.system, sub.source.object) if schemas else None
+        # The parent reference is the writer's to fill: not "required but unmapped".
+        child_plan = _compile(sub, document, child_target, child_source, (child.parent_field,))
+        if schemas is not None and child_target is None and sub.target.system is System.SALESFORCE:
+            child_plan.static_issues.append(
+                Issue(
+                    "UNKNOWN_OBJECT",
+                    None,
+                    f"no schema of {child.target} is known, so its fields are not checked",
+                    "warning",
+                )
+            )
+        plan.static_issues.extend(located(child_plan.static_issues, child.relationship))
+        plan.children[child.relationship] = child_plan
+        compiled.append(compile_child(child, child_plan))
+    plan._children = tuple(compiled)
+    return plan
+
+
+def _compile(
+    flow: Flow,
+    document: MappingDocument,
+    target_schema: ObjectSchema | None,
+    source_schema: ObjectSchema | None,
+    writer_fills: tuple[str, ...],
+) -> FlowPlan:
+    """Compile one flow, a child's included; ``writer_fills`` names target fields the
+    writer sets itself (a child's parent reference), exempt from the required-field rule."""
     static: list[Issue] = []
     plan = FlowPlan(flow, static)
     plan.target_schema = target_schema
@@ -565,7 +627,7 @@ def compile_flow(
     # are checked on every record (the mapping may yield None).
     lookup_targets = {lk.target for lk in flow.lookups}
     written = {fm.target for fm in flow.fields} | lookup_targets | set(flow.defaults)
-    written_lower = {w.lower() for w in written}
+    written_lower = {w.lower() for w in written} | {w.lower() for w in writer_fills}
     required: list[str] = []
     if target_schema is not None and creates and salesforce:
         for fs in target_schema.required_fields():

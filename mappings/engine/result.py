@@ -43,13 +43,21 @@ class Issue:
 
 @dataclass(slots=True)
 class MappingResult:
-    """The target record (values as the engine produced them: money is ``Decimal``)."""
+    """The target record (values as the engine produced them: money is ``Decimal``).
+
+    ``children`` holds, for a flow with child collections, one result per source element
+    that passed the child's conditions, by relationship (``{"OrderItems": [...]}``); the
+    child records lack their parent reference, which the writer sets. A child error is
+    also an error on the parent (``CHILD_INVALID``, see :mod:`mappings.engine.children`), so
+    ``ok`` and ``errors`` of the parent already account for its children.
+    """
 
     record: dict[str, Any]
     issues: list[Issue] = field(default_factory=list)
     skipped: bool = False
     skip_reason: str | None = None
     source_id: str | None = None
+    children: dict[str, list[MappingResult]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -74,6 +82,11 @@ class MappingResult:
             out["skip_reason"] = self.skip_reason
         if self.source_id is not None:
             out["source_id"] = self.source_id
+        if self.children:
+            out["children"] = {
+                relationship: [child.to_dict() for child in results]
+                for relationship, results in self.children.items()
+            }
         return out
 
 

@@ -1,7 +1,9 @@
 """``fieldbridge-runner map ...``: preview one record through a flow, and suggest mappings.
 
 ``map preview`` prints exactly ``{"record": {...}, "issues": [...]}`` (plus ``skipped`` and
-``skip_reason``) so scripts can read it; ``map suggest`` prints ranked candidate pairs.
+``skip_reason``, and for a flow with child collections ``"children": {"<relationship>":
+[records...]}``, the child records as mapped, without their parent reference) so scripts can
+read it; ``map suggest`` prints ranked candidate pairs.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mappings.bundle import load_bundle
 from mappings.document.model import Flow, MappingDocument
@@ -18,6 +20,9 @@ from mappings.document.yamlio import load_documents
 from mappings.errors import DocumentError, MappingError, UnknownObjectError
 from mappings.schema.model import Catalog, ObjectSchema, System
 from runner.settings import Range, option_type
+
+if TYPE_CHECKING:
+    from mappings.engine.plan import SchemaSource
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,20 +61,29 @@ def _preview(args: argparse.Namespace) -> int:
     from mappings.engine.fixtures import fixture_resolver
     from mappings.engine.plan import compile_flow
 
-    document, flow, target, source = _find_flow(args.bundle, args.flow)
+    document, flow, schemas = _find_flow(args.bundle, args.flow)
+    target = schemas(flow.target.system, flow.target.object)
+    source = schemas(flow.source.system, flow.source.object)
     data = _read_input(args.input)
     resolver = fixture_resolver(_parse_lookups(args.lookup)) if args.lookup else None
     # The source schema too: it knows which amounts are in minor units.
-    plan = compile_flow(flow, document, target, source_schema=source)
+    plan = compile_flow(flow, document, target, source_schema=source, schemas=schemas)
     result = plan.apply(data, resolver=resolver)
     out = result.to_dict()
+    preview: dict[str, Any] = {
+        "record": out["record"],
+        "issues": out["issues"],
+        "skipped": out["skipped"],
+        "skip_reason": result.skip_reason,
+    }
+    if flow.children:
+        # The records only: a child's issues are summed up on the parent (CHILD_INVALID).
+        preview["children"] = {
+            relationship: [child["record"] for child in results]
+            for relationship, results in out.get("children", {}).items()
+        }
     json.dump(
-        {
-            "record": out["record"],
-            "issues": out["issues"],
-            "skipped": out["skipped"],
-            "skip_reason": result.skip_reason,
-        },
+        preview,
         sys.stdout,
         indent=2,
         ensure_ascii=False,
@@ -119,11 +133,9 @@ def _suggest(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- helpers
 
 
-def _find_flow(
-    path: Path, name: str
-) -> tuple[MappingDocument, Flow, ObjectSchema | None, ObjectSchema | None]:
-    """The flow, its document and the target and source schemas (the bundle's snapshot,
-    else the shipped)."""
+def _find_flow(path: Path, name: str) -> tuple[MappingDocument, Flow, SchemaSource]:
+    """The flow, its document and where its schemas come from (the bundle's snapshot, else
+    the shipped catalogs): its target and source, and its children's."""
     if not path.exists():
         raise DocumentError(f"{path} does not exist")
     if path.is_file() and path.suffix == ".fbz":
@@ -133,23 +145,12 @@ def _find_flow(
         if found is None:
             raise DocumentError(_no_flow(path, name, names))
         document, flow = found
-        return (
-            document,
-            flow,
-            bundle.catalog(flow.target.system).get(flow.target.object),
-            bundle.catalog(flow.source.system).get(flow.source.object),
-        )
+        return document, flow, lambda system, obj: bundle.catalog(system).get(obj)
     docs = [doc for _, doc in load_documents(path)]
     for document in docs:
         named = document.flow(name)
         if named is not None:
-            target, source = named.target, named.source
-            return (
-                document,
-                named,
-                _shipped_catalog(target.system).get(target.object),
-                _shipped_catalog(source.system).get(source.object),
-            )
+            return document, named, lambda system, obj: _shipped_catalog(system).get(obj)
     raise DocumentError(_no_flow(path, name, [f.name for d in docs for f in d.flows]))
 
 
