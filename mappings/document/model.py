@@ -183,6 +183,14 @@ class Lookup:
     match_field: str
     source: str
     required: bool = True
+    # A constant matched instead of ``source`` (then ""): the standard price book is
+    # ``Lookup("Pricebook2Id", "Pricebook2", "IsStandard", "", value=True)``, an Id that
+    # differs per org and so cannot be a default.
+    value: Any = None
+
+    @property
+    def constant(self) -> bool:
+        return self.value is not None
 
 
 @dataclass(slots=True)

@@ -354,8 +354,9 @@ def _read_lookups(data: dict) -> list[Lookup]:
             target=lk["target"],
             object=lk["object"],
             match_field=lk["match_field"],
-            source=lk["source"],
+            source=lk.get("source", ""),
             required=lk.get("required", True),
+            value=lk.get("value"),
         )
         for lk in data.get("lookups", [])
     ]
@@ -695,8 +696,11 @@ def lookup_to_data(lookup: Lookup) -> dict[str, Any]:
         "target": lookup.target,
         "object": lookup.object,
         "match_field": lookup.match_field,
-        "source": lookup.source,
     }
+    if lookup.constant:
+        data["value"] = lookup.value
+    else:
+        data["source"] = lookup.source
     if not lookup.required:
         data["required"] = False
     return data

@@ -66,6 +66,11 @@ def _reader(path: str) -> Reader:
     return lambda rec, ev: get(rec)
 
 
+def _constant(value: Any) -> Reader:
+    """A lookup's constant (``IsStandard = true``), whatever the record."""
+    return lambda rec, ev: value
+
+
 class _Context:
     """The :class:`~mappings.transforms.StepContext` for one record; one is made per apply."""
 
@@ -596,14 +601,16 @@ def _compile(
                     "warning",
                 )
             )
+        read = _constant(lk.value) if lk.constant else _reader(lk.source)
         lookups.append(
-            _LookupPlan(
-                lk, _reader(lk.source), relationship_name(lk.target, fs), parts_of(lk.target)
-            )
+            _LookupPlan(lk, read, relationship_name(lk.target, fs), parts_of(lk.target))
         )
     plan._lookups = tuple(lookups)
     if lookups and all(
-        lp.parts is None and not lp.lookup.source.startswith(EVENT_PREFIX) for lp in lookups
+        lp.parts is None
+        and not lp.lookup.constant
+        and not lp.lookup.source.startswith(EVENT_PREFIX)
+        for lp in lookups
     ):
         plan._simple_lookups = tuple(
             (lp.relationship, lp.lookup.match_field, compile_path(lp.lookup.source))

@@ -38,10 +38,13 @@ class XrefTable(Protocol):
     def xref_put(self, sf_object: str, stripe_id: str, sf_id: str, flow: str) -> None: ...
 
 
-def lookup_values(flow: Flow, obj: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+def lookup_values(flow: Flow, obj: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     """``(object, match_field, value)`` of each lookup of ``flow`` on one source object."""
     out = []
     for lk in flow.lookups:
+        if lk.constant:
+            out.append((lk.object, lk.match_field, lk.value))
+            continue
         if lk.source.startswith("$event"):
             continue  # rare; resolved one by one when the plan asks
         value = compile_path(lk.source)(obj)
@@ -62,25 +65,26 @@ class LookupResolver:
         self.xrefs = xrefs
         self.salesforce = salesforce
         self.metrics = metrics
-        self._cache: dict[tuple[str, str, str], str | None] = {}
+        self._cache: dict[tuple[str, str, Any], str | None] = {}
         self.queries = 0
 
-    def prefetch(self, wanted: Iterable[tuple[str, str, str]]) -> None:
+    def prefetch(self, wanted: Iterable[tuple[str, str, Any]]) -> None:
         """Resolve many at once: the cross-reference table, then one query per field."""
-        by_field: dict[tuple[str, str], set[str]] = {}
+        by_field: dict[tuple[str, str], set[Any]] = {}
         for obj, match_field, value in wanted:
             if (obj, match_field, value) not in self._cache:
                 by_field.setdefault((obj, match_field), set()).add(value)
         for (obj, match_field), values in by_field.items():
-            stripe_ids = [v for v in values if STRIPE_ID.match(v)]
+            stripe_ids = [v for v in values if isinstance(v, str) and STRIPE_ID.match(v)]
             if stripe_ids:
                 for stripe_id, sf_id in self.xrefs.xref_get_many(obj, stripe_ids).items():
                     self._cache[(obj, match_field, stripe_id)] = sf_id
-            rest = sorted(v for v in values if (obj, match_field, v) not in self._cache)
+            rest = sorted((v for v in values if (obj, match_field, v) not in self._cache),
+                          key=str)
             if rest:
                 self._query(obj, match_field, rest)
 
-    def _query(self, obj: str, match_field: str, values: list[str]) -> None:
+    def _query(self, obj: str, match_field: str, values: list[Any]) -> None:
         self.queries += 1
         if self.metrics is not None:
             self.metrics.api_call("query")
@@ -89,7 +93,7 @@ class LookupResolver:
             ids = found.get(value) or []
             if len(ids) == 1:
                 self._cache[(obj, match_field, value)] = ids[0]
-                if STRIPE_ID.match(value):
+                if isinstance(value, str) and STRIPE_ID.match(value):
                     # Remember it: the next batch needs no query for this customer.
                     self.xrefs.xref_put(obj, value, ids[0], "lookup")
             else:
@@ -103,7 +107,8 @@ class LookupResolver:
         self._cache[(obj, match_field, value)] = sf_id
 
     def __call__(self, obj: str, match_field: str, value: Any) -> str | None:
-        if not isinstance(value, str):
+        # A constant lookup's bool or number stays one (SOQL ``IsStandard IN (true)``).
+        if not isinstance(value, str | bool | int | float):
             value = str(value)
         key = (obj, match_field, value)
         if key not in self._cache:
