@@ -108,6 +108,7 @@ TEMPLATE_TITLES: dict[str, str] = {
     "anomaly-cases": "Payment anomalies open cases",
     "account-to-stripe-customer": "Salesforce accounts into Stripe customers",
     "opportunity-to-subscription": "Closed-won deals start Stripe subscriptions",
+    "invoices-orders": "Stripe invoices into orders with their products",
 }
 
 

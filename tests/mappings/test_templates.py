@@ -25,6 +25,7 @@ USE_CASES = {
     "payouts",
     "account-to-stripe-customer",
     "anomaly-cases",
+    "invoices-orders",  # issue 14: invoices -> Orders with OrderItems
 }
 
 
