@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from mappings.document.model import Fixture, MappingDocument, ObjectRef
+from mappings.engine.deletion import deletion_result
 from mappings.engine.plan import FlowPlan, compile_flow
 from mappings.engine.result import Issue, LookupResolver, MappingResult, json_safe
 from mappings.errors import DocumentError
@@ -112,7 +113,11 @@ def fixture_resolver(lookups: Mapping[str, str]) -> LookupResolver | None:
 
 
 def run_fixture(plan: FlowPlan, fixture: Fixture) -> FixtureResult:
-    result = plan.apply(fixture.input, fixture_resolver(fixture.lookups))
+    # A deletion input (customer.deleted, a record with IsDeleted) is not mapped: its
+    # expected record is the target as the flow's on_delete leaves it.
+    deleted = deletion_result(plan.flow, fixture.input, plan)
+    result = deleted[1] if deleted is not None else plan.apply(
+        fixture.input, fixture_resolver(fixture.lookups))
     diffs: list[FieldDifference] = []
     if fixture.expect_skip and not result.skipped:
         diffs.append(

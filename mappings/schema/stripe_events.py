@@ -41,6 +41,26 @@ IRREGULAR_TYPES: dict[str, str] = {
 }
 
 
+# Event types that end their object, the one table of Stripe deletions: a flow triggered by
+# one applies its ``on_delete`` policy instead of writing the object. A voided invoice still
+# exists in Stripe but is dead for good, so it counts as deleted.
+DELETION_EVENT_TYPES: frozenset[str] = frozenset({
+    "customer.deleted",
+    "product.deleted",
+    "price.deleted",
+    "invoice.voided",
+    "customer.subscription.deleted",
+})
+
+
+def is_deletion_event(event_type: object) -> bool:
+    """Whether ``event_type`` reports its object deleted: one of :data:`DELETION_EVENT_TYPES`,
+    or any other ``<object>.deleted`` (``coupon.deleted``, ``customer.tax_id.deleted``)."""
+    if not isinstance(event_type, str):
+        return False
+    return event_type in DELETION_EVENT_TYPES or event_type.endswith(".deleted")
+
+
 def event_types(source: SdkSource) -> tuple[str, ...]:
     """Every event type the SDK's ``Event.type`` declares, in the SDK's order."""
     for decl in source.info(EVENT_CLASS).fields:

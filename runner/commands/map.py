@@ -2,8 +2,9 @@
 
 ``map preview`` prints exactly ``{"record": {...}, "issues": [...]}`` (plus ``skipped`` and
 ``skip_reason``, and for a flow with child collections ``"children": {"<relationship>":
-[records...]}``, the child records as mapped, without their parent reference) so scripts can
-read it; ``map suggest`` prints ranked candidate pairs.
+[records...]}``, the child records as mapped, without their parent reference; for a
+deletion input ``"deletion": {"policy", "summary", ...}``, and ``record`` is the target as the
+flow's ``on_delete`` leaves it) so scripts can read it; ``map suggest`` prints ranked candidate pairs.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _preview(args: argparse.Namespace) -> int:
     # Loaded when the command runs, not for --help (see runner.cli: start-up time).
+    from mappings.engine.deletion import deletion_result
     from mappings.engine.fixtures import fixture_resolver
     from mappings.engine.plan import compile_flow
 
@@ -68,7 +70,9 @@ def _preview(args: argparse.Namespace) -> int:
     resolver = fixture_resolver(_parse_lookups(args.lookup)) if args.lookup else None
     # The source schema too: it knows which amounts are in minor units.
     plan = compile_flow(flow, document, target, source_schema=source, schemas=schemas)
-    result = plan.apply(data, resolver=resolver)
+    # A deletion input is not mapped: the preview says what the flow's on_delete would do.
+    deleted = deletion_result(flow, data, plan)
+    result = deleted[1] if deleted is not None else plan.apply(data, resolver=resolver)
     out = result.to_dict()
     preview: dict[str, Any] = {
         "record": out["record"],
@@ -76,6 +80,8 @@ def _preview(args: argparse.Namespace) -> int:
         "skipped": out["skipped"],
         "skip_reason": result.skip_reason,
     }
+    if deleted is not None and deleted[0] is not None:
+        preview["deletion"] = deleted[0].to_dict()
     if flow.children:
         # The records only: a child's issues are summed up on the parent (CHILD_INVALID).
         preview["children"] = {

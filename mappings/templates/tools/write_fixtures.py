@@ -176,6 +176,13 @@ FIXTURES: dict[tuple[str, str], list[Fixture]] = {
                 "ShippingCountry": None,
             },
         ),
+        # customer.deleted: the flow's on_delete (mark) stamps the Account with the event's time.
+        Fixture(
+            name="deleted customer marks its Account deleted",
+            input=event("customer.deleted", "customer", 5, **JENNY),
+            expected={"StripeCustomerID__c": CUSTOMER,
+                      "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000"},
+        ),
     ],
     ("customer-account", "customer-to-contact"): [
         Fixture(
@@ -474,6 +481,16 @@ FIXTURES: dict[tuple[str, str], list[Fixture]] = {
                             "postal_code": "94105", "country": "US"},
                 "metadata": {"salesforceid": ACCOUNT_ID},
             },
+        ),
+        # A deleted Account (queryAll, IsDeleted): on_delete (mark) stamps its customer.
+        Fixture(
+            name="deleted account marks its customer deleted",
+            input={
+                "attributes": {"type": "Account", "url": f"/services/data/v62.0/sobjects/Account/{ACCOUNT_ID}"},
+                "Id": ACCOUNT_ID, "IsDeleted": True, "Name": "Acme Corp",
+                "SystemModstamp": "2026-01-02T03:04:05.000+0000", "StripeCustomerID__c": CUSTOMER,
+            },
+            expected={"id": CUSTOMER, "metadata": {"salesforce_deleted_at": "2026-01-02T03:04:05Z"}},
         ),
     ],
 }
