@@ -126,6 +126,8 @@ _FUNCTIONS: dict[str, tuple[str, int]] = {
     "abs": ("n", 1),
     "floor": ("n", 1),
     "ceil": ("n", 1),
+    "formatNumber": ("nS", 2),
+    "fromMillis": ("nss", 1),
 }
 
 

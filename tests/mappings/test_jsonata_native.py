@@ -13,8 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mappings.document.model import Condition, ConditionOp
 from mappings.document.yamlio import load_document
 from mappings.engine import compile_flow, json_safe
+from mappings.engine.conditions import ConditionEvalError, compile_condition
 from mappings.schema.model import System
 from mappings.schema.org_metadata import load_salesforce_catalog
 from mappings.schema.stripe_catalog import load_stripe_catalog
@@ -71,6 +73,10 @@ _paths = st.sampled_from(
 _literals = st.sampled_from(
     ["'foo'", "''", "'paid'", "'1'", "0", "1", "2", "2.5", "-3", "1e3", "true", "false", "null"]
 )
+_number_pictures = st.sampled_from(["'0.00'", "'#,##0.00'", "'0'", "'#0.###'", "'000'", "'0.0e0'",
+                                   "'x'", "''", "s"])  # fmt: skip
+_date_pictures = st.sampled_from(["'[Y0001]-[M01]-[D01]'", "'[H01]:[m01]'", "'[D1o] [MNn]'", "''",
+                                  "s"])  # fmt: skip
 _UNARY_FUNCS = ["string", "uppercase", "lowercase", "trim", "length", "exists", "boolean", "not",
                 "number", "round", "abs", "floor", "ceil"]  # fmt: skip
 _OPS = ["=", "!=", "<", "<=", ">", ">=", "and", "or", "+", "-", "*", "/", "%", "&"]
@@ -102,6 +108,9 @@ def _expressions() -> st.SearchStrategy[str]:
                 ),
                 inner,
             ),
+            st.builds(lambda a, p: f"$formatNumber({a}, {p})", inner, _number_pictures),
+            st.builds(lambda a: f"$fromMillis({a})", inner),
+            st.builds(lambda a, p: f"$fromMillis({a}, {p})", inner, _date_pictures),
             st.builds(lambda a: f"({a})", inner),
         )
 
@@ -207,7 +216,8 @@ def test_native_handles_common_records(expr: str, value: Any, expected: Any) -> 
         "$f := function($n) { $f($n) }",
         "$now()",
         "**.x",
-        "$formatNumber(1, '0.00')",
+        "$formatBase(10, 2)",
+        "$formatNumber(1, '0.00', {'decimal-separator': ','})",
         "$lookup($value, 'k')",
         "$uppercase()",
         "a.(b & c)",
@@ -286,3 +296,21 @@ def test_template_expressions_agree_on_fixtures(flow: str, expr: str, data: Any)
     assert got is not DEFER, f"{flow}: the native closure gave up on a shipped fixture"
     outcome, expected = _jsonata(compiled, record, None, event)
     assert outcome == "value" and _same(got, expected)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(expr=_expressions(), record=_records, event=_events)
+def test_expression_conditions_agree_with_jsonata_python(
+    expr: str, record: dict[str, Any], event: Any
+) -> None:
+    """An ``expr`` condition runs the same native closures: it holds exactly when
+    jsonata-python's result is truthy, and fails the record when jsonata-python errs."""
+    cond = compile_condition(Condition(ConditionOp.EXPR, expr=expr), lambda p: None)
+    outcome, expected = _jsonata(jsonata.Jsonata(expr), record, None, event)
+    try:
+        held = cond.test(record, event, None)
+    except ConditionEvalError:
+        assert outcome == "error", f"{expr}: the condition failed, jsonata-python gave {expected!r}"
+        return
+    assert outcome == "value", f"{expr}: the condition held={held}, jsonata-python {expected}"
+    assert held is bool(expected)
