@@ -52,7 +52,7 @@ def manifest_bytes(manifest: dict[str, Any]) -> bytes:
 
 def flow_contract(flow: Flow, document: MappingDocument) -> dict[str, Any]:
     """What the flow reads and writes, as JSON data (a trigger's value may be a date)."""
-    contract = {
+    contract: dict[str, Any] = {
         "name": flow.name,
         "document": document.name,
         "trigger": trigger_to_data(flow.trigger),
@@ -61,6 +61,18 @@ def flow_contract(flow: Flow, document: MappingDocument) -> dict[str, Any]:
         "operation": operation_to_data(flow),
         "writes": flow.target_fields(),
     }
+    if flow.children:
+        # Each child collection writes its own object (its parent reference included).
+        contract["children"] = [
+            {
+                "relationship": child.relationship,
+                "source": child.source,
+                "target": f"{flow.target.system.value}:{child.target}",
+                "operation": {"action": "upsert", "external_id": child.external_id},
+                "writes": child.target_fields(),
+            }
+            for child in flow.children
+        ]
     data: dict[str, Any] = json.loads(json.dumps(contract, default=str))
     return data
 

@@ -1,7 +1,7 @@
 """Semantic diff of mapping documents: what a reviewer cares about, not which lines moved.
 
-Flows are matched by name and field mappings by target field, so reordering either is not
-a change. ``before``/``after`` hold plain JSON-like data (the YAML shape), ready for
+Flows are matched by name, child collections by relationship and field mappings by target
+field, so reordering any of them is not a change. ``before``/``after`` hold plain JSON-like data (the YAML shape), ready for
 ``--json`` output.
 """
 
@@ -11,8 +11,15 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from mappings.document.model import FieldMapping, Flow, MappingDocument, TransformStep
+from mappings.document.model import (
+    ChildCollection,
+    FieldMapping,
+    Flow,
+    MappingDocument,
+    TransformStep,
+)
 from mappings.document.yamlio import (
+    child_to_data,
     condition_to_data,
     field_mapping_to_data,
     fixture_to_data,
@@ -152,19 +159,81 @@ def diff_flows(a: Flow, b: Flow) -> list[Change]:
     compare("source", str(a.source), str(b.source))
     compare("target", str(a.target), str(b.target))
     compare("operation", operation_to_data(a), operation_to_data(b))
-    compare(
-        "conditions",
-        [condition_to_data(c) for c in a.conditions],
-        [condition_to_data(c) for c in b.conditions],
-        f"conditions: {len(a.conditions)} -> {len(b.conditions)} "
-        f"({_conditions_text(a)} -> {_conditions_text(b)})",
+    compare("on_delete", a.on_delete.value, b.on_delete.value)
+    out += _diff_parts(base, a, b)
+    out += _match(
+        a.children,
+        b.children,
+        key=lambda c: c.relationship,
+        removed=lambda c: Change(
+            "removed",
+            f"{base}{SEP}child {c.relationship}",
+            child_to_data(c),
+            None,
+            f"child collection {c.relationship} removed ({_child_line(c)})",
+        ),
+        added=lambda c: Change(
+            "added",
+            f"{base}{SEP}child {c.relationship}",
+            None,
+            child_to_data(c),
+            f"child collection {c.relationship} added ({_child_line(c)})",
+        ),
+        both=lambda before, c: _diff_child(f"{base}{SEP}child {c.relationship}", before, c),
     )
+    return out
+
+
+def _diff_child(path: str, a: ChildCollection, b: ChildCollection) -> list[Change]:
+    """A child collection's changes, each summary led by its relationship ("OrderItems: ...")
+    so that it reads on its own under the flow's heading."""
+    inner: list[Change] = []
+    for label in ("source", "object", "target", "parent_field", "external_id", "description"):
+        before, after = getattr(a, label), getattr(b, label)
+        if before != after:
+            inner.append(
+                _changed(
+                    f"{path}{SEP}{label}", before, after,
+                    f"{label}: {_short(before)} -> {_short(after)}",
+                )
+            )
+    if a.on_removed != b.on_removed:
+        inner.append(
+            _changed(
+                f"{path}{SEP}on_removed", a.on_removed.value, b.on_removed.value,
+                f"on_removed: {a.on_removed.value!r} -> {b.on_removed.value!r}",
+            )
+        )
+    inner += _diff_parts(path, a, b)
+    return [
+        Change(c.kind, c.path, c.before, c.after, f"{b.relationship}: {c.summary}") for c in inner
+    ]
+
+
+def _diff_parts(
+    base: str, a: Flow | ChildCollection, b: Flow | ChildCollection
+) -> list[Change]:
+    """What flows and child collections both hold: conditions, fields, lookups, defaults and
+    fixtures."""
+    out: list[Change] = []
+    before = [condition_to_data(c) for c in a.conditions]
+    after = [condition_to_data(c) for c in b.conditions]
+    if before != after:
+        out.append(
+            _changed(
+                f"{base}{SEP}conditions",
+                before,
+                after,
+                f"conditions: {len(a.conditions)} -> {len(b.conditions)} "
+                f"({_conditions_text(a)} -> {_conditions_text(b)})",
+            )
+        )
     out += _diff_fields(base, a, b)
     out += _diff_keyed(
         f"{base}{SEP}lookup",
         {lk.target: lookup_to_data(lk) for lk in a.lookups},
         {lk.target: lookup_to_data(lk) for lk in b.lookups},
-        describe=lambda name, v: f"{v['object']}.{v['match_field']} = {v['source']}",
+        describe=lambda name, v: f"{v['object']}.{v['match_field']} = {_lookup_value(v)}",
     )
     out += _diff_keyed(
         f"{base}{SEP}default",
@@ -181,7 +250,7 @@ def diff_flows(a: Flow, b: Flow) -> list[Change]:
     return out
 
 
-def _diff_fields(base: str, a: Flow, b: Flow) -> list[Change]:
+def _diff_fields(base: str, a: Flow | ChildCollection, b: Flow | ChildCollection) -> list[Change]:
     return _match(
         a.fields,
         b.fields,
@@ -383,6 +452,18 @@ def _flow_line(flow: Flow) -> str:
     )
 
 
+def _lookup_value(data: dict[str, Any]) -> str:
+    """A lookup's source path, or its constant (``IsStandard = True``) when it has one."""
+    return str(data["source"]) if data.get("source") else _short(data.get("value"))
+
+
+def _child_line(child: ChildCollection) -> str:
+    return (
+        f"{child.source} -> {child.target} by {child.parent_field}, {len(child.fields)} fields, "
+        f"on_removed {child.on_removed.value}"
+    )
+
+
 def _trigger_text(flow: Flow) -> str:
     change, event = flow.trigger.salesforce_change, flow.trigger.salesforce_event
     if change is None and event is None:
@@ -400,7 +481,7 @@ def _trigger_text(flow: Flow) -> str:
     return ", or ".join(parts)
 
 
-def _conditions_text(flow: Flow) -> str:
+def _conditions_text(flow: Flow | ChildCollection) -> str:
     parts = [
         c.expr
         if c.expr

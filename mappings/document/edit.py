@@ -12,12 +12,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mappings.document.model import FieldMapping, Flow, MappingDocument, TransformStep
+from mappings.document.model import (
+    ChildCollection,
+    FieldMapping,
+    Flow,
+    MappingDocument,
+    ObjectRef,
+    TransformStep,
+)
 from mappings.errors import (
     EditError,
     IncompatibleTypeError,
     TargetAlreadyMappedError,
     UnknownFieldError,
+    UnknownObjectError,
 )
 from mappings.schema.compat import kinds_compatible, source_kind, target_field
 from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
@@ -81,6 +89,36 @@ class FlowRenamed:
     new_name: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChildCollectionAdded:
+    flow: str
+    index: int
+    child: ChildCollection
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCollectionRemoved:
+    flow: str
+    index: int
+    child: ChildCollection
+
+
+@dataclass(frozen=True, slots=True)
+class ChildFieldMapped:
+    flow: str
+    relationship: str
+    index: int
+    mapping: FieldMapping
+
+
+@dataclass(frozen=True, slots=True)
+class ChildFieldUnmapped:
+    flow: str
+    relationship: str
+    index: int
+    mapping: FieldMapping
+
+
 EditEvent = (
     FieldMappingAdded
     | FieldMappingRemoved
@@ -90,6 +128,10 @@ EditEvent = (
     | FlowAdded
     | FlowRemoved
     | FlowRenamed
+    | ChildCollectionAdded
+    | ChildCollectionRemoved
+    | ChildFieldMapped
+    | ChildFieldUnmapped
 )
 Listener = Callable[[Any], None]
 
@@ -225,6 +267,117 @@ class DocumentEditor:
         self._emit(SourcesChanged(flow, target, before, list(new_sources)))
         return before
 
+    # -- child collections (undo: remove what was added; put back what was removed at the
+    # index the removal returned)
+
+    def child(self, flow: str, relationship: str) -> ChildCollection:
+        owner = self.flow(flow)
+        found = owner.child(relationship)
+        if found is None:
+            known = ", ".join(repr(c.relationship) for c in owner.children) or "none"
+            raise EditError(
+                f"flow {flow!r} has no child collection {relationship!r} (children: {known})"
+            )
+        return found
+
+    def add_child_collection(
+        self, flow: str, child: ChildCollection, index: int | None = None
+    ) -> int:
+        """Give ``flow`` a child collection; returns its index. Refused when a part is
+        empty, the relationship or the source array is already mapped, a field or lookup
+        writes the parent reference, or (with catalogs) the child object is unknown."""
+        owner = self.flow(flow)
+        for attr in ("relationship", "source", "object", "target", "parent_field", "external_id"):
+            if not str(getattr(child, attr) or "").strip():
+                raise EditError(
+                    f"child collection {child.relationship or '?'!r} of flow {flow!r}: "
+                    f"its {attr} is empty"
+                )
+        if owner.child(child.relationship) is not None:
+            raise EditError(f"flow {flow!r} already maps the relationship {child.relationship}")
+        if any(c.source == child.source for c in owner.children):
+            raise EditError(f"flow {flow!r} already maps {child.source} to child records")
+        source_ref, target_ref = self._child_refs(owner, child)
+        target_obj = self._object(target_ref.system, target_ref.object)
+        if self.catalogs.get(target_ref.system) is not None and target_obj is None:
+            raise UnknownObjectError(f"no {target_ref.system.value} object named {child.target!r}")
+        if target_obj is not None:
+            for name in (child.parent_field, child.external_id):
+                if target_field(target_obj, name) is None:
+                    raise UnknownFieldError(f"{target_ref} has no field {name!r}")
+        written = [m.target for m in child.fields] + [lk.target for lk in child.lookups]
+        if child.parent_field in written:
+            raise EditError(
+                f"{child.parent_field} is the reference to the parent record, which Fieldbridge "
+                "fills itself: do not map it"
+            )
+        for mapping in child.fields:
+            self._check_pair(
+                source_ref, target_ref, mapping.target, mapping.sources, mapping.transforms
+            )
+        index = self._insert_index(index, len(owner.children), "child collection")
+        owner.children.insert(index, child)
+        self._emit(ChildCollectionAdded(flow, index, child))
+        return index
+
+    def remove_child_collection(self, flow: str, relationship: str) -> tuple[int, ChildCollection]:
+        owner = self.flow(flow)
+        child = self.child(flow, relationship)
+        index = owner.children.index(child)
+        del owner.children[index]
+        self._emit(ChildCollectionRemoved(flow, index, child))
+        return index, child
+
+    def map_child_field(
+        self, flow: str, relationship: str, mapping: FieldMapping, index: int | None = None
+    ) -> int:
+        """Map a field of the child records (sources read one element of the array);
+        returns its index. The same checks as a flow's field mapping, against the element's
+        and the child object's schemas; the parent reference cannot be mapped."""
+        owner = self.flow(flow)
+        child = self.child(flow, relationship)
+        if mapping.target == child.parent_field:
+            raise EditError(
+                f"{mapping.target} is the reference to the parent record, which Fieldbridge "
+                "fills itself: do not map it"
+            )
+        if child.mapping_for(mapping.target) is not None or any(
+            lk.target == mapping.target for lk in child.lookups
+        ):
+            raise TargetAlreadyMappedError(
+                f"{mapping.target} is already mapped in {relationship} of flow {flow!r}; "
+                "remove that mapping first"
+            )
+        source_ref, target_ref = self._child_refs(owner, child)
+        self._check_pair(
+            source_ref, target_ref, mapping.target, mapping.sources, mapping.transforms
+        )
+        index = self._insert_index(index, len(child.fields), "field mapping")
+        child.fields.insert(index, mapping)
+        self._emit(ChildFieldMapped(flow, relationship, index, mapping))
+        return index
+
+    def unmap_child_field(
+        self, flow: str, relationship: str, target: str
+    ) -> tuple[int, FieldMapping]:
+        child = self.child(flow, relationship)
+        for index, mapping in enumerate(child.fields):
+            if mapping.target == target:
+                del child.fields[index]
+                self._emit(ChildFieldUnmapped(flow, relationship, index, mapping))
+                return index, mapping
+        raise EditError(
+            f"{relationship} of flow {flow!r} has no mapping for target field {target!r}"
+        )
+
+    @staticmethod
+    def _child_refs(flow: Flow, child: ChildCollection) -> tuple[ObjectRef, ObjectRef]:
+        """What one element is and what it becomes, in the flow's two systems."""
+        return (
+            ObjectRef(flow.source.system, child.object),
+            ObjectRef(flow.target.system, child.target),
+        )
+
     # -- checks
 
     @staticmethod
@@ -253,26 +406,38 @@ class DocumentEditor:
         sources: Sequence[str],
         transforms: Sequence[TransformStep],
     ) -> None:
-        target_obj = self._object(flow.target.system, flow.target.object)
-        source_obj = self._object(flow.source.system, flow.source.object)
+        self._check_pair(flow.source, flow.target, target, sources, transforms)
+
+    def _check_pair(
+        self,
+        source: ObjectRef,
+        destination: ObjectRef,
+        target: str,
+        sources: Sequence[str],
+        transforms: Sequence[TransformStep],
+    ) -> None:
+        """A mapping from ``source``'s paths to ``destination``'s field ``target``: a flow's,
+        or a child collection's (element -> child object)."""
+        target_obj = self._object(destination.system, destination.object)
+        source_obj = self._object(source.system, source.object)
         target_fs: FieldSchema | None = None
         if target_obj is not None:
             target_fs = target_field(target_obj, target)
             if target_fs is None:
-                raise UnknownFieldError(f"{flow.target} has no field {target!r}")
+                raise UnknownFieldError(f"{destination} has no field {target!r}")
         source_kinds: list[tuple[str, FieldKind]] = []
         if source_obj is not None:
             for path in sources:
                 kind = source_kind(source_obj, path)
                 if kind is None:
-                    raise UnknownFieldError(f"{flow.source} has no field {path!r}")
+                    raise UnknownFieldError(f"{source} has no field {path!r}")
                 source_kinds.append((path, kind))
         # Only a direct single-source mapping is checked: a transform may convert anything.
         if target_fs is not None and len(source_kinds) == 1 and not transforms:
             path, kind = source_kinds[0]
             if not kinds_compatible(kind, target_fs.kind):
                 raise IncompatibleTypeError(
-                    f"{flow.source.object}.{path} is {kind.value} but "
-                    f"{flow.target.object}.{target_fs.path} is {target_fs.kind.value}; "
+                    f"{source.object}.{path} is {kind.value} but "
+                    f"{destination.object}.{target_fs.path} is {target_fs.kind.value}; "
                     "add a transform that converts it"
                 )
