@@ -109,6 +109,10 @@ TEMPLATE_TITLES: dict[str, str] = {
     "account-to-stripe-customer": "Salesforce accounts into Stripe customers",
     "opportunity-to-subscription": "Closed-won deals start Stripe subscriptions",
     "invoices-orders": "Stripe invoices into orders with their products",
+    "products-prices": "Stripe products and prices into the price book",
+    "product2-to-stripe-product": "Salesforce products into Stripe products",
+    "refunds": "Every Stripe refund as its own record",
+    "payment-intents": "Payment outcomes update payments and close deals",
 }
 
 

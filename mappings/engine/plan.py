@@ -746,6 +746,8 @@ def _build_steps(flow: Flow, fm: FieldMapping, env: CompileEnv) -> list[Callable
 def _check_writable(
     fs: FieldSchema, name: str, action: Action, obj: str, static: list[Issue]
 ) -> None:
+    if action is Action.UPDATE and name == "Id":
+        return  # an update's Id names the record to update; it changes nothing
     if action in (Action.INSERT, Action.UPSERT, Action.CREATE) and not fs.createable:
         static.append(
             Issue("FIELD_NOT_CREATEABLE", name, f"{name} cannot be set when creating a {obj}")

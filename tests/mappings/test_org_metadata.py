@@ -26,7 +26,8 @@ from mappings.schema.org_metadata import (
 )
 from mappings.schema.salesforce_describe import parse_describe
 
-CUSTOM_OBJECTS = ("Payment__c", "Subscription_Contract__c", "Payout__c", "Refund__c")
+CUSTOM_OBJECTS = ("Payment__c", "Subscription_Contract__c", "Payout__c", "Refund__c",
+                  "Subscription_Line_Item__c")
 
 
 @pytest.fixture(scope="module")
@@ -253,7 +254,8 @@ def test_add_picklist_values_and_reactivate(org: dict[str, dict]) -> None:
     assert disputed == {"active": True, "defaultValue": False, "label": "In dispute",
                         "validFor": None, "value": "Disputed"}
     enum = parse_describe(result["Payment__c"]).field("Status__c").enum_values
-    assert enum == ("Completed", "Failed", "Pending", "Refunded", "Disputed")
+    assert enum == ("Completed", "Failed", "Pending", "Refunded", "Requires Action", "Canceled",
+                    "Disputed")
 
 
 def test_change_field(org: dict[str, dict]) -> None:
@@ -300,7 +302,8 @@ def test_load_overlay_yaml_with_file_reference(tmp_path: Path, org: dict[str, di
 def test_shipped_overlay_file_reads(tmp_path: Path) -> None:
     overlay = load_overlay(DATA_DIR / "fieldbridge.metadata.json")
     assert [o["name"] for o in overlay["objects"]] == ["Payout__c", "Payment__c",
-                                                      "Subscription_Contract__c", "Refund__c"]
+                                                      "Subscription_Contract__c", "Refund__c",
+                                                      "Subscription_Line_Item__c"]
 
 
 # --------------------------------------------------------------------------- errors

@@ -26,6 +26,10 @@ USE_CASES = {
     "account-to-stripe-customer",
     "anomaly-cases",
     "invoices-orders",  # issue 14: invoices -> Orders with OrderItems
+    "products-prices",  # issue 14: products and prices <-> Product2 and PricebookEntry
+    "product2-to-stripe-product",
+    "refunds",
+    "payment-intents",
 }
 
 

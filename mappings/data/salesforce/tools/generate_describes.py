@@ -82,12 +82,16 @@ def _money(name: str, label: str, **extra: Any) -> dict[str, Any]:
             **extra}
 
 
-def _picklist(name: str, label: str, values: list[str], **extra: Any) -> dict[str, Any]:
+def _picklist(name: str, label: str, values: list[Any], **extra: Any) -> dict[str, Any]:
     return {"name": name, "type": "picklist", "label": label, "length": 255,
             "picklistValues": values, **extra}
 
 
 READ_ONLY = {"createable": False, "updateable": False}
+# The currencies the shipped multi-currency org has enabled (Stripe's most used settlement
+# and presentment currencies); a price in another currency is refused, as by a real org.
+CURRENCIES = ["AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF",
+              "INR", "JPY", "KRW", "MXN", "NOK", "NZD", "PLN", "SEK", "SGD", "USD", "ZAR"]
 CREATE_ONLY = {"updateable": False}
 MASTER = {"required": True, "updateable": False, "cascadeDelete": True, "relationshipOrder": 0}
 
@@ -243,6 +247,13 @@ def pricebook_entry() -> dict[str, Any]:
         _money("UnitPrice", "List Price", required=True),
         {"name": "IsActive", "type": "boolean", "label": "Active"},
         {"name": "UseStandardPrice", "type": "boolean", "label": "Use Standard Price"},
+        # A multi-currency org's entry currency: one entry per product, price book and
+        # currency. Fixed at creation and, when left out, the corporate currency (USD), as
+        # in Salesforce.
+        _picklist("CurrencyIsoCode", "Price Book Entry Currency",
+                  [{"value": c, "defaultValue": c == "USD"} for c in CURRENCIES], length=3,
+                  restrictedPicklist=True, nillable=False, defaultedOnCreate=True,
+                  **CREATE_ONLY),
         *_system(viewed=False),
         {"name": "ProductCode", "type": "string", "length": 255, "label": "Product Code",
          **READ_ONLY},
@@ -381,12 +392,15 @@ def payment() -> dict[str, Any]:
         *_custom_standard_fields("Payment"),
         _ext_id("StripeChargeID__c", "Stripe Charge ID", required=True,
                 description="The Stripe Charge id (ch_...) this payment records."),
+        _ext_id("StripePaymentIntentID__c", "Stripe Payment Intent ID",
+                description="The Stripe PaymentIntent id (pi_...) the charge belongs to."),
         _ref("Account__c", "Account", "Account", relationshipName="Account__r"),
         _money("Amount__c", "Amount", precision=16, required=True),
         _money("Amount_Refunded__c", "Amount Refunded", precision=16),
         _text("Currency__c", 3, "Currency", required=True,
               description="ISO 4217 code in upper case, e.g. USD."),
-        _picklist("Status__c", "Status", ["Completed", "Failed", "Pending", "Refunded"],
+        _picklist("Status__c", "Status",
+                  ["Completed", "Failed", "Pending", "Refunded", "Requires Action", "Canceled"],
                   restrictedPicklist=True, required=True),
         {"name": "Paid_At__c", "type": "datetime", "label": "Paid At"},
         _text("Description__c", 255, "Description"),
@@ -437,6 +451,31 @@ def subscription_contract() -> dict[str, Any]:
                            fields=fields)
 
 
+def subscription_line_item() -> dict[str, Any]:
+    """One item of a Stripe subscription (si_...): a price and a quantity under its contract."""
+    fields = [
+        *_custom_standard_fields("Subscription Line Item"),
+        _ext_id("StripeSubscriptionItemID__c", "Stripe Subscription Item ID", required=True,
+                description="The Stripe subscription item id (si_...) this line mirrors."),
+        _ref("Subscription_Contract__c", "Subscription_Contract__c", "Subscription Contract",
+             relationshipName="Subscription_Contract__r", **MASTER),
+        _ref("Product__c", "Product2", "Product", relationshipName="Product__r"),
+        _text("StripePriceID__c", 255, "Stripe Price ID"),
+        _text("StripeProductID__c", 255, "Stripe Product ID"),
+        {"name": "Quantity__c", "type": "double", "label": "Quantity", "precision": 18,
+         "scale": 0},
+        _money("Unit_Amount__c", "Unit Amount"),
+        _text("Currency__c", 3, "Currency"),
+        _picklist("Interval__c", "Interval", ["day", "week", "month", "year"],
+                  restrictedPicklist=True),
+        {"name": "StripeDeletedAt__c", "type": "datetime", "label": "Stripe Deleted At",
+         "description": "When the item left the subscription (a child's 'mark' policy)."},
+    ]
+    return describe_object("Subscription_Line_Item__c", label="Subscription Line Item",
+                           label_plural="Subscription Line Items", key_prefix="a0G",
+                           fields=fields)
+
+
 def payout() -> dict[str, Any]:
     fields = [
         *_custom_standard_fields("Payout"),
@@ -480,7 +519,7 @@ def refund() -> dict[str, Any]:
 
 
 WRITERS = (order, order_item, product2, pricebook2, pricebook_entry, opportunity_line_item, user,
-           payment, subscription_contract, payout, refund)
+           payment, subscription_contract, subscription_line_item, payout, refund)
 
 
 def main() -> None:
