@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import json
 import os
 import pickle
 import socket
@@ -32,32 +31,37 @@ from typing import Any
 
 from runner.private_files import write_private
 from runner.sandbox.localstripe_keys import install_restricted_keys
+from runner.sandbox.localstripe_persistence import KeyJournal, StoreWrites
 from runner.sandbox.localstripe_revenue import extend_revenue_model
 from runner.sandbox.localstripe_webhooks import keep_webhook_endpoints
 
 READY_PREFIX = "LISTENING "
 
 
-def _point_store_at(data_file: Path | None) -> None:
-    """Replace localstripe's fixed-path persistence with ours (or none)."""
+def _point_store_at(data_file: Path | None) -> StoreWrites:
+    """Replace localstripe's fixed-path persistence with ours (or none), its dumps grouped
+    (:class:`StoreWrites`: install its ``request`` as the store-saving middleware)."""
     from localstripe import resources
 
     def load(self: dict) -> None:
         if data_file is None or not data_file.exists():
             return
         with data_file.open("rb") as f:
-            old = pickle.load(f)  # our own file, written by dump() below
+            old = pickle.load(f)  # our own file, written by write() below
         self.clear()
         self.update(old)
 
-    def dump(self: dict) -> None:
+    def write() -> None:
         if data_file is None:
             return
         # Customers' names, e-mails and cards: private, and never a truncated pickle.
-        write_private(data_file, pickle.dumps(dict(self), protocol=pickle.HIGHEST_PROTOCOL))
+        write_private(data_file, pickle.dumps(dict(resources.store),
+                                              protocol=pickle.HIGHEST_PROTOCOL))
 
+    writes = StoreWrites(write)
     resources.Store.try_load_from_disk = load
-    resources.Store.dump_to_disk = dump
+    resources.Store.dump_to_disk = lambda self: writes.dump()
+    return writes
 
 
 def _emit_charge_events() -> None:
@@ -234,10 +238,8 @@ def _idempotency_middleware(data_file: Path | None) -> Any:
     """
     from aiohttp import web
 
-    keys_file = data_file.with_suffix(data_file.suffix + ".idempotency") if data_file else None
-    seen: dict[str, list[Any]] = {}
-    if keys_file is not None and keys_file.exists():
-        seen.update(json.loads(keys_file.read_text()))
+    keys = KeyJournal(
+        data_file.with_suffix(data_file.suffix + ".idempotency") if data_file else None)
 
     @web.middleware
     async def idempotency(request: Any, handler: Any) -> Any:
@@ -248,7 +250,7 @@ def _idempotency_middleware(data_file: Path | None) -> Any:
         slot = f"{request.headers.get('Authorization', '')}|{request.path}|{key}"
         digest = hashlib.sha256(slot.encode()).hexdigest()
         fingerprint = hashlib.sha256(body).hexdigest()
-        kept = seen.get(digest)
+        kept = keys.get(digest)
         if kept is not None:
             if kept[0] != fingerprint:
                 return web.json_response(
@@ -264,9 +266,7 @@ def _idempotency_middleware(data_file: Path | None) -> Any:
             )
         response = await handler(request)
         if response.status < 500 and isinstance(response.body, bytes):
-            seen[digest] = [fingerprint, response.status, response.body.decode()]
-            if keys_file is not None:
-                write_private(keys_file, json.dumps(seen).encode("utf-8"))
+            keys.add(digest, [fingerprint, response.status, response.body.decode()])
         return response
 
     return idempotency
@@ -295,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # localstripe uses APIs aiohttp has deprecated; the noise is not ours to fix.
     warnings.simplefilter("ignore", DeprecationWarning)
-    _point_store_at(args.data_file)
+    store_writes = _point_store_at(args.data_file)
     _emit_charge_events()
     _modern_subscriptions()
     extend_revenue_model()  # before keep_webhook_endpoints: it imports localstripe's server
@@ -304,6 +304,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from localstripe import resources, server
 
     resources.store.try_load_from_disk()
+    # localstripe's own saving middleware dumped the whole store after every write; ours
+    # takes its place (innermost, so the store is on disk before a key's answer is kept).
+    saving = server.app.middlewares.index(server.save_store_middleware)
+
+    @web.middleware
+    async def save_store(request: Any, handler: Any) -> Any:
+        return await store_writes.request(request, handler)
+
+    server.app.middlewares[saving] = save_store
     # Inside the idempotency check below, which keeps its replays per real (restricted) key.
     install_restricted_keys(server, args.data_file)
     # Outermost, so replays include the error responses localstripe's own middleware makes.
