@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mappings.document.model import Action, ChildCollection, Flow, ObjectRef, Operation, Trigger
 from mappings.engine.paths import Getter, compile_path, split_path
 from mappings.engine.result import Issue, LookupResolver, MappingResult
+from mappings.limits import CHILD_RECORDS_MAX
 from mappings.schema import stripe_lists  # the module, not its names: it imports the engine
 from mappings.schema.model import System
 
@@ -117,6 +118,17 @@ def map_children(
                     relationship,
                     f"{relationship}: {compiled.child.source} on the {source_object} is a "
                     f"{type(value).__name__}, not a list",
+                )
+            )
+            continue
+        if len(value) > CHILD_RECORDS_MAX:
+            parent.issues.append(
+                Issue(
+                    "CHILD_LIMIT",
+                    relationship,
+                    f"{relationship}: the {source_object} carries {len(value):,} "
+                    f"{compiled.noun}, more than the {CHILD_RECORDS_MAX:,} one record may "
+                    "have; none was mapped",
                 )
             )
             continue

@@ -43,6 +43,7 @@ from mappings.errors import (
     UnknownFieldError,
     UnknownObjectError,
 )
+from mappings.limits import CHILD_RECORDS_MAX
 from mappings.schema.model import Catalog, ObjectSchema, System
 from mappings.schema.org_metadata import load_salesforce_catalog
 from mappings.schema.stripe_catalog import load_stripe_catalog
@@ -313,6 +314,21 @@ def test_a_source_that_is_not_a_list_is_an_error(
     result = plan.apply(invoice)
     assert [i.code for i in result.errors] == ["CHILD_INVALID"]
     assert "must be a JSON object" in result.errors[0].message
+
+
+def test_an_array_past_the_limit_is_refused_in_one_sentence(
+    doc: MappingDocument, catalogs: dict[System, Catalog], stripe_fixtures: dict
+) -> None:
+    plan = compile_invoice_flow(doc, catalogs)
+    invoice = make_invoice(stripe_fixtures, 1)
+    line = invoice["lines"]["data"][0]
+    invoice["lines"]["data"] = [line] * (CHILD_RECORDS_MAX + 1)
+    result = plan.apply(invoice)
+    assert result.children == {"OrderItems": []}
+    assert [i.message for i in result.errors] == [
+        f"OrderItems: the invoice carries {CHILD_RECORDS_MAX + 1:,} lines, more than the "
+        f"{CHILD_RECORDS_MAX:,} one record may have; none was mapped"
+    ]
 
 
 def test_a_flow_without_children_has_no_children_key(
@@ -611,7 +627,6 @@ def test_a_hostile_bundle_with_children_gets_one_sentence(
 # --------------------------------------------------------------------------- map preview
 
 
-@pytest.mark.slow
 def test_map_preview_prints_the_children(
     tmp_path: Path, stripe_fixtures: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -631,3 +646,26 @@ def test_map_preview_prints_the_children(
     assert items[0]["UnitPrice"] == 10
     assert items[11]["UnitPrice"] == 21
     assert not [i for i in out["issues"] if i["severity"] == "error"]
+
+
+def test_map_preview_of_the_invoice_template_prints_its_twelve_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = Path(__file__).resolve().parents[2] / "mappings" / "templates" / "invoices-orders.yaml"
+    doc = loads_document(template.read_text())
+    flow = next(f for f in doc.flows if f.children)
+    event = next(
+        fx.input
+        for fx in flow.fixtures
+        if len(fx.input.get("data", {}).get("object", {}).get("lines", {}).get("data", [])) == 12
+    )
+    source = tmp_path / "invoice.json"
+    source.write_text(json.dumps(event, default=str))
+    code = main(["map", "preview", str(template), "--flow", flow.name, "--input", str(source)])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    (relationship,) = out["children"]
+    lines = event["data"]["object"]["lines"]["data"]
+    assert [item[flow.children[0].external_id] for item in out["children"][relationship]] == [
+        line["id"] for line in lines
+    ]
