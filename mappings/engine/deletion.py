@@ -73,6 +73,7 @@ class Deletion:
         ``delete`` the match alone (that record goes), for ``ignore`` None."""
         if self.policy is DeletionPolicy.IGNORE:
             return None
+        match: dict[str, Any]
         if self.target_system is System.STRIPE:
             match = {"id": self.match_value} if self.match_value else {}
         else:

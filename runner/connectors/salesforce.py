@@ -371,7 +371,12 @@ class SalesforceConnector:
         return self._call(f"describe {obj}",
                           lambda: self.sf.restful(f"sobjects/{obj}/describe") or {})
 
-    def query_all(self, soql: str) -> list[dict]:
+    def query_all(self, soql: str, *, include_deleted: bool = False) -> list[dict]:
+        """Every row of ``soql``; ``include_deleted`` asks ``queryAll``, which also returns
+        the records in the recycle bin (``IsDeleted = true``)."""
+        if include_deleted:
+            return self._call("queryAll", lambda: list(
+                self.sf.query_all(soql, include_deleted=True)["records"]))
         return self._call("query", lambda: list(self.sf.query_all(soql)["records"]))
 
     def find_ids(self, obj: str, field: str, values: Iterable[Any]) -> dict[Any, list[str]]:
@@ -426,19 +431,37 @@ class SalesforceConnector:
         _check_name("object", obj)
         return self._collections(f"update {obj}", "PATCH", "composite/sobjects", obj, records)
 
+    def delete_many(self, obj: str, ids: Sequence[str]) -> list[RecordOutcome]:
+        """Delete records by Id through sObject Collections (200 a call, allOrNone off)."""
+        _check_name("object", obj)
+
+        def send(chunk: Sequence[str]) -> Any:
+            return self.sf.restful("composite/sobjects", method="DELETE",
+                                   params={"ids": ",".join(chunk), "allOrNone": "false"})
+
+        return self._in_chunks(f"delete {obj}", [str(i) for i in ids], send)
+
     def _collections(self, what: str, method: str, path: str, obj: str,
                      records: Sequence[dict]) -> list[RecordOutcome]:
-        outcomes: list[RecordOutcome] = []
-        for start in range(0, len(records), COLLECTION_SIZE):
-            chunk = records[start:start + COLLECTION_SIZE]
+        def send(chunk: Sequence[dict]) -> Any:
             body = {"allOrNone": False,
                     "records": [{"attributes": {"type": obj}, **r} for r in chunk]}
+            return self.sf.restful(path, method=method, json=body)
 
-            def send(body: dict = body) -> Any:
+        return self._in_chunks(what, records, send)
+
+    def _in_chunks(self, what: str, items: Sequence[T],
+                   send: Callable[[Sequence[T]], Any]) -> list[RecordOutcome]:
+        """One sObject Collections call per ``COLLECTION_SIZE`` items; an outcome per item."""
+        outcomes: list[RecordOutcome] = []
+        for start in range(0, len(items), COLLECTION_SIZE):
+            chunk = items[start:start + COLLECTION_SIZE]
+
+            def call(chunk: Sequence[T] = chunk) -> Any:
                 # self.sf read at call time: after a re-login the retry uses the new session.
-                return self.sf.restful(path, method=method, json=body)
+                return send(chunk)
 
-            results = self._call(what, send)
+            results = self._call(what, call)
             if not isinstance(results, list) or len(results) != len(chunk):
                 raise ConnectorError(
                     f"Salesforce {what}: expected {len(chunk)} results, got "

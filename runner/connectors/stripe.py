@@ -169,6 +169,13 @@ class StripeConnector:
         return self._keyed_write(f"update {object_type} {object_id}", path, params,
                                  idempotency_key)
 
+    def delete(self, object_type: str, object_id: str) -> dict:
+        """``DELETE /v1/<objects>/<id>`` (customers, products, ...); Stripe's answer, the
+        deleted stub ``{"id": ..., "deleted": true}``. Deleting is idempotent by nature:
+        Stripe takes no Idempotency-Key on it, and a second delete answers 404."""
+        path = f"/v1/{object_path(object_type)}/{_check_id(object_id)}"
+        return self._request(f"delete {object_type} {object_id}", "delete", path)
+
     def _pages(self, what: str, path: str, params: dict) -> Iterator[dict]:
         """Every object of a list, following ``starting_after`` in the server's order."""
         after: str | None = params.pop("starting_after", None)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from runner.connectors.salesforce import SalesforceConnector
     from runner.metrics import Metrics
 
-WriteKind = Literal["upsert", "insert", "update"]
+WriteKind = Literal["upsert", "insert", "update", "delete"]
 MAX_BATCH = 200  # sObject Collections' limit per call
 
 T = TypeVar("T")
@@ -49,6 +49,8 @@ def write_chunk(salesforce: SalesforceConnector, kind: WriteKind, obj: str, key:
             return salesforce.upsert_many(obj, key, records)
         if kind == "insert":
             return salesforce.insert_many(obj, records)
+        if kind == "delete":  # records carry only their Id
+            return salesforce.delete_many(obj, [str(r["Id"]) for r in records])
         return salesforce.update_many(obj, records)
     except ConnectorError as exc:
         return exc

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mappings.schema.stripe_events import split_event
+from mappings.schema.stripe_events import is_deletion_event, split_event
 from runner.state.records import InboxEvent
 
 
@@ -31,6 +31,12 @@ def event_object(payload: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def version_of(event: InboxEvent) -> tuple[int, str]:
     return (int(event.created), event.event_id)
+
+
+def _rank(event: InboxEvent) -> tuple[int, bool, str]:
+    """Order within a batch: a deletion is the last word on its object, also in its second
+    (nothing of a deleted object comes after its deletion)."""
+    return (int(event.created), is_deletion_event(event.type), event.event_id)
 
 
 def is_stale(event: InboxEvent, applied: tuple[int, str] | None) -> bool:
@@ -62,7 +68,7 @@ def newest_per_object(
         current = newest.get(key)
         if current is None:
             newest[key] = event
-        elif version_of(event) > version_of(current):
+        elif _rank(event) > _rank(current):
             superseded.append(current)
             newest[key] = event
         else:
@@ -71,6 +77,7 @@ def newest_per_object(
         event.object_id
         for event in superseded
         if event.object_id and int(event.created) == int(newest[event.object_id].created)
+        and not is_deletion_event(newest[event.object_id].type)
     }
     return newest, superseded, tied
 

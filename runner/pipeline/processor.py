@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.pipeline import replay
 from runner.pipeline.batching import check_batch_size
+from runner.pipeline.deletion import write_with_deletions
 from runner.pipeline.ordering import event_object
 from runner.pipeline.outcomes import Observer, ProcessedRecord, ProcessReport, TaskOutcome
 from runner.pipeline.router import Freshness, Task, flow_order, route
@@ -111,7 +112,7 @@ class Processor:
         for compiled in flow_order(self.bundle):
             group = [t for t in groups.get(compiled.name, []) if t.outcome is None]
             if group:
-                writer.write(compiled.flow, compiled.plan, group)
+                write_with_deletions(writer, compiled.flow, compiled.plan, group)
         self.settler.tasks_ran(tasks, report, settlement, dead_letter=dead_letter)
 
     # -- dead letters and reviews -------------------------------------------------------

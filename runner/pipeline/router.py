@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mappings.schema.stripe_events import is_deletion_event
 from runner.connectors.errors import ConnectorError
 from runner.pipeline.ordering import is_stale, is_tied, newest_per_object, refreshed_event
 from runner.pipeline.outcomes import TaskOutcome, failed
@@ -107,7 +108,8 @@ class Freshness:
             if task.outcome is not None or task.event_id is None:
                 continue
             ev = events[task.event_id]
-            if not ev.object_id:
+            if not ev.object_id or is_deletion_event(ev.type):
+                # A deletion is final: there is no newer state to fetch.
                 continue
             applied = versions.get(ev.object_id)
             if task.tied or is_stale(ev, applied) or is_tied(ev, applied):

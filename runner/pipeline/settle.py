@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.classify import Failure
 from runner.pipeline.outcomes import ProcessReport, TaskOutcome
-from runner.pipeline.writeback import PROCESSOR_MARK
+from runner.pipeline.writeback import DELETED_MARK, PROCESSOR_MARK
 from runner.retry import RetryPolicy, decide
 from runner.state import EventStatus
 from runner.state.settlement import Settlement
@@ -58,6 +58,10 @@ class BatchLedger:
         if sf_object in self.polled_objects:
             self.settlement.own_write("salesforce", sf_id, PROCESSOR_MARK)
 
+    def own_deletion(self, sf_object: str, sf_id: str) -> None:
+        if sf_object in self.polled_objects:
+            self.settlement.own_write("salesforce", sf_id, DELETED_MARK)
+
     def review(self, *, flow: str, source_id: str, record: dict[str, Any],
                candidates: list[dict[str, Any]], payload: dict[str, Any]) -> None:
         self.settlement.review(flow=flow, source_id=source_id, record=record,
@@ -89,6 +93,10 @@ class StoreLedger:
         # The same rule as the batch ledger's: only where the poller looks.
         if sf_object in self.polled_objects:
             self.store.note_own_write("salesforce", sf_id, PROCESSOR_MARK)
+
+    def own_deletion(self, sf_object: str, sf_id: str) -> None:
+        if sf_object in self.polled_objects:
+            self.store.note_own_write("salesforce", sf_id, DELETED_MARK)
 
     def review(self, *, flow: str, source_id: str, record: dict[str, Any],
                candidates: list[dict[str, Any]], payload: dict[str, Any]) -> None:

@@ -48,6 +48,7 @@ from runner.connectors.errors import ConnectorError
 from runner.errors import ConfigError, FatalSyncError
 from runner.pipeline.bundle_runtime import CompiledFlow, LoadedBundle
 from runner.pipeline.outcomes import TaskOutcome
+from runner.pipeline.sf_deletions import SalesforceDeletions
 from runner.pipeline.writeback import (
     PROCESSOR_MARK,
     idempotency_key,
@@ -74,7 +75,8 @@ PAGE_SIZE = 200
 # Stripe writes of one event batch in flight at once: a batch of N records costs about
 # N / 4 Stripe round trips instead of N, well under Stripe's test-mode rate limit (25/s).
 STRIPE_CONCURRENCY = 4
-SYSTEM_FIELDS = ("Id", "SystemModstamp", "LastModifiedById")
+# IsDeleted: the poll reads with queryAll, so deleted records come too (sf_deletions).
+SYSTEM_FIELDS = ("Id", "SystemModstamp", "LastModifiedById", "IsDeleted")
 _FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 _FP_KEY = "_fingerprint"
 
@@ -195,6 +197,7 @@ class SalesforcePoller:
         self.policy = policy
         self._attempts: dict[tuple[str, str, str], int] = {}
         self._replay = ""  # set while replaying a dead letter (its own Idempotency-Key)
+        self._deletions = SalesforceDeletions(self)
         for compiled in bundle.salesforce_flows:
             for path in source_fields(compiled.flow):
                 if not _FIELD_PATH.match(path):
@@ -253,6 +256,19 @@ class SalesforcePoller:
                 return False
         return True
 
+    def handle_deleted_ids(self, compiled: CompiledFlow, ids: Sequence[str],
+                           report: PollReport) -> bool:
+        """Handle the records ``ids`` that change events say were deleted, read from the
+        recycle bin, by the flow's deletion policy. False when a retriable failure stopped
+        the flow: the caller must deliver these ids again."""
+        try:
+            for record in self._deletions.read(compiled, ids, report):
+                report.records += 1
+                self._deletions.handle(compiled, record, report)
+        except _StopFlow:
+            return False
+        return True
+
     def advance_to(self, flow: str, stamp: str | datetime) -> None:
         """Move ``flow``'s watermark forward to ``stamp`` (never back): every change before
         it was delivered by events and settled."""
@@ -298,13 +314,17 @@ class SalesforcePoller:
         return (f"SELECT {', '.join(fields)} FROM {obj} WHERE {where} "
                 f"ORDER BY SystemModstamp, Id LIMIT {self.page_size}")
 
-    def _query(self, flow: str, soql: str, report: PollReport) -> list[dict[str, Any]]:
-        """The rows of ``soql``, counted as one API call. A failure that stops the runner is
-        FatalSyncError; any other ends this flow's turn (_StopFlow) with the error reported."""
+    def _query(self, flow: str, soql: str, report: PollReport, *,
+               include_deleted: bool = False) -> list[dict[str, Any]]:
+        """The rows of ``soql`` (``include_deleted``: through queryAll, the recycle bin too),
+        counted as one API call. A failure that stops the runner is FatalSyncError; any
+        other ends this flow's turn (_StopFlow) with the error reported."""
         report.queries += 1
         if self.metrics is not None:
             self.metrics.api_call("query")
         try:
+            if include_deleted:
+                return self.salesforce.query_all(soql, include_deleted=True)
             return self.salesforce.query_all(soql)
         except ConnectorError as exc:
             if outcome_for(exc.failure) == "stop":
@@ -317,7 +337,7 @@ class SalesforcePoller:
         while True:
             mark, last_id = self._watermark(name)
             soql = self.query_for(compiled, mark, last_id)
-            records = self._query(name, soql, report)
+            records = self._query(name, soql, report, include_deleted=True)
             for record in records:
                 report.records += 1
                 self._handle(compiled, record, report)
@@ -327,7 +347,11 @@ class SalesforcePoller:
 
     def _handle(self, compiled: CompiledFlow, record: dict[str, Any],
                 report: PollReport) -> None:
-        """Handle one changed record: decide, write to Stripe, write back."""
+        """Handle one changed record: decide, write to Stripe, write back; a deleted one
+        by the flow's deletion policy."""
+        if record.get("IsDeleted"):
+            self._deletions.handle(compiled, record, report)
+            return
         step = self._decide(compiled, record, report)
         if step is not None:
             self._settle(compiled, step, self._send(compiled, step), report, None)

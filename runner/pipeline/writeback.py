@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mappings.engine.paths import compile_path
-from mappings.schema.stripe_events import split_event
+from mappings.schema.stripe_events import is_deletion_event, split_event
 
 if TYPE_CHECKING:
     from runner.connectors.errors import RecordOutcome
@@ -37,6 +37,9 @@ ORIGIN_SALESFORCE = "salesforce"
 # changes to it are the runner's own.
 PROCESSOR_MARK = "fieldbridge:processor"
 STRIPE_CREATED_MARK = "created"
+# A record or object the runner deleted (a flow's on_delete: delete): its deletion coming
+# back from the other side is the runner's own, never a trigger.
+DELETED_MARK = "deleted"
 # Fields that change on every save and say nothing about the data.
 _VOLATILE = frozenset({"Id", "SystemModstamp", "LastModifiedById", "LastModifiedDate",
                        "attributes"})
@@ -79,6 +82,11 @@ def is_stripe_echo(store: StateStore, payload: Mapping[str, Any]) -> bool:
     obj, envelope = split_event(payload)
     if envelope is None or obj is None:
         return False
+    # The runner deleted it (a Salesforce deletion followed): Stripe takes no key on a
+    # delete, so the note is by object.
+    if is_deletion_event(payload.get("type")) and isinstance(obj.get("id"), str) \
+            and is_own_deletion(store, "stripe", obj["id"]):
+        return True
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict) or metadata.get(ORIGIN_KEY) != ORIGIN_SALESFORCE:
         return False
@@ -94,6 +102,13 @@ def is_stripe_echo(store: StateStore, payload: Mapping[str, Any]) -> bool:
     event_type = str(payload.get("type", ""))
     return event_type.endswith(".created") and store.is_own_write(
         "stripe", object_id, STRIPE_CREATED_MARK)
+
+
+def is_own_deletion(store: StateStore, system: str, object_id: str) -> bool:
+    """Whether the runner itself deleted ``object_id`` in ``system`` ("salesforce" or
+    "stripe"). A record is deleted once, so the note alone tells (Salesforce does not say
+    reliably who deleted a record: LastModifiedById need not change)."""
+    return store.is_own_write(system, object_id, DELETED_MARK)
 
 
 def write_back(salesforce: SalesforceConnector, store: StateStore, obj: str, record_id: str,

@@ -19,6 +19,12 @@ For one flow and a group of source records, :class:`SalesforceWriter`:
    and turns each answer into the item's outcome (a failure by
    :func:`runner.retry.outcome_for`).
 
+A flow with child collections (an invoice -> an Order and its OrderItems) maps each parent's
+children with it (its Stripe lists completed first by ``complete_lists``, see
+:mod:`runner.connectors.stripe_lists`), finds the children the parents already have (one
+query per batch) and sends each parent with its children as one all-or-none composite graph
+(:mod:`runner.pipeline.children`), whatever the transport.
+
 What a write reads from and leaves in the runner's state (cross references, own-write notes,
 review items) goes through a :class:`WriteLedger`: the runner passes one over the batch's
 settlement (:class:`runner.pipeline.settle.BatchLedger`), the studio a :class:`MemoryLedger`
@@ -30,13 +36,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from mappings.document.model import Action
-from mappings.engine.result import Issue, json_safe
+from mappings.engine.result import Issue, MappingResult, json_safe
+from mappings.schema.org_metadata import load_salesforce_catalog
 from mappings.schema.stripe_events import split_event
+from mappings.schema.stripe_lists import truncated
 from runner.classify import Failure
 from runner.connectors.errors import ConnectorError, RecordOutcome
+from runner.pipeline import children as kids
 from runner.pipeline.batching import MAX_BATCH, Collections, Transport, WriteKind, chunks
 from runner.pipeline.dedup import DedupDecision, decide_dedup
 from runner.pipeline.lookups import STRIPE_ID, LookupResolver, XrefTable, lookup_values
@@ -45,6 +55,7 @@ from runner.pipeline.outcomes import TaskOutcome, failed
 if TYPE_CHECKING:
     from mappings.document.model import Flow
     from mappings.engine.plan import FlowPlan
+    from mappings.schema.model import ObjectSchema
     from runner.connectors.salesforce import SalesforceConnector
     from runner.metrics import Metrics
 
@@ -126,6 +137,13 @@ class WriteItem:
     error_code: str | None = None
     failure: Failure | None = None
     sf_id: str | None = None
+    # A flow with child collections: the mapped children (JSON-safe, by relationship), what
+    # the graph does besides (existing children, removals) and, once written, their Ids.
+    family: kids.Family | None = None
+
+    @property
+    def children(self) -> dict[str, list[dict[str, Any]]]:
+        return self.family.records if self.family is not None else {}
 
     def finish(self, outcome: TaskOutcome, error: str | None = None, code: str | None = None,
                failure: Failure | None = None) -> None:
@@ -147,13 +165,18 @@ class WriteItem:
         return {**record, "Id": self.write.sf_id}
 
 
+ListCompleter = Callable[["Flow", dict[str, Any]], dict[str, Any]]
+"""``(flow, data) -> data`` with the flow's truncated Stripe lists fetched in full."""
+
+
 class SalesforceWriter:
     """Maps, decides and writes the records of one flow at a time (see the module doc)."""
 
     def __init__(self, salesforce: SalesforceConnector, ledger: WriteLedger, *,
                  resolver: LookupResolver | None = None, batch_size: int = MAX_BATCH,
                  metrics: Metrics | None = None, transport: Transport | None = None,
-                 on_sent: Callable[[int], None] | None = None) -> None:
+                 on_sent: Callable[[int], None] | None = None,
+                 complete_lists: ListCompleter | None = None) -> None:
         self.salesforce = salesforce
         self.ledger = ledger
         self.metrics = metrics
@@ -162,6 +185,13 @@ class SalesforceWriter:
         self.transport: Transport = transport if transport is not None else Collections(
             salesforce, batch_size, metrics=metrics)
         self.on_sent = on_sent  # hears the size of each answered call (progress)
+        self.complete_lists = complete_lists
+        self.graphs = kids.Graphs(salesforce, metrics=metrics)
+        # Which child fields an update may set: the child plans' schemas (the bundle's
+        # snapshot), else the shipped describes (OrderItem.OrderId is fixed in every org).
+        self._child_schemas: dict[str, ObjectSchema] = {}
+        self.updatable = kids.updatable_from(
+            lambda obj: self._child_schemas.get(obj) or _shipped_schema(obj))
 
     # -- the whole path -------------------------------------------------------------------
     def write(self, flow: Flow, plan: FlowPlan, items: Sequence[WriteItem]) -> None:
@@ -171,6 +201,7 @@ class SalesforceWriter:
         groups: list[list[WriteItem]] = []
         with _GroupFailure(flow, items):
             groups = self.decide(flow, self.map(flow, plan, items))
+            self.reconcile(flow, groups)
         self.send(flow, groups)
         for item in items:
             if item.outcome is None:  # defensive: every path above finishes its items
@@ -181,17 +212,27 @@ class SalesforceWriter:
         """Map and decide, reading the org but writing nothing: the items left open say in
         ``write`` what :meth:`write` would send."""
         with _GroupFailure(flow, items):
-            self.decide(flow, self.map(flow, plan, items))
+            self.reconcile(flow, self.decide(flow, self.map(flow, plan, items)))
 
     # -- 1. mapping -----------------------------------------------------------------------
     def map(self, flow: Flow, plan: FlowPlan, items: Sequence[WriteItem]) -> list[WriteItem]:
         """Apply the plan to each open item; the mapped ones that are ready to write."""
         items = [item for item in items if item.outcome is None]
-        if flow.lookups:
+        if flow.children:
+            items = self._complete(flow, items)
+            for child in flow.children:
+                child_plan = plan.children.get(child.relationship)
+                if child_plan is not None and child_plan.target_schema is not None:
+                    self._child_schemas[child.target] = child_plan.target_schema
+        if flow.lookups or any(child.lookups for child in flow.children):
             wanted: list[tuple[str, str, str]] = []
             for item in items:
                 record, _envelope = split_event(item.data)
                 wanted += lookup_values(flow, record or {})
+                for child in flow.children:
+                    for element in kids.elements(record or {}, child):
+                        # lookup_values reads only ``.lookups``, which a child has too.
+                        wanted += lookup_values(cast("Flow", child), element)
             self.resolver.prefetch(wanted)
         ready: list[WriteItem] = []
         for item in items:
@@ -202,13 +243,38 @@ class SalesforceWriter:
                 item.finish(TaskOutcome.SKIPPED, result.skip_reason)
                 continue
             item.record = json_safe(result.record)
-            if not result.ok:
-                errors = result.errors
+            if flow.children:
+                item.family = _family(flow, result, item.issues)
+            if not result.ok or any(i.severity == "error" for i in item.issues):
+                errors = [i for i in item.issues if i.severity == "error"]
                 item.finish(TaskOutcome.DEAD_LETTERED, "; ".join(str(i) for i in errors),
                             errors[0].code, Failure.SKIPPABLE)
             else:
                 ready.append(item)
         return ready
+
+    def _complete(self, flow: Flow, items: Sequence[WriteItem]) -> list[WriteItem]:
+        """Fetch the rest of each truncated child list (``has_more``) before mapping: a
+        parent written with the first page only would lose, or delete, the other children."""
+        out: list[WriteItem] = []
+        for item in items:
+            if self.complete_lists is not None:
+                try:
+                    item.data = self.complete_lists(flow, item.data)
+                except ConnectorError as exc:
+                    item.finish(failed(exc.failure, f"flow {flow.name!r}: {exc}", exc),
+                                str(exc), exc.error_code, exc.failure)
+                    continue
+            record, _envelope = split_event(item.data)
+            cut = [c.source for c in flow.children if truncated(record or {}, c.source)]
+            if cut:
+                item.finish(TaskOutcome.DEAD_LETTERED, f"flow {flow.name!r}: the list "
+                            f"{', '.join(cut)} of {(record or {}).get('id')} is cut off "
+                            "(has_more) and the rest could not be fetched from Stripe",
+                            "LIST_TRUNCATED", Failure.SKIPPABLE)
+                continue
+            out.append(item)
+        return out
 
     # -- 2. deciding ----------------------------------------------------------------------
     def decide(self, flow: Flow, ready: Sequence[WriteItem]) -> list[list[WriteItem]]:
@@ -308,9 +374,36 @@ class SalesforceWriter:
                 upserts.append(item)
         return [group for group in (links, upserts) if group]
 
+    def reconcile(self, flow: Flow, groups: Sequence[Sequence[WriteItem]]) -> None:
+        """A flow with children: find the children the batch's parents already have (one
+        query per child collection) and plan what ``on_removed`` does to those whose line
+        is gone."""
+        planned = [item for group in groups for item in group
+                   if item.family is not None and item.write is not None]
+        if not flow.children or not planned:
+            return
+        ext = flow.operation.external_id
+        parents = []
+        for item in planned:
+            write = item.write
+            assert write is not None
+            key = (item.record or {}).get(ext) if ext and write.kind == "upsert" else None
+            parents.append(kids.ParentRef(str(key) if key not in (None, "") else None,
+                                          write.sf_id if write.kind == "update" else None))
+        kids.find_existing(self.salesforce, flow, parents,
+                           [item.family for item in planned if item.family is not None],
+                           metrics=self.metrics)
+        for item in planned:
+            if item.family is not None:
+                kids.plan_removals(flow, item.family)
+
     # -- 3. sending -----------------------------------------------------------------------
     def send(self, flow: Flow, groups: Iterable[Sequence[WriteItem]]) -> None:
-        """Each group (items of one planned kind and key) in calls of the transport's size."""
+        """Each group (items of one planned kind and key) in calls of the transport's size;
+        a flow with children as composite graphs."""
+        if flow.children:
+            self._send_graphs(flow, [item for group in groups for item in group])
+            return
         obj = flow.target.object
         for group in groups:
             if not group:
@@ -333,6 +426,58 @@ class SalesforceWriter:
             if first.kind == "insert":
                 # Not at the end of the batch: a crash before then would insert these again.
                 self.ledger.keep_now()
+
+    def _send_graphs(self, flow: Flow, items: Sequence[WriteItem]) -> None:
+        """One graph per parent (parent, children, removals: all or none), as many graphs per
+        call as Salesforce takes."""
+        graphs: list[tuple[WriteItem, kids.Graph]] = []
+        for item in items:
+            write, family = item.write, item.family
+            if write is None or family is None:
+                raise ValueError("internal error: an item was sent without a planned write")
+            if family.node_count() > kids.MAX_NODES:
+                item.finish(TaskOutcome.DEAD_LETTERED, f"flow {flow.name!r}: "
+                            f"{item.source_id} has {family.node_count() - 1} child records; "
+                            f"Salesforce writes at most {kids.MAX_NODES - 1} with their parent "
+                            "in one all-or-none graph", "LIMIT_EXCEEDED", Failure.SKIPPABLE)
+                continue
+            key = (item.record or {}).get(write.key) if write.key else None
+            graphs.append((item, kids.build_graph(
+                f"g{len(graphs)}", flow, self.salesforce.data_path, write.kind,
+                str(key) if key not in (None, "") else None, write.sf_id, item.body(),
+                family, self.updatable)))
+        for call in kids.pack([len(graph.nodes) for _, graph in graphs]):
+            part = [graphs[i] for i in call]
+            answer = self.graphs.send([graph for _, graph in part])
+            if isinstance(answer, ConnectorError):
+                outcome = failed(answer.failure, f"flow {flow.name!r}: {answer}", answer)
+                for item, _graph in part:
+                    item.finish(outcome, str(answer), answer.error_code, answer.failure)
+            else:
+                for (item, graph), result in zip(part, answer, strict=True):
+                    self._graph_answered(flow, item, graph, result)
+            if any(item.write is not None and item.write.kind == "insert" for item, _ in part):
+                self.ledger.keep_now()
+            if self.on_sent is not None:
+                self.on_sent(len(part))
+
+    def _graph_answered(self, flow: Flow, item: WriteItem, graph: kids.Graph,
+                        result: dict[str, Any]) -> None:
+        read = kids.read_answer(graph, result)
+        self._answered(flow, item, read.parent)
+        family = item.family
+        if not read.parent.success or family is None:
+            return
+        family.ids = {rel: [None] * len(rows) for rel, rows in family.records.items()}
+        for node in graph.nodes:
+            child, sf_id = node.collection, read.ids.get(node.reference_id)
+            if child is None or not sf_id or node.method == "DELETE":
+                continue
+            if node.position >= 0:
+                family.ids[child.relationship][node.position] = sf_id
+                if node.key and STRIPE_ID.match(node.key):
+                    self.ledger.xref_put(child.target, node.key, sf_id, flow.name)
+            self.ledger.own_write(child.target, sf_id)
 
     def _answered(self, flow: Flow, item: WriteItem, result: RecordOutcome) -> None:
         obj = flow.target.object
@@ -380,6 +525,32 @@ class _GroupFailure:
             if item.outcome is None:
                 item.finish(outcome, str(exc), exc.error_code, exc.failure)
         return True
+
+
+def _family(flow: Flow, result: MappingResult, issues: list[Issue]) -> kids.Family:
+    """The mapped children of one parent (a child's error is already the parent's,
+    ``CHILD_INVALID``: a parent with a bad child is not written at all). A child without
+    its external id value could not be found again: an error too."""
+    family = kids.Family()
+    for child in flow.children:
+        rows: list[dict[str, Any]] = []
+        for n, sub in enumerate(result.children.get(child.relationship, [])):
+            where = f"{child.relationship}[{n}]"
+            if sub.skipped:
+                continue  # its condition is not met: not written (and so reconciled away)
+            record = json_safe(sub.record)
+            if kids.child_key(child, record) is None and sub.ok:
+                issues.append(Issue("REQUIRED_FIELD_MISSING", f"{where}.{child.external_id}",
+                                    f"the {child.target} has no {child.external_id}, which "
+                                    "finds it again on the next update"))
+            rows.append(record)
+        family.records[child.relationship] = rows
+    return family
+
+
+@cache
+def _shipped_schema(obj: str) -> ObjectSchema | None:
+    return load_salesforce_catalog().get(obj)
 
 
 def _aware(when: datetime) -> datetime:

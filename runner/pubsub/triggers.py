@@ -21,9 +21,10 @@ settled, the flows' watermarks move to the batch's commit time, so a catch-up po
 event, expired replay id) starts where the events left off. A retriable failure leaves the
 batch unsettled: it is delivered again (:class:`~runner.pubsub.subscriber.Redeliver`).
 
-DELETE change events follow the flow's deletion policy. Flows have none yet, so the policy
-is :data:`DELETION_POLICY` (``ignore``: the deletion is logged and counted as skipped);
-marking or deleting the Stripe object is issue 14.
+DELETE change events follow the flow's deletion policy (``on_delete``): the records they
+name are read from the recycle bin (one ``queryAll``) and handled as a poll handles a deleted
+record (:meth:`SalesforcePoller.handle_deleted_ids`, :mod:`runner.pipeline.sf_deletions`):
+mark or delete the Stripe object, or ignore. A deletion the runner made itself is an echo.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import ConfigError
-from runner.pipeline.outcomes import TaskOutcome
 from runner.pipeline.sf_poller import PollReport, SalesforcePoller
 from runner.pipeline.writeback import is_writeback_echo
 from runner.pubsub.client import PubSubClient, Received
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "cdc", "poll")
-DELETION_POLICY = "ignore"  # per flow once flows declare one (issue 14)
 
 
 @dataclass
@@ -201,8 +200,8 @@ class SalesforceTriggers:
             for compiled in flows:
                 changed, deleted = flow_ids(compiled, events, self._echo(poller, compiled,
                                                                          report))
-                if deleted:
-                    self._deleted(compiled, deleted, report)
+                if deleted and not poller.handle_deleted_ids(compiled, deleted, report):
+                    raise Redeliver(report.errors[-1] if report.errors else compiled.name)
                 if changed and not poller.handle_ids(compiled, changed, report):
                     raise Redeliver(report.errors[-1] if report.errors else compiled.name)
             stamp = commit_time(events)
@@ -230,15 +229,6 @@ class SalesforceTriggers:
             return True
 
         return echo
-
-    def _deleted(self, compiled: CompiledFlow, ids: list[str], report: PollReport) -> None:
-        # DELETION_POLICY "ignore": the Stripe object stays as it is.
-        log.info("flow %s: %s %s deleted in Salesforce; deletion policy %s, the Stripe object "
-                 "is left as it is", compiled.name, compiled.flow.source.object,
-                 ", ".join(ids), DELETION_POLICY)
-        report.skipped += len(ids)
-        if self.metrics is not None:
-            self.metrics.processed(compiled.name, TaskOutcome.SKIPPED.metric, len(ids))
 
     def catch_up(self, topic: str, why: str | None) -> None:
         """Poll ``topic``'s flows from their watermarks: after a gap or an expired replay id

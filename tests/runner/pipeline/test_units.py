@@ -136,7 +136,8 @@ def test_poller_query_shape(bundle, store) -> None:
     p = SalesforcePoller(bundle, store, salesforce=None, stripe=None)  # type: ignore[arg-type]
     soql = p.query_for(bundle.flow("closed-won-to-customer"), "2026-01-01T00:00:00.000Z",
                        "006x' OR Name != '")
-    assert soql.startswith("SELECT Id, SystemModstamp, LastModifiedById, Account.Name, Name,")
+    assert soql.startswith("SELECT Id, SystemModstamp, LastModifiedById, IsDeleted, Account.Name, "
+                           "Name,")
     assert "FROM Opportunity WHERE (SystemModstamp > 2026-01-01T00:00:00.000Z OR " \
         "(SystemModstamp = 2026-01-01T00:00:00.000Z AND Id > '006xORName'))" in soql
     assert soql.endswith("ORDER BY SystemModstamp, Id LIMIT 200")
