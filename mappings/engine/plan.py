@@ -502,11 +502,38 @@ def compile_flow(
                     "warning",
                 )
             )
+        if source_schema is not None:
+            child_plan.static_issues.extend(_check_child_source(child.source, source_schema))
         plan.static_issues.extend(located(child_plan.static_issues, child.relationship))
         plan.children[child.relationship] = child_plan
         compiled.append(compile_child(child, child_plan))
     plan._children = tuple(compiled)
     return plan
+
+
+def _check_child_source(path: str, source_schema: ObjectSchema) -> list[Issue]:
+    """A child collection's array must be a list field of the parent's source object."""
+    fs = source_schema.find(path)
+    if fs is None:
+        return [
+            Issue(
+                "UNKNOWN_FIELD",
+                None,
+                f"{source_schema.name} has no field {path} (the array of the child records)",
+                "warning",
+            )
+        ]
+    if fs.kind not in (FieldKind.LIST, FieldKind.ANY):
+        return [
+            Issue(
+                "INVALID_TYPE",
+                None,
+                f"{source_schema.name}.{path} is a {fs.kind.value} field, not a list of child "
+                "records",
+                "warning",
+            )
+        ]
+    return []
 
 
 def _compile(

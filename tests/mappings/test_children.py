@@ -340,6 +340,21 @@ def test_a_flow_without_children_has_no_children_key(
     assert "children" not in out
 
 
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("lines.nope", "OrderItems: invoice has no field lines.nope (the array of the child records)"),
+        ("lines", "OrderItems: invoice.lines is a object field, not a list of child records"),
+    ],
+)
+def test_a_child_source_that_is_not_a_list_of_the_parent_is_named(
+    doc: MappingDocument, catalogs: dict[System, Catalog], source: str, message: str
+) -> None:
+    doc.flows[0].children[0].source = source
+    plan = compile_invoice_flow(doc, catalogs)
+    assert message in [i.message for i in plan.static_issues]
+
+
 def test_a_child_object_with_no_schema_is_named(
     doc: MappingDocument, catalogs: dict[System, Catalog]
 ) -> None:
