@@ -161,12 +161,21 @@ def insert_returning_id(conn: Connection, table: Table, row: dict[str, Any]) -> 
     return int(conn.execute(insert(table).values(row).returning(table.c.id)).scalar_one())
 
 
+@contextmanager
+def _state_errors(what: str) -> Iterator[None]:
+    try:
+        yield
+    except DBAPIError as exc:
+        raise StateError(f"state database {what} failed: {exc.orig}") from exc
+
+
 class Database:
     """One state database: its engine, its dialect and its clock.
 
     ``write()`` opens a transaction that commits on exit (BEGIN IMMEDIATE on SQLite, queued
     behind this process's other writers of the same file); ``read()`` a connection for
-    queries. Driver errors leave both as :class:`StateError`.
+    queries. Driver errors leave both as :class:`StateError`. Inside ``batch()``, both
+    join the block's one transaction (this thread's only).
     """
 
     def __init__(self, url: str, *, clock: Clock | None = None) -> None:
@@ -190,6 +199,7 @@ class Database:
         self.memory = self.dialect == "sqlite" and _is_memory(self.url.database)
         self._read_lock = self._write_lock if self.memory else None
         self._prepared: dict[Callable[[Database], Any], Any] = {}
+        self._batch = threading.local()  # .conn: this thread's open batch(), if any
 
     def prepared(self, build: Callable[[Database], T]) -> T:
         """The statement ``build(self)`` makes, built once per database: every batch runs
@@ -221,7 +231,39 @@ class Database:
         self.engine.dispose()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for every ``write()`` and ``read()`` this thread makes in the
+        block: one commit instead of one per write, and reads see the block's own writes.
+        Other threads neither see them nor write until the block ends (SQLite), so a block
+        holds state work only, never a network call. Each write stays atomic (a savepoint);
+        an exception other than a database error still commits the writes before it, as
+        separate commits would have kept them; a database error rolls all of it back.
+        Nested blocks join the outer one."""
+        if getattr(self._batch, "conn", None) is not None:
+            yield
+            return
+        raised: BaseException | None = None
+        with self.write() as conn:
+            self._batch.conn = conn
+            try:
+                yield
+            except (StateError, DBAPIError):
+                raise
+            except BaseException as exc:
+                raised = exc
+            finally:
+                self._batch.conn = None
+        if raised is not None:
+            raise raised
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
+        joined: Connection | None = getattr(self._batch, "conn", None)
+        if joined is not None:
+            # A savepoint: a write that fails leaves the block's other writes standing.
+            with _state_errors("write"), joined.begin_nested():
+                yield joined
+            return
         lock = self._write_lock
         if lock is not None:
             lock.acquire()
@@ -236,6 +278,11 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        joined: Connection | None = getattr(self._batch, "conn", None)
+        if joined is not None:
+            with _state_errors("read"):
+                yield joined
+            return
         lock = self._read_lock
         if lock is not None:
             lock.acquire()

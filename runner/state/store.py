@@ -21,6 +21,8 @@ Every write commits before the method returns: the webhook answers 2xx only afte
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from runner.state.audit import AuditLog
 from runner.state.cursors import Cursors
 from runner.state.database import Clock, Database, default_url
@@ -66,6 +68,11 @@ class StateStore(Inbox, ObjectVersions, CrossReferences, DeadLetters, ReviewItem
     def describe(self) -> str:
         """The URL with any password hidden, for messages and logs."""
         return self.db.describe()
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Everything this thread writes in the block in one commit (:meth:`Database.batch`):
+        for state work only, never around a network call."""
+        return self.db.batch()
 
     def close(self) -> None:
         self.db.close()
