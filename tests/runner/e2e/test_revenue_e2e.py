@@ -1,0 +1,146 @@
+"""The revenue templates end to end (issue 14): Stripe SDK calls on the sandbox, signed
+webhooks into ``fieldbridge-runner run``, records in the Salesforce emulator.
+
+- a charge refunded twice in part becomes two ``Refund__c`` under its ``Payment__c``, and the
+  payment's ``Amount_Refunded__c`` is their sum;
+- products and prices reach ``Product2`` and the standard price book's ``PricebookEntry``
+  (one per currency; archived -> inactive), and a second price of a product in a currency
+  that already has its entry is refused by Salesforce (``DUPLICATE_VALUE``) and dead-lettered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner.state.store import StateStore
+from tests.runner.e2e.helpers import (
+    RunnerProcess,
+    build_template_bundle,
+    customer_with_card,
+    soql_rows,
+    wait_for,
+)
+
+pytestmark = pytest.mark.slow
+
+# Generous: the machine is shared and the runner polls once a second.
+WAIT = 90
+
+
+@pytest.fixture(scope="module")
+def refunds_bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "refunds.fbz"
+    return build_template_bundle(out, ("charges-payments", "customer-account", "refunds"))
+
+
+@pytest.fixture(scope="module")
+def prices_bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "prices.fbz"
+    return build_template_bundle(out, ("products-prices",))
+
+
+def _refunds(sf, charge: str) -> list[dict]:
+    return soql_rows(sf, "SELECT StripeRefundID__c, Amount__c, Status__c, Payment__c "
+                         f"FROM Refund__c WHERE StripeChargeID__c = '{charge}'")
+
+
+def _payment(sf, charge: str) -> dict | None:
+    rows = soql_rows(sf, "SELECT Id, Amount__c, Amount_Refunded__c, Status__c FROM Payment__c "
+                         f"WHERE StripeChargeID__c = '{charge}'")
+    return rows[0] if len(rows) == 1 else None
+
+
+def test_two_partial_refunds_become_two_records_that_add_up(sandbox, sf, refunds_bundle,
+                                                            state_url, tmp_path: Path) -> None:
+    runner = RunnerProcess(refunds_bundle, sandbox.json_path, state_url, tmp_path).start()
+    try:
+        client = sandbox.stripe.client()
+        customer = customer_with_card(client, "Refund Person", "refunds.e2e@example.com")
+        charge = client.v1.charges.create(params={
+            "amount": 10000, "currency": "usd", "customer": customer,
+            "description": "e2e order with refunds"}).id
+        wait_for(lambda: _payment(sf, charge), WAIT, "the charge's Payment__c")
+        made = [client.v1.refunds.create(params={"charge": charge, "amount": amount,
+                                                  "reason": "requested_by_customer"}).id
+                for amount in (2500, 1500)]
+
+        def settled() -> bool:
+            payment = _payment(sf, charge)
+            return (payment is not None and payment["Amount_Refunded__c"] == 40.0
+                    and len(_refunds(sf, charge)) == 2)
+
+        wait_for(settled, WAIT, "two Refund__c and the payment's refunded total")
+        payment = _payment(sf, charge)
+        refunds = _refunds(sf, charge)
+        assert sorted(r["StripeRefundID__c"] for r in refunds) == sorted(made)
+        assert sorted(r["Amount__c"] for r in refunds) == [15.0, 25.0]
+        assert all(r["Payment__c"] == payment["Id"] for r in refunds)
+        assert all(r["Status__c"] == "Succeeded" for r in refunds)
+        assert payment["Amount_Refunded__c"] == sum(r["Amount__c"] for r in refunds)
+        assert payment["Status__c"] == "Completed"  # partly refunded: the charge stands
+        with StateStore.open(state_url) as store:
+            assert [(e.flow, e.error) for e in store.dlq_list()] == []
+    finally:
+        assert runner.stop() == 0
+
+
+def _entries(sf, product2_id: str) -> dict[str, dict]:
+    rows = soql_rows(sf, "SELECT StripePriceID__c, UnitPrice, CurrencyIsoCode, IsActive, "
+                         "Pricebook2.IsStandard FROM PricebookEntry "
+                         f"WHERE Product2Id = '{product2_id}'")
+    return {r["StripePriceID__c"]: r for r in rows}
+
+
+def test_products_and_prices_reach_the_standard_price_book(sandbox, sf, prices_bundle,
+                                                           state_url, tmp_path: Path) -> None:
+    runner = RunnerProcess(prices_bundle, sandbox.json_path, state_url, tmp_path).start()
+    try:
+        client = sandbox.stripe.client()
+        product = client.v1.products.create(params={
+            "name": "Gold plan", "description": "Everything, with phone support"}).id
+        usd = client.v1.prices.create(params={
+            "product": product, "currency": "usd", "unit_amount": 2900,
+            "recurring": {"interval": "month"}}).id
+        eur = client.v1.prices.create(params={
+            "product": product, "currency": "eur", "unit_amount": 2700,
+            "recurring": {"interval": "month"}}).id
+
+        def product_row() -> dict | None:
+            rows = soql_rows(sf, "SELECT Id, Name, Description, IsActive FROM Product2 "
+                                 f"WHERE StripeProductID__c = '{product}'")
+            return rows[0] if rows else None
+
+        row = wait_for(product_row, WAIT, "the Product2 of the Stripe product")
+        assert (row["Name"], row["Description"], row["IsActive"]) == (
+            "Gold plan", "Everything, with phone support", True)
+        wait_for(lambda: len(_entries(sf, row["Id"])) == 2, WAIT, "an entry per currency")
+        entries = _entries(sf, row["Id"])
+        assert (entries[usd]["UnitPrice"], entries[usd]["CurrencyIsoCode"]) == (29.0, "USD")
+        assert (entries[eur]["UnitPrice"], entries[eur]["CurrencyIsoCode"]) == (27.0, "EUR")
+        assert all(e["IsActive"] and e["Pricebook2"]["IsStandard"] for e in entries.values())
+
+        # Archiving: the price's entry and the product turn inactive.
+        client.v1.prices.update(eur, params={"active": False})
+        client.v1.products.update(product, params={"active": False})
+        wait_for(lambda: not _entries(sf, row["Id"])[eur]["IsActive"], WAIT,
+                 "the archived price's entry to turn inactive")
+        wait_for(lambda: product_row()["IsActive"] is False, WAIT, "the product inactive")
+        assert _entries(sf, row["Id"])[usd]["IsActive"] is True
+
+        # A yearly USD price: Salesforce keeps one standard entry per product and currency.
+        yearly = client.v1.prices.create(params={
+            "product": product, "currency": "usd", "unit_amount": 29000,
+            "recurring": {"interval": "year"}}).id
+
+        def dead() -> list:
+            with StateStore.open(state_url) as store:
+                return [e for e in store.dlq_list() if e.source_id == yearly]
+
+        (entry,) = wait_for(dead, WAIT, "the second USD price to be dead-lettered")
+        assert entry.flow == "price-to-pricebook-entry"
+        assert entry.error_code == "DUPLICATE_VALUE", entry.error
+        assert yearly not in _entries(sf, row["Id"])
+    finally:
+        assert runner.stop() == 0
