@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from mappings.document.model import Action
 from mappings.schema.model import System
+from runner.connectors.stripe_lists import complete_lists
 from runner.errors import ConfigError
 from runner.pipeline.bulk import BulkUpserts
 from runner.pipeline.outcomes import TaskOutcome
@@ -162,7 +163,7 @@ def backfill_flow(
         chunk.append(obj)
         if len(chunk) >= chunk_size:
             _write_chunk(compiled, chunk, event_type, store,
-                         _writer(loaded, store, salesforce, metrics), metrics, report)
+                         _writer(loaded, store, salesforce, metrics, stripe), metrics, report)
             store.cursor_set(name, str(chunk[-1]["id"]))
             chunk = []
             if should_stop is not None and should_stop():
@@ -171,7 +172,7 @@ def backfill_flow(
             progress.update(report, created)
     if chunk:
         _write_chunk(compiled, chunk, event_type, store,
-                         _writer(loaded, store, salesforce, metrics), metrics, report)
+                     _writer(loaded, store, salesforce, metrics, stripe), metrics, report)
     store.cursor_set(name, DONE)
     if progress is not None:
         progress.update(report, created, final=True)
@@ -198,11 +199,13 @@ def as_event(obj: dict[str, Any], event_type: str) -> dict[str, Any]:
 
 
 def _writer(loaded: LoadedBundle, store: StateStore, salesforce: SalesforceConnector,
-            metrics: Metrics | None) -> SalesforceWriter:
+            metrics: Metrics | None, stripe: StripeConnector) -> SalesforceWriter:
     """The one write path over Bulk API 2.0, its state straight in the store. One per chunk:
-    its lookup cache lives for a chunk, as a batch's does in the runner."""
+    its lookup cache lives for a chunk, as a batch's does in the runner. Listed invoices
+    carry 10 lines at most: the rest is fetched before mapping."""
     return SalesforceWriter(salesforce, StoreLedger(store, loaded.polled_objects),
-                            metrics=metrics, transport=BulkUpserts(salesforce, metrics=metrics))
+                            metrics=metrics, transport=BulkUpserts(salesforce, metrics=metrics),
+                            complete_lists=lambda flow, data: complete_lists(data, flow, stripe))
 
 
 def _write_chunk(compiled: CompiledFlow, objects: list[dict[str, Any]], event_type: str,

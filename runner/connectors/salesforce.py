@@ -431,6 +431,23 @@ class SalesforceConnector:
         _check_name("object", obj)
         return self._collections(f"update {obj}", "PATCH", "composite/sobjects", obj, records)
 
+    @property
+    def data_path(self) -> str:
+        """The data API's path (``/services/data/v62.0``), as composite subrequests name it."""
+        return f"/services/data/v{self.settings.api_version}"
+
+    def composite_graph(self, graphs: Sequence[dict]) -> list[dict]:
+        """One ``POST /composite/graph`` call: each graph all or none on its own. Salesforce's
+        ``graphs`` answers (``graphId``, ``graphResponse``, ``isSuccessful``), in order."""
+        answer = self._call(f"composite graph of {len(graphs)} graphs",
+                            lambda: self.sf.restful("composite/graph", method="POST",
+                                                    json={"graphs": list(graphs)}))
+        found = answer.get("graphs") if isinstance(answer, dict) else None
+        if not isinstance(found, list) or len(found) != len(graphs):
+            raise ConnectorError(f"Salesforce composite graph: expected {len(graphs)} graph "
+                                 "answers", failure=Failure.FATAL)
+        return found
+
     def delete_many(self, obj: str, ids: Sequence[str]) -> list[RecordOutcome]:
         """Delete records by Id through sObject Collections (200 a call, allOrNone off)."""
         _check_name("object", obj)

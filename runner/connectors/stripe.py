@@ -65,6 +65,7 @@ OBJECT_PATHS = {
     "checkout.session": "checkout/sessions",
 }
 _ID = re.compile(r"^[A-Za-z0-9_\-.]+$")
+_LIST_URL = re.compile(r"^/v1(?:/[A-Za-z0-9_]+)+$")  # an embedded list's url, no query
 
 
 @dataclass
@@ -189,6 +190,14 @@ class StripeConnector:
             if not page.get("has_more") or not data:
                 return
             after = data[-1]["id"]
+
+    def list_after(self, url: str, starting_after: str) -> Iterator[dict]:
+        """The items of an embedded list after ``starting_after``, read at the list's own
+        ``url`` (``/v1/invoices/in_1/lines``), 100 a page until ``has_more`` is false."""
+        if not _LIST_URL.match(url):
+            raise ConnectorError(f"Stripe list {url!r} is not an API list path",
+                                 failure=Failure.SKIPPABLE)
+        return self._pages(f"list {url}", url, {"starting_after": _check_id(starting_after)})
 
     def list_objects(self, object_type: str, created_gte: int | None = None,
                      starting_after: str | None = None, **filters: Any) -> Iterator[dict]:

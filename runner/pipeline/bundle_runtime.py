@@ -148,7 +148,9 @@ def _compile(flow: Flow, doc: MappingDocument, sf_catalog: Catalog,
         raise ConfigError(f"flow {flow.name!r}: the bundle has no schema of its target "
                           f"{flow.target.object}")
     try:
-        plan = compile_flow(flow, doc, target_schema, source_schema=source_schema)
+        # Children (OrderItem under Order) find their schemas in the same snapshot.
+        plan = compile_flow(flow, doc, target_schema, source_schema=source_schema,
+                            schemas=lambda system, name: catalog(system).get(name))
     except MappingError as exc:
         raise ConfigError(f"flow {flow.name!r} cannot be compiled: {exc}") from exc
     return CompiledFlow(flow, doc, plan, source_schema)

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from runner.connectors.stripe_lists import complete_lists
 from runner.pipeline import replay
 from runner.pipeline.batching import check_batch_size
 from runner.pipeline.deletion import write_with_deletions
@@ -35,6 +36,7 @@ from runner.state.records import InboxEvent
 from runner.state.settlement import Settlement
 
 if TYPE_CHECKING:
+    from mappings.document.model import Flow
     from runner.connectors.salesforce import SalesforceConnector
     from runner.connectors.stripe import StripeConnector
     from runner.metrics import Metrics
@@ -100,7 +102,11 @@ class Processor:
         """The one write path, leaving its state in ``settlement``."""
         ledger = BatchLedger(self.store, settlement, self._polled_objects)
         return SalesforceWriter(self.salesforce, ledger, batch_size=self.batch_size,
-                                metrics=self.metrics)
+                                metrics=self.metrics, complete_lists=self.complete_lists)
+
+    def complete_lists(self, flow: Flow, data: dict[str, Any]) -> dict[str, Any]:
+        """A payload's truncated Stripe lists fetched in full (an invoice's 11th line on)."""
+        return complete_lists(data, flow, self.stripe)
 
     def run_tasks(self, tasks: list[Task], report: ProcessReport, settlement: Settlement, *,
                   dead_letter: bool) -> None:

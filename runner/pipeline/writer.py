@@ -66,6 +66,9 @@ class WriteLedger(XrefTable, Protocol):
 
     def own_write(self, sf_object: str, sf_id: str) -> None: ...
 
+    def own_deletion(self, sf_object: str, sf_id: str) -> None:
+        """Note that the runner deleted the record (its deletion is no trigger)."""
+
     def review(self, *, flow: str, source_id: str, record: dict[str, Any],
                candidates: list[dict[str, Any]], payload: dict[str, Any]) -> None: ...
 
@@ -92,6 +95,9 @@ class MemoryLedger:
         self.xrefs[(sf_object, stripe_id)] = sf_id
 
     def own_write(self, sf_object: str, sf_id: str) -> None:
+        self.own_writes.append((sf_object, sf_id))
+
+    def own_deletion(self, sf_object: str, sf_id: str) -> None:
         self.own_writes.append((sf_object, sf_id))
 
     def review(self, *, flow: str, source_id: str, record: dict[str, Any],

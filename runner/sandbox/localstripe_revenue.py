@@ -18,7 +18,7 @@ routes (it builds the route table from ``resources.extra_apis`` at import):
   item goes through localstripe, the others join before the first invoice is made.
 - **Invoice lines paged**: the invoice's ``lines`` shows the first 10 with ``has_more``, and
   ``GET /v1/invoices/{id}/lines`` takes ``limit`` and ``starting_after``; each line carries
-  its ``price`` and ``quantity``.
+  its ``price`` and ``quantity``, and ``pricing.price_details.price`` as the current API does.
 
 The refund additions live beside the charge events in
 :mod:`runner.sandbox.localstripe_launcher`.
@@ -192,6 +192,8 @@ def _products(resources: Any, user_error: Any, announce: Any, price_cls: Any) ->
     plain_delete = product_cls._api_delete.__func__
 
     def update(cls: Any, id: str, **data: Any) -> Any:
+        if "active" in data:  # form-encoded "false"; localstripe would store the string
+            data["active"] = resources.try_convert_to_bool(data["active"])
         before = cls._api_retrieve(id)._export()
         obj = plain_update(cls, id, **data)
         after = obj._export()
@@ -251,6 +253,12 @@ def _invoice_items(resources: Any, user_error: Any, price_cls: Any) -> None:
                 price = price_cls._api_retrieve(item.plan.id)
         self.price = price
         self.quantity = getattr(item, "quantity", 1)
+        # The current API's shape (2025-03-31.basil on): the price id under pricing.
+        unit = getattr(item, "unit_amount", None)
+        self.pricing = None if price is None else {
+            "type": "price_details",
+            "price_details": {"price": price.id, "product": getattr(price, "product", None)},
+            "unit_amount_decimal": None if unit is None else str(unit)}
 
     item_cls.__init__ = init_item
     line_cls.__init__ = init_line

@@ -28,6 +28,10 @@ Dispatch = Callable[[Call], Reply]
 MAX_COLLECTION = 200
 MAX_SUBREQUESTS = 25
 MAX_GRAPH_NODES = 500
+MAX_GRAPHS = 75
+# Past this many failed graphs Salesforce halts the rest of the request (each of their
+# nodes answers PROCESSING_HALTED): "Composite Graph Limits" in the REST API guide.
+MAX_GRAPH_FAILURES = 14
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _ROLLED_BACK = SfError(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -245,22 +249,34 @@ class Composite:
         graphs = body.get("graphs")
         if not isinstance(graphs, list) or not graphs:
             raise api_error(400, "JSON_PARSER_ERROR", "The request body must have a 'graphs' list")
+        if len(graphs) > MAX_GRAPHS:
+            raise api_error(400, "LIMIT_EXCEEDED",
+                            f"Limit Exceeded: a graph request can have up to {MAX_GRAPHS} "
+                            "graphs")
         nodes = sum(len(g.get("compositeRequest") or []) for g in graphs if isinstance(g, dict))
         if nodes > MAX_GRAPH_NODES:
             raise api_error(400, "LIMIT_EXCEEDED",
                             f"Limit Exceeded: a graph request can have up to {MAX_GRAPH_NODES} "
                             "nodes")
         out = []
+        failures = 0
         for graph in graphs:
             requests = graph.get("compositeRequest") if isinstance(graph, dict) else None
             graph_id = str(graph.get("graphId", "")) if isinstance(graph, dict) else ""
             if not isinstance(requests, list) or not requests:
                 raise api_error(400, "JSON_PARSER_ERROR",
                                 f"Graph {graph_id} must have a 'compositeRequest' list")
-            responses = self._run_subrequests(call, requests, True)
+            if failures > MAX_GRAPH_FAILURES:
+                responses = [_sub_reply(str(sub.get("referenceId", ""))
+                                        if isinstance(sub, dict) else "", Reply(400, _HALTED))
+                             for sub in requests]
+            else:
+                responses = self._run_subrequests(call, requests, True)
+            ok = all(r["httpStatusCode"] < 300 for r in responses)
+            failures += not ok
             out.append({"graphId": graph_id,
                         "graphResponse": {"compositeResponse": responses},
-                        "isSuccessful": all(r["httpStatusCode"] < 300 for r in responses)})
+                        "isSuccessful": ok})
         return Reply(200, {"graphs": out})
 
     def _run_subrequests(self, call: Call, requests: list, all_or_none: bool) -> list[dict]:
