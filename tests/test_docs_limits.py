@@ -47,6 +47,7 @@ def _figures(row: str) -> set[int]:
         ("runner.admin.auth.MIN_TOKEN_LENGTH", auth.MIN_TOKEN_LENGTH),
         ("mappings.limits.EXPRESSION_TIMEOUT_MS", limits.EXPRESSION_TIMEOUT_MS),
         ("mappings.limits.EXPRESSION_MAX_DEPTH", limits.EXPRESSION_MAX_DEPTH),
+        ("mappings.limits.CHILD_RECORDS_MAX", limits.CHILD_RECORDS_MAX),
         ("mappings.limits.DOCUMENT_MAX_DEPTH", limits.DOCUMENT_MAX_DEPTH),
         ("mappings.limits.DOCUMENT_MAX_NODES", limits.DOCUMENT_MAX_NODES),
         ("mappings.limits.YAML_MAX_ALIASES", limits.YAML_MAX_ALIASES),
