@@ -71,7 +71,9 @@ class FieldItem(HoverHighlight, QGraphicsObject):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges, True)
         self.setAcceptHoverEvents(True)
         self.setAcceptDrops(side == "target")
-        self.setToolTip(field_tooltip(field) if field is not None else self.label)
+        # The tooltip is written on the first hover (issue 12): a 10,000-field object would
+        # format 10,000 of them that nobody reads.
+        self._tooltip_set = False
         self.setCursor(Qt.CursorShape.OpenHandCursor if side == "source" else Qt.CursorShape.ArrowCursor)
 
     # -- geometry
@@ -100,14 +102,20 @@ class FieldItem(HoverHighlight, QGraphicsObject):
             self.note = note
             self.update()
 
+    def hoverEnterEvent(self, event: object) -> None:  # Qt override
+        if not self._tooltip_set:
+            self._tooltip_set = True
+            self.setToolTip(self.default_tooltip())
+        super().hoverEnterEvent(event)
+
+    def default_tooltip(self) -> str:
+        return field_tooltip(self.field) if self.field is not None else self.label
+
     # -- painting
 
-    def paint(
-        self,
-        painter: QPainter,
-        option: QStyleOptionGraphicsItem,
-        widget: QWidget | None = None,
-    ) -> None:
+    def paint_frame(self, painter: QPainter) -> QRectF:
+        """The box: filled as mapped, droppable or not, outlined when selected or hovered;
+        returns its rectangle."""
         rect = self.boundingRect().adjusted(0.5, 0.5, -0.5, -0.5)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         fill = qcolor("field_mapped" if self.mapped else "field_fill")
@@ -115,11 +123,18 @@ class FieldItem(HoverHighlight, QGraphicsObject):
             fill = qcolor("drop_ok" if self._drop_state else "drop_bad")
         selected = self.isSelected()
         outline = "canvas_accent" if selected or self._hover else "field_border"
-        pen = QPen(qcolor(outline), 2 if selected else 1)
-        painter.setPen(pen)
+        painter.setPen(QPen(qcolor(outline), 2 if selected else 1))
         painter.setBrush(QBrush(fill))
         painter.drawRoundedRect(rect, 6, 6)
+        return rect
 
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionGraphicsItem,
+        widget: QWidget | None = None,
+    ) -> None:
+        self.paint_frame(painter)
         kind = self.field.kind if self.field is not None else FieldKind.ANY
         glyph, colour = kind_badge(kind)
         badge = QRectF(6, 6, 26, ITEM_HEIGHT - 12)
@@ -193,7 +208,7 @@ class FieldItem(HoverHighlight, QGraphicsObject):
 
     def dragLeaveEvent(self, event: QGraphicsSceneDragDropEvent) -> None:
         self._drop_state = None
-        self.setToolTip(field_tooltip(self.field) if self.field is not None else self.label)
+        self.setToolTip(self.default_tooltip())
         self.update()
 
     def dropEvent(self, event: QGraphicsSceneDragDropEvent) -> None:

@@ -19,18 +19,27 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QInputDia
 
 from app import theme
 from app.canvas.buttonitem import ButtonItem
+from app.canvas.collectionitem import COLLECTION_HEIGHT, ArrayItem, RelationshipItem
 from app.canvas.fielditem import ITEM_HEIGHT, ITEM_WIDTH, FieldItem
 from app.canvas.linkitem import LinkItem
+from app.document.child_flow import (
+    ChildFlowView,
+    array_fields,
+    child_titles,
+    element_words,
+    relationship_title,
+)
 from app.document.document import StudioDocument
 from app.document.interactions import (
     DeleteMappingsInteraction,
+    DropArrayInteraction,
     DropFieldInteraction,
     KeyboardMapInteraction,
 )
 from app.models.transform_models import describe_step
 from mappings.document.model import Flow
 from mappings.errors import EditError
-from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
+from mappings.schema.model import ChildRelationship, FieldKind, FieldSchema, ObjectSchema, System
 
 ROW = ITEM_HEIGHT + 8
 COLUMN_GAP = 200.0
@@ -74,6 +83,7 @@ class MappingScene(QGraphicsScene):
         self.document = document
         self.drop_interaction = DropFieldInteraction(document)
         self.delete_interaction = DeleteMappingsInteraction(document)
+        self.array_interaction = DropArrayInteraction(document)
         self.keyboard_interaction = KeyboardMapInteraction(
             document, self.selected_sources, self.selected_target
         )
@@ -87,8 +97,14 @@ class MappingScene(QGraphicsScene):
         self.target_items: dict[str, FieldItem] = {}
         self.links: dict[tuple[str, str], LinkItem] = {}  # (target, source) -> link
         self.lookup_links: dict[str, LinkItem] = {}  # target -> link
+        # Child collections (issue 14): the source's lists, the target's child
+        # relationships, and a link for each list mapped to a relationship.
+        self.array_items: dict[str, ArrayItem] = {}  # list path (lines) -> item
+        self.relationship_items: dict[str, RelationshipItem] = {}  # OrderItems -> item
+        self.child_links: dict[str, LinkItem] = {}  # relationship -> link
         self._headers: list[QGraphicsSimpleTextItem | ButtonItem] = []
         self._flow_name: str | None = None
+        self._fields_top = TOP  # where the field rows start, below the collection nodes
         self._selected = ""
         self.setBackgroundBrush(theme.qcolor("canvas"))
         theme.notifier.changed.connect(self._on_theme_changed)
@@ -114,13 +130,34 @@ class MappingScene(QGraphicsScene):
         """A drop onto a target item; ``where`` (screen) is where questions pop up."""
         return self.drop_interaction.drop(payload, target, where)
 
+    def drop_array(self, payload: dict | None, relationship: ChildRelationship) -> bool:
+        """A list dropped on a child relationship: make the child collection and open it."""
+        return self.array_interaction.drop(payload, relationship)
+
+    def open_child(self, relationship: str) -> bool:
+        """Open a mapped child relationship's mapping; False (and said why) when unmapped."""
+        flow = self.flow
+        if flow is None or isinstance(flow, ChildFlowView):
+            return False
+        if flow.child(relationship) is None:
+            self.document.editRefused.emit(
+                f"nothing is mapped to {relationship} yet: drag a list of "
+                f"{flow.source.object} onto it"
+            )
+            return False
+        self.document.open_child(flow.name, relationship)
+        return True
+
     def selected_sources(self) -> list[str]:
         """Paths of the selected source items, in column order (the keyboard path)."""
         order = list(self.source_items)
         chosen = {
             item.path
             for item in self.selectedItems()
-            if isinstance(item, FieldItem) and item.side == "source" and item.path
+            if isinstance(item, FieldItem)
+            and item.side == "source"
+            and item.path
+            and self.source_items.get(item.path) is item
         }
         return sorted(chosen, key=order.index)
 
@@ -233,7 +270,11 @@ class MappingScene(QGraphicsScene):
                 view.ensureVisible(QRectF(0, item.y(), 1, ITEM_HEIGHT), 0, 40)
 
     def edit_requested(self, target: str) -> None:
-        """Enter on a target field or a link: select its mapping and ask to edit it."""
+        """Enter on a target field or a link: select its mapping and ask to edit it (on a
+        child relationship: open its mapping)."""
+        if target in self.relationship_items:
+            self.open_child(target)
+            return
         if self.flow is not None and self.flow.mapping_for(target) is not None:
             self.select_mapping(target)
             self._on_selection_changed()
@@ -244,6 +285,18 @@ class MappingScene(QGraphicsScene):
         flow = self.flow
         if flow is None:
             return 0
+        children = [
+            item.target
+            for item in self.selectedItems()
+            if isinstance(item, LinkItem) and item.kind == "child"
+        ]
+        for relationship in children:
+            try:
+                self.document.remove_child_collection(flow.name, relationship)
+            except EditError as exc:
+                self.document.editRefused.emit(str(exc))
+        if children:
+            return len(children)
         targets = [t for t in self.selected_targets() if flow.mapping_for(t) is not None]
         lookups = [t for t in self.selected_targets() if t in self.lookup_links]
         removed = self.delete_interaction.delete(targets)
@@ -277,14 +330,12 @@ class MappingScene(QGraphicsScene):
         target_obj = self.document.target_schema(flow.name)
         targets = self._target_order(flow, target_obj)
         sources = self._source_order(flow, source_obj, targets)
-        self._sync_column(self.source_items, "source", sources, source_obj, flow)
-        self._sync_column(self.target_items, "target", targets, target_obj, flow)
+        top = TOP + self._sync_collections(flow, source_obj, target_obj)
+        self._fields_top = top
+        self._sync_column(self.source_items, "source", sources, source_obj, flow, top)
+        self._sync_column(self.target_items, "target", targets, target_obj, flow, top)
         new_links = self._sync_links(flow)
-        self._set_headers(
-            f"{flow.source.system.value.title()} · {flow.source.object}",
-            f"{flow.target.system.value.title()} · {flow.target.object}",
-            flow,
-        )
+        self._set_headers(*self._header_texts(flow), flow)
         rect = self.itemsBoundingRect().adjusted(-24, -16, 24, 24)
         self.setSceneRect(rect)
         self._on_selection_changed()
@@ -305,6 +356,85 @@ class MappingScene(QGraphicsScene):
                 view.ensureVisible(QRectF(0, top, 1, bottom - top), 0, 20)
         link.flash()
 
+    def _header_texts(self, flow: Flow) -> tuple[str, str]:
+        if isinstance(flow, ChildFlowView):
+            source, array, target, child = child_titles(
+                flow,
+                self.document.source_schema(flow.parent.name),
+                self.document.target_schema(flow.parent.name),
+                self.document.target_schema(flow.name),
+            )
+            return (
+                f"{flow.source.system.value.title()} · {source} ▸ {array}",
+                f"{flow.target.system.value.title()} · {target} ▸ {child}",
+            )
+        return (
+            f"{flow.source.system.value.title()} · {flow.source.object}",
+            f"{flow.target.system.value.title()} · {flow.target.object}",
+        )
+
+    def _sync_collections(
+        self, flow: Flow, source_obj: ObjectSchema | None, target_obj: ObjectSchema | None
+    ) -> float:
+        """Lay out the list and child-relationship nodes above the fields (a flow has a
+        handful); returns the height they take. A child mapping shows none."""
+        for link in list(self.child_links.values()):
+            self._remove_link(link)
+        for item in [*self.array_items.values(), *self.relationship_items.values()]:
+            self.removeItem(item)
+        self.array_items.clear()
+        self.relationship_items.clear()
+        if isinstance(flow, ChildFlowView):
+            return 0.0
+        arrays = array_fields(source_obj)
+        catalog = self.document.catalogs.get(flow.target.system)
+        relationships = [
+            r
+            for r in (target_obj.child_relationships if target_obj is not None else ())
+            # A child of the object's own type (Order.OriginalOrderId) is no line list.
+            if catalog is not None and catalog.get(r.child) is not None
+            and r.child != flow.target.object
+        ]
+        mapped = {c.relationship: c for c in flow.children}
+        for row, fs in enumerate(arrays):
+            item = ArrayItem(
+                "source", fs.path, fs.label or fs.path, element_words(fs),
+                system=flow.source.system.value, object_name=flow.source.object,
+            )
+            item.set_mapped(any(c.source.startswith(f"{fs.path}.") for c in flow.children))
+            item.setPos(QPointF(0.0, TOP + row * (COLLECTION_HEIGHT + 8)))
+            self.addItem(item)
+            self.array_items[fs.path] = item
+        for row, rel in enumerate(relationships):
+            child = mapped.get(rel.name)
+            title = relationship_title(catalog.get(rel.child) if catalog else None, rel.name)
+            detail = f"{rel.name} · " + (
+                f"{len(child.fields) + len(child.lookups)} fields · double-click"
+                if child is not None
+                else f"drop a list: one {rel.child} each"
+            )
+            item = RelationshipItem(
+                rel, title, detail, system=flow.target.system.value, object_name=rel.child
+            )
+            item.set_mapped(child is not None)
+            item.setPos(QPointF(ITEM_WIDTH + COLUMN_GAP, TOP + row * (COLLECTION_HEIGHT + 8)))
+            self.addItem(item)
+            self.relationship_items[rel.name] = item
+        for rel_name, child in mapped.items():
+            source = self.array_items.get(child.source.removesuffix(".data"))
+            target = self.relationship_items.get(rel_name)
+            if source is None or target is None:
+                continue
+            link = LinkItem(
+                source, target, kind="child",
+                tooltip=f"{child.source}[] → {rel_name}: one {child.target} per element "
+                "(double-click the relationship to open)",
+            )
+            self.child_links[rel_name] = link
+            self.addItem(link)
+        rows = max(len(arrays), len(relationships))
+        return rows * (COLLECTION_HEIGHT + 8) + (12 if rows else 0)
+
     def _clear(self) -> None:
         self.blockSignals(True)
         self.clear()
@@ -313,15 +443,20 @@ class MappingScene(QGraphicsScene):
         self.target_items.clear()
         self.links.clear()
         self.lookup_links.clear()
+        self.array_items.clear()
+        self.relationship_items.clear()
+        self.child_links.clear()
         self._headers = []
         self.key_buttons = {}
 
     def _target_order(self, flow: Flow, obj: ObjectSchema | None) -> list[str]:
-        order = list(dict.fromkeys(flow.target_fields()))
-        order += [p for p in self.extra_targets if p not in order]
+        # A dict keeps the order and answers "already there?" at once (a list made this
+        # quadratic: 10,000 fields took seconds, issue 12).
+        order = dict.fromkeys(flow.target_fields())
+        order.update(dict.fromkeys(self.extra_targets))
         if obj is not None:
-            order += [fs.path for fs in obj if _writable(fs) and fs.path not in order]
-        return order
+            order.update(dict.fromkeys(fs.path for fs in obj if _writable(fs)))
+        return list(order)
 
     def _source_order(
         self, flow: Flow, obj: ObjectSchema | None, targets: list[str]
@@ -349,6 +484,7 @@ class MappingScene(QGraphicsScene):
         paths: list[str],
         obj: ObjectSchema | None,
         flow: Flow,
+        top: float = TOP,
     ) -> None:
         wanted = set(paths)
         for path in [p for p in items if p not in wanted]:
@@ -375,17 +511,20 @@ class MappingScene(QGraphicsScene):
                 )
                 items[path] = item
                 self.addItem(item)
-            item.setPos(QPointF(x, TOP + row * ROW))
+            item.setPos(QPointF(x, top + row * ROW))
             if side == "target":
                 item.set_mapped(path in mapped_targets)
                 default = flow.defaults.get(path)
-                item.set_note(f"= {default}" if path in flow.defaults and default is not None else "")
+                note = f"= {default}" if path in flow.defaults and default is not None else ""
+                if isinstance(flow, ChildFlowView) and path == flow.child.parent_field:
+                    note = f"= the {flow.parent.target.object}"  # set by the writer
+                item.set_note(note)
             else:
                 item.set_mapped(True)
 
     def _remove_link(self, link: LinkItem) -> None:
         link.detach()
-        for store in (self.links, self.lookup_links):
+        for store in (self.links, self.lookup_links, self.child_links):
             for key in [k for k, v in store.items() if v is link]:
                 del store[key]  # type: ignore[arg-type]
         if link.scene() is self:
@@ -470,7 +609,7 @@ class MappingScene(QGraphicsScene):
             )
             hint.setBrush(theme.qcolor("muted"))
             hint.setData(0, "muted")
-            hint.setPos(0, TOP)
+            hint.setPos(0, self._fields_top)
             self.addItem(hint)
             self._headers.append(hint)
 

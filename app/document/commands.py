@@ -20,8 +20,10 @@ from PySide6.QtGui import QUndoCommand
 
 from mappings.document.edit import DocumentEditor
 from mappings.document.model import (
+    ChildCollection,
     Condition,
     ConditionOp,
+    DeletionPolicy,
     FieldMapping,
     Fixture,
     Flow,
@@ -172,7 +174,7 @@ class EditFlowCommand(EditCommand):
     are kept and the views' item dictionaries stay valid.
     """
 
-    HEADER = ("description", "trigger", "source", "target", "operation")
+    HEADER = ("description", "trigger", "source", "target", "operation", "on_delete")
 
     def __init__(
         self,
@@ -348,3 +350,81 @@ def check_conditions(conditions: list[Condition]) -> None:
         if cond.op is not ConditionOp.EXPR and not (cond.path or "").strip():
             raise EditError(f"a {cond.op.value!r} condition needs a field path")
 
+
+
+# --------------------------------------------------------------------------- child collections
+
+
+class AddChildCollectionCommand(EditCommand):
+    """Give a flow a child collection (a source array -> child records of its target)."""
+
+    def __init__(
+        self, flow: Flow, child: ChildCollection, notify: Callable[[], None]
+    ) -> None:
+        super().__init__(f"Map {child.source} → {child.relationship}")
+        check_child(flow, child)
+        self.flow, self.child, self.notify = flow, child, notify
+
+    def do(self) -> None:
+        check_child(self.flow, self.child)
+        self.flow.children.append(self.child)
+        self.notify()
+
+    def undo_edit(self) -> None:
+        self.flow.children.remove(self.child)
+        self.notify()
+
+
+class RemoveChildCollectionCommand(EditCommand):
+    def __init__(self, flow: Flow, relationship: str, notify: Callable[[], None]) -> None:
+        super().__init__(f"Remove child collection {relationship}")
+        found = [i for i, c in enumerate(flow.children) if c.relationship == relationship]
+        if not found:
+            raise EditError(f"flow {flow.name!r} maps nothing to {relationship!r}")
+        self.flow, self.index, self.notify = flow, found[0], notify
+        self.child = flow.children[self.index]
+
+    def do(self) -> None:
+        self.flow.children.pop(self.index)
+        self.notify()
+
+    def undo_edit(self) -> None:
+        self.flow.children.insert(self.index, self.child)
+        self.notify()
+
+
+class SetPolicyCommand(EditCommand):
+    """Set a deletion policy: a flow's ``on_delete`` or a child collection's ``on_removed``."""
+
+    WORDS = {"on_delete": "deletion policy", "on_removed": "removed-line policy"}
+
+    def __init__(
+        self, owner: Any, attribute: str, policy: DeletionPolicy, notify: Callable[[], None]
+    ) -> None:
+        super().__init__(f"Set {self.WORDS.get(attribute, attribute)} to {policy.value}")
+        self.owner, self.attribute, self.policy, self.notify = owner, attribute, policy, notify
+        self.before: DeletionPolicy = getattr(owner, attribute)
+
+    def do(self) -> None:
+        self.before = getattr(self.owner, self.attribute)
+        setattr(self.owner, self.attribute, self.policy)
+        self.notify()
+
+    def undo_edit(self) -> None:
+        setattr(self.owner, self.attribute, self.before)
+        self.notify()
+
+
+def check_child(flow: Flow, child: ChildCollection) -> None:
+    """Refuse a child collection the flow cannot take, naming the problem."""
+    if not isinstance(child, ChildCollection):
+        raise EditError(f"a child collection must be a ChildCollection, not {type(child).__name__}")
+    for attr in ("relationship", "source", "object", "target", "parent_field", "external_id"):
+        if not str(getattr(child, attr) or "").strip():
+            raise EditError(f"child collection {child.relationship or '?'!r}: {attr} is empty")
+    if flow.child(child.relationship) is not None:
+        raise EditError(
+            f"flow {flow.name!r} already maps {child.relationship}: open it to change it"
+        )
+    if any(c.source == child.source for c in flow.children):
+        raise EditError(f"flow {flow.name!r} already maps {child.source} to child records")

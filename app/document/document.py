@@ -20,6 +20,13 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from app.document import commands as cmd
+from app.document.child_flow import (
+    ChildFlowView,
+    child_key,
+    element_schema,
+    parent_name,
+    split_key,
+)
 from app.document.prompts import DialogPrompts, Prompts
 from mappings.document.edit import (
     DocumentEditor,
@@ -33,7 +40,9 @@ from mappings.document.edit import (
     TransformsChanged,
 )
 from mappings.document.model import (
+    ChildCollection,
     Condition,
+    DeletionPolicy,
     FieldMapping,
     Fixture,
     Flow,
@@ -94,7 +103,9 @@ class StudioDocument(QObject):
         self.workspace: Path | None = None
         self._entries: list[_Entry] = []
         self._catalogs: dict[System, Catalog] | None = dict(catalogs) if catalogs else None
-        self._current: str | None = None
+        self._current: str | None = None  # a flow name or a child key (flow/OrderItems)
+        # Core editors of open child collections, by child key (see _editor_of).
+        self._child_editors: dict[str, tuple[ChildCollection, DocumentEditor]] = {}
         # How gestures ask the user (replace a mapping? which conversion?); tests swap it.
         self.prompts: Prompts = DialogPrompts()
 
@@ -121,7 +132,18 @@ class StudioDocument(QObject):
     def source_schema(self, flow: str) -> ObjectSchema | None:
         f = self.flow(flow)
         catalog = self.catalogs.get(f.source.system)
-        return catalog.get(f.source.object) if catalog else None
+        found = catalog.get(f.source.object) if catalog else None
+        if found is None and isinstance(f, ChildFlowView):
+            # No object of the element's name: its fields as the parent's schema has them.
+            parent = self.source_schema(f.parent.name)
+            return element_schema(parent, f.child.source) if parent is not None else None
+        return found
+
+    def schema_of(self, system: System, name: str) -> ObjectSchema | None:
+        """One object's schema from the open catalogs (the engine's ``schemas`` source, so
+        child collections compile against their element and child objects)."""
+        catalog = self.catalogs.get(system)
+        return catalog.get(name) if catalog is not None else None
 
     def target_schema(self, flow: str) -> ObjectSchema | None:
         f = self.flow(flow)
@@ -186,6 +208,7 @@ class StudioDocument(QObject):
             entry.unsubscribe()
         self.undo_stack.clear()
         self._entries = []
+        self._child_editors = {}
         for path, doc in loaded:
             self._add_entry(doc, path)
         self.workspace = workspace
@@ -219,9 +242,16 @@ class StudioDocument(QObject):
         return [(e.document, f) for e in self._entries for f in e.document.flows]
 
     def find_flow(self, name: str | None) -> Flow | None:
+        """The flow called ``name``, or for a child key (``flow/OrderItems``) the child
+        collection as a flow (:class:`ChildFlowView`), or None."""
         if not name:
             return None
-        return next((f for _, f in self.flows() if f.name == name), None)
+        flow_name, relationship = split_key(name)
+        found = next((f for _, f in self.flows() if f.name == flow_name), None)
+        if found is None or relationship is None:
+            return found
+        child = found.child(relationship)
+        return ChildFlowView(found, child) if child is not None else None  # type: ignore[return-value]
 
     def flow(self, name: str) -> Flow:
         found = self.find_flow(name)
@@ -232,6 +262,18 @@ class StudioDocument(QObject):
 
     def document_of(self, flow_name: str) -> MappingDocument:
         return self._entry_of_flow(flow_name).document
+
+    @property
+    def current_parent_flow(self) -> str | None:
+        """The flow being edited, also while one of its child collections is open: what the
+        preview, the test run and validation run."""
+        return parent_name(self._current)
+
+    @property
+    def current_child(self) -> ChildFlowView | None:
+        """The open child collection, if the canvas shows one."""
+        found = self.find_flow(self._current)
+        return found if isinstance(found, ChildFlowView) else None
 
     def mapping(self, flow: str, target: str) -> FieldMapping | None:
         return self.flow(flow).mapping_for(target)
@@ -256,6 +298,7 @@ class StudioDocument(QObject):
         raise EditError(f"no open document named {name!r}")
 
     def _entry_of_flow(self, flow_name: str) -> _Entry:
+        flow_name = split_key(flow_name)[0]
         for entry in self._entries:
             if entry.document.flow(flow_name) is not None:
                 return entry
@@ -296,7 +339,7 @@ class StudioDocument(QObject):
         canvas lays targets out in it), at the end by default.
         """
         sources = [source_path] if isinstance(source_path, str) else list(source_path)
-        editor = self._entry_of_flow(flow).editor
+        editor = self._editor_of(flow)
         existing = self.flow(flow).mapping_for(target_field)
         if replace and existing is not None:
             self._push(cmd.SetSourcesCommand(editor, flow, existing.target, sources))
@@ -310,20 +353,18 @@ class StudioDocument(QObject):
         self._push(cmd.AddFieldMappingCommand(editor, flow, mapping, index))
 
     def unmap_field(self, flow: str, target_field: str) -> None:
-        self._push(
-            cmd.RemoveFieldMappingCommand(self._entry_of_flow(flow).editor, flow, target_field)
-        )
+        self._push(cmd.RemoveFieldMappingCommand(self._editor_of(flow), flow, target_field))
 
     def move_mapping(self, flow: str, target_field: str, new_index: int) -> None:
-        editor = self._entry_of_flow(flow).editor
+        editor = self._editor_of(flow)
         self._push(cmd.MoveFieldMappingCommand(editor, flow, target_field, new_index))
 
     def set_transforms(self, flow: str, target_field: str, steps: Sequence[TransformStep]) -> None:
-        editor = self._entry_of_flow(flow).editor
+        editor = self._editor_of(flow)
         self._push(cmd.SetTransformsCommand(editor, flow, target_field, list(steps)))
 
     def set_sources(self, flow: str, target_field: str, sources: Sequence[str]) -> None:
-        editor = self._entry_of_flow(flow).editor
+        editor = self._editor_of(flow)
         self._push(cmd.SetSourcesCommand(editor, flow, target_field, list(sources)))
 
     def add_flow(self, flow: Flow, document: MappingDocument | str | None = None) -> None:
@@ -344,6 +385,70 @@ class StudioDocument(QObject):
 
     def remove_flow(self, name: str) -> None:
         self._push(cmd.RemoveFlowCommand(self._entry_of_flow(name).editor, name))
+
+    # ------------------------------------------------------------------ child collections
+
+    def _editor_of(self, flow: str) -> DocumentEditor:
+        """The core editor that checks and makes field-mapping edits of ``flow``. A child
+        collection gets one over a one-flow document holding its view, so the core checks
+        its field paths against the element's and the child object's schemas (the very
+        checks a flow gets) and its events name the child key."""
+        entry = self._entry_of_flow(flow)
+        view = self.find_flow(flow)
+        if not isinstance(view, ChildFlowView):
+            return entry.editor
+        cached = self._child_editors.get(flow)
+        if cached is not None and cached[0] is view.child:
+            cached[1].catalogs = dict(self.catalogs)
+            return cached[1]
+        scope = MappingDocument(name=entry.document.name, flows=[view])  # type: ignore[list-item]
+        editor = DocumentEditor(scope, self.catalogs)
+        editor.subscribe(self._on_core_event)
+        self._child_editors[flow] = (view.child, editor)
+        return editor
+
+    def add_child_collection(self, flow: str, child: ChildCollection) -> None:
+        """Give ``flow`` a child collection (one undo step); raises EditError naming the
+        problem (a child flow, a relationship already mapped)."""
+        owner = self.flow(flow)
+        if isinstance(owner, ChildFlowView):
+            raise EditError("a child collection cannot have children of its own")
+        self._push(cmd.AddChildCollectionCommand(owner, child, self._notifier(flow)))
+
+    def remove_child_collection(self, flow: str, relationship: str) -> None:
+        owner = self.flow(flow)
+        key = child_key(flow, relationship)
+        if self._current == key:
+            self.set_current_flow(flow)
+        self._push(cmd.RemoveChildCollectionCommand(owner, relationship, self._notifier(flow)))
+
+    def open_child(self, flow: str, relationship: str) -> None:
+        """Edit a child collection's mapping on the canvas and in the editors."""
+        self.set_current_flow(child_key(split_key(flow)[0], relationship))
+
+    def close_child(self) -> None:
+        """Back from a child collection to its flow."""
+        self.set_current_flow(self.current_parent_flow)
+
+    def set_on_removed(self, key: str, policy: DeletionPolicy | str) -> None:
+        """What a child collection does to a child whose line is gone from the source."""
+        view = self.flow(key)
+        if not isinstance(view, ChildFlowView):
+            raise EditError(f"{key!r} is not a child collection")
+        self._push(
+            cmd.SetPolicyCommand(
+                view.child, "on_removed", DeletionPolicy(policy), self._notifier(key)
+            )
+        )
+
+    def set_on_delete(self, flow: str, policy: DeletionPolicy | str) -> None:
+        """What a deletion of the flow's source record does to its target record."""
+        owner = self.flow(flow)
+        if isinstance(owner, ChildFlowView):
+            raise EditError("a child collection follows its flow's deletion policy")
+        self._push(
+            cmd.SetPolicyCommand(owner, "on_delete", DeletionPolicy(policy), self._notifier(flow))
+        )
 
     def edit_flow(self, name: str, edited: Flow) -> None:
         """Replace a flow's name, description, trigger, objects and operation with
@@ -394,16 +499,30 @@ class StudioDocument(QObject):
 
     def _notifier(self, flow: str):
         flow_obj = self.flow(flow)
-        return lambda: self.mappingsChanged.emit(flow_obj.name)
+
+        def notify() -> None:
+            self._mappings_changed(flow_obj.name)
+
+        return notify
+
+    def _mappings_changed(self, name: str) -> None:
+        """A child's change is also its flow's (the preview and validation run the flow)."""
+        if self._current != self.current_parent_flow and self.find_flow(self._current) is None:
+            self.set_current_flow(self.current_parent_flow)  # the open child is gone (undo)
+        self.mappingsChanged.emit(name)
+        parent = parent_name(name)
+        if parent and parent != name:
+            self.mappingsChanged.emit(parent)
 
     def _fixture_notifier(self, flow: str):
         flow_obj = self.flow(flow)
         return lambda: self.fixturesChanged.emit(flow_obj.name)
 
     def _flow_notifier(self, old_name: str, new_name: str) -> None:
-        if self._current == old_name and old_name != new_name:
-            self._current = new_name
-            self.currentFlowChanged.emit(new_name)
+        if self.current_parent_flow == old_name and old_name != new_name:
+            _, relationship = split_key(self._current or "")
+            self._current = child_key(new_name, relationship) if relationship else new_name
+            self.currentFlowChanged.emit(self._current)
         self.flowsChanged.emit()
         self.mappingsChanged.emit(new_name)
 
@@ -417,19 +536,22 @@ class StudioDocument(QObject):
             | SourcesChanged
             | TransformsChanged,
         ):
-            self.mappingsChanged.emit(event.flow)
+            self._mappings_changed(event.flow)
         elif isinstance(event, FlowAdded):
             self.flowsChanged.emit()
             if self._current is None:
                 self.set_current_flow(event.flow.name)
         elif isinstance(event, FlowRemoved):
-            if self._current == event.flow.name:
+            if self.current_parent_flow == event.flow.name:
                 flows = self.flows()
                 self._current = flows[0][1].name if flows else None
                 self.currentFlowChanged.emit(self._current or "")
             self.flowsChanged.emit()
         elif isinstance(event, FlowRenamed):
-            if self._current == event.old_name:
-                self._current = event.new_name
-                self.currentFlowChanged.emit(event.new_name)
+            if self.current_parent_flow == event.old_name:
+                _, relationship = split_key(self._current or "")
+                self._current = (
+                    child_key(event.new_name, relationship) if relationship else event.new_name
+                )
+                self.currentFlowChanged.emit(self._current)
             self.flowsChanged.emit()

@@ -13,13 +13,14 @@ from typing import Any
 
 from PySide6.QtCore import QPoint
 
+from app.document.child_flow import ChildFlowView, array_fields, array_source, element_object
 from app.document.document import StudioDocument
 from app.document.prompts import ReplaceQuestion
 from app.models.naming import title_in
-from mappings.document.model import FieldMapping, TransformStep
+from mappings.document.model import ChildCollection, FieldMapping, TransformStep
 from mappings.errors import IncompatibleTypeError, MappingError
 from mappings.schema.compat import target_field, units_conversion
-from mappings.schema.model import FieldSchema, ObjectSchema
+from mappings.schema.model import ChildRelationship, FieldSchema, ObjectSchema
 from mappings.suggest import Conversion, conversion_choices, type_fit
 
 
@@ -61,6 +62,88 @@ class DropFieldInteraction:
         assert payload is not None and self.document.current_flow is not None
         flow = self.document.current_flow
         return map_with_bridge(self.document, flow, payload["paths"], target, where)
+
+
+class DropArrayInteraction:
+    """A Stripe list (``lines``) dropped on a child relationship of the target
+    (``OrderItems``): the flow gets a child collection, one undo step, and it opens."""
+
+    def __init__(self, document: StudioDocument) -> None:
+        self.document = document
+
+    def _array(self, payload: dict[str, Any] | None) -> tuple[str, ObjectSchema] | str:
+        """(the dropped list's path, the source schema), or why it is not a list."""
+        flow_name = self.document.current_flow
+        if payload is None:
+            return "only a list from the source can be dropped here"
+        if flow_name is None:
+            return "create or pick a flow first"
+        flow = self.document.flow(flow_name)
+        if isinstance(flow, ChildFlowView):
+            return "a child mapping cannot have children of its own: go back to the flow"
+        if (payload["system"], payload["object"]) != (flow.source.system.value, flow.source.object):
+            return f"drop a list of {flow.source.object}"
+        source = self.document.source_schema(flow_name)
+        paths = payload.get("paths") or []
+        if source is None or len(paths) != 1:
+            return "drop one list of the source"
+        path = str(paths[0]).removesuffix(".data").removesuffix(".data[]")
+        if path not in {fs.path for fs in array_fields(source)}:
+            return f"{paths[0]} is not a list of records: drop a list such as lines or items"
+        return path, source
+
+    def refusal(self, payload: dict[str, Any] | None, relationship: ChildRelationship) -> str | None:
+        found = self._array(payload)
+        if isinstance(found, str):
+            return found
+        flow = self.document.flow(self.document.current_flow or "")
+        if flow.child(relationship.name) is not None:
+            return f"{relationship.name} is mapped already: double-click it to open it"
+        if self._external_id(relationship) is None:
+            return (
+                f"{relationship.child} has no external id field to hold the Stripe id of each "
+                "element: add one in Salesforce first"
+            )
+        return None
+
+    def _external_id(self, relationship: ChildRelationship) -> str | None:
+        catalog = self.document.catalogs.get(self.document.flow(
+            self.document.current_flow or "").target.system)
+        child = catalog.get(relationship.child) if catalog is not None else None
+        if child is None:
+            return None
+        return next((fs.path for fs in child.external_id_fields() if fs.path != "Id"), None)
+
+    def drop(self, payload: dict[str, Any] | None, relationship: ChildRelationship) -> bool:
+        reason = self.refusal(payload, relationship)
+        if reason is not None:
+            self.document.editRefused.emit(reason)
+            return False
+        found = self._array(payload)
+        assert not isinstance(found, str)
+        path, source = found
+        flow_name = self.document.current_flow or ""
+        external_id = self._external_id(relationship)
+        assert external_id is not None
+        source_path = array_source(source.fields[path])
+        child = ChildCollection(
+            relationship=relationship.name,
+            source=source_path,
+            object=element_object(source, source_path),
+            target=relationship.child,
+            parent_field=relationship.field,
+            external_id=external_id,
+            # Each element's Stripe id is what finds its child record again on update.
+            fields=[FieldMapping(target=external_id, sources=["id"])],
+        )
+        try:
+            self.document.add_child_collection(flow_name, child)
+        except MappingError as exc:
+            self.document.editRefused.emit(str(exc))
+            return False
+        self.document.open_child(flow_name, relationship.name)
+        self.document.edited.emit(f"Mapped {path} → {relationship.name}: map the fields of one element")
+        return True
 
 
 def map_with_bridge(

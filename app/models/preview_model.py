@@ -22,6 +22,7 @@ from PySide6.QtCore import QAbstractTableModel, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon
 from PySide6.QtWidgets import QApplication, QStyle
 
+from app.document.child_flow import relationship_title
 from app.document.document import StudioDocument
 from app.models.naming import field_api_hint, field_naming, field_title
 from app.models.qtmodel import ROOT, Index
@@ -45,6 +46,43 @@ ISSUE_FOREGROUND = QColor(33, 33, 33)
 # Item-data roles beyond Qt's, for the panel and tests.
 IssuesRole = Qt.ItemDataRole.UserRole + 1  # list[Issue] of the cell
 ValueRole = Qt.ItemDataRole.UserRole + 2  # the raw transformed value
+
+
+class IssueCells:
+    """How a cell with issues looks (tint, icon, tooltip): the preview's records and their
+    children alike."""
+
+    _icons: dict[str, QIcon]
+
+    def _issue_decoration(
+        self, issues: list[Issue], role: int, *, skipped: bool, tooltip: bool = True
+    ) -> Any:
+        if not issues or skipped:
+            return None
+        worst = "error" if any(i.severity == "error" for i in issues) else "warning"
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(ERROR_BACKGROUND if worst == "error" else WARNING_BACKGROUND)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(ISSUE_FOREGROUND)
+        if role == Qt.ItemDataRole.ToolTipRole and tooltip:
+            return "\n".join(i.message for i in issues)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._icon(worst)
+        return None
+
+    def _icon(self, severity: str) -> QIcon:
+        icon = self._icons.get(severity)
+        if icon is None:
+            style = QApplication.style() if QApplication.instance() is not None else None
+            pixmap = (
+                QStyle.StandardPixmap.SP_MessageBoxCritical
+                if severity == "error"
+                else QStyle.StandardPixmap.SP_MessageBoxWarning
+            )
+            icon = style.standardIcon(pixmap) if style is not None else QIcon()
+            self._icons[severity] = icon
+        return icon
+
 
 
 @dataclass
@@ -142,7 +180,7 @@ def row_labels(samples: Sequence[dict[str, Any]]) -> list[str]:
     return labels
 
 
-class PreviewModel(QAbstractTableModel):
+class PreviewModel(IssueCells, QAbstractTableModel):
     """Samples x target fields of one flow of a :class:`StudioDocument`."""
 
     resultsChanged = Signal()
@@ -239,6 +277,7 @@ class PreviewModel(QAbstractTableModel):
                     self._document.document_of(flow.name),
                     schema,
                     source_schema=self._document.source_schema(flow.name),
+                    schemas=self._document.schema_of,
                 )
             except MappingError as exc:
                 error = f"flow {flow.name!r} cannot be applied: {exc}"
@@ -272,6 +311,21 @@ class PreviewModel(QAbstractTableModel):
         if error_changed:
             self.planErrorChanged.emit(error)
         self.resultsChanged.emit()
+
+    def children_words(self, result: MappingResult) -> str:
+        """"12 Order Products" for a result with children (every relationship, in order)."""
+        return ", ".join(
+            f"{len(items)} {self.relationship_title(rel)}" for rel, items in result.children.items()
+        )
+
+    def relationship_title(self, relationship: str) -> str:
+        """A child relationship as users know it (Order Products), else its name."""
+        flow = self._flow()
+        child = flow.child(relationship) if flow is not None else None
+        if child is None:
+            return relationship
+        obj = self._document.schema_of(flow.target.system, child.target)
+        return relationship_title(obj, relationship)
 
     def _row(self, index: int) -> RowResult:
         """One sample through the compiled plan, on first use.
@@ -406,9 +460,10 @@ class PreviewModel(QAbstractTableModel):
                 return f"skipped: {result.skip_reason}"
             errors = sum(1 for i in result.issues if i.severity == "error")
             warnings = len(result.issues) - errors
+            counts = self.children_words(result)
             if not errors and not warnings:
-                return "ok"
-            parts = []
+                return "ok" + (f" · {counts}" if counts else "")
+            parts = [counts] if counts else []
             if errors:
                 parts.append(f"{errors} error{'s' if errors > 1 else ''}")
             if warnings:
@@ -427,35 +482,6 @@ class PreviewModel(QAbstractTableModel):
                              for i in result.issues)
         # The status cell takes the colour of the record's worst issue, wherever it is.
         return self._issue_decoration(result.issues, role, skipped=False, tooltip=False)
-
-    def _issue_decoration(
-        self, issues: list[Issue], role: int, *, skipped: bool, tooltip: bool = True
-    ) -> Any:
-        if not issues or skipped:
-            return None
-        worst = "error" if any(i.severity == "error" for i in issues) else "warning"
-        if role == Qt.ItemDataRole.BackgroundRole:
-            return QBrush(ERROR_BACKGROUND if worst == "error" else WARNING_BACKGROUND)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return QBrush(ISSUE_FOREGROUND)
-        if role == Qt.ItemDataRole.ToolTipRole and tooltip:
-            return "\n".join(i.message for i in issues)
-        if role == Qt.ItemDataRole.DecorationRole:
-            return self._icon(worst)
-        return None
-
-    def _icon(self, severity: str) -> QIcon:
-        icon = self._icons.get(severity)
-        if icon is None:
-            style = QApplication.style() if QApplication.instance() is not None else None
-            pixmap = (
-                QStyle.StandardPixmap.SP_MessageBoxCritical
-                if severity == "error"
-                else QStyle.StandardPixmap.SP_MessageBoxWarning
-            )
-            icon = style.standardIcon(pixmap) if style is not None else QIcon()
-            self._icons[severity] = icon
-        return icon
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():

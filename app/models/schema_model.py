@@ -29,6 +29,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
+from app.document.child_flow import element_words, is_list_object
 from app.models.naming import field_naming, field_title
 from app.models.qtmodel import ROOT, Index, column_header
 from app.theme import qcolor
@@ -203,6 +204,8 @@ def type_text(fs: FieldSchema) -> str:
     ``→ Account`` for a reference, the kind otherwise, and "external id" where it matters
     for matching; "required" is the name's star and read-only fields are greyed.
     """
+    if is_list_object(fs):
+        return element_words(fs)  # "list of Invoice line items": a child collection's source
     if fs.reference_to:
         shown = ", ".join(fs.reference_to[:2]) + (" …" if len(fs.reference_to) > 2 else "")
         parts = [f"→ {shown}"]
@@ -473,7 +476,11 @@ class SchemaTreeModel(QAbstractItemModel):
                 return ""
             return type_text(fs)
         if role == _DECORATION:
-            return kind_icon(fs.kind if fs is not None else FieldKind.OBJECT) if col == 0 else None
+            if col != 0:
+                return None
+            if fs is None:
+                return kind_icon(FieldKind.OBJECT)
+            return kind_icon(FieldKind.LIST if is_list_object(fs) else fs.kind)
         if role == _TOOLTIP:
             return field_tooltip(fs) if fs is not None else node.path
         if role == _FONT:

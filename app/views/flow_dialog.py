@@ -34,10 +34,12 @@ from PySide6.QtWidgets import (
 
 from app import asyncloop, theme
 from app.document.document import StudioDocument
+from app.models.policies import on_delete_choices, on_delete_question
 from app.services import Services
 from app.services.triggers import POLL_EVERY, support_sentence, trigger_support
 from mappings.document.model import (
     Action,
+    DeletionPolicy,
     Flow,
     ObjectRef,
     Operation,
@@ -159,6 +161,11 @@ class FlowDialog(QDialog):
 
         self.action = QComboBox(self)
         self.external_id = QComboBox(self)
+        # Issue 14: what a deletion of the source record does to the target, in words.
+        self.on_delete = QComboBox(self)
+        self.on_delete.setAccessibleName("When the source record is deleted")
+        self.on_delete_label = QLabel(self)
+        self.on_delete_label.setWordWrap(True)
 
         form = QFormLayout()
         form.addRow("Name", self.name)
@@ -170,6 +177,7 @@ class FlowDialog(QDialog):
         form.addRow(self.trigger_label, self.trigger_stack)
         form.addRow("Operation", self.action)
         form.addRow("External id", self.external_id)
+        form.addRow(self.on_delete_label, self.on_delete)
 
         self.problem = QLabel(self)
         theme.set_text_role(self.problem, "error")
@@ -231,6 +239,7 @@ class FlowDialog(QDialog):
         self.action.blockSignals(False)
         self.trigger_stack.setCurrentIndex(0 if src is System.STRIPE else 1)
         self.trigger_label.setText("Stripe events" if src is System.STRIPE else "Salesforce trigger")
+        self._fill_on_delete()
         self._sf_kind_changed()
         self._source_changed()
         self._target_changed()
@@ -343,6 +352,18 @@ class FlowDialog(QDialog):
         # Qt hands the enum back as its plain string value.
         return Action(self.action.currentData())
 
+    def _fill_on_delete(self) -> None:
+        """The deletion choices in the direction's words, keeping the chosen policy."""
+        src, tgt = self.systems
+        kept = self.on_delete.currentData() or DeletionPolicy.MARK
+        self.on_delete_label.setText(on_delete_question(src))
+        self.on_delete.blockSignals(True)
+        self.on_delete.clear()
+        for policy, words in on_delete_choices(tgt):
+            self.on_delete.addItem(words, policy)
+        self.on_delete.setCurrentIndex(max(self.on_delete.findData(kept), 0))
+        self.on_delete.blockSignals(False)
+
     def _load(self, flow: Flow) -> None:
         self.name.setText(flow.name)
         self.description.setText(flow.description)
@@ -369,6 +390,7 @@ class FlowDialog(QDialog):
         self.action.setCurrentIndex(max(self.action.findData(flow.operation.action.value), 0))
         if flow.operation.external_id:
             self.external_id.setCurrentText(flow.operation.external_id)
+        self.on_delete.setCurrentIndex(max(self.on_delete.findData(flow.on_delete), 0))
         self._original = flow
 
     def set_events(self, events: list[str]) -> None:
@@ -440,6 +462,7 @@ class FlowDialog(QDialog):
                 dedup_on=list(kept.dedup_on),
                 writeback=kept.writeback,
             ),
+            on_delete=DeletionPolicy(self.on_delete.currentData() or DeletionPolicy.MARK),
         )
 
     def trigger(self) -> Trigger:

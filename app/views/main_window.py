@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTabWidget,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -32,6 +33,7 @@ import mappings
 from app import asyncloop, icons, theme
 from app.canvas.scene import MappingScene
 from app.canvas.view import MappingView
+from app.document.child_flow import parent_name
 from app.document.document import StudioDocument
 from app.errors import StudioError
 from app.models.naming import field_naming, save_show_api_names, saved_show_api_names
@@ -44,6 +46,7 @@ from app.services.reconcile import ReconcileService
 from app.services.sandbox import WARM_UP_TEXT, SandboxStopped
 from app.views import actions
 from app.views.automap_dialog import AutoMapDialog
+from app.views.child_bar import ChildBar
 from app.views.connections_dialog import ConnectionsDialog
 from app.views.diff_view import DiffView
 from app.views.errors_panel import ErrorsPanel
@@ -104,7 +107,8 @@ def ask_unsaved_with_message_box(parent: QWidget, name: str) -> UnsavedAnswer:
 
 def validation_issues(document: StudioDocument, flow_name: str | None) -> list[Issue]:
     """What is wrong with a flow now: its static issues plus those its fixtures raise."""
-    flow = document.find_flow(flow_name)
+    # A child mapping is checked with its flow: parent and children are written together.
+    flow = document.find_flow(parent_name(flow_name))
     if flow is None:
         return []
     try:
@@ -114,6 +118,7 @@ def validation_issues(document: StudioDocument, flow_name: str | None) -> list[I
             doc,
             document.target_schema(flow.name),
             source_schema=document.source_schema(flow.name),
+            schemas=document.schema_of,
         )
     except MappingError as exc:
         return [Issue("INVALID_FLOW", None, str(exc))]
@@ -256,7 +261,15 @@ class MainWindow(QMainWindow):
         self.top_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.top_splitter.setObjectName("topSplitter")
         self.top_splitter.addWidget(self.schemas_splitter)
-        self.top_splitter.addWidget(self.canvas)
+        # The canvas, under the child mapping's header while a child collection is open.
+        self.child_bar = ChildBar(doc, self)
+        canvas_box = QWidget(self)
+        canvas_layout = QVBoxLayout(canvas_box)
+        canvas_layout.setContentsMargins(0, 0, 0, 0)
+        canvas_layout.setSpacing(0)
+        canvas_layout.addWidget(self.child_bar)
+        canvas_layout.addWidget(self.canvas, 1)
+        self.top_splitter.addWidget(canvas_box)
         self.top_splitter.setStretchFactor(0, 0)
         self.top_splitter.setStretchFactor(1, 1)
 
@@ -423,7 +436,7 @@ class MainWindow(QMainWindow):
                 flow.description or flow.name,
                 Qt.ItemDataRole.ToolTipRole,
             )
-        current = self.document.current_flow
+        current = self.document.current_parent_flow
         if current:
             self.flow_combo.setCurrentIndex(self.flow_combo.findData(current))
         self.flow_combo.setEnabled(self.flow_combo.count() > 0)
@@ -431,14 +444,14 @@ class MainWindow(QMainWindow):
 
     def _flow_picked(self, row: int) -> None:
         name = self.flow_combo.itemData(row)
-        if name:
+        if name and name != self.document.current_parent_flow:
             self.document.set_current_flow(name)
 
     def _on_current_flow(self, name: str) -> None:
         # With no flow there is nothing to auto-map, preview or test.
         for action in ("automap", "preview", "test_run"):
             self.actions_by_name[action].setEnabled(bool(name))
-        row = self.flow_combo.findData(name) if name else -1
+        row = self.flow_combo.findData(parent_name(name)) if name else -1
         if row != self.flow_combo.currentIndex():
             self.flow_combo.setCurrentIndex(row)
         self._update_flow_status()

@@ -39,7 +39,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import asyncloop, theme
+from app.document.child_flow import parent_name
 from app.document.document import StudioDocument
+from app.models.children_model import ChildrenModel
 from app.models.naming import title_in
 from app.models.preview_model import PreviewModel, source_record
 from app.services import (
@@ -138,6 +140,32 @@ class PreviewPanel(QWidget):
         self.json_toggle.setToolTip("Show or hide the selected record's source and target JSON")
         self.json_toggle.toggled.connect(self._show_json)
         self._show_json(True)
+        # The selected record's child records (an Order's Order Products), with their issues.
+        self.children_model = ChildrenModel(self)
+        self.children_label = QLabel()
+        self.children_label.setObjectName("previewChildren")
+        self.children_label.setStyleSheet("font-weight: 600")
+        self.children_combo = QComboBox()
+        self.children_combo.setAccessibleName("Child records shown")
+        self.children_combo.currentIndexChanged.connect(lambda _row: self._show_children())
+        self.children_table = QTableView()
+        self.children_table.setModel(self.children_model)
+        self.children_table.setAccessibleName("Child records of the selected record")
+        self.children_table.setAlternatingRowColors(True)
+        self.children_table.setWordWrap(False)
+        self.children_table.verticalHeader().setDefaultSectionSize(22)
+        self.children_table.horizontalHeader().setStretchLastSection(True)
+        self.children_box = QWidget()
+        children_layout = QVBoxLayout(self.children_box)
+        children_layout.setContentsMargins(0, 0, 0, 0)
+        children_layout.setSpacing(2)
+        children_head = QHBoxLayout()
+        children_head.addWidget(self.children_label)
+        children_head.addWidget(self.children_combo)
+        children_head.addStretch(1)
+        children_layout.addLayout(children_head)
+        children_layout.addWidget(self.children_table, 1)
+        self.children_box.setVisible(False)
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
@@ -147,10 +175,13 @@ class PreviewPanel(QWidget):
         lower_layout.addWidget(detail, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
+        splitter.addWidget(self.children_box)
         splitter.addWidget(lower)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(2, 2)
         self._kept_row: int | None = None
+        self._children_of: Any = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -176,6 +207,10 @@ class PreviewPanel(QWidget):
         self._update_controls()
         if document.current_flow:
             self._on_current_flow(document.current_flow)
+
+    def _flow_name(self) -> str | None:
+        """The flow previewed: the current one, also while one of its children is open."""
+        return self._document.current_parent_flow
 
     @staticmethod
     def _titled(title: str, widget: QWidget) -> QWidget:
@@ -237,7 +272,7 @@ class PreviewPanel(QWidget):
         kind, _conn = self.source()
         loading = self.loading
         self.limit_spin.setEnabled(kind == SOURCE_STRIPE)
-        self.refresh_button.setEnabled(not loading and self._document.current_flow is not None)
+        self.refresh_button.setEnabled(not loading and self._flow_name() is not None)
         self.pin_button.setEnabled(
             not loading and bool(self.table.selectionModel().selectedRows())
         )
@@ -256,7 +291,7 @@ class PreviewPanel(QWidget):
 
     def refresh(self) -> None:
         """Load the samples from the chosen source; account sources load in the background."""
-        name = self._document.current_flow
+        name = self._flow_name()
         flow = self._document.find_flow(name)
         if flow is None:
             self.model.set_flow(None)
@@ -301,7 +336,7 @@ class PreviewPanel(QWidget):
 
     def _loaded(self, flow: str, samples: list[dict[str, Any]], where: str) -> None:
         self._pending = None
-        if flow == self._document.current_flow:
+        if flow == self._flow_name():
             self._set_samples(flow, samples, where)
         self._update_controls()
 
@@ -338,6 +373,9 @@ class PreviewPanel(QWidget):
         theme.set_text_role(self.status_label, "error" if error else "")
 
     def _on_current_flow(self, name: str) -> None:
+        name = parent_name(name) or ""
+        if name and name == self.model.flow_name:
+            return  # one of the flow's children was opened or closed: same records
         # A new flow: its fixtures at once (cheap); an account is fetched on Refresh only.
         if self.source()[0] == SOURCE_STRIPE:
             self.model.set_flow(name or None)
@@ -380,6 +418,7 @@ class PreviewPanel(QWidget):
             self.source_view.clear()
             self.target_view.clear()
             self.reason_label.clear()
+            self._fill_children(None)
             return
         sample = self.model.sample(row)
         result = self.model.row_result(row).result
@@ -392,6 +431,47 @@ class PreviewPanel(QWidget):
             text = json.dumps(json_safe(result.record), indent=2, default=str, ensure_ascii=False)
         self.target_view.setPlainText(text)
         self.reason_label.setText(self._reason_text(result))
+        self._fill_children(result)
+
+    # -- children ------------------------------------------------------------------------
+    def _fill_children(self, result: Any) -> None:
+        """Offer the selected record's child relationships; the first is shown."""
+        self._children_of = result
+        relationships = list(result.children) if result is not None else []
+        self.children_combo.blockSignals(True)
+        kept = self.children_combo.currentData()
+        self.children_combo.clear()
+        for rel in relationships:
+            self.children_combo.addItem(self.model.relationship_title(rel), rel)
+        row = self.children_combo.findData(kept)
+        self.children_combo.setCurrentIndex(row if row >= 0 else 0)
+        self.children_combo.setVisible(len(relationships) > 1)
+        self.children_combo.blockSignals(False)
+        self.children_box.setVisible(bool(relationships))
+        self._show_children()
+
+    def _show_children(self) -> None:
+        result = self._children_of
+        rel = self.children_combo.currentData()
+        flow = self._document.find_flow(self.model.flow_name)
+        if result is None or rel is None or flow is None or flow.child(rel) is None:
+            self.children_model.set_children([], None)
+            self.children_label.clear()
+            return
+        child = flow.child(rel)
+        items = result.children.get(rel, [])
+        schema = self._document.schema_of(flow.target.system, child.target)
+        self.children_model.set_children(
+            items, schema, [m.target for m in child.fields] + [lk.target for lk in child.lookups]
+        )
+        issues = self.children_model.issue_count()
+        noun = self.model.relationship_title(rel)
+        where = f" of {result.source_id}" if result.source_id else ""
+        self.children_label.setText(
+            f"{len(items)} {noun}{where}"
+            + (f" — {issues} issue{'s' if issues != 1 else ''}" if issues else "")
+        )
+        self.children_table.resizeColumnsToContents()
 
     def _reason_text(self, result: Any) -> str:
         """What is wrong with the record, field by field in the user's names, or that it is fine."""

@@ -92,6 +92,16 @@ class FieldSchema:
         return self.path.rsplit(".", 1)[-1]
 
 
+@dataclass(frozen=True, slots=True)
+class ChildRelationship:
+    """A Salesforce parent's child relationship (describe ``childRelationships``): ``Order``
+    has ``ChildRelationship("OrderItems", "OrderItem", "OrderId")``."""
+
+    name: str  # relationshipName (OrderItems)
+    child: str  # childSObject (OrderItem)
+    field: str  # the child's reference to the parent (OrderId)
+
+
 @dataclass(slots=True)
 class ObjectSchema:
     """An object type (``charge``, ``Payment__c``) and its fields by path."""
@@ -106,6 +116,9 @@ class ObjectSchema:
     # Salesforce: key prefix of record ids ("001" for Account), custom object flag.
     key_prefix: str | None = None
     custom: bool = False
+    label_plural: str = ""
+    # Salesforce: the relationships child records hang from (those with a name).
+    child_relationships: tuple[ChildRelationship, ...] = ()
 
     def __iter__(self) -> Iterator[FieldSchema]:
         return iter(self.fields.values())

@@ -15,7 +15,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mappings.errors import SchemaError
-from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
+from mappings.schema.model import (
+    Catalog,
+    ChildRelationship,
+    FieldKind,
+    FieldSchema,
+    ObjectSchema,
+    System,
+)
 
 API_VERSION = "59.0"
 # Anonymised host, as in the recorded describes (Contact, Opportunity).
@@ -117,6 +124,16 @@ def parse_describe(describe: Mapping[str, Any]) -> ObjectSchema:
         label=_text(describe.get("label")) or name,
         key_prefix=describe.get("keyPrefix") or None,
         custom=bool(describe.get("custom", name.endswith("__c"))),
+        label_plural=_text(describe.get("labelPlural")),
+        child_relationships=tuple(
+            ChildRelationship(str(r["relationshipName"]), str(r["childSObject"]), str(r["field"]))
+            for r in describe.get("childRelationships") or []
+            if isinstance(r, Mapping)
+            and r.get("relationshipName")
+            and r.get("childSObject")
+            and r.get("field")
+            and not r.get("deprecatedAndHidden")
+        ),
     )
     for index, raw in enumerate(raw_fields):
         parsed = parse_field(raw, owner=name, index=index)
