@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from mappings.templates.tools.revenue_fixtures import charge_with_refunds, refund
+from runner.sandbox.stripe_events import deliver, make_event
 from runner.state.store import StateStore
 from tests.runner.e2e.helpers import (
     RunnerProcess,
@@ -82,6 +84,34 @@ def test_two_partial_refunds_become_two_records_that_add_up(sandbox, sf, refunds
         assert payment["Status__c"] == "Completed"  # partly refunded: the charge stands
         with StateStore.open(state_url) as store:
             assert [(e.flow, e.error) for e in store.dlq_list()] == []
+    finally:
+        assert runner.stop() == 0
+
+
+def test_charge_refunded_alone_writes_the_payment_with_all_its_refunds(
+        sandbox, sf, refunds_bundle, state_url, tmp_path: Path) -> None:
+    """No refund.* event (lost, or not subscribed): the charge.refunded payload alone carries
+    the refunds, and the payment and its refunds are written together."""
+    charge = f"ch_e2eAlone{tmp_path.name[-8:].replace('_', '')}"
+    refunds = [refund(91, 1200), refund(92, 800, status="pending")]
+    for r in refunds:
+        r["id"] = f"re_{charge[3:]}{r['id'][-2:]}"
+        r["charge"] = charge
+    event = make_event("charge.refunded", overrides={
+        "id": charge, "description": "e2e refunded alone", "customer": None,
+        **charge_with_refunds(5000, refunds)})
+    runner = RunnerProcess(refunds_bundle, sandbox.json_path, state_url, tmp_path).start()
+    try:
+        assert deliver(runner.webhook_url, event, sandbox.stripe.webhook_secret) \
+            .status_code == 200
+        wait_for(lambda: len(_refunds(sf, charge)) == 2, WAIT, "the charge's two Refund__c")
+        payment = _payment(sf, charge)
+        rows = _refunds(sf, charge)
+        assert payment is not None and payment["Amount_Refunded__c"] == 20.0
+        assert sorted((r["Amount__c"], r["Status__c"]) for r in rows) == [
+            (8.0, "Pending"), (12.0, "Succeeded")]
+        assert all(r["Payment__c"] == payment["Id"] for r in rows)
+        assert payment["Amount_Refunded__c"] == sum(r["Amount__c"] for r in rows)
     finally:
         assert runner.stop() == 0
 
