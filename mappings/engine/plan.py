@@ -17,7 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mappings.document.model import Action, FieldMapping, Flow, Lookup, MappingDocument
+from mappings.document.model import (
+    Action,
+    ChildCollection,
+    FieldMapping,
+    Flow,
+    Lookup,
+    MappingDocument,
+)
 from mappings.engine.children import CompiledChild, child_flow, compile_child, located, map_children
 from mappings.engine.conditions import CompiledCondition, ConditionEvalError, compile_condition
 from mappings.engine.paths import MISSING_ERRORS, Getter, compile_path, set_path, split_path
@@ -504,6 +511,8 @@ def compile_flow(
             )
         if source_schema is not None:
             child_plan.static_issues.extend(_check_child_source(child.source, source_schema))
+        if target_schema is not None and sub.target.system is System.SALESFORCE:
+            child_plan.static_issues.extend(_check_relationship(child, target_schema))
         plan.static_issues.extend(located(child_plan.static_issues, child.relationship))
         plan.children[child.relationship] = child_plan
         compiled.append(compile_child(child, child_plan))
@@ -531,6 +540,44 @@ def _check_child_source(path: str, source_schema: ObjectSchema) -> list[Issue]:
                 f"{source_schema.name}.{path} is a {fs.kind.value} field, not a list of child "
                 "records",
                 "warning",
+            )
+        ]
+    return []
+
+
+def _check_relationship(child: ChildCollection, parent: ObjectSchema) -> list[Issue]:
+    """The child relationship as the parent's describe names it (``childRelationships``):
+    Salesforce writes children under that name, so it must hold the child object through
+    the parent field the collection names. A schema that lists none is not checked."""
+    if not parent.child_relationships:
+        return []
+    wanted = child.relationship.lower()
+    found = next((r for r in parent.child_relationships if r.name.lower() == wanted), None)
+    if found is None:
+        same = [r.name for r in parent.child_relationships if r.child.lower() == child.target.lower()]
+        hint = f" ({child.target} records hang from it as {', '.join(same)})" if same else ""
+        return [
+            Issue(
+                "INVALID_RELATIONSHIP",
+                None,
+                f"{parent.name} has no child relationship {child.relationship}{hint}",
+            )
+        ]
+    if found.child.lower() != child.target.lower():
+        return [
+            Issue(
+                "INVALID_RELATIONSHIP",
+                None,
+                f"{parent.name}.{found.name} holds {found.child} records, not {child.target}",
+            )
+        ]
+    if found.field.lower() != child.parent_field.lower():
+        return [
+            Issue(
+                "INVALID_RELATIONSHIP",
+                child.parent_field,
+                f"{found.child} records hang from {parent.name} by {found.field}, not "
+                f"{child.parent_field}",
             )
         ]
     return []

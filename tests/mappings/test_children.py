@@ -355,6 +355,38 @@ def test_a_child_source_that_is_not_a_list_of_the_parent_is_named(
     assert message in [i.message for i in plan.static_issues]
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"relationship": "Items"},
+            "OrderItems: Order has no child relationship Items (OrderItem records hang from it "
+            "as OrderItems)",
+        ),
+        (
+            {"target": "Order", "parent_field": "OriginalOrderId"},
+            "OrderItems: Order.OrderItems holds OrderItem records, not Order",
+        ),
+        (
+            {"parent_field": "OriginalOrderItemId"},
+            "OrderItems: OrderItem records hang from Order by OrderId, not OriginalOrderItemId",
+        ),
+    ],
+)
+def test_the_relationship_must_be_the_parents_as_its_describe_names_it(
+    doc: MappingDocument, catalogs: dict[System, Catalog], change: dict[str, str], message: str
+) -> None:
+    child = doc.flows[0].children[0]
+    for attr, value in change.items():
+        setattr(child, attr, value)
+    plan = compile_invoice_flow(doc, catalogs)
+    errors = [i for i in plan.static_issues if i.code == "INVALID_RELATIONSHIP"]
+    # The message names the relationship as the document spells it.
+    message = message.replace("OrderItems:", f"{child.relationship}:", 1)
+    assert [i.message for i in errors] == [message]
+    assert errors[0].severity == "error"
+
+
 def test_a_child_object_with_no_schema_is_named(
     doc: MappingDocument, catalogs: dict[System, Catalog]
 ) -> None:
