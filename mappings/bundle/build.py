@@ -7,6 +7,7 @@ deterministic too).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -183,9 +184,24 @@ def _snapshot(
     """Only the objects the flows use, from ``catalog`` or the shipped one."""
     source = catalog if catalog is not None else default_catalog(system)
     snapshot = Catalog(system=system, api_version=source.api_version)
+    # Of a parent's child relationships (Account has dozens), only those a flow writes
+    # children through, or of a child object it writes: what the runner checks them by.
+    used: dict[str, set[str]] = {}
+    for doc in documents:
+        for flow in doc.flows:
+            if flow.target.system is system:
+                names = used.setdefault(flow.target.object.lower(), set())
+                names.update(n.lower() for c in flow.children for n in (c.relationship, c.target))
     for name in _used_objects(system, documents):
         obj = source.get(name)
         if obj is not None:
+            wanted = used.get(obj.name.lower(), set())
+            kept = tuple(
+                r for r in obj.child_relationships
+                if r.name.lower() in wanted or r.child.lower() in wanted
+            )
+            if kept != obj.child_relationships:
+                obj = dataclasses.replace(obj, child_relationships=kept)
             snapshot.add(obj)
     return snapshot
 

@@ -11,7 +11,14 @@ import dataclasses
 from typing import Any
 
 from mappings.errors import SchemaError
-from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
+from mappings.schema.model import (
+    Catalog,
+    ChildRelationship,
+    FieldKind,
+    FieldSchema,
+    ObjectSchema,
+    System,
+)
 
 _FIELD_DEFAULTS = {
     f.name: f.default
@@ -62,6 +69,12 @@ def object_schema_to_dict(obj: ObjectSchema) -> dict[str, Any]:
         data["key_prefix"] = obj.key_prefix
     if obj.custom:
         data["custom"] = True
+    if obj.label_plural:
+        data["label_plural"] = obj.label_plural
+    if obj.child_relationships:
+        data["child_relationships"] = [
+            {"name": r.name, "child": r.child, "field": r.field} for r in obj.child_relationships
+        ]
     data["fields"] = [field_schema_to_dict(f) for f in obj.fields.values()]
     return data
 
@@ -90,7 +103,24 @@ def object_schema_from_dict(data: Any) -> ObjectSchema:
         event_types=tuple(data.get("event_types", ())),
         key_prefix=data.get("key_prefix"),
         custom=bool(data.get("custom", False)),
+        label_plural=str(data.get("label_plural", "")),
+        child_relationships=_child_relationships(data.get("child_relationships", []), name),
     )
+
+
+def _child_relationships(data: Any, name: str) -> tuple[ChildRelationship, ...]:
+    if not isinstance(data, list):
+        raise SchemaError(f"object {name!r}: 'child_relationships' must be a list")
+    out: list[ChildRelationship] = []
+    for i, item in enumerate(data):
+        parts = [item.get(key) for key in ("name", "child", "field")] if isinstance(item, dict) else []
+        texts = [p for p in parts if isinstance(p, str) and p]
+        if len(texts) != 3:
+            raise SchemaError(
+                f"object {name!r}, child_relationships[{i}]: needs 'name', 'child' and 'field'"
+            )
+        out.append(ChildRelationship(texts[0], texts[1], texts[2]))
+    return tuple(out)
 
 
 def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:

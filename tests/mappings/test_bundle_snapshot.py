@@ -7,7 +7,14 @@ import json
 import pytest
 
 from mappings.errors import SchemaError
-from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
+from mappings.schema.model import (
+    Catalog,
+    ChildRelationship,
+    FieldKind,
+    FieldSchema,
+    ObjectSchema,
+    System,
+)
 from mappings.schema.serialize import (
     catalog_from_dict,
     catalog_to_dict,
@@ -55,6 +62,8 @@ def _objects() -> list[ObjectSchema]:
         fields={"Name": FieldSchema("Name", FieldKind.STRING), "Status__c": _every_fact()},
         key_prefix="a01",
         custom=True,
+        label_plural="Payments",
+        child_relationships=(ChildRelationship("Refunds__r", "Refund__c", "Payment__c"),),
     )
     bare = ObjectSchema(System.SALESFORCE, "Lead")
     return [payment, bare]
@@ -136,6 +145,28 @@ def test_catalog_round_trip() -> None:
                 ],
             },
             "object 'charge', fields[0]: unknown field facts ['size']",
+        ),
+        (
+            {
+                "system": "salesforce",
+                "objects": [
+                    {"system": "salesforce", "name": "Order", "child_relationships": {}}
+                ],
+            },
+            "object 'Order': 'child_relationships' must be a list",
+        ),
+        (
+            {
+                "system": "salesforce",
+                "objects": [
+                    {
+                        "system": "salesforce",
+                        "name": "Order",
+                        "child_relationships": [{"name": "OrderItems", "child": "OrderItem"}],
+                    }
+                ],
+            },
+            "object 'Order', child_relationships[0]: needs 'name', 'child' and 'field'",
         ),
     ],
 )

@@ -44,7 +44,7 @@ from mappings.errors import (
     UnknownObjectError,
 )
 from mappings.limits import CHILD_RECORDS_MAX
-from mappings.schema.model import Catalog, ObjectSchema, System
+from mappings.schema.model import Catalog, ChildRelationship, ObjectSchema, System
 from mappings.schema.org_metadata import load_salesforce_catalog
 from mappings.schema.stripe_catalog import load_stripe_catalog
 from runner.cli import main
@@ -601,6 +601,11 @@ def test_a_bundle_with_children_builds_verifies_and_reads_back(
     # The children's element, target and lookup objects are in the schema snapshot.
     assert "line_item" in bundle.stripe_schemas
     assert {"OrderItem", "PricebookEntry"} <= set(bundle.salesforce_schemas.names())
+    # Of Order's child relationships only the one the flow writes through is kept; Account
+    # (a lookup's object) keeps none of its dozens.
+    order = bundle.salesforce_schemas["Order"]
+    assert order.child_relationships == (ChildRelationship("OrderItems", "OrderItem", "OrderId"),)
+    assert bundle.salesforce_schemas["Account"].child_relationships == ()
     (contract,) = bundle.manifest["flows"]
     assert contract["children"] == [
         {
