@@ -39,6 +39,7 @@ from mappings.errors import (
     BundleError,
     EditError,
     IncompatibleTypeError,
+    MappingError,
     TargetAlreadyMappedError,
     UnknownFieldError,
     UnknownObjectError,
@@ -385,6 +386,20 @@ def test_the_relationship_must_be_the_parents_as_its_describe_names_it(
     message = message.replace("OrderItems:", f"{child.relationship}:", 1)
     assert [i.message for i in errors] == [message]
     assert errors[0].severity == "error"
+
+
+def test_a_misconfigured_child_transform_names_the_flow_and_the_collection(
+    doc: MappingDocument, catalogs: dict[System, Catalog]
+) -> None:
+    child = doc.flows[0].children[0]
+    child.mapping_for("UnitPrice").transforms.append(  # type: ignore[union-attr]
+        TransformStep("no_such_transform")
+    )
+    with pytest.raises(MappingError) as err:
+        compile_invoice_flow(doc, catalogs)
+    assert str(err.value).startswith(
+        f"flow '{FLOW}/OrderItems', field 'UnitPrice', step 2 (no_such_transform): "
+    )
 
 
 def test_a_child_object_with_no_schema_is_named(
