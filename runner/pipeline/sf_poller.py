@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -140,6 +141,22 @@ def _params(value: Any) -> Any:
     return value
 
 
+_STRIPE_POOL: ThreadPoolExecutor | None = None
+_STRIPE_POOL_GUARD = threading.Lock()
+
+
+def _stripe_pool() -> ThreadPoolExecutor:
+    """The threads that send event batches' Stripe writes, kept for the process: the SDK
+    keeps an HTTP session per thread, so threads made per batch opened new connections
+    (a TLS handshake each against Stripe) on every batch."""
+    global _STRIPE_POOL
+    with _STRIPE_POOL_GUARD:
+        if _STRIPE_POOL is None:
+            _STRIPE_POOL = ThreadPoolExecutor(STRIPE_CONCURRENCY,
+                                              thread_name_prefix="stripe-write")
+        return _STRIPE_POOL
+
+
 @dataclass
 class PollReport:
     records: int = 0
@@ -233,21 +250,26 @@ class SalesforcePoller:
                 return False
             steps: list[_Step] = []
             stopped = False
-            for record in records:
-                report.records += 1
-                try:
-                    step = self._decide(compiled, record, report)
-                except _StopFlow:
-                    stopped = True  # the records before it are still written
-                    break
-                if step is not None:
-                    steps.append(step)
+            # State work in one transaction per stage (no network call inside one): a
+            # commit per record's reads and notes was most of a batch's state cost.
+            with self.store.batch():
+                for record in records:
+                    report.records += 1
+                    try:
+                        step = self._decide(compiled, record, report)
+                    except _StopFlow:
+                        stopped = True  # the records before it are still written
+                        break
+                    if step is not None:
+                        steps.append(step)
             pending: list[_Writeback] = []
-            for step, answer in zip(steps, self._send_all(compiled, steps), strict=True):
-                try:
-                    self._settle(compiled, step, answer, report, pending)
-                except _StopFlow:
-                    stopped = True  # the others' Stripe writes are made: settle them too
+            answers = self._send_all(compiled, steps)
+            with self.store.batch():  # committed before the writebacks go out
+                for step, answer in zip(steps, answers, strict=True):
+                    try:
+                        self._settle(compiled, step, answer, report, pending)
+                    except _StopFlow:
+                        stopped = True  # the others' Stripe writes are made: settle them
             try:
                 self._write_backs(compiled, pending, report)
             except _StopFlow:
@@ -480,18 +502,20 @@ class SalesforcePoller:
                 self._failed(compiled, item.record, exc, report)  # a retry stops at the first
             return
         stop: _StopFlow | None = None
-        for item, outcome in zip(pending, outcomes, strict=True):
-            if outcome.success:
-                self._written_back(compiled, item)
-                continue
-            failure = ConnectorError(
-                f"Salesforce writeback {obj} {item.record['Id']} failed: {outcome.message}",
-                failure=outcome.failure or Failure.RETRIABLE,
-                error_code=str((outcome.errors or [{}])[0].get("statusCode") or "") or None)
-            try:
-                self._failed(compiled, item.record, failure, report)
-            except _StopFlow as exc:
-                stop = stop or exc
+        with self.store.batch():  # every record's notes in one commit
+            for item, outcome in zip(pending, outcomes, strict=True):
+                if outcome.success:
+                    self._written_back(compiled, item)
+                    continue
+                failure = ConnectorError(
+                    f"Salesforce writeback {obj} {item.record['Id']} failed: "
+                    f"{outcome.message}", failure=outcome.failure or Failure.RETRIABLE,
+                    error_code=str((outcome.errors or [{}])[0].get("statusCode") or "")
+                    or None)
+                try:
+                    self._failed(compiled, item.record, failure, report)
+                except _StopFlow as exc:
+                    stop = stop or exc
         if stop is not None:
             raise stop
 
@@ -551,9 +575,7 @@ class SalesforcePoller:
         calls = [s for s in steps if s.known_id is None]
         if len(calls) <= 1:
             return [self._send(compiled, s) for s in steps]
-        with ThreadPoolExecutor(min(STRIPE_CONCURRENCY, len(calls)),
-                                thread_name_prefix="stripe-write") as pool:
-            return list(pool.map(lambda s: self._send(compiled, s), steps))
+        return list(_stripe_pool().map(lambda s: self._send(compiled, s), steps))
 
     # -- failures -----------------------------------------------------------------------
     def _failed(self, compiled: CompiledFlow, record: dict[str, Any], exc: ConnectorError,

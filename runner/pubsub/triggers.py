@@ -208,8 +208,9 @@ class SalesforceTriggers:
             if stamp is not None:
                 # One millisecond back: a change committed in the same millisecond whose
                 # event is in the next batch is still found by a catch-up poll.
-                for compiled in flows:
-                    poller.advance_to(compiled.name, stamp - timedelta(milliseconds=1))
+                with self.store.batch():
+                    for compiled in flows:
+                        poller.advance_to(compiled.name, stamp - timedelta(milliseconds=1))
 
     def _echo(self, poller: SalesforcePoller, compiled: CompiledFlow,
               report: PollReport) -> Callable[[Received, str], bool]:

@@ -235,24 +235,29 @@ class Database:
         """One transaction for every ``write()`` and ``read()`` this thread makes in the
         block: one commit instead of one per write, and reads see the block's own writes.
         Other threads neither see them nor write until the block ends (SQLite), so a block
-        holds state work only, never a network call. Each write stays atomic (a savepoint);
-        an exception other than a database error still commits the writes before it, as
-        separate commits would have kept them; a database error rolls all of it back.
-        Nested blocks join the outer one."""
+        holds state work only, never a network call. An exception raised between writes
+        (the caller's own: a retry, a stop) still commits the writes before it, as separate
+        commits would have kept them; one raised inside a write (the database's, or a bug
+        mid-write) rolls the whole batch back, caught or not. Nested blocks join the outer
+        one."""
         if getattr(self._batch, "conn", None) is not None:
             yield
             return
         raised: BaseException | None = None
         with self.write() as conn:
             self._batch.conn = conn
+            self._batch.broken = False
             try:
                 yield
-            except (StateError, DBAPIError):
-                raise
             except BaseException as exc:
+                if self._batch.broken or isinstance(exc, DBAPIError):
+                    raise  # rolls the whole batch back
                 raised = exc
             finally:
                 self._batch.conn = None
+            if self._batch.broken:  # a failed write was caught inside the block
+                raise StateError("a state write in a batch failed; none of the batch's "
+                                 "writes were kept")
         if raised is not None:
             raise raised
 
@@ -260,9 +265,14 @@ class Database:
     def write(self) -> Iterator[Connection]:
         joined: Connection | None = getattr(self._batch, "conn", None)
         if joined is not None:
-            # A savepoint: a write that fails leaves the block's other writes standing.
-            with _state_errors("write"), joined.begin_nested():
-                yield joined
+            try:
+                with _state_errors("write"):
+                    yield joined
+            except BaseException:
+                # Half a write cannot be undone alone (a savepoint per write cost as much
+                # as the commits the batch saves): the batch keeps none of its writes.
+                self._batch.broken = True
+                raise
             return
         lock = self._write_lock
         if lock is not None:

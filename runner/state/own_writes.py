@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from runner.state.database import Database, Repository
 from runner.state.models import own_writes as t
@@ -31,6 +31,12 @@ def own_write_insert(db: Database) -> Any:
         index_elements=["system", "object_id", "fingerprint"])
 
 
+def own_write_select(_db: Database) -> Any:
+    return select(t.c.object_id).where(t.c.system == bindparam("system"),
+                                       t.c.object_id == bindparam("object_id"),
+                                       t.c.fingerprint == bindparam("fingerprint"))
+
+
 class OwnWrites(Repository):
     def note_own_write(self, system: str, object_id: str, fingerprint: str) -> None:
         self.note_own_writes([(system, object_id, fingerprint)])
@@ -40,14 +46,13 @@ class OwnWrites(Repository):
         values = own_write_rows(rows, self.now())
         if values:
             with self.db.write() as conn:
-                conn.execute(own_write_insert(self.db), values)
+                conn.execute(self.db.prepared(own_write_insert), values)
 
     def is_own_write(self, system: str, object_id: str, fingerprint: str) -> bool:
         with self.db.read() as conn:
-            return conn.execute(
-                select(t.c.object_id).where(t.c.system == system, t.c.object_id == object_id,
-                                            t.c.fingerprint == fingerprint)
-            ).first() is not None
+            return conn.execute(self.db.prepared(own_write_select),
+                                {"system": system, "object_id": object_id,
+                                 "fingerprint": fingerprint}).first() is not None
 
     def prune_own_writes(self, before: datetime) -> int:
         with self.db.write() as conn:
