@@ -241,11 +241,13 @@ def _check_target(name: str, flow: Mapping[str, Any], describes: Describes,
             out.append(DriftFinding(name, base, "missing", obj))
         elif problem := _type_change(was, base, current):
             out.append(DriftFinding(name, base, problem, obj))
-        # The key is matched on, not set (an upsert on Id writes no Id), and an external id
-        # field is not updated by an upsert that finds its record through it.
-        elif ((creates and current.get("createable") is False and base.lower() != key.lower())
-              or (updates and current.get("updateable") is False
-                  and not current.get("externalId"))):
+        # The key is matched on, not set (an upsert on Id writes no Id, an update by Id
+        # changes no Id), and an external id field is not updated by an upsert that finds
+        # its record through it.
+        elif base.lower() != key.lower() and (
+                (creates and current.get("createable") is False)
+                or (updates and current.get("updateable") is False
+                    and not current.get("externalId"))):
             out.append(DriftFinding(name, base, "not writable", obj))
     if key:
         current = fields.get(key.lower())

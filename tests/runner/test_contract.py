@@ -322,6 +322,16 @@ def test_drift_of_every_kind_is_reported(templates) -> None:
         "flow payout-to-record: object Payout__c is gone from the org",
         "flow closed-won-to-subscription: the writeback field "
         "Opportunity.StripeSubscriptionID__c not writable",
+        # The refunds and payment-intents templates write the same Payment__c.
+        "flow charge-refunds-to-payment: Payment__c.Amount_Refunded__c not writable",
+        "flow charge-refunds-to-payment: Payment__c.Amount__c type changed from currency to "
+        "double",
+        "flow charge-refunds-to-payment: Payment__c.Region__c is required by the org but the "
+        "flow does not fill it",
+        "flow payment-intent-to-payment: Payment__c.Amount__c type changed from currency to "
+        "double",
+        "flow payment-intent-to-payment: Payment__c.Region__c is required by the org but the "
+        "flow does not fill it",
     ])
 
 
@@ -351,6 +361,7 @@ def test_start_up_and_the_drift_monitor_find_the_same_drift(templates, tmp_path)
     assert refused.value.findings == findings
     assert refused.value.report == [f.reason for f in findings]
     assert report.paused == flows_to_pause(findings) == [
-        "charge-to-payment", "closed-won-to-subscription", "payout-to-record"]
+        "charge-refunds-to-payment", "charge-to-payment", "closed-won-to-subscription",
+        "payment-intent-to-payment", "payout-to-record"]
     assert monitor.paused_reasons() == {
         flow: [f.reason for f in findings if f.flow == flow] for flow in report.paused}

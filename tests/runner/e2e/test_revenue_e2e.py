@@ -38,6 +38,12 @@ def refunds_bundle(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def intents_bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "intents.fbz"
+    return build_template_bundle(out, ("charges-payments", "payment-intents"))
+
+
+@pytest.fixture(scope="module")
 def prices_bundle(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "prices.fbz"
     return build_template_bundle(out, ("products-prices",))
@@ -172,5 +178,46 @@ def test_products_and_prices_reach_the_standard_price_book(sandbox, sf, prices_b
         assert entry.flow == "price-to-pricebook-entry"
         assert entry.error_code == "DUPLICATE_VALUE", entry.error
         assert yearly not in _entries(sf, row["Id"])
+    finally:
+        assert runner.stop() == 0
+
+
+def test_payment_intents_update_the_payment_and_close_the_opportunity(
+        sandbox, sf, intents_bundle, state_url, tmp_path: Path) -> None:
+    account = sf.Account.create({"Name": "Intent Buyer"})["id"]
+    opportunity = sf.Opportunity.create({"Name": "Intent deal", "AccountId": account,
+                                         "StageName": "Negotiation/Review",
+                                         "CloseDate": "2026-12-31"})["id"]
+    runner = RunnerProcess(intents_bundle, sandbox.json_path, state_url, tmp_path).start()
+    try:
+        client = sandbox.stripe.client()
+        customer = customer_with_card(client, "Intent Person", "intents.e2e@example.com")
+        card = client.v1.customers.retrieve(customer).invoice_settings.default_payment_method
+        paid = client.v1.payment_intents.create(params={
+            "amount": 4200, "currency": "usd", "customer": customer, "payment_method": card,
+            "confirm": True, "metadata": {"opportunity_id": opportunity}})
+        assert paid.status == "succeeded"
+        charge = paid.latest_charge if isinstance(paid.latest_charge, str) else \
+            paid.latest_charge.id
+
+        def payment() -> dict | None:
+            rows = soql_rows(sf, "SELECT StripePaymentIntentID__c, Status__c, Amount__c "
+                                 f"FROM Payment__c WHERE StripeChargeID__c = '{charge}'")
+            return rows[0] if rows and rows[0]["StripePaymentIntentID__c"] else None
+
+        row = wait_for(payment, WAIT, "the payment intent on its charge's Payment__c")
+        assert (row["StripePaymentIntentID__c"], row["Status__c"], row["Amount__c"]) == (
+            paid.id, "Completed", 42.0)
+
+        def stage() -> str:
+            return soql_rows(sf, "SELECT StageName FROM Opportunity "
+                                 f"WHERE Id = '{opportunity}'")[0]["StageName"]
+
+        wait_for(lambda: stage() == "Closed Won", WAIT, "the named Opportunity Closed Won")
+        counts = soql_rows(sf, "SELECT COUNT() FROM Payment__c "
+                               f"WHERE StripeChargeID__c = '{charge}'")
+        assert counts == [] or len(counts) <= 1  # one Payment per charge, never two
+        with StateStore.open(state_url) as store:
+            assert [(e.flow, e.error) for e in store.dlq_list()] == []
     finally:
         assert runner.stop() == 0

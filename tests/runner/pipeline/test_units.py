@@ -242,10 +242,12 @@ def test_loaded_from_a_bundle_file(tmp_path: Path) -> None:
     path = build_bundle(template_documents(), tmp_path / "templates.fbz")
     loaded = LoadedBundle.from_bundle(load_bundle(path))
     assert loaded.source == str(path)
-    assert [c.name for c in loaded.flows_for_event("charge.refunded")] == ["charge-to-payment"]
+    assert [c.name for c in loaded.flows_for_event("charge.refunded")] == [
+        "charge-to-payment", "charge-refunds-to-payment"]
     assert {c.name for c in loaded.salesforce_flows} == {
-        "account-to-customer", "closed-won-to-customer", "closed-won-to-subscription"}
-    assert loaded.flows_for_event("product.created") == []
+        "account-to-customer", "closed-won-to-customer", "closed-won-to-subscription",
+        "product2-to-product"}
+    assert loaded.flows_for_event("coupon.created") == []
 
 
 def test_a_flow_whose_target_the_snapshot_lacks_is_refused() -> None:
