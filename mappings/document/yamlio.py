@@ -418,7 +418,11 @@ def _check_consistency(doc: MappingDocument, source_name: str) -> None:
                 )
             relationships[child.relationship] = j
             _check_parts(at, child.fields, child.lookups, child.fixtures)
-            for section, items in (("fields", child.fields), ("lookups", child.lookups)):
+            writers: tuple[tuple[str, Sequence[FieldMapping | Lookup]], ...] = (
+                ("fields", child.fields),
+                ("lookups", child.lookups),
+            )
+            for section, items in writers:
                 for k, item in enumerate(items):
                     if item.target == child.parent_field:
                         raise DocumentError(
