@@ -2,7 +2,8 @@
 
 Source items sit in the left column with their anchor on the right edge; target items sit
 in the right column with their anchor on the left edge and accept dropped source fields.
-Links read the anchors; an item tells its links when it moves so they follow.
+Links read the anchors; an item tells its links when it moves (:meth:`FieldItem.move_to`)
+so they follow.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ class AnchorFollower(Protocol):
 ITEM_WIDTH = 270.0
 ITEM_HEIGHT = 30.0
 
+# One setFlags with flags made once (a big object builds ten thousand items, issue 12).
+# Focusable: keyboard Tab and arrows.
+_FLAGS = (
+    QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsFocusable
+)
+
 # Colours come from the current theme at paint time (``app.theme.Colours``' canvas roles),
 # so a theme switch only needs a repaint.
 
@@ -66,15 +73,14 @@ class FieldItem(HoverHighlight, QGraphicsObject):
         self.mapped = False
         self.note = ""  # right-aligned hint: "= Stripe" for a default, "ƒ" for an expression
         self._drop_state: bool | None = None  # True ok, False refused, None not hovering
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsFocusable, True)  # keyboard: Tab, arrows
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges, True)
+        self.setFlags(_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setAcceptDrops(side == "target")
         # The tooltip is written on the first hover (issue 12): a 10,000-field object would
         # format 10,000 of them that nobody reads.
         self._tooltip_set = False
-        self.setCursor(Qt.CursorShape.OpenHandCursor if side == "source" else Qt.CursorShape.ArrowCursor)
+        if side == "source":  # a target keeps the view's arrow: no cursor of its own to set
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
 
     # -- geometry
 
@@ -86,11 +92,14 @@ class FieldItem(HoverHighlight, QGraphicsObject):
         x = ITEM_WIDTH if self.side == "source" else 0.0
         return self.mapToScene(QPointF(x, ITEM_HEIGHT / 2))
 
-    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
-        if change == QGraphicsItem.GraphicsItemChange.ItemScenePositionHasChanged:
+    def move_to(self, pos: QPointF) -> None:
+        """Move the item and its links with it. Items move only here (they are not
+        draggable), so no itemChange override runs for every change of every item: with ten
+        thousand items its Python calls cost seconds (issue 12)."""
+        if self.pos() != pos:
+            self.setPos(pos)
             for link in self.links:
                 link.adjust()
-        return super().itemChange(change, value)
 
     def set_mapped(self, mapped: bool) -> None:
         if mapped != self.mapped:

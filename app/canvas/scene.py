@@ -110,7 +110,7 @@ class MappingScene(QGraphicsScene):
         theme.notifier.changed.connect(self._on_theme_changed)
         document.currentFlowChanged.connect(self._rebuild)
         document.flowsChanged.connect(self._rebuild)
-        document.documentReplaced.connect(self._rebuild)
+        # documentReplaced is always followed by flowsChanged: one rebuild is enough.
         document.catalogsChanged.connect(self._rebuild)
         document.mappingsChanged.connect(self._on_mappings_changed)
         self.selectionChanged.connect(self._on_selection_changed)
@@ -336,13 +336,23 @@ class MappingScene(QGraphicsScene):
         self._sync_column(self.target_items, "target", targets, target_obj, flow, top)
         new_links = self._sync_links(flow)
         self._set_headers(*self._header_texts(flow), flow)
-        rect = self.itemsBoundingRect().adjusted(-24, -16, 24, 24)
-        self.setSceneRect(rect)
+        self.setSceneRect(self._content_rect(top, max(len(sources), len(targets))))
         self._on_selection_changed()
         if switched:
             self.flowShown.emit()
         elif new_links:
             self.show_new_link(new_links[0])
+
+    def _content_rect(self, top: float, rows: int) -> QRectF:
+        """The two columns and the headers, with a margin. Computed, not
+        itemsBoundingRect(): that walks every item (ten thousand on a big object)."""
+        rect = QRectF(0, 0, 2 * ITEM_WIDTH + COLUMN_GAP, top + rows * ROW)
+        for item in self._headers:
+            rect = rect.united(item.sceneBoundingRect())
+        for store in (self.array_items, self.relationship_items):
+            for item in store.values():
+                rect = rect.united(item.sceneBoundingRect())
+        return rect.adjusted(-24, -16, 24, 24)
 
     def show_new_link(self, link: LinkItem) -> None:
         """Scroll a link that was just made into view (vertically: the source column stays)
@@ -511,7 +521,7 @@ class MappingScene(QGraphicsScene):
                 )
                 items[path] = item
                 self.addItem(item)
-            item.setPos(QPointF(x, top + row * ROW))
+            item.move_to(QPointF(x, top + row * ROW))
             if side == "target":
                 item.set_mapped(path in mapped_targets)
                 default = flow.defaults.get(path)

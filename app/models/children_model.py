@@ -28,6 +28,8 @@ class ChildrenModel(IssueCells, QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._icons: dict[str, QIcon] = {}
+        self._lookups: dict[str, str] = {}  # lookup field -> its relationship key in a record
+        self.lookup_text: Any = None  # (field, {match}) -> words; set by the view
         self._results: list[MappingResult] = []
         self._columns: list[str] = []
         self._schema: ObjectSchema | None = None
@@ -37,14 +39,20 @@ class ChildrenModel(IssueCells, QAbstractTableModel):
         results: list[MappingResult],
         schema: ObjectSchema | None,
         columns: list[str] | None = None,
+        lookups: dict[str, str] | None = None,
     ) -> None:
         """Show ``results``; the columns are ``columns`` (the child's mapped fields) and
-        any other field a child wrote or has an issue on."""
+        any other field a child wrote or has an issue on. ``lookups`` maps a lookup field
+        (PricebookEntryId) to the key its match sits under in a record (PricebookEntry)."""
         self.beginResetModel()
         self._results, self._schema = list(results), schema
+        self._lookups = dict(lookups or {})
+        keys = set(self._lookups.values())
         wanted: dict[str, None] = dict.fromkeys(columns or [])
         for result in self._results:
-            wanted.update(dict.fromkeys(k for k in result.record if k != "attributes"))
+            wanted.update(
+                dict.fromkeys(k for k in result.record if k != "attributes" and k not in keys)
+            )
             wanted.update(dict.fromkeys(i.field for i in result.issues if i.field))
         self._columns = list(wanted)
         self.endResetModel()
@@ -88,7 +96,14 @@ class ChildrenModel(IssueCells, QAbstractTableModel):
         name = self._columns[index.column() - FIRST_FIELD_COLUMN]
         issues = [i for i in result.issues if i.field == name]
         if role == Qt.ItemDataRole.DisplayRole:
-            return "—" if result.skipped else _display(_get_path(result.record, name))
+            if result.skipped:
+                return "—"
+            value = _get_path(result.record, name)
+            if value is None and name in self._lookups:
+                value = result.record.get(self._lookups[name])
+                if isinstance(value, dict) and self.lookup_text is not None:
+                    return self.lookup_text(name, value)
+            return _display(value)
         if role == IssuesRole:
             return issues
         return self._issue_decoration(issues, role, skipped=result.skipped)

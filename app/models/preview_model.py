@@ -85,6 +85,35 @@ class IssueCells:
 
 
 
+def lookup_words(
+    document: StudioDocument,
+    schema: ObjectSchema | None,
+    target_field: str,
+    value: dict[str, Any],
+) -> str:
+    """``Account whose Stripe Customer ID is cus_123`` for a lookup's
+    ``{"StripeCustomerID__c": "cus_123"}`` (``schema``: the object the lookup field is on)."""
+    fs = schema.find(target_field) if schema is not None else None
+    related = fs.reference_to[0] if fs is not None and fs.reference_to else "record"
+    related_schema = document.schema_of(schema.system, related) if schema is not None else None
+    parts = []
+    for key, match in value.items():
+        if key == "attributes":
+            continue
+        found = related_schema.find(key) if related_schema is not None else None
+        parts.append(f"{field_title(found, key, show_api_names=False)} is {_display(match)}")
+    return f"{related} whose " + " and ".join(parts) if parts else related
+
+
+def relationship_words(document: StudioDocument, flow: str | None, relationship: str) -> str:
+    """A child relationship of ``flow`` as users know it (Order Products), else its name."""
+    found = document.find_flow(flow)
+    child = found.child(relationship) if found is not None else None
+    if found is None or child is None:
+        return relationship
+    return relationship_title(document.schema_of(found.target.system, child.target), relationship)
+
+
 @dataclass
 class RowResult:
     """One sample after the flow: its result and its issues sorted by column."""
@@ -319,13 +348,7 @@ class PreviewModel(IssueCells, QAbstractTableModel):
         )
 
     def relationship_title(self, relationship: str) -> str:
-        """A child relationship as users know it (Order Products), else its name."""
-        flow = self._flow()
-        child = flow.child(relationship) if flow is not None else None
-        if child is None:
-            return relationship
-        obj = self._document.schema_of(flow.target.system, child.target)
-        return relationship_title(obj, relationship)
+        return relationship_words(self._document, self._flow_name, relationship)
 
     def _row(self, index: int) -> RowResult:
         """One sample through the compiled plan, on first use.
@@ -427,20 +450,7 @@ class PreviewModel(IssueCells, QAbstractTableModel):
         return self._issue_decoration(issues, role, skipped=row.result.skipped)
 
     def _lookup_words(self, target_field: str, value: dict[str, Any]) -> str:
-        """``Account whose Stripe Customer ID is cus_123`` for ``{"StripeCustomerID__c": …}``."""
-        flow = self._flow()
-        schema = self._target_schema()
-        fs = schema.find(target_field) if schema is not None else None
-        related = fs.reference_to[0] if fs is not None and fs.reference_to else "record"
-        catalog = self._document.catalogs.get(flow.target.system) if flow is not None else None
-        related_schema = catalog.get(related) if catalog is not None else None
-        parts = []
-        for key, match in value.items():
-            if key == "attributes":
-                continue
-            found = related_schema.find(key) if related_schema is not None else None
-            parts.append(f"{field_title(found, key, show_api_names=False)} is {_display(match)}")
-        return f"{related} whose " + " and ".join(parts) if parts else related
+        return lookup_words(self._document, self._target_schema(), target_field, value)
 
     def _record_data(self, row: int, role: int) -> Any:
         sample = self._samples[row]

@@ -85,7 +85,7 @@ def stripe_samples(flow: Flow, settings: StripeSettings, limit: int = DEFAULT_LI
             "objects: use its fixtures or a JSON file"
         )
     # Lazy: runner.api.connectors (Stripe SDK, requests) adds ~0.65 s to start-up
-    from runner.api.connectors import StripeConnector
+    from runner.api.connectors import StripeConnector, complete_lists
 
     connector = StripeConnector(settings)
     objects: Iterator[dict] = connector.list_objects(flow.source.object)
@@ -93,5 +93,9 @@ def stripe_samples(flow: Flow, settings: StripeSettings, limit: int = DEFAULT_LI
         found = list(enumerate(islice(objects, _LOCAL_SCAN)))
         # Newest first; within one second, the later-listed (newer) one first.
         found.sort(key=lambda pair: (pair[1].get("created") or 0, pair[0]), reverse=True)
-        return [obj for _, obj in found[:limit]]
-    return list(islice(objects, limit))  # Stripe lists newest first
+        newest = [obj for _, obj in found[:limit]]
+    else:
+        newest = list(islice(objects, limit))  # Stripe lists newest first
+    # An invoice's 11th line is as real as its first: a list Stripe cut off (has_more) is
+    # fetched whole, as the runner does, so the preview and the test run see every child.
+    return [complete_lists(obj, flow, connector) for obj in newest]

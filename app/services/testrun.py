@@ -86,8 +86,14 @@ def _guarded(flow: Flow, run: Callable[[], None]) -> None:
         raise TestRunError(f"flow {flow.name!r}: {exc}") from exc
 
 
+def _with_children(results: list[RecordResult], items: Sequence[WriteItem]) -> list[RecordResult]:
+    """Each result with the child records its item writes (or would) alongside."""
+    for result, item in zip(results, items, strict=True):
+        result.children = {rel: list(records) for rel, records in item.children.items()}
+    return results
+
+
 def _finished(index: int, item: WriteItem, dry: bool) -> RecordResult:
-    """The result of an item the writer finished (not left open to be written)."""
     record = item.record or {}
     issues = list(item.issues)
     outcome = item.outcome
@@ -147,7 +153,7 @@ def dry_run(
             results.append(RecordResult(index, item.source_id, "update", write.sf_id, how,
                                         list(item.issues), item.record or {}))
     _tick(progress, total, total)
-    return RunReport(flow.name, True, results)
+    return RunReport(flow.name, True, _with_children(results, items))
 
 
 def _predict_upserts(flow: Flow, items: Sequence[WriteItem],
@@ -219,8 +225,8 @@ def real_run(
                               on_sent=on_sent)
     _guarded(flow, lambda: writer.write(flow, plan, items))
     _tick(progress, total, total)
-    return RunReport(flow.name, False,
-                     [_finished(index, item, dry=False) for index, item in enumerate(items)])
+    results = [_finished(index, item, dry=False) for index, item in enumerate(items)]
+    return RunReport(flow.name, False, _with_children(results, items))
 
 
 DELETE_CHUNK = 200  # ids per sObject Collections delete, Salesforce's limit

@@ -38,6 +38,9 @@ class RecordResult:
     issues: list[Issue] = field(default_factory=list)
     record: dict[str, Any] = field(default_factory=dict)
     dry: bool = True
+    # A flow with child collections: the child records written (or that would be) with this
+    # record, by relationship (an Order's OrderItems).
+    children: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def action(self) -> str:

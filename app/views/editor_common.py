@@ -65,11 +65,18 @@ class FieldListModel(QAbstractListModel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.fields: list[FieldSchema] = []
+        self._rows: dict[str, int] = {}
 
     def set_fields(self, fields: list[FieldSchema]) -> None:
         self.beginResetModel()
         self.fields = fields
+        self._rows = {fs.path: row for row, fs in enumerate(fields)}
         self.endResetModel()
+
+    def row_of(self, path: str) -> int:
+        """The row of ``path``, -1 if absent (a dict: QComboBox.findText would ask data()
+        of every row through Python)."""
+        return self._rows.get(path, -1)
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt override
         return 0 if parent.isValid() else len(self.fields)
@@ -131,7 +138,7 @@ class FieldPicker(QComboBox):
         return self.currentText().strip()
 
     def set_path(self, path: str) -> None:
-        index = self.findText(path)
+        index = self._paths.row_of(path)
         if index >= 0:
             self.setCurrentIndex(index)
         self.setEditText(path)

@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
 from app import asyncloop, theme
 from app.document.child_flow import parent_name
 from app.document.document import StudioDocument
-from app.models.children_model import ChildrenModel
 from app.models.naming import title_in
 from app.models.preview_model import PreviewModel, source_record
 from app.services import (
@@ -52,6 +51,7 @@ from app.services import (
     Services,
 )
 from app.services.samples import DEFAULT_LIMIT, MAX_LIMIT
+from app.views.children_view import ChildrenView
 from mappings.document.model import Fixture
 from mappings.engine.result import json_safe
 
@@ -141,31 +141,7 @@ class PreviewPanel(QWidget):
         self.json_toggle.toggled.connect(self._show_json)
         self._show_json(True)
         # The selected record's child records (an Order's Order Products), with their issues.
-        self.children_model = ChildrenModel(self)
-        self.children_label = QLabel()
-        self.children_label.setObjectName("previewChildren")
-        self.children_label.setStyleSheet("font-weight: 600")
-        self.children_combo = QComboBox()
-        self.children_combo.setAccessibleName("Child records shown")
-        self.children_combo.currentIndexChanged.connect(lambda _row: self._show_children())
-        self.children_table = QTableView()
-        self.children_table.setModel(self.children_model)
-        self.children_table.setAccessibleName("Child records of the selected record")
-        self.children_table.setAlternatingRowColors(True)
-        self.children_table.setWordWrap(False)
-        self.children_table.verticalHeader().setDefaultSectionSize(22)
-        self.children_table.horizontalHeader().setStretchLastSection(True)
-        self.children_box = QWidget()
-        children_layout = QVBoxLayout(self.children_box)
-        children_layout.setContentsMargins(0, 0, 0, 0)
-        children_layout.setSpacing(2)
-        children_head = QHBoxLayout()
-        children_head.addWidget(self.children_label)
-        children_head.addWidget(self.children_combo)
-        children_head.addStretch(1)
-        children_layout.addLayout(children_head)
-        children_layout.addWidget(self.children_table, 1)
-        self.children_box.setVisible(False)
+        self.children_view = ChildrenView(document, self)
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
@@ -175,13 +151,14 @@ class PreviewPanel(QWidget):
         lower_layout.addWidget(detail, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
-        splitter.addWidget(self.children_box)
+        splitter.addWidget(self.children_view)
         splitter.addWidget(lower)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 3)
+        # Children, when the flow has some, get the most room: a parent's dozen lines.
+        self.children_view.setMinimumHeight(150)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 4)
         splitter.setStretchFactor(2, 2)
         self._kept_row: int | None = None
-        self._children_of: Any = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -433,45 +410,12 @@ class PreviewPanel(QWidget):
         self.reason_label.setText(self._reason_text(result))
         self._fill_children(result)
 
-    # -- children ------------------------------------------------------------------------
     def _fill_children(self, result: Any) -> None:
-        """Offer the selected record's child relationships; the first is shown."""
-        self._children_of = result
-        relationships = list(result.children) if result is not None else []
-        self.children_combo.blockSignals(True)
-        kept = self.children_combo.currentData()
-        self.children_combo.clear()
-        for rel in relationships:
-            self.children_combo.addItem(self.model.relationship_title(rel), rel)
-        row = self.children_combo.findData(kept)
-        self.children_combo.setCurrentIndex(row if row >= 0 else 0)
-        self.children_combo.setVisible(len(relationships) > 1)
-        self.children_combo.blockSignals(False)
-        self.children_box.setVisible(bool(relationships))
-        self._show_children()
-
-    def _show_children(self) -> None:
-        result = self._children_of
-        rel = self.children_combo.currentData()
-        flow = self._document.find_flow(self.model.flow_name)
-        if result is None or rel is None or flow is None or flow.child(rel) is None:
-            self.children_model.set_children([], None)
-            self.children_label.clear()
-            return
-        child = flow.child(rel)
-        items = result.children.get(rel, [])
-        schema = self._document.schema_of(flow.target.system, child.target)
-        self.children_model.set_children(
-            items, schema, [m.target for m in child.fields] + [lk.target for lk in child.lookups]
+        self.children_view.show_children(
+            self.model.flow_name,
+            result.source_id if result is not None else None,
+            result.children if result is not None else {},
         )
-        issues = self.children_model.issue_count()
-        noun = self.model.relationship_title(rel)
-        where = f" of {result.source_id}" if result.source_id else ""
-        self.children_label.setText(
-            f"{len(items)} {noun}{where}"
-            + (f" — {issues} issue{'s' if issues != 1 else ''}" if issues else "")
-        )
-        self.children_table.resizeColumnsToContents()
 
     def _reason_text(self, result: Any) -> str:
         """What is wrong with the record, field by field in the user's names, or that it is fine."""

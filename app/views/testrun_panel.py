@@ -29,11 +29,14 @@ from PySide6.QtWidgets import (
 )
 
 from app import asyncloop
+from app.document.child_flow import parent_name
 from app.document.document import StudioDocument
 from app.models.naming import title_in
 from app.models.preview_model import summarize
 from app.models.qtmodel import ROOT, Index
 from app.services import LOCAL_SANDBOX, RecordResult, RunReport, Services
+from app.views.children_view import ChildrenView
+from mappings.engine.result import MappingResult
 from mappings.schema.model import ObjectSchema
 
 FAIL_BACKGROUND = QColor(255, 205, 210)
@@ -199,6 +202,9 @@ class TestRunPanel(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.samples_label)
         layout.addWidget(self.table, 1)
+        # The selected record's children, written (or that would be) with it.
+        self.children_view = ChildrenView(document, self)
+        layout.addWidget(self.children_view, 1)
         layout.addWidget(self.summary_label)
 
         self._fill_orgs()
@@ -210,6 +216,7 @@ class TestRunPanel(QWidget):
         self.run_button.clicked.connect(lambda: self.start(dry=False))
         self.delete_button.clicked.connect(self.delete_created)
         self.org_combo.currentIndexChanged.connect(self._update_controls)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._show_children())
         self.org_combo.activated.connect(
             lambda _i: self.connectionChosen.emit("salesforce", self.connection()))
         document.currentFlowChanged.connect(self._on_current_flow)
@@ -246,14 +253,16 @@ class TestRunPanel(QWidget):
         return self._pending is not None
 
     def samples(self) -> list[dict[str, Any]]:
-        flow = self._document.find_flow(self._document.current_flow)
+        flow = self._document.find_flow(self._document.current_parent_flow)
         return self._services.samples_for(flow) if flow is not None else []
 
     def _on_samples(self, flow: str, _samples: list[dict[str, Any]]) -> None:
-        if flow == self._document.current_flow:
+        if flow == self._document.current_parent_flow:
             self._update_samples_label()
 
-    def _on_current_flow(self, _name: str) -> None:
+    def _on_current_flow(self, name: str) -> None:
+        if self.report is not None and parent_name(name) == self.report.flow:
+            return  # one of the flow's children was opened or closed: the report stands
         self.model.set_report(None, [])
         self.report = None
         self.summary_label.clear()
@@ -263,7 +272,7 @@ class TestRunPanel(QWidget):
         self._update_controls()
 
     def _update_samples_label(self) -> None:
-        flow = self._document.find_flow(self._document.current_flow)
+        flow = self._document.find_flow(self._document.current_parent_flow)
         if flow is None:
             self.samples_label.setText("No flow selected")
         else:
@@ -274,7 +283,7 @@ class TestRunPanel(QWidget):
         self._update_controls()
 
     def _update_controls(self, *_args: Any) -> None:
-        flow = self._document.find_flow(self._document.current_flow)
+        flow = self._document.find_flow(self._document.current_parent_flow)
         idle = not self.running and flow is not None
         self.dry_button.setEnabled(idle)
         writable = False
@@ -295,7 +304,7 @@ class TestRunPanel(QWidget):
         """Start a run in the background; False (and a status) if it cannot start now."""
         if self.running:
             return False
-        name = self._document.current_flow
+        name = self._document.current_parent_flow  # a child is run with its flow
         flow = self._document.find_flow(name)
         if flow is None:
             self.summary_label.setText("Choose a flow first")
@@ -359,7 +368,22 @@ class TestRunPanel(QWidget):
         kind = "Dry run" if report.dry else "Test run"
         self.summary_label.setText(f"{kind} of {report.flow}: {report.summary}")
         self._update_controls()
+        if report.results:
+            self.table.selectRow(0)
+        self._show_children()
         self.runFinished.emit(report)
+
+    def _show_children(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        result = self.model.result(rows[0].row()) if rows and self.report else None
+        self.children_view.show_children(
+            self.report.flow if self.report else None,
+            result.source_id if result is not None else None,
+            {
+                rel: [MappingResult(record) for record in records]
+                for rel, records in (result.children if result is not None else {}).items()
+            },
+        )
 
     def created_ids(self) -> list[str]:
         """The Salesforce ids the last real run created (what Delete test records removes)."""

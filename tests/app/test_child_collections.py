@@ -216,20 +216,20 @@ def test_preview_shows_each_parent_with_its_children(qtbot, catalogs, services, 
     assert panel.model.rowCount() == 1
     status = panel.model.data(panel.model.index(0, 1))
     assert status.startswith("12 Order Products")
-    assert not panel.children_box.isHidden()
-    assert panel.children_model.rowCount() == 12
-    assert panel.children_label.text().startswith("12 Order Products of in_1Q12Lines")
-    columns = panel.children_model.columns
-    quantity = panel.children_model.data(
-        panel.children_model.index(11, 1 + columns.index("Quantity"))
+    assert not panel.children_view.isHidden()
+    assert panel.children_view.model.rowCount() == 12
+    assert panel.children_view.label.text().startswith("12 Order Products of in_1Q12Lines")
+    columns = panel.children_view.model.columns
+    quantity = panel.children_view.model.data(
+        panel.children_view.model.index(11, 1 + columns.index("Quantity"))
     )
     assert quantity == "12"
-    unit = panel.children_model.data(panel.children_model.index(1, 1 + columns.index("UnitPrice")))
+    unit = panel.children_view.model.data(panel.children_view.model.index(1, 1 + columns.index("UnitPrice")))
     assert unit == "30.00"
-    qtmodeltester.check(panel.children_model)
+    qtmodeltester.check(panel.children_view.model)
     # Opening the child keeps the same records in the preview.
     document.open_child(FLOW, "OrderItems")
-    assert panel.model.flow_name == FLOW and panel.children_model.rowCount() == 12
+    assert panel.model.flow_name == FLOW and panel.children_view.model.rowCount() == 12
 
 
 def test_flow_settings_offer_the_deletion_policy_in_words(invoice_doc, qtbot):
@@ -266,16 +266,17 @@ def test_screenshots_of_the_array_node_and_twelve_children(qtbot, catalogs, tmp_
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, warm_up=False)
     qtbot.addWidget(window)
-    window.document._replace([(None, invoice_document(with_children=True))], workspace=None)
+    assert window.open_template("invoices-orders")
+    window.document.set_current_flow(TEMPLATE_FLOW)
     window.resize(1400, 900)
     window.show()
     window.fill_preview_from_fixtures()
     window.preview_panel.json_toggle.setChecked(False)
     for _ in range(5):
         QCoreApplication.processEvents()
-    assert window.preview_panel.children_model.rowCount() == 12
+    assert window.preview_panel.children_view.model.rowCount() == 12
     assert window.grab().save(str(out / "issue14-preview-12-children.png"))
-    window.document.open_child(FLOW, "OrderItems")
+    window.document.open_child(TEMPLATE_FLOW, "OrderItems")
     window.bottom_tabs.setCurrentWidget(window.transform_panel)
     for _ in range(5):
         QCoreApplication.processEvents()
@@ -287,3 +288,51 @@ def test_screenshots_of_the_array_node_and_twelve_children(qtbot, catalogs, tmp_
     assert window.canvas.mapping_scene().child_links
     assert window.grab().save(str(out / "issue14-canvas-array-node.png"))
     window.document.undo_stack.setClean()
+
+
+TEMPLATE_FLOW = "invoice-to-order-with-items"
+
+
+def test_the_invoice_template_previews_twelve_order_products(qtbot, catalogs, services):
+    document = StudioDocument(catalogs=catalogs)
+    document.open_template("invoices-orders")
+    document.set_current_flow(TEMPLATE_FLOW)
+    panel = PreviewPanel(document, services)
+    qtbot.addWidget(panel)
+    panel.load_fixtures_of_current_flow()
+    first = panel.model.row_result(0).result
+    assert len(first.children["OrderItems"]) == 12
+    assert panel.children_view.model.rowCount() == 12
+    assert panel.children_view.label.text().startswith("12 Order Products of ")
+    assert "12 Order Products" in panel.model.data(panel.model.index(0, 1))
+    # The template's child opens on the canvas with its own fields.
+    scene = MappingScene(document)
+    assert scene.child_links and scene.relationship_items["OrderItems"].mapped
+    assert scene.open_child("OrderItems")
+    assert "UnitPrice" in scene.target_items and scene.links
+
+
+@pytest.mark.slow  # starts the local sandboxes
+def test_a_dry_run_shows_the_children_of_each_record(qtbot, catalogs, tmp_path):
+    from app.views.testrun_panel import TestRunPanel
+
+    svc = Services(config_path=tmp_path / "connections.json", sandbox_dir=tmp_path / "sandbox")
+    try:
+        svc.sandbox.ensure_up()
+        document = StudioDocument(catalogs=catalogs)
+        document.open_template("invoices-orders")
+        document.set_current_flow(TEMPLATE_FLOW)
+        document.open_child(TEMPLATE_FLOW, "OrderItems")  # a child open: its flow is run
+        panel = TestRunPanel(document, svc)
+        qtbot.addWidget(panel)
+        with qtbot.waitSignal(panel.runFinished, timeout=240_000) as signal:
+            assert panel.start(dry=True)
+        report = signal.args[0]
+        assert report.flow == TEMPLATE_FLOW
+        first = report.results[0]
+        assert len(first.children["OrderItems"]) == 12
+        assert not panel.children_view.isHidden()
+        assert panel.children_view.model.rowCount() == 12
+        assert panel.children_view.label.text().startswith("12 Order Products")
+    finally:
+        svc.close()
