@@ -62,6 +62,7 @@ from runner.connectors.salesforce import SalesforceConnector
 from runner.contract import check_org
 from runner.errors import RunnerError
 from runner.pipeline.bundle_runtime import LoadedBundle
+from runner.pipeline.deletion import write_with_deletions
 from runner.pipeline.outcomes import TaskOutcome
 from runner.pipeline.writer import MemoryLedger, SalesforceWriter, WriteItem
 from runner.secrets import KEYRING_SERVICE
@@ -199,7 +200,8 @@ def dry_run_fixtures(loaded: LoadedBundle, salesforce: SalesforceConnector) -> S
         items = [WriteItem(data=fx.input, payload=fx.input) for fx in compiled.flow.fixtures]
         writer = SalesforceWriter(salesforce, MemoryLedger())
         try:
-            writer.predict(compiled.flow, compiled.plan, items)
+            # A deletion fixture (customer.deleted) is planned by the flow's on_delete.
+            write_with_deletions(writer, compiled.flow, compiled.plan, items, dry=True)
         except RunnerError as exc:
             failures.append(f"{compiled.name}: {exc}")
             continue
@@ -207,7 +209,11 @@ def dry_run_fixtures(loaded: LoadedBundle, salesforce: SalesforceConnector) -> S
             if item.outcome is TaskOutcome.SKIPPED:
                 counts["skip"] += 1
             elif item.outcome in (None, TaskOutcome.WRITTEN):
+                # A planned mark updates its record; a planned delete counts as "delete".
                 kind = item.write.kind if item.write is not None else "update"
+                if kind == "delete":
+                    counts["delete"] = counts.get("delete", 0) + 1
+                    continue
                 counts["create" if kind == "insert" or (kind == "upsert" and not item.sf_id)
                        else "update"] += 1
             elif item.outcome is TaskOutcome.REVIEW:
@@ -215,7 +221,8 @@ def dry_run_fixtures(loaded: LoadedBundle, salesforce: SalesforceConnector) -> S
             else:
                 failures.append(f"{compiled.name} / {fixture.name}: {item.error or 'refused'}")
     summary = (f"would create {counts['create']}, update {counts['update']}, skip "
-               f"{counts['skip']}")
+               f"{counts['skip']}" + (f", delete {counts['delete']}" if "delete" in counts
+                                      else ""))
     if failures:
         raise StepFailed(f"{len(failures)} fixture input(s) would fail against the target "
                          f"org ({summary})", failures)

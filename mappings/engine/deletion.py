@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mappings.document.model import MARK_FIELD_SALESFORCE, MARK_KEY_STRIPE, DeletionPolicy
 from mappings.engine.paths import compile_path
-from mappings.engine.result import Issue, MappingResult
+from mappings.engine.result import Issue, LookupResolver, MappingResult
 from mappings.errors import MappingError
 from mappings.schema.model import System
 from mappings.schema.stripe_events import is_deletion_event, split_event
@@ -68,19 +68,26 @@ class Deletion:
             return {"metadata": {MARK_KEY_STRIPE: stripe_timestamp(self.deleted_at)}}
         return {MARK_FIELD_SALESFORCE: format_datetime(self.deleted_at)}
 
-    def record(self) -> dict[str, Any] | None:
+    def record(self, mapped: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """The target as the policy leaves it: for ``mark`` the match and the stamp, for
-        ``delete`` the match alone (that record goes), for ``ignore`` None."""
+        ``delete`` the match alone (that record goes), for ``ignore`` None.
+
+        ``mapped`` is the source's last state as the flow maps it: a Salesforce record
+        marked also takes its values (a canceled subscription's status, a voided invoice's),
+        so a mark never leaves the record older than the object it mirrors."""
         if self.policy is DeletionPolicy.IGNORE:
             return None
         match: dict[str, Any]
         if self.target_system is System.STRIPE:
             match = {"id": self.match_value} if self.match_value else {}
+            mapped = None  # the Salesforce record is gone: only the stamp is news
         else:
             match = {self.match_field: self.match_value} if self.match_field else {}
         if self.policy is DeletionPolicy.DELETE:
             return match
-        return {**match, **self.mark_values()}
+        # Never a clearing: a value the last state lacks stays as the record has it.
+        last = {k: v for k, v in (mapped or {}).items() if k != "Id" and v is not None}
+        return {**last, **match, **self.mark_values()}
 
     def summary(self, *, done: bool = False) -> str:
         """One sentence: what the policy would do (``done``: did) to the target."""
@@ -205,6 +212,16 @@ def salesforce_deletion(flow: Flow, record: Mapping[str, Any], *,
                     value if isinstance(value, str) and value else None, when.astimezone(UTC))
 
 
+def has_last_state(deletion: Deletion, data: Any) -> bool:
+    """Whether a mark also writes the object's last state: a Salesforce target, and an
+    event carrying the whole object (Stripe's deletion events do; a ``{"id": ...,
+    "deleted": true}`` stub, as a later read of a deleted object answers, does not)."""
+    if deletion.policy is not DeletionPolicy.MARK or deletion.target_system is not System.SALESFORCE:
+        return False
+    record, _envelope = split_event(data)
+    return record is not None and record.get("deleted") is not True
+
+
 def deletion_of(flow: Flow, data: Any, plan: FlowPlan | None = None) -> Deletion | None:
     """The deletion ``data`` asks of ``flow``, whichever side it comes from: a Stripe
     deletion event the flow is triggered by, or (a Salesforce-sourced flow) a record with
@@ -217,18 +234,26 @@ def deletion_of(flow: Flow, data: Any, plan: FlowPlan | None = None) -> Deletion
     return stripe_deletion(flow, data, plan)
 
 
-def deletion_result(flow: Flow, data: Any, plan: FlowPlan | None = None
+def deletion_result(flow: Flow, data: Any, plan: FlowPlan | None = None,
+                    resolver: LookupResolver | None = None
                     ) -> tuple[Deletion | None, MappingResult] | None:
     """For a deletion input, the deletion and the result a fixture or a preview shows in
-    place of a mapped record: the target as the policy leaves it (skipped for ``ignore``).
-    None for an input that is not a deletion. A deletion naming no id gives no deletion
-    and an ``INVALID_INPUT`` issue."""
+    place of a mapped record: the target as the policy leaves it (skipped for ``ignore``;
+    for ``mark`` with the source's last state when ``plan`` maps it without error). None
+    for an input that is not a deletion. A deletion naming no id gives no deletion and an
+    ``INVALID_INPUT`` issue."""
     try:
         deletion = deletion_of(flow, data, plan)
     except DeletionInputError as exc:
         return None, MappingResult({}, [Issue("INVALID_INPUT", None, str(exc))])
     if deletion is None:
         return None
-    record = deletion.record()
-    return deletion, MappingResult(record or {}, [], record is None, deletion.skip_reason(),
-                                   deletion.source_id)
+    issues: list[Issue] = []
+    mapped: dict[str, Any] | None = None
+    if plan is not None and has_last_state(deletion, data):
+        last = plan.apply(data, resolver)
+        if last.ok and not last.skipped:
+            mapped, issues = last.record, list(last.issues)
+    record = deletion.record(mapped)
+    return deletion, MappingResult(record or {}, issues, record is None,
+                                   deletion.skip_reason(), deletion.source_id)

@@ -115,9 +115,9 @@ def fixture_resolver(lookups: Mapping[str, str]) -> LookupResolver | None:
 def run_fixture(plan: FlowPlan, fixture: Fixture) -> FixtureResult:
     # A deletion input (customer.deleted, a record with IsDeleted) is not mapped: its
     # expected record is the target as the flow's on_delete leaves it.
-    deleted = deletion_result(plan.flow, fixture.input, plan)
-    result = deleted[1] if deleted is not None else plan.apply(
-        fixture.input, fixture_resolver(fixture.lookups))
+    resolver = fixture_resolver(fixture.lookups)
+    deleted = deletion_result(plan.flow, fixture.input, plan, resolver)
+    result = deleted[1] if deleted is not None else plan.apply(fixture.input, resolver)
     diffs: list[FieldDifference] = []
     if fixture.expect_skip and not result.skipped:
         diffs.append(

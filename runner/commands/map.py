@@ -71,7 +71,7 @@ def _preview(args: argparse.Namespace) -> int:
     # The source schema too: it knows which amounts are in minor units.
     plan = compile_flow(flow, document, target, source_schema=source, schemas=schemas)
     # A deletion input is not mapped: the preview says what the flow's on_delete would do.
-    deleted = deletion_result(flow, data, plan)
+    deleted = deletion_result(flow, data, plan, resolver)
     result = deleted[1] if deleted is not None else plan.apply(data, resolver=resolver)
     out = result.to_dict()
     preview: dict[str, Any] = {

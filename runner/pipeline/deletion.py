@@ -7,7 +7,9 @@ it out of the group and :class:`Deletions` applies the flow's policy
 
 - the target is found as the writer finds one to update: the cross-reference table by the
   Stripe id, then one SOQL per group on the flow's external id;
-- ``mark``: an update of that record by Id with ``StripeDeletedAt__c`` = the event's time;
+- ``mark``: an update of that record by Id with ``StripeDeletedAt__c`` = the event's time,
+  and the object's last state as the flow maps it when that maps without error (a canceled
+  subscription's status, a voided invoice's); never a create, children untouched;
 - ``delete``: an sObject Collections delete of that record by Id;
 - ``ignore``: skipped, with the reason.
 
@@ -24,10 +26,15 @@ would bring the deleted record back as a new one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mappings.document.model import MARK_KEY_STRIPE, DeletionPolicy
-from mappings.engine.deletion import Deletion, DeletionInputError, stripe_deletion
+from mappings.engine.deletion import (
+    Deletion,
+    DeletionInputError,
+    has_last_state,
+    stripe_deletion,
+)
 from mappings.schema.model import System
 from mappings.schema.stripe_events import split_event
 from runner.classify import Failure
@@ -106,12 +113,15 @@ class Deletions:
                 continue
             found.append((item, deletion))
         if found:
-            self._apply(flow, found, dry=dry)
+            self._apply(flow, plan, found, dry=dry)
         return rest
 
-    def _apply(self, flow: Flow, found: list[tuple[WriteItem, Deletion]], *, dry: bool) -> None:
+    def _apply(self, flow: Flow, plan: FlowPlan, found: list[tuple[WriteItem, Deletion]], *,
+               dry: bool) -> None:
         try:
             targets = self._targets(flow, [d for _, d in found])
+            last = self._last_states(flow, plan, [item for item, d in found
+                                                  if has_last_state(d, item.data)])
         except ConnectorError as exc:
             outcome = failed(exc.failure, f"flow {flow.name!r}: {exc}", exc)
             for item, _ in found:
@@ -131,7 +141,7 @@ class Deletions:
                             Failure.SKIPPABLE)
                 continue
             if deletion.policy is DeletionPolicy.MARK:
-                item.record = {"Id": ids[0], **deletion.mark_values()}
+                item.record = {"Id": ids[0], **(deletion.record(last.get(id(item))) or {})}
                 item.plan(PlannedWrite("update", sf_id=ids[0]))
                 marks.append(item)
             else:
@@ -142,6 +152,19 @@ class Deletions:
             return  # the items stay open, planned: ``write`` says what would be sent
         self._send(flow, "update", marks)
         self._send(flow, "delete", deletes)
+
+    def _last_states(self, flow: Flow, plan: FlowPlan,
+                     items: Sequence[WriteItem]) -> dict[int, dict[str, Any]]:
+        """The mapped record of each item whose object maps without error, by ``id(item)``
+        (the writer's mapping step, on copies: a mapping that fails or skips only leaves
+        the mark without the last state)."""
+        if not items:
+            return {}
+        probes = [WriteItem(data=item.data, payload=item.payload) for item in items]
+        ready = {id(p) for p in self.writer.map(flow, plan, probes)}
+        return {id(item): dict(probe.record or {}) for item, probe in zip(items, probes,
+                                                                          strict=True)
+                if id(probe) in ready}
 
     def _targets(self, flow: Flow, deletions: Sequence[Deletion]) -> dict[str, list[str]]:
         """Stripe id -> the target record Ids: the cross references, then one SOQL on the

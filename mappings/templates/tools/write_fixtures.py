@@ -176,12 +176,27 @@ FIXTURES: dict[tuple[str, str], list[Fixture]] = {
                 "ShippingCountry": None,
             },
         ),
-        # customer.deleted: the flow's on_delete (mark) stamps the Account with the event's time.
+        # customer.deleted: the flow's on_delete (mark) updates the Account with the
+        # customer's last state and stamps it with the event's time.
         Fixture(
             name="deleted customer marks its Account deleted",
             input=event("customer.deleted", "customer", 5, **JENNY),
-            expected={"StripeCustomerID__c": CUSTOMER,
-                      "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000"},
+            expected={
+                "StripeCustomerID__c": CUSTOMER,
+                "Name": "Jenny Rosen",
+                "Phone": "+1 415 555 0100",
+                "Description": None,
+                "BillingStreet": "510 Townsend St\nFloor 2",
+                "BillingCity": "San Francisco",
+                "BillingState": "CA",
+                "BillingPostalCode": "94103",
+                "BillingCountry": "US",
+                "ShippingStreet": None,
+                "ShippingCity": None,
+                "ShippingPostalCode": None,
+                "ShippingCountry": None,
+                "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000",
+            },
         ),
     ],
     ("customer-account", "customer-to-contact"): [

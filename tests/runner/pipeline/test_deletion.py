@@ -16,6 +16,7 @@ from mappings.document.model import (
     MappingDocument,
     ObjectRef,
     Operation,
+    TransformStep,
     Trigger,
 )
 from mappings.engine.plan import compile_flow
@@ -115,7 +116,7 @@ def test_mark_stamps_the_target_with_the_event_time(event_type: str, source: str
                  [event(event_type, {"id": "obj_1", "object": source})], ledger=ledger)
     assert item.outcome is TaskOutcome.WRITTEN and item.sf_id == "a0X1"
     assert org.writes() == [("update", target, [
-        {"Id": "a0X1", "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000"}])]
+        {"Id": "a0X1", ext: "obj_1", "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000"}])]
     assert org.records["a0X1"]["Name"] == "Kept"  # marked, not rewritten
     assert ledger.own_writes == [(target, "a0X1")]
     assert ledger.xrefs == {(target, "obj_1"): "a0X1"}
@@ -246,7 +247,8 @@ def test_a_dry_run_plans_the_deletion_and_writes_nothing() -> None:
     [item] = run(mark, org, [event("customer.deleted", {"id": "cus_1"})], dry=True)
     assert item.outcome is None and item.write is not None
     assert (item.write.kind, item.write.sf_id) == ("update", "001A")
-    assert item.record == {"Id": "001A", "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000"}
+    assert item.record == {"Id": "001A", "StripeCustomerID__c": "cus_1",
+                           "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000"}
     delete = flow_for("customer.deleted", "customer", "Account", "StripeCustomerID__c",
                       DeletionPolicy.DELETE)
     [item] = run(delete, org, [event("customer.deleted", {"id": "cus_1"})], dry=True)
@@ -298,3 +300,34 @@ def test_a_deletion_is_the_last_word_on_its_object_in_its_second(ids: tuple[str,
     later = inbox("evt_b", "customer.updated", created=101)  # not a Stripe order, but ordered
     newest, _, _ = newest_per_object([deleted, later])
     assert newest == {"cus_1": later}
+
+
+def test_mark_also_writes_the_objects_last_state_but_never_clears() -> None:
+    org = Org({"001A": {"type": "Account", "StripeCustomerID__c": "cus_1", "Name": "Old"}})
+    flow = flow_for("customer.deleted", "customer", "Account", "StripeCustomerID__c",
+                    DeletionPolicy.MARK)
+    flow.fields.append(FieldMapping("Phone", ["phone"]))
+    [item] = run(flow, org, [event("customer.deleted", {"id": "cus_1", "name": "Last Name Co",
+                                                        "phone": None})])
+    assert item.outcome is TaskOutcome.WRITTEN
+    assert org.writes()[0][2] == [{"Id": "001A", "StripeCustomerID__c": "cus_1",
+                                   "Name": "Last Name Co",
+                                   "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000"}]
+
+
+def test_a_stub_or_an_unmappable_object_is_marked_with_the_stamp_only() -> None:
+    org = Org({"001A": {"type": "Account", "StripeCustomerID__c": "cus_1", "Name": "Old"}})
+    flow = flow_for("customer.deleted", "customer", "Account", "StripeCustomerID__c",
+                    DeletionPolicy.MARK)
+    stub = event("customer.deleted", {"id": "cus_1", "object": "customer", "deleted": True,
+                                      "name": "Stub"})
+    flow.fields.append(FieldMapping("NumberOfEmployees", ["metadata.size"],
+                                    [TransformStep("to_number")]))
+    bad = event("customer.deleted", {"id": "cus_1", "name": "Bad",
+                                     "metadata": {"size": "many"}})
+    for payload in (stub, bad):
+        org.calls.clear()
+        [item] = run(flow, org, [payload])
+        assert item.outcome is TaskOutcome.WRITTEN
+        assert org.writes()[0][2] == [{"Id": "001A", "StripeCustomerID__c": "cus_1",
+                                       "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000"}]
