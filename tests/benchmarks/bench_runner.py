@@ -18,6 +18,15 @@ this one, which only sends signed ``charge.succeeded`` webhooks and measures:
 The last line is JSON: ``events_per_s``, ``p50_ms``, ``p99_ms``, ``api_calls_per_record``,
 ``baseline_api_calls_per_record``, ``baseline_events_per_s`` (+ details).
 
+``--invoices-with-lines L`` adds a phase with the invoices-orders template (a runner of its
+own, after the charges): ``--invoices`` ``invoice.paid`` webhooks whose invoices have L lines
+each (Stripe's shapes, complete payloads) become Orders with L OrderItems, one all-or-none
+composite graph per invoice. It reports Salesforce API calls per parent (invoice) beside the
+naive integration measured in the same run: one REST upsert per record, the Order and then
+each of its items (L + 1 calls). JSON keys ``invoice_calls_per_parent`` and
+``invoice_naive_calls_per_parent`` (null without the flag), ``invoice_lines``,
+``invoice_parents``, ``invoices_per_s``.
+
 ``--profile FILE`` samples the runner with py-spy (``pip install py-spy``; not a project
 dependency) while it runs: collapsed stacks per thread of whoever holds the GIL, i.e. where
 the runner's CPU goes. Profiling slows the runner: take the figures from a run without it.
@@ -280,6 +289,117 @@ def baseline(sf: Any, bundle: Path, events: list[dict]) -> tuple[float, float]:
     return len(events) / seconds, calls / len(events)
 
 
+def seed_prices(sf: Any, lines: int) -> dict[str, str]:
+    """One Product2 with an active standard PricebookEntry per invoice line; price id ->
+    entry Id."""
+    standard = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]["Id"]
+    entries = {}
+    for n in range(lines):
+        product = sf.Product2.create({"Name": f"Bench seat pack {n}", "IsActive": True})["id"]
+        price = f"price_benchLine{n:04d}"
+        entries[price] = sf.PricebookEntry.create({
+            "Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 10 + n,
+            "IsActive": True, "StripePriceID__c": price})["id"]
+    return entries
+
+
+def _invoices(count: int, lines: int, tag: str, first: int) -> list[dict[str, Any]]:
+    """Invoices ``first``.. of ``lines`` lines; line ids are unique across calls whose ranges
+    do not overlap (as Stripe's are)."""
+    from mappings.templates.tools.invoice_fixtures import event, invoice_with_lines, line
+
+    out = []
+    for k in range(first, first + count):
+        invoice = f"in_bench{tag}{k:06d}"
+        items = [line(1000 * k + n, invoice=invoice, price=f"price_benchLine{n:04d}",
+                      quantity=1 + n % 3, unit_amount=500 + 100 * n) for n in range(lines)]
+        data = event("invoice.paid", invoice_with_lines(items, id=invoice, customer=CUSTOMER),
+                     k)
+        data["id"] = f"evt_bench{tag}{k:06d}"
+        out.append(data)
+    return out
+
+
+def invoice_phase(sandboxes: Sandboxes, sf: Any, state: Path, args: argparse.Namespace
+                  ) -> dict[str, Any]:
+    """Invoices with ``args.invoices_with_lines`` lines through the invoices-orders template,
+    and the naive one-call-per-record way; Salesforce API calls per invoice for each."""
+    from tests.runner.e2e.helpers import build_template_bundle
+
+    lines = args.invoices_with_lines
+    bundle = build_template_bundle(state / "invoices.fbz", ("invoices-orders",))
+    seed_prices(sf, lines)
+    secret = sandboxes.config["stripe"]["webhook_secret"]
+    runner = RunnerProc(bundle, sandboxes.json_path, state,
+                        state_url=f"sqlite:///{state / 'invoices.sqlite'}", name="invoices")
+    try:
+        hook = f"{runner.url}/webhooks/stripe"
+        # Warm-up: connections; the Account, the standard price book and the entries looked
+        # up once (then the Account and entries are in the cross-reference table).
+        warm = _invoices(10, lines, "Warm", 0)
+        post_all(hook, [signed_delivery(e, secret) for e in warm], args.threads)
+        wait_written(runner, len(warm), 120)
+        invoices = _invoices(args.invoices, lines, "Run", 10)
+        bodies = [signed_delivery(e, secret) for e in invoices]
+        used_before = api_used(sf)
+        base = runner.written()
+        t0 = time.time()
+        post_all(hook, bodies, args.threads)
+        t_end = wait_written(runner, base + len(invoices), 300)
+        calls = api_used(sf) - used_before - 1  # the reading call itself
+    finally:
+        runner.stop()
+    items = sf.query("SELECT COUNT() FROM OrderItem WHERE Order.StripeInvoiceID__c LIKE "
+                     "'in_benchRun%'")["totalSize"]
+    if items != len(invoices) * lines:
+        raise SystemExit(f"{items} OrderItems written, {len(invoices) * lines} expected")
+    per_parent = calls / len(invoices)
+    rate = len(invoices) / (t_end - t0)
+    print(f"invoices: {len(invoices)} invoices of {lines} lines: {rate:.0f} invoices/s, "
+          f"{calls} Salesforce API calls ({per_parent:.3f} per invoice)")
+    naive = naive_invoices(sf, bundle, _invoices(args.invoice_baseline, lines, "Naive",
+                                                 10 + args.invoices))
+    print(f"invoices, naive (one call per record): {naive:.2f} API calls per invoice")
+    return {"invoice_calls_per_parent": round(per_parent, 4),
+            "invoice_naive_calls_per_parent": round(naive, 3),
+            "invoice_lines": lines, "invoice_parents": len(invoices),
+            "invoices_per_s": round(rate, 1)}
+
+
+def naive_invoices(sf: Any, bundle: Path, events: list[dict]) -> float:
+    """Map with the same plan (lookups answered in this process, as a cache would), then one
+    REST upsert per record: the Order, then each item naming its Order by external id."""
+    from mappings.bundle import load_bundle
+    from mappings.engine.result import json_safe
+    from runner.pipeline.bundle_runtime import LoadedBundle
+
+    compiled = LoadedBundle.from_bundle(load_bundle(bundle)).flow("invoice-to-order-with-items")
+    found: dict[tuple[str, str, str], str] = {}
+    for obj, field, soql in (
+            ("Account", "StripeCustomerID__c",
+             f"SELECT Id, StripeCustomerID__c FROM Account WHERE StripeCustomerID__c = "
+             f"'{CUSTOMER}'"),
+            ("Pricebook2", "IsStandard", "SELECT Id, IsStandard FROM Pricebook2 WHERE "
+                                         "IsStandard = true"),
+            ("PricebookEntry", "StripePriceID__c", "SELECT Id, StripePriceID__c FROM "
+             "PricebookEntry WHERE StripePriceID__c LIKE 'price_benchLine%'")):
+        for row in sf.query_all(soql)["records"]:
+            found[(obj, field, str(row[field]))] = row["Id"]
+    before = api_used(sf)
+    for event in events:
+        result = compiled.plan.apply(event, lambda o, f, v: found.get((o, f, str(v))))
+        invoice = event["data"]["object"]["id"]
+        order = {k: v for k, v in json_safe(result.record).items() if k != "StripeInvoiceID__c"}
+        sf.Order.upsert(f"StripeInvoiceID__c/{invoice}", order)
+        for child in result.children["OrderItems"]:
+            item = json_safe(child.record)
+            key = item.pop("StripeLineItemID__c")
+            sf.OrderItem.upsert(f"StripeLineItemID__c/{key}",
+                                {**item, "Order": {"StripeInvoiceID__c": invoice}})
+    calls = api_used(sf) - before - 1  # the reading call itself
+    return calls / len(events)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--burst", type=int, default=3000, help="events in the burst")
@@ -294,9 +414,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", default=None,
                         help="state database: a fresh schema is made on a PostgreSQL URL "
                              "(default: a SQLite file)")
+    parser.add_argument("--invoices-with-lines", type=int, default=0, metavar="L",
+                        help="also measure invoices of L lines through the invoices-orders "
+                             "template (API calls per invoice beside one call per record)")
+    parser.add_argument("--invoices", type=int, default=200,
+                        help="invoices sent with --invoices-with-lines")
+    parser.add_argument("--invoice-baseline", type=int, default=20,
+                        help="invoices written the naive way with --invoices-with-lines")
     args = parser.parse_args(argv)
     if args.runners < 1:
         parser.error("--runners must be at least 1")
+    if not 0 <= args.invoices_with_lines <= 499:
+        parser.error("--invoices-with-lines must be from 0 to 499 (an invoice and its lines "
+                     "are one graph of at most 500 records)")
+    if args.invoices < 1 or args.invoice_baseline < 1:
+        parser.error("--invoices and --invoice-baseline must be at least 1")
 
     from tests.runner.e2e.helpers import build_template_bundle
 
@@ -358,11 +490,15 @@ def main(argv: list[str] | None = None) -> int:
             if runner is not None:
                 runner.stop()
 
+        invoice_figures: dict[str, Any] = {"invoice_calls_per_parent": None,
+                                           "invoice_naive_calls_per_parent": None}
         try:
             base_events = _events(args.baseline, "naive")
             base_rate, base_calls = baseline(sf, bundle, base_events)
             print(f"baseline (one call per record): {base_rate:.0f} events/s, "
                   f"{base_calls:.2f} API calls per record")
+            if args.invoices_with_lines:
+                invoice_figures = invoice_phase(sandboxes, sf, state, args)
         finally:
             sandboxes.stop()
 
@@ -378,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         "steady_events": len(steady),
         "runners": args.runners,
         "state": "sqlite" if state_url.startswith("sqlite") else "postgresql",
+        **invoice_figures,
     }))
     return 0
 
