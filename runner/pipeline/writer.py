@@ -477,7 +477,11 @@ class SalesforceWriter:
         family.ids = {rel: [None] * len(rows) for rel, rows in family.records.items()}
         for node in graph.nodes:
             child, sf_id = node.collection, read.ids.get(node.reference_id)
-            if child is None or not sf_id or node.method == "DELETE":
+            if child is None or not sf_id:
+                continue
+            if node.method == "DELETE":
+                # The runner's own deletion: no trigger when polling sees it in the bin.
+                self.ledger.own_deletion(child.target, sf_id)
                 continue
             if node.position >= 0:
                 family.ids[child.relationship][node.position] = sf_id

@@ -60,7 +60,8 @@ def compiled() -> CompiledFlow:
 
 
 def write(connector: SalesforceConnector, compiled: CompiledFlow,
-          invoices: list[dict[str, Any]]) -> tuple[list[WriteItem], dict[str, int]]:
+          invoices: list[dict[str, Any]], ledger: MemoryLedger | None = None,
+          ) -> tuple[list[WriteItem], dict[str, int]]:
     calls: dict[str, int] = {"graph": 0, "other": 0}
     graph = connector.composite_graph
 
@@ -73,7 +74,8 @@ def write(connector: SalesforceConnector, compiled: CompiledFlow,
     items = [WriteItem(data=event("invoice.paid", inv, n), payload={})
              for n, inv in enumerate(invoices)]
     try:
-        SalesforceWriter(connector, MemoryLedger()).write(compiled.flow, compiled.plan, items)
+        SalesforceWriter(connector, ledger or MemoryLedger()).write(compiled.flow,
+                                                                     compiled.plan, items)
     finally:
         del connector.composite_graph
     calls["other"] = connector.api_calls - before - calls["graph"]
@@ -126,8 +128,9 @@ def test_an_update_reconciles_the_items_by_line_id(org: Any, connector: Any,
                                                               id=key)])
     assert first[0].outcome is TaskOutcome.WRITTEN, first[0].error
     before = items_of(sf, key)
+    ledger = MemoryLedger()
     (item,), calls = write(connector, compiled, [invoice_with_lines(
-        [ln(key, 1, quantity=5), ln(key, 3), ln(key, 4)], id=key)])
+        [ln(key, 1, quantity=5), ln(key, 3), ln(key, 4)], id=key)], ledger)
     assert item.outcome is TaskOutcome.WRITTEN, item.error
     assert calls["graph"] == 1
     after = items_of(sf, key)
@@ -136,6 +139,11 @@ def test_an_update_reconciles_the_items_by_line_id(org: Any, connector: Any,
     assert after[ln(key, 1)["id"]]["Quantity"] == 5
     assert item.family is not None
     assert [r.key for r in item.family.removals] == [ln(key, 2)["id"]]
+    # Every record the graph wrote or deleted is the runner's own (no echo as a trigger),
+    # and each new or kept line is cross-referenced to its OrderItem.
+    assert ("OrderItem", before[ln(key, 2)["id"]]["Id"]) in ledger.own_writes
+    assert {("OrderItem", row["Id"]) for row in after.values()} <= set(ledger.own_writes)
+    assert ledger.xrefs[("OrderItem", ln(key, 4)["id"])] == after[ln(key, 4)["id"]]["Id"]
 
 
 def test_a_refused_item_leaves_no_order_behind(org: Any, connector: Any, compiled: Any) -> None:
