@@ -13,6 +13,7 @@ from typing import Any
 
 from mappings.document.model import Flow, MappingDocument
 from mappings.document.yamlio import operation_to_data, trigger_to_data
+from mappings.engine.deletion import deletion_writes
 from mappings.errors import BundleError
 
 BUNDLE_FORMAT_VERSION = 1
@@ -59,7 +60,9 @@ def flow_contract(flow: Flow, document: MappingDocument) -> dict[str, Any]:
         "source": str(flow.source),
         "target": str(flow.target),
         "operation": operation_to_data(flow),
-        "writes": flow.target_fields(),
+        # A flow that marks deletions also writes the mark (StripeDeletedAt__c).
+        "writes": flow.target_fields() + [
+            f for f in deletion_writes(flow) if f not in flow.target_fields()],
     }
     if flow.children:
         # Each child collection writes its own object (its parent reference included).

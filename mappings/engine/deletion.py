@@ -222,6 +222,19 @@ def has_last_state(deletion: Deletion, data: Any) -> bool:
     return record is not None and record.get("deleted") is not True
 
 
+def marks_salesforce(flow: Flow) -> bool:
+    """Whether ``flow``'s deletions write :data:`MARK_FIELD_SALESFORCE`: a Salesforce target,
+    ``on_delete: mark`` and a deletion event in its trigger."""
+    return (flow.target.system is System.SALESFORCE and flow.on_delete is DeletionPolicy.MARK
+            and any(is_deletion_event(t) for t in flow.trigger.stripe_events))
+
+
+def deletion_writes(flow: Flow) -> list[str]:
+    """The Salesforce fields ``flow`` writes on a deletion beyond its mapped ones (for its
+    contract: a field the org lacks is found at start-up, not at the first deletion)."""
+    return [MARK_FIELD_SALESFORCE] if marks_salesforce(flow) else []
+
+
 def deletion_of(flow: Flow, data: Any, plan: FlowPlan | None = None) -> Deletion | None:
     """The deletion ``data`` asks of ``flow``, whichever side it comes from: a Stripe
     deletion event the flow is triggered by, or (a Salesforce-sourced flow) a record with
