@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -146,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
                         default=float(setting("runner.poll_interval").default),
                         help="seconds between polls (the runner's default)")
     args = parser.parse_args(argv)
+    # The machine may be shared: the load beside the figures says what they were measured
+    # under (compare runs by the cdc/poll figures of one run, not across loads).
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory() as tmp:
         session = sandbox_up(Path(tmp) / "sandbox", reset=True)
         try:
@@ -158,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"p99 {poll['p99']:.0f} ms, {poll['calls']:.2f} calls per change")
         finally:
             session.stop()
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(json.dumps({
         "changes": args.changes,
         "cdc_p50_ms": round(cdc["p50"], 1), "cdc_p99_ms": round(cdc["p99"], 1),
