@@ -13,6 +13,7 @@ from runner import app
 from runner.admin import auth
 from runner.ingest.http_server import HttpLimits
 from runner.ingest.webhook_server import MAX_BODY
+from runner.pipeline import children
 from runner.settings import SETTINGS
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "limits.md").read_text()
@@ -48,6 +49,8 @@ def _figures(row: str) -> set[int]:
         ("mappings.limits.EXPRESSION_TIMEOUT_MS", limits.EXPRESSION_TIMEOUT_MS),
         ("mappings.limits.EXPRESSION_MAX_DEPTH", limits.EXPRESSION_MAX_DEPTH),
         ("mappings.limits.CHILD_RECORDS_MAX", limits.CHILD_RECORDS_MAX),
+        ("runner.pipeline.children.MAX_NODES", children.MAX_NODES),
+        ("runner.pipeline.children.MAX_GRAPHS", children.MAX_GRAPHS),
         ("mappings.limits.DOCUMENT_MAX_DEPTH", limits.DOCUMENT_MAX_DEPTH),
         ("mappings.limits.DOCUMENT_MAX_NODES", limits.DOCUMENT_MAX_NODES),
         ("mappings.limits.YAML_MAX_ALIASES", limits.YAML_MAX_ALIASES),

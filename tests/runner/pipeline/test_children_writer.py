@@ -196,3 +196,16 @@ def test_predict_shows_the_children_and_what_would_be_removed(org: Any, connecto
     assert [c["StripeLineItemID__c"] for c in item.children["OrderItems"]] == [ln(key, 1)["id"]]
     assert item.family is not None
     assert sorted(r.key for r in item.family.removals) == [ln(key, 3)["id"], ln(key, 4)["id"]]
+
+
+def test_a_parent_with_more_children_than_a_graph_holds_is_refused_whole(
+        connector: Any, compiled: Any) -> None:
+    key = "in_children_500"
+    invoice = invoice_with_lines([line(500_000 + n, invoice=key,
+                                       price=f"price_1PgafmB7WZ01zgk{n % PRICES + 1:05d}")
+                                  for n in range(500)], id=key)
+    (item,), calls = write(connector, compiled, [invoice])
+    assert item.outcome is TaskOutcome.DEAD_LETTERED
+    assert (item.error_code, item.failure) == ("LIMIT_EXCEEDED", Failure.SKIPPABLE)
+    assert "has 500 child records" in (item.error or "")
+    assert calls["graph"] == 0
