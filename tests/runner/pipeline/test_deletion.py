@@ -331,3 +331,14 @@ def test_a_stub_or_an_unmappable_object_is_marked_with_the_stamp_only() -> None:
         assert item.outcome is TaskOutcome.WRITTEN
         assert org.writes()[0][2] == [{"Id": "001A", "StripeCustomerID__c": "cus_1",
                                        "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000"}]
+
+
+def test_a_batch_of_deletions_costs_one_query_and_a_call_per_200() -> None:
+    org = Org({f"001{n:04d}": {"type": "Account", "StripeCustomerID__c": f"cus_{n}"}
+               for n in range(450)})
+    flow = flow_for("customer.deleted", "customer", "Account", "StripeCustomerID__c",
+                    DeletionPolicy.MARK)
+    items = run(flow, org, [event("customer.deleted", {"id": f"cus_{n}"}) for n in range(450)])
+    assert {i.outcome for i in items} == {TaskOutcome.WRITTEN}
+    assert [(kind, len(body)) for kind, _obj, body in org.calls] == [
+        ("query", 450), ("update", 200), ("update", 200), ("update", 50)]
