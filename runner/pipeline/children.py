@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 MAX_GRAPHS = 75  # graphs in one composite graph call
 MAX_NODES = 500  # nodes in one call (and so in one graph)
+MAX_NODE_KINDS = 15  # different nodes in one call: API version, method or object differ
 QUERY_IN_CHUNK = 200  # parent keys per reconciliation query
 PARENT_REF = "parent"
 HALTED = "PROCESSING_HALTED"
@@ -202,6 +203,12 @@ class Graph:
     def request(self) -> dict[str, Any]:
         return {"graphId": self.graph_id, "compositeRequest": [n.request() for n in self.nodes]}
 
+    def kinds(self) -> set[str]:
+        """What makes nodes different for Salesforce's limit: the method and the object (the
+        API version is the same for all)."""
+        return {f"{n.method} {n.url.split('/sobjects/', 1)[-1].split('/', 1)[0]}"
+                for n in self.nodes}
+
 
 Updatable = Callable[[str, str], bool]  # (object, field) -> may an update set it
 
@@ -268,17 +275,22 @@ def updatable_from(schemas: Callable[[str], ObjectSchema | None]) -> Updatable:
     return updatable
 
 
-def pack(sizes: Sequence[int]) -> list[list[int]]:
-    """Indexes of graphs grouped into calls within Salesforce's limits (in order)."""
+def pack(sizes: Sequence[int], kinds: Sequence[set[str]] | None = None) -> list[list[int]]:
+    """Indexes of graphs grouped into calls within Salesforce's limits (in order): 75 graphs,
+    500 nodes and 15 kinds of node (``Graph.kinds``) a call."""
     calls: list[list[int]] = []
     current: list[int] = []
     nodes = 0
+    seen: set[str] = set()
     for index, size in enumerate(sizes):
-        if current and (len(current) == MAX_GRAPHS or nodes + size > MAX_NODES):
+        own = kinds[index] if kinds is not None else set()
+        if current and (len(current) == MAX_GRAPHS or nodes + size > MAX_NODES
+                        or len(seen | own) > MAX_NODE_KINDS):
             calls.append(current)
-            current, nodes = [], 0
+            current, nodes, seen = [], 0, set()
         current.append(index)
         nodes += size
+        seen |= own
     if current:
         calls.append(current)
     return calls

@@ -452,7 +452,8 @@ class SalesforceWriter:
                 f"g{len(graphs)}", flow, self.salesforce.data_path, write.kind,
                 str(key) if key not in (None, "") else None, write.sf_id, item.body(),
                 family, self.updatable)))
-        for call in kids.pack([len(graph.nodes) for _, graph in graphs]):
+        for call in kids.pack([len(graph.nodes) for _, graph in graphs],
+                              [graph.kinds() for _, graph in graphs]):
             part = [graphs[i] for i in call]
             answer = self.graphs.send([graph for _, graph in part])
             if isinstance(answer, ConnectorError):

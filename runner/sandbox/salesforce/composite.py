@@ -29,6 +29,8 @@ MAX_COLLECTION = 200
 MAX_SUBREQUESTS = 25
 MAX_GRAPH_NODES = 500
 MAX_GRAPHS = 75
+# Nodes differ by API version, method or object: at most this many kinds in one request.
+MAX_GRAPH_NODE_KINDS = 15
 # Past this many failed graphs Salesforce halts the rest of the request (each of their
 # nodes answers PROCESSING_HALTED): "Composite Graph Limits" in the REST API guide.
 MAX_GRAPH_FAILURES = 14
@@ -253,11 +255,18 @@ class Composite:
             raise api_error(400, "LIMIT_EXCEEDED",
                             f"Limit Exceeded: a graph request can have up to {MAX_GRAPHS} "
                             "graphs")
-        nodes = sum(len(g.get("compositeRequest") or []) for g in graphs if isinstance(g, dict))
-        if nodes > MAX_GRAPH_NODES:
+        nodes = [n for g in graphs if isinstance(g, dict)
+                 for n in (g.get("compositeRequest") or []) if isinstance(n, dict)]
+        if len(nodes) > MAX_GRAPH_NODES:
             raise api_error(400, "LIMIT_EXCEEDED",
                             f"Limit Exceeded: a graph request can have up to {MAX_GRAPH_NODES} "
                             "nodes")
+        kinds = {_node_kind(n) for n in nodes}
+        if len(kinds) > MAX_GRAPH_NODE_KINDS:
+            raise api_error(400, "LIMIT_EXCEEDED",
+                            f"Limit Exceeded: a graph request can have up to "
+                            f"{MAX_GRAPH_NODE_KINDS} different nodes (API version, method or "
+                            "object)")
         out = []
         failures = 0
         for graph in graphs:
@@ -330,6 +339,14 @@ class Composite:
             return self.dispatch(sub_call)
         except ApiError as exc:
             return Reply(exc.status, exc.response_body())
+
+
+def _node_kind(node: dict) -> tuple[str, str, str]:
+    """(version, method, object) of a graph node: what makes two nodes different."""
+    parts = urlsplit(str(node.get("url", ""))).path.strip("/").split("/")
+    version = parts[2] if len(parts) > 2 else ""
+    obj = parts[4].lower() if len(parts) > 4 and parts[3] == "sobjects" else "/".join(parts[3:])
+    return version, str(node.get("method", "")).upper(), obj
 
 
 def _sub_reply(ref: str, reply: Reply) -> dict:

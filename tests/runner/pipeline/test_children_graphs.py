@@ -147,3 +147,16 @@ def test_a_failed_graph_is_classified_by_its_failing_node(flow: Any, code: str,
     assert read.parent.error_code == code
     if code != "PROCESSING_HALTED":
         assert read.parent.message == f"{code}: OrderItem il_2: no (PricebookEntryId)"
+
+
+def test_a_call_holds_at_most_15_kinds_of_node() -> None:
+    kinds = [{f"PATCH Obj{n}__c"} for n in range(16)] + [{"PATCH Obj0__c"}]
+    assert [len(c) for c in kids.pack([2] * 17, kinds)] == [15, 2]
+
+
+def test_a_graph_names_its_kinds_of_node(flow: Any) -> None:
+    family = kids.Family(records={"OrderItems": [item("il_1"), item("il_2")]},
+                         existing={"OrderItems": {"il_2": "802A", "il_9": "802Z"}})
+    kids.plan_removals(flow, family)
+    graph = kids.build_graph("g0", flow, DATA, "upsert", "in_1", None, {}, family, updatable)
+    assert graph.kinds() == {"PATCH Order", "PATCH OrderItem", "DELETE OrderItem"}

@@ -63,3 +63,14 @@ def test_fourteen_failures_do_not_halt_the_next_graph(sf: Any) -> None:
     answer = sf.restful("composite/graph", method="POST", json={"graphs": graphs})["graphs"]
     assert answer[14]["isSuccessful"] is True
     assert sf.query("SELECT Id FROM Account WHERE Name = 'Fine Inc'")["totalSize"] == 1
+
+
+def test_more_than_15_different_nodes_are_refused(sf: Any) -> None:
+    # Nodes differ by API version, method or object: 16 versions of the same create.
+    graphs = [{"graphId": f"v{v}", "compositeRequest": [
+        {"method": "POST", "url": f"/services/data/v{v}.0/sobjects/Account",
+         "referenceId": "a", "body": {"Name": f"Version {v}"}}]} for v in range(47, 63)]
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.restful("composite/graph", method="POST", json={"graphs": graphs})
+    assert caught.value.content[0]["errorCode"] == "LIMIT_EXCEEDED"
+    assert "15 different nodes" in caught.value.content[0]["message"]
