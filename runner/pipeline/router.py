@@ -52,10 +52,27 @@ class Routing:
 
 
 def flow_order(bundle: LoadedBundle) -> list[CompiledFlow]:
-    """Flows writing objects that other flows look up come first."""
+    """Flows writing objects that other flows look up come first, in dependency order: the
+    Account before the Payment__c that looks it up, before the Refund__c that looks up the
+    Payment__c. Flows of one level keep the bundle's order; a cycle of lookups orders none."""
     flows = list(bundle.flows.values())
-    return sorted(flows, key=lambda c: 0 if c.flow.target.object in bundle.lookup_objects
-                  else 1)
+    needs: dict[tuple[str, str], set[tuple[str, str]]] = {}  # target -> what its writers look up
+    for compiled in flows:
+        flow = compiled.flow
+        wanted = needs.setdefault((flow.target.system.value, flow.target.object), set())
+        for lookups in (flow.lookups, *(child.lookups for child in flow.children)):
+            wanted.update(("salesforce", lk.object) for lk in lookups)
+    depth: dict[tuple[str, str], int] = {}
+
+    def level(obj: tuple[str, str], path: frozenset[tuple[str, str]]) -> int:
+        if obj not in depth:
+            below = [level(o, path | {obj}) + 1 for o in needs.get(obj, ())
+                     if o in needs and o not in path and o != obj]
+            depth[obj] = max(below, default=0)
+        return depth[obj]
+
+    return sorted(flows, key=lambda c: level((c.flow.target.system.value,
+                                               c.flow.target.object), frozenset()))
 
 
 def route(bundle: LoadedBundle, store: StateStore, events: Sequence[InboxEvent]) -> Routing:

@@ -17,6 +17,7 @@ from runner.pipeline.bundle_runtime import LoadedBundle
 from runner.pipeline.dedup import decide_dedup
 from runner.pipeline.lookups import LookupResolver, lookup_values
 from runner.pipeline.ordering import is_stale, is_tied, newest_per_object, refreshed_event
+from runner.pipeline.router import flow_order
 from runner.pipeline.sf_poller import SalesforcePoller, soql_datetime, source_fields
 from runner.pipeline.writeback import (
     idempotency_key,
@@ -257,3 +258,14 @@ def test_a_flow_whose_target_the_snapshot_lacks_is_refused() -> None:
     with pytest.raises(ConfigError, match="flow 'charge-to-payment': the bundle has no "
                                           "schema of its target Payment__c"):
         LoadedBundle.from_documents(charges, Catalog(System.SALESFORCE), load_stripe_catalog())
+
+
+def test_flows_run_in_lookup_dependency_order(bundle) -> None:
+    """Account before the Payment__c that looks it up, before the Refund__c that looks up the
+    Payment__c, however the documents are ordered (charges-payments sorts before
+    customer-account)."""
+    order = [c.name for c in flow_order(bundle)]
+    assert order.index("customer-to-account") < order.index("charge-to-payment") \
+        < order.index("refund-to-record")
+    assert order.index("product-to-product2") < order.index("price-to-pricebook-entry")
+    assert order.index("price-to-pricebook-entry") < order.index("invoice-to-order-with-items")
