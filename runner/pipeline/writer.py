@@ -44,6 +44,7 @@ from mappings.engine.result import Issue, MappingResult, json_safe
 from mappings.schema.org_metadata import load_salesforce_catalog
 from mappings.schema.stripe_events import split_event
 from mappings.schema.stripe_lists import truncated
+from runner import salesforce_ids
 from runner.classify import Failure
 from runner.connectors.errors import ConnectorError, RecordOutcome
 from runner.pipeline import children as kids
@@ -330,6 +331,8 @@ class SalesforceWriter:
                             "names no external id field to find the record", "INVALID_FLOW",
                             Failure.SKIPPABLE)
             return []
+        if ext.lower() == "id":
+            return self._decide_update_by_id(flow, ready)
         values = [str(t.record.get(ext)) for t in ready if t.record and t.record.get(ext)]
         ids: dict[str, list[str]] = {v: [sf_id] for v, sf_id in
                                      self.ledger.xref_get_many(obj, values).items()}
@@ -353,6 +356,22 @@ class SalesforceWriter:
                 # The record may come with a later event (the subscription of this invoice).
                 item.finish(TaskOutcome.RETRY, f"no {obj} with {ext} = {value} to update yet",
                             "NOT_FOUND", Failure.RETRIABLE)
+        return [writes] if writes else []
+
+    def _decide_update_by_id(self, flow: Flow,
+                             ready: Sequence[WriteItem]) -> list[list[WriteItem]]:
+        """The record names its own Id (a payment's metadata.opportunity_id): no query; the
+        update answers for an Id that is not there."""
+        writes: list[WriteItem] = []
+        for item in ready:
+            value = (item.record or {}).get("Id")
+            if not salesforce_ids.is_valid(value):
+                item.finish(TaskOutcome.DEAD_LETTERED, f"{value!r} is not a Salesforce Id, so "
+                            f"no {flow.target.object} can be updated by it", "MALFORMED_ID",
+                            Failure.SKIPPABLE)
+                continue
+            item.plan(PlannedWrite("update", sf_id=salesforce_ids.to_18(str(value))))
+            writes.append(item)
         return [writes] if writes else []
 
     def _decide_dedup(self, flow: Flow, ready: Sequence[WriteItem]) -> list[list[WriteItem]]:
