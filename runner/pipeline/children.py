@@ -103,10 +103,13 @@ class ParentRef:
 
 
 def find_existing(salesforce: SalesforceConnector, flow: Flow, parents: Sequence[ParentRef],
-                  families: Sequence[Family], *, metrics: Metrics | None = None) -> None:
+                  families: Sequence[Family], *, metrics: Metrics | None = None,
+                  has_field: Callable[[str, str], bool] = lambda _obj, _field: True) -> None:
     """Fill each parent's family with its existing children (by relationship and external id
     value) and those already marked removed: one query per child collection for all the
-    parents (in chunks of 200 keys)."""
+    parents (in chunks of 200 keys). ``has_field(object, field)`` says whether the snapshot
+    has the mark field: without it nothing counts as marked (and a mark, if one is due, is
+    refused for that parent alone instead of failing the query for the whole batch)."""
     ext = flow.operation.external_id
     for collection in flow.children:
         by_key: dict[str, list[int]] = {}
@@ -120,8 +123,10 @@ def find_existing(salesforce: SalesforceConnector, flow: Flow, parents: Sequence
         if not by_key and not by_id:
             continue
         rel = relationship_name(collection.parent_field, None)
+        marks = collection.on_removed is DeletionPolicy.MARK and \
+            has_field(collection.target, MARK_FIELD_SALESFORCE)
         for keys, ids in _chunks(list(by_key), list(by_id)):
-            for row in _query(salesforce, flow, collection, rel, keys, ids, metrics):
+            for row in _query(salesforce, flow, collection, rel, keys, ids, metrics, marks):
                 child = row.get(collection.external_id)
                 if not isinstance(child, str) or not child:
                     continue  # not one of ours (made by hand): never reconciled
@@ -142,10 +147,11 @@ def _chunks(keys: list[str], ids: list[str]) -> Iterator[tuple[list[str], list[s
 
 
 def _query(salesforce: SalesforceConnector, flow: Flow, collection: ChildCollection, rel: str,
-           keys: list[str], ids: list[str], metrics: Metrics | None) -> list[dict]:
+           keys: list[str], ids: list[str], metrics: Metrics | None,
+           marks: bool) -> list[dict]:
     ext = flow.operation.external_id
     columns = ["Id", collection.external_id, collection.parent_field]
-    if collection.on_removed is DeletionPolicy.MARK:
+    if marks:
         columns.append(MARK_FIELD_SALESFORCE)  # marked once, not again on every update
     where: list[str] = []
     if keys and ext:

@@ -417,10 +417,14 @@ class SalesforceWriter:
                                           write.sf_id if write.kind == "update" else None))
         kids.find_existing(self.salesforce, flow, parents,
                            [item.family for item in planned if item.family is not None],
-                           metrics=self.metrics)
+                           metrics=self.metrics, has_field=self._has_field)
         for item in planned:
             if item.family is not None:
                 kids.plan_removals(flow, item.family)
+
+    def _has_field(self, obj: str, name: str) -> bool:
+        schema = self._child_schemas.get(obj) or _shipped_schema(obj)
+        return schema is None or schema.find(name) is not None
 
     # -- 3. sending -----------------------------------------------------------------------
     def send(self, flow: Flow, groups: Iterable[Sequence[WriteItem]]) -> None:

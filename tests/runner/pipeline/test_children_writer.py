@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from mappings.document.model import DeletionPolicy
 from mappings.document.yamlio import load_document
 from mappings.schema.org_metadata import load_salesforce_catalog
 from mappings.schema.stripe_catalog import load_stripe_catalog
@@ -209,3 +210,28 @@ def test_a_parent_with_more_children_than_a_graph_holds_is_refused_whole(
     assert (item.error_code, item.failure) == ("LIMIT_EXCEEDED", Failure.SKIPPABLE)
     assert "has 500 child records" in (item.error or "")
     assert calls["graph"] == 0
+
+
+def test_mark_on_a_child_object_without_the_mark_field_fails_that_parent_only(
+        org: Any, connector: Any) -> None:
+    """OrderItem has no StripeDeletedAt__c: the reconciliation query still runs (it does not
+    ask for the field), and the parent whose line is gone is refused with Salesforce's
+    answer, its graph rolled back."""
+    doc = load_document(TEMPLATE)
+    doc.flows[0].children[0].on_removed = DeletionPolicy.MARK
+    marked = LoadedBundle.from_documents([doc], load_salesforce_catalog(),
+                                         load_stripe_catalog()).flows[doc.flows[0].name]
+    key, other = "in_children_6", "in_children_7"
+    first, _ = write(connector, marked, [invoice_with_lines([ln(key, 1), ln(key, 2)], id=key),
+                                         invoice_with_lines([ln(other, 1)], id=other)])
+    assert [i.outcome for i in first] == [TaskOutcome.WRITTEN] * 2
+    items, _ = write(connector, marked, [
+        invoice_with_lines([ln(key, 1, quantity=7)], id=key),
+        invoice_with_lines([ln(other, 1, quantity=7)], id=other)])
+    gone, kept = items
+    assert gone.outcome is TaskOutcome.DEAD_LETTERED and gone.failure is Failure.SKIPPABLE
+    assert f"OrderItem {ln(key, 2)['id']}" in (gone.error or "")
+    assert kept.outcome is TaskOutcome.WRITTEN
+    sf = org[1]
+    assert items_of(sf, key)[ln(key, 1)["id"]]["Quantity"] == 1  # rolled back
+    assert items_of(sf, other)[ln(other, 1)["id"]]["Quantity"] == 7
