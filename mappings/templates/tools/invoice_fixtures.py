@@ -91,6 +91,15 @@ ORDER_FIXTURES = [
         expected={**ORDER, "EffectiveDate": "2025-12-31"},
     ),
     Fixture(
+        name="a voided invoice marks its Order (on_delete: mark)",
+        input=event("invoice.voided", invoice_with_lines(
+            [line(1)], status="void", status_transitions={
+                "finalized_at": PAID_AT - 86400, "marked_uncollectible_at": None,
+                "paid_at": None, "voided_at": PAID_AT}), 4),
+        lookups=PARENT_LOOKUPS,
+        expected={"StripeInvoiceID__c": INVOICE_ID, "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000"},
+    ),
+    Fixture(
         name="a draft invoice is not an Order yet",
         input=event("invoice.updated", invoice_with_lines([line(1)], status="draft"), 3),
         expect_skip=True,
