@@ -55,10 +55,10 @@ def move(scene: MappingScene, key: int, backwards: bool = False) -> CanvasItem |
         here = here.target_item
     column = _column(scene.source_items if here.side == "source" else scene.target_items)
     row = column.index(here) if here in column else 0
-    if key == Qt.Key.Key_Up:
-        return column[max(0, row - 1)]
-    if key == Qt.Key.Key_Down:
-        return column[min(len(column) - 1, row + 1)]
+    if key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+        # The scene knows every row, made or not yet (a long column makes rows in view).
+        step = -1 if key == Qt.Key.Key_Up else 1
+        return scene.neighbour(here, step) or here
     if key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
         wanted = "source" if key == Qt.Key.Key_Left else "target"
         if here.side == wanted:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 
 from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, Signal
@@ -47,6 +48,44 @@ TOP = 44.0
 EXPRESSION_SOURCE = ""  # the source item of mappings with no source path (whole record)
 # Stripe metadata keys: up to 40 characters, no square brackets; a dot would read as nesting.
 FREE_KEY = re.compile(r"[^\[\].\s][^\[\].]{0,39}")
+
+
+# A column longer than this makes the items of its other rows when they come into view.
+EAGER_ROWS = 300
+
+
+@dataclass(slots=True)
+class _ColumnLayout:
+    """Where a column's rows go: its paths in order, from ``top``, for ``flow``."""
+
+    side: str
+    paths: list[str]
+    obj: ObjectSchema | None
+    flow: Flow
+    top: float
+    row_of: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.row_of = {path: row for row, path in enumerate(self.paths)}
+
+
+class _Column(dict):  # type: ignore[type-arg]
+    """A column's items by path. Asking for a row's item that was not made yet (a long
+    column makes only what is shown) makes it; ``in`` and iteration see made items only."""
+
+    def __init__(self, scene: MappingScene, side: str) -> None:
+        super().__init__()
+        self._scene, self._side = scene, side
+
+    def __missing__(self, path: str) -> FieldItem:
+        item = self._scene.item_for(self._side, path)
+        if item is None:
+            raise KeyError(path)
+        return item
+
+    def get(self, path: str, default: FieldItem | None = None) -> FieldItem | None:  # type: ignore[override]
+        found = self._scene.item_for(self._side, path)
+        return found if found is not None else default
 
 
 def free_key_field(obj: ObjectSchema | None, path: str) -> FieldSchema | None:
@@ -93,8 +132,10 @@ class MappingScene(QGraphicsScene):
         self.ask_key: Callable[[str], str | None] = self._ask_key_dialog
         self.key_buttons: dict[str, ButtonItem] = {}
         self.show_all_sources = False
-        self.source_items: dict[str, FieldItem] = {}
-        self.target_items: dict[str, FieldItem] = {}
+        # By path; an item of a long column's row not shown yet is made when asked for.
+        self.source_items: dict[str, FieldItem] = _Column(self, "source")
+        self.target_items: dict[str, FieldItem] = _Column(self, "target")
+        self._layouts: dict[str, _ColumnLayout] = {}
         self.links: dict[tuple[str, str], LinkItem] = {}  # (target, source) -> link
         self.lookup_links: dict[str, LinkItem] = {}  # target -> link
         # Child collections (issue 14): the source's lists, the target's child
@@ -150,7 +191,6 @@ class MappingScene(QGraphicsScene):
 
     def selected_sources(self) -> list[str]:
         """Paths of the selected source items, in column order (the keyboard path)."""
-        order = list(self.source_items)
         chosen = {
             item.path
             for item in self.selectedItems()
@@ -159,7 +199,7 @@ class MappingScene(QGraphicsScene):
             and item.path
             and self.source_items.get(item.path) is item
         }
-        return sorted(chosen, key=order.index)
+        return sorted(chosen, key=self._row_key("source"))
 
     def selected_target(self) -> str | None:
         """The one selected target item's path (None unless exactly one is selected)."""
@@ -249,8 +289,13 @@ class MappingScene(QGraphicsScene):
                 chosen.add(item.target)
             elif isinstance(item, FieldItem) and item.side == "target":
                 chosen.add(item.path)
-        order = list(self.target_items)
-        return sorted(chosen, key=lambda t: order.index(t) if t in order else len(order))
+        return sorted(chosen, key=self._row_key("target"))
+
+    def _row_key(self, side: str) -> Callable[[str], int]:
+        """Sorts paths in their column's order (unknown ones last)."""
+        layout = self._layouts.get(side)
+        rows = layout.row_of if layout is not None else {}
+        return lambda path: rows.get(path, len(rows))
 
     def select_mapping(self, target: str) -> None:
         """Select the links of one mapping (and its target field)."""
@@ -337,6 +382,7 @@ class MappingScene(QGraphicsScene):
         new_links = self._sync_links(flow)
         self._set_headers(*self._header_texts(flow), flow)
         self.setSceneRect(self._content_rect(top, max(len(sources), len(targets))))
+        self._materialize_views()
         self._on_selection_changed()
         if switched:
             self.flowShown.emit()
@@ -451,6 +497,7 @@ class MappingScene(QGraphicsScene):
         self.blockSignals(False)
         self.source_items.clear()
         self.target_items.clear()
+        self._layouts.clear()
         self.links.clear()
         self.lookup_links.clear()
         self.array_items.clear()
@@ -496,41 +543,97 @@ class MappingScene(QGraphicsScene):
         flow: Flow,
         top: float = TOP,
     ) -> None:
-        wanted = set(paths)
-        for path in [p for p in items if p not in wanted]:
-            gone = items.pop(path)
+        """Reconcile a column with ``paths``. A long column (more than EAGER_ROWS) makes
+        the items of its first rows now (mapped fields come first) and those of the other
+        rows when they come into view or are asked for (issue 12: ten thousand items took
+        seconds to build)."""
+        layout = _ColumnLayout(side, paths, obj, flow, top)
+        self._layouts[side] = layout
+        for path in [p for p in dict.keys(items) if p not in layout.row_of]:
+            gone = dict.pop(items, path)
             for link in list(gone.links):
                 if isinstance(link, LinkItem):
                     self._remove_link(link)
             self.removeItem(gone)
-        x = 0.0 if side == "source" else ITEM_WIDTH + COLUMN_GAP
+        mapped_targets = set(flow.target_fields()) if side == "target" else set()
+        for path, item in list(dict.items(items)):
+            self._place(item, layout, layout.row_of[path], mapped_targets)
+        for row in range(min(len(paths), EAGER_ROWS)):
+            if not dict.__contains__(items, paths[row]):
+                self._make(layout, row, mapped_targets)
+
+    def _make(
+        self, layout: _ColumnLayout, row: int, mapped_targets: set[str] | None = None
+    ) -> FieldItem:
+        """The item of one row of a column, made now."""
+        flow, side, path = layout.flow, layout.side, layout.paths[row]
         ref = flow.source if side == "source" else flow.target
-        mapped_targets = set(flow.target_fields())
-        for row, path in enumerate(paths):
-            item: FieldItem | None = items.get(path)
-            if item is None:
-                field = free_key_field(obj, path)
-                label = path if path else "ƒ whole record (expression)"
-                item = FieldItem(
-                    side,
-                    path,
-                    field,
-                    label=label,
-                    system=ref.system.value,
-                    object_name=ref.object,
-                )
-                items[path] = item
-                self.addItem(item)
-            item.move_to(QPointF(x, top + row * ROW))
-            if side == "target":
-                item.set_mapped(path in mapped_targets)
-                default = flow.defaults.get(path)
-                note = f"= {default}" if path in flow.defaults and default is not None else ""
-                if isinstance(flow, ChildFlowView) and path == flow.child.parent_field:
-                    note = f"= the {flow.parent.target.object}"  # set by the writer
-                item.set_note(note)
-            else:
-                item.set_mapped(True)
+        item = FieldItem(
+            side,
+            path,
+            free_key_field(layout.obj, path),
+            label=path if path else "ƒ whole record (expression)",
+            system=ref.system.value,
+            object_name=ref.object,
+        )
+        items = self.source_items if side == "source" else self.target_items
+        dict.__setitem__(items, path, item)
+        self.addItem(item)
+        if mapped_targets is None:
+            mapped_targets = set(flow.target_fields()) if side == "target" else set()
+        self._place(item, layout, row, mapped_targets)
+        return item
+
+    def _place(
+        self, item: FieldItem, layout: _ColumnLayout, row: int, mapped_targets: set[str]
+    ) -> None:
+        x = 0.0 if layout.side == "source" else ITEM_WIDTH + COLUMN_GAP
+        item.move_to(QPointF(x, layout.top + row * ROW))
+        if layout.side != "target":
+            item.set_mapped(True)
+            return
+        flow, path = layout.flow, item.path
+        item.set_mapped(path in mapped_targets)
+        default = flow.defaults.get(path)
+        note = f"= {default}" if path in flow.defaults and default is not None else ""
+        if isinstance(flow, ChildFlowView) and path == flow.child.parent_field:
+            note = f"= the {flow.parent.target.object}"  # set by the writer
+        item.set_note(note)
+
+    def item_for(self, side: str, path: str) -> FieldItem | None:
+        """The item of ``path`` in a column, made now if its row was not shown yet."""
+        items = self.source_items if side == "source" else self.target_items
+        found = dict.get(items, path)
+        if found is not None:
+            return found
+        layout = self._layouts.get(side)
+        if layout is None or path not in layout.row_of:
+            return None
+        return self._make(layout, layout.row_of[path])
+
+    def neighbour(self, item: FieldItem, step: int) -> FieldItem | None:
+        """The item ``step`` rows below (above, when negative) ``item`` in its column."""
+        layout = self._layouts.get(item.side)
+        if layout is None or item.path not in layout.row_of:
+            return None
+        row = layout.row_of[item.path] + step
+        if not 0 <= row < len(layout.paths):
+            return None
+        return self.item_for(item.side, layout.paths[row])
+
+    def materialize(self, rect: QRectF) -> None:
+        """Make the items of the rows ``rect`` (scene coordinates) shows."""
+        for layout in self._layouts.values():
+            first = max(0, int((rect.top() - layout.top) // ROW) - 2)
+            last = min(len(layout.paths) - 1, int((rect.bottom() - layout.top) // ROW) + 2)
+            items = self.source_items if layout.side == "source" else self.target_items
+            for row in range(first, last + 1):
+                if not dict.__contains__(items, layout.paths[row]):
+                    self._make(layout, row)
+
+    def _materialize_views(self) -> None:
+        for view in self.views():
+            self.materialize(view.mapToScene(view.viewport().rect()).boundingRect())
 
     def _remove_link(self, link: LinkItem) -> None:
         link.detach()

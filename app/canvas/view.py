@@ -46,6 +46,12 @@ class MappingView(QGraphicsView):
         self._user_zoom = False
         scene.sceneRectChanged.connect(lambda _rect: self.fit_width())
         scene.flowShown.connect(self.scroll_to_top)
+        # A long column makes its rows' items as they come into view.
+        self.verticalScrollBar().valueChanged.connect(lambda _value: self.materialize())
+
+    def materialize(self) -> None:
+        """Have the scene make the items of the rows in view."""
+        self._scene.materialize(self.mapToScene(self.viewport().rect()).boundingRect())
 
     def mapping_scene(self) -> MappingScene:
         return self._scene
@@ -58,10 +64,12 @@ class MappingView(QGraphicsView):
         super().showEvent(event)
         self.fit_width()
         self.scroll_to_top()
+        self.materialize()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.fit_width()
+        self.materialize()
 
     def fit_width(self) -> None:
         """Shrink (never enlarge) so both columns fit the width, unless the user zoomed."""
@@ -146,6 +154,7 @@ class MappingView(QGraphicsView):
         new = min(3.0, max(0.3, self._zoom * factor))
         self.scale(new / self._zoom, new / self._zoom)
         self._zoom = new
+        self.materialize()  # zoomed out, more rows are in view
 
     def reset_zoom(self) -> None:
         self._user_zoom = False

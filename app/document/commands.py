@@ -359,38 +359,72 @@ class AddChildCollectionCommand(EditCommand):
     """Give a flow a child collection (a source array -> child records of its target)."""
 
     def __init__(
-        self, flow: Flow, child: ChildCollection, notify: Callable[[], None]
+        self, editor: DocumentEditor, flow: str, child: ChildCollection, index: int | None = None
     ) -> None:
         super().__init__(f"Map {child.source} → {child.relationship}")
-        check_child(flow, child)
-        self.flow, self.child, self.notify = flow, child, notify
+        self.editor, self.flow, self.child, self.index = editor, flow, child, index
 
     def do(self) -> None:
-        check_child(self.flow, self.child)
-        self.flow.children.append(self.child)
-        self.notify()
+        self.index = self.editor.add_child_collection(self.flow, self.child, self.index)
 
     def undo_edit(self) -> None:
-        self.flow.children.remove(self.child)
-        self.notify()
+        self.editor.remove_child_collection(self.flow, self.child.relationship)
 
 
 class RemoveChildCollectionCommand(EditCommand):
-    def __init__(self, flow: Flow, relationship: str, notify: Callable[[], None]) -> None:
+    def __init__(self, editor: DocumentEditor, flow: str, relationship: str) -> None:
         super().__init__(f"Remove child collection {relationship}")
-        found = [i for i, c in enumerate(flow.children) if c.relationship == relationship]
-        if not found:
-            raise EditError(f"flow {flow.name!r} maps nothing to {relationship!r}")
-        self.flow, self.index, self.notify = flow, found[0], notify
-        self.child = flow.children[self.index]
+        self.editor, self.flow, self.relationship = editor, flow, relationship
+        self.index: int | None = None
+        self.child: ChildCollection | None = None
 
     def do(self) -> None:
-        self.flow.children.pop(self.index)
-        self.notify()
+        self.index, self.child = self.editor.remove_child_collection(self.flow, self.relationship)
 
     def undo_edit(self) -> None:
-        self.flow.children.insert(self.index, self.child)
-        self.notify()
+        assert self.child is not None
+        self.editor.add_child_collection(self.flow, self.child, self.index)
+
+
+class MapChildFieldCommand(EditCommand):
+    """A new field mapping of a child collection (the core refuses the parent reference)."""
+
+    def __init__(
+        self,
+        editor: DocumentEditor,
+        flow: str,
+        relationship: str,
+        mapping: FieldMapping,
+        index: int | None = None,
+    ) -> None:
+        super().__init__(f"Map {', '.join(mapping.sources) or '(expression)'} → {mapping.target}")
+        self.editor, self.flow, self.relationship = editor, flow, relationship
+        self.mapping, self.index = mapping, index
+
+    def do(self) -> None:
+        self.index = self.editor.map_child_field(
+            self.flow, self.relationship, self.mapping, self.index
+        )
+
+    def undo_edit(self) -> None:
+        self.editor.unmap_child_field(self.flow, self.relationship, self.mapping.target)
+
+
+class UnmapChildFieldCommand(EditCommand):
+    def __init__(self, editor: DocumentEditor, flow: str, relationship: str, target: str) -> None:
+        super().__init__(f"Unmap {target}")
+        self.editor, self.flow, self.relationship, self.target = editor, flow, relationship, target
+        self.index: int | None = None
+        self.mapping: FieldMapping | None = None
+
+    def do(self) -> None:
+        self.index, self.mapping = self.editor.unmap_child_field(
+            self.flow, self.relationship, self.target
+        )
+
+    def undo_edit(self) -> None:
+        assert self.mapping is not None
+        self.editor.map_child_field(self.flow, self.relationship, self.mapping, self.index)
 
 
 class SetPolicyCommand(EditCommand):
@@ -413,18 +447,3 @@ class SetPolicyCommand(EditCommand):
     def undo_edit(self) -> None:
         setattr(self.owner, self.attribute, self.before)
         self.notify()
-
-
-def check_child(flow: Flow, child: ChildCollection) -> None:
-    """Refuse a child collection the flow cannot take, naming the problem."""
-    if not isinstance(child, ChildCollection):
-        raise EditError(f"a child collection must be a ChildCollection, not {type(child).__name__}")
-    for attr in ("relationship", "source", "object", "target", "parent_field", "external_id"):
-        if not str(getattr(child, attr) or "").strip():
-            raise EditError(f"child collection {child.relationship or '?'!r}: {attr} is empty")
-    if flow.child(child.relationship) is not None:
-        raise EditError(
-            f"flow {flow.name!r} already maps {child.relationship}: open it to change it"
-        )
-    if any(c.source == child.source for c in flow.children):
-        raise EditError(f"flow {flow.name!r} already maps {child.source} to child records")

@@ -29,6 +29,10 @@ from app.document.child_flow import (
 )
 from app.document.prompts import DialogPrompts, Prompts
 from mappings.document.edit import (
+    ChildCollectionAdded,
+    ChildCollectionRemoved,
+    ChildFieldMapped,
+    ChildFieldUnmapped,
     DocumentEditor,
     FieldMappingAdded,
     FieldMappingMoved,
@@ -350,9 +354,19 @@ class StudioDocument(QObject):
             transforms=copy.deepcopy(list(transforms or [])),
             description=description,
         )
+        parent, relationship = split_key(flow)
+        if relationship is not None:
+            entry_editor = self._entry_of_flow(parent).editor
+            self._push(cmd.MapChildFieldCommand(entry_editor, parent, relationship, mapping, index))
+            return
         self._push(cmd.AddFieldMappingCommand(editor, flow, mapping, index))
 
     def unmap_field(self, flow: str, target_field: str) -> None:
+        parent, relationship = split_key(flow)
+        if relationship is not None:
+            editor = self._entry_of_flow(parent).editor
+            self._push(cmd.UnmapChildFieldCommand(editor, parent, relationship, target_field))
+            return
         self._push(cmd.RemoveFieldMappingCommand(self._editor_of(flow), flow, target_field))
 
     def move_mapping(self, flow: str, target_field: str, new_index: int) -> None:
@@ -413,14 +427,14 @@ class StudioDocument(QObject):
         owner = self.flow(flow)
         if isinstance(owner, ChildFlowView):
             raise EditError("a child collection cannot have children of its own")
-        self._push(cmd.AddChildCollectionCommand(owner, child, self._notifier(flow)))
+        self._push(cmd.AddChildCollectionCommand(self._entry_of_flow(flow).editor, flow, child))
 
     def remove_child_collection(self, flow: str, relationship: str) -> None:
-        owner = self.flow(flow)
         key = child_key(flow, relationship)
         if self._current == key:
             self.set_current_flow(flow)
-        self._push(cmd.RemoveChildCollectionCommand(owner, relationship, self._notifier(flow)))
+        editor = self._entry_of_flow(flow).editor
+        self._push(cmd.RemoveChildCollectionCommand(editor, flow, relationship))
 
     def open_child(self, flow: str, relationship: str) -> None:
         """Edit a child collection's mapping on the canvas and in the editors."""
@@ -534,9 +548,13 @@ class StudioDocument(QObject):
             | FieldMappingRemoved
             | FieldMappingMoved
             | SourcesChanged
-            | TransformsChanged,
+            | TransformsChanged
+            | ChildCollectionAdded
+            | ChildCollectionRemoved,
         ):
             self._mappings_changed(event.flow)
+        elif isinstance(event, ChildFieldMapped | ChildFieldUnmapped):
+            self._mappings_changed(child_key(event.flow, event.relationship))
         elif isinstance(event, FlowAdded):
             self.flowsChanged.emit()
             if self._current is None:

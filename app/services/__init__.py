@@ -41,6 +41,7 @@ from mappings.document.model import Flow, MappingDocument
 from mappings.schema.model import ObjectSchema
 
 if TYPE_CHECKING:
+    from mappings.engine.plan import SchemaSource
     from runner.api.connectors import SalesforceConnector
 
 __all__ = [
@@ -152,12 +153,13 @@ class Services:
         connection: str = LOCAL_SANDBOX,
         progress: Progress | None = None,
         source_schema: ObjectSchema | None = None,
+        schemas: SchemaSource | None = None,
     ) -> RunReport:
         # Lazy: the runner's write path (pipeline, SQLAlchemy) adds ~1.4 s to start-up (importtime)
         from app.services.testrun import dry_run
 
         return dry_run(flow, document, target_schema, samples,
-                       self.salesforce_connector(connection), progress, source_schema)
+                       self.salesforce_connector(connection), progress, source_schema, schemas)
 
     def real_run(
         self,
@@ -169,8 +171,10 @@ class Services:
         connection: str = LOCAL_SANDBOX,
         progress: Progress | None = None,
         source_schema: ObjectSchema | None = None,
+        schemas: SchemaSource | None = None,
     ) -> RunReport:
-        """Write to the org; refused unless it is the local sandbox or a sandbox org."""
+        """Write to the org; refused unless it is the local sandbox or a sandbox org.
+        ``schemas`` gives a flow's child collections their schemas (the document's)."""
         conn = self.store.get("salesforce", connection)
         assert isinstance(conn, SalesforceConnection)
         if not conn.is_sandbox_org:
@@ -182,7 +186,7 @@ class Services:
         from app.services.testrun import real_run
 
         return real_run(flow, document, target_schema, samples,
-                        self.salesforce_connector(connection), progress, source_schema)
+                        self.salesforce_connector(connection), progress, source_schema, schemas)
 
     def delete_records(
         self, ids: list[str], *, connection: str = LOCAL_SANDBOX

@@ -29,13 +29,20 @@ from app.services.testrun_results import (
     TestRunError,
 )
 from mappings.document.model import Action, Flow, MappingDocument
-from mappings.engine.plan import FlowPlan, compile_flow
+from mappings.engine.deletion import deletion_of
+from mappings.engine.plan import FlowPlan, SchemaSource, compile_flow
 from mappings.engine.result import Issue
 from mappings.errors import MappingError
 from mappings.schema.model import ObjectSchema, System
 from runner.api.connectors import SalesforceConnector
 from runner.api.errors import FatalSyncError
-from runner.api.testrun import MemoryLedger, SalesforceWriter, TaskOutcome, WriteItem
+from runner.api.testrun import (
+    MemoryLedger,
+    SalesforceWriter,
+    TaskOutcome,
+    WriteItem,
+    write_with_deletions,
+)
 
 __all__ = [
     "WRITE_CHUNK", "RecordResult", "RunReport", "TestRunError", "delete_records", "dry_run",
@@ -50,6 +57,7 @@ def _compile(
     document: MappingDocument,
     schema: ObjectSchema | None,
     source: ObjectSchema | None = None,
+    schemas: SchemaSource | None = None,
 ) -> FlowPlan:
     if flow.target.system is not System.SALESFORCE:
         raise TestRunError(f"flow {flow.name!r} writes to Stripe; test runs write to Salesforce "
@@ -59,7 +67,8 @@ def _compile(
     try:
         # The source schema knows which amounts are in minor units: a test run refuses to
         # write 1999 where 19.99 was meant.
-        return compile_flow(flow, document, schema, source_schema=source)
+        # ``schemas`` gives child collections their element's and child object's schemas.
+        return compile_flow(flow, document, schema, source_schema=source, schemas=schemas)
     except MappingError as exc:
         raise TestRunError(f"flow {flow.name!r} cannot be compiled: {exc}") from exc
 
@@ -110,6 +119,8 @@ def _finished(index: int, item: WriteItem, dry: bool) -> RecordResult:
                                 "written before", issues, record, dry)
         kind: Outcome = "create" if item.write.kind == "insert" or (
             item.write.kind == "upsert" and item.created is not False) else "update"
+        if item.write.kind == "delete":
+            kind = "delete"
         return RecordResult(index, item.source_id, kind, item.sf_id, "", issues, record, dry)
     # Dead-lettered or retried: a failure of this record.
     message = _issues_text(issues) if item.write is None and item.dedup is None and \
@@ -117,6 +128,16 @@ def _finished(index: int, item: WriteItem, dry: bool) -> RecordResult:
     if not dry and item.write is None:
         message = f"not sent: {message}"
     return RecordResult(index, item.source_id, "fail", item.sf_id, message, issues, record, dry)
+
+
+def _deletion(flow: Flow, plan: FlowPlan, item: WriteItem) -> str | None:
+    """What a deletion sample would do, in words ("customer.deleted: would mark the Account
+    with StripeCustomerID__c = cus_1 deleted (...)"); None for any other sample."""
+    try:
+        found = deletion_of(flow, item.data, plan)
+    except MappingError:
+        return None
+    return found.summary() if found is not None else None
 
 
 def dry_run(
@@ -127,21 +148,28 @@ def dry_run(
     connector: SalesforceConnector,
     progress: Progress | None = None,
     source_schema: ObjectSchema | None = None,
+    schemas: SchemaSource | None = None,
 ) -> RunReport:
     """What a run would do to the org, writing nothing."""
-    plan = _compile(flow, document, target_schema, source_schema)
+    plan = _compile(flow, document, target_schema, source_schema, schemas)
     total = len(samples) + 1  # the last step predicts the upserts
     _tick(progress, 0, total)
     items = _items(samples)
     writer = SalesforceWriter(connector, MemoryLedger())
-    _guarded(flow, lambda: writer.predict(flow, plan, items))
+    # A deletion sample (customer.deleted) is planned by the flow's on_delete.
+    _guarded(flow, lambda: write_with_deletions(writer, flow, plan, items, dry=True))
     _tick(progress, len(samples), total)
     upserts = _predict_upserts(flow, items, connector)
     results: list[RecordResult] = []
     for index, item in enumerate(items):
         write = item.write
+        deletion = _deletion(flow, plan, item)
         if item.outcome is not None or write is None:
             results.append(_finished(index, item, dry=True))
+        elif deletion is not None:
+            results.append(RecordResult(index, item.source_id, "delete" if write.kind ==
+                                        "delete" else "update", write.sf_id, deletion,
+                                        list(item.issues), item.record or {}))
         elif write.kind == "upsert":
             results.append(upserts[index])
         elif write.kind == "insert":
@@ -208,10 +236,11 @@ def real_run(
     connector: SalesforceConnector,
     progress: Progress | None = None,
     source_schema: ObjectSchema | None = None,
+    schemas: SchemaSource | None = None,
 ) -> RunReport:
     """Write the mapped samples to the org through the runner's write path; each record's
     result with Salesforce's message. What the dry run promised is what happens."""
-    plan = _compile(flow, document, target_schema, source_schema)
+    plan = _compile(flow, document, target_schema, source_schema, schemas)
     total = len(samples)
     sent = [0]
 
@@ -223,7 +252,7 @@ def real_run(
     items = _items(samples)
     writer = SalesforceWriter(connector, MemoryLedger(), batch_size=WRITE_CHUNK,
                               on_sent=on_sent)
-    _guarded(flow, lambda: writer.write(flow, plan, items))
+    _guarded(flow, lambda: write_with_deletions(writer, flow, plan, items))
     _tick(progress, total, total)
     results = [_finished(index, item, dry=False) for index, item in enumerate(items)]
     return RunReport(flow.name, False, _with_children(results, items))

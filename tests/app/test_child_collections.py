@@ -138,8 +138,13 @@ def test_the_child_mapping_uses_the_flow_canvas_and_its_checks(invoice_doc, view
     moved, _ = _send_drag(view, encode_fields("stripe", "invoice", ["number"]), item)
     assert not moved
     assert child.mapping_for("Description") is None
-    # The parent reference is the writer's: shown as set, not mappable.
+    # The parent reference is the writer's: shown as set, and a drop on it is refused.
     assert scene.target_items["OrderId"].note == "= the Order"
+    item = scene.target_items["OrderId"]
+    view.ensureVisible(item)
+    _send_drag(view, encode_fields("stripe", "line_item", ["invoice"]), item)
+    assert child.mapping_for("OrderId") is None
+    assert "reference to the parent record" in refused[-1]
     invoice_doc.undo_stack.undo()
     assert child.mapping_for("UnitPrice") is None
 
@@ -336,3 +341,67 @@ def test_a_dry_run_shows_the_children_of_each_record(qtbot, catalogs, tmp_path):
         assert panel.children_view.label.text().startswith("12 Order Products")
     finally:
         svc.close()
+
+
+# -- issue 12: a 10,000-field object on the canvas --------------------------------------------
+
+
+def test_a_long_column_makes_its_rows_as_they_come_into_view(qtbot):
+    from app.canvas import keyboard
+    from app.canvas.scene import EAGER_ROWS
+    from mappings.document.model import (
+        Action,
+        FieldMapping,
+        Flow,
+        MappingDocument,
+        ObjectRef,
+        Operation,
+        Trigger,
+    )
+    from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
+
+    source = ObjectSchema(System.STRIPE, "wide")
+    source.fields["id"] = FieldSchema("id", FieldKind.STRING)
+    target = ObjectSchema(System.SALESFORCE, "Wide__c")
+    for i in range(10_000):
+        path = f"Field_{i:05d}__c"
+        target.fields[path] = FieldSchema(path, FieldKind.STRING, label=f"Field {i}")
+    flow = Flow("wide", Trigger(stripe_events=["wide.updated"]), ObjectRef(System.STRIPE, "wide"),
+                ObjectRef(System.SALESFORCE, "Wide__c"), Operation(Action.INSERT),
+                fields=[FieldMapping("Field_05000__c", ["id"])])
+    document = StudioDocument(catalogs={
+        System.STRIPE: Catalog(System.STRIPE, {"wide": source}),
+        System.SALESFORCE: Catalog(System.SALESFORCE, {"Wide__c": target}),
+    })
+    document._replace([(None, MappingDocument("wide", [flow]))], workspace=None)
+    view = MappingView(MappingScene(document))
+    qtbot.addWidget(view)
+    view.resize(900, 700)
+    view.show()
+    scene = view.mapping_scene()
+    made = len(dict.keys(scene.target_items))
+    assert EAGER_ROWS <= made < EAGER_ROWS + 100  # not ten thousand
+    # The mapped field comes first, with its link; the scene is as tall as every row.
+    assert scene.target_items["Field_05000__c"].y() < scene.target_items["Field_00000__c"].y()
+    assert ("Field_05000__c", "id") in scene.links
+    assert scene.sceneRect().height() > 10_000 * 30
+    # Asking for a row makes it, where it belongs.
+    last = scene.target_items["Field_09999__c"]
+    assert last.y() > scene.target_items["Field_09998__c"].y()
+    # Scrolling makes the rows in view.
+    view.verticalScrollBar().setValue(view.verticalScrollBar().maximum() // 2)
+    seen = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert seen.top() > 100 * 30  # far below the rows made at first
+    assert any(seen.top() <= item.y() <= seen.bottom() for item in dict.values(scene.target_items))
+    # Down from the last row made at first reaches the next row.
+    edge = scene.target_items[scene._layouts["target"].paths[EAGER_ROWS - 1]]
+    keyboard.focus(scene, edge)
+    nxt = keyboard.move(scene, Qt.Key.Key_Down)
+    assert nxt is not None and nxt.path == scene._layouts["target"].paths[EAGER_ROWS]
+
+
+def test_a_canvas_field_writes_its_tooltip_on_first_hover(view):
+    item = view.mapping_scene().target_items["EffectiveDate"]
+    assert item.toolTip() == ""
+    item.hoverEnterEvent(None)
+    assert "Order Start Date" in item.toolTip()
