@@ -17,7 +17,7 @@ from mappings.engine.result import Issue
 __all__ = ["Outcome", "Progress", "RecordResult", "RunReport", "TestRunError"]
 
 Progress = Callable[[int, int], None]
-Outcome = Literal["create", "update", "fail", "skip", "review"]
+Outcome = Literal["create", "update", "delete", "fail", "skip", "review"]
 
 
 class TestRunError(StudioError):
@@ -51,7 +51,8 @@ class RecordResult:
             return "would need review" if self.dry else "needs review"
         if self.dry:
             return f"would {self.outcome}"
-        return {"create": "created", "update": "updated", "fail": "failed"}[self.outcome]
+        return {"create": "created", "update": "updated", "delete": "deleted",
+                "fail": "failed"}[self.outcome]
 
 
 @dataclass
@@ -68,6 +69,8 @@ class RunReport:
         verb = "would " if self.dry else ""
         parts = [f"{self.count('create')} {verb}create", f"{self.count('update')} {verb}update",
                  f"{self.count('fail')} {verb}fail"]
+        if self.count("delete"):  # a deletion sample under on_delete: delete
+            parts.append(f"{self.count('delete')} {verb}delete")
         if self.count("review"):
             parts.append(f"{self.count('review')} {verb}need review")
         if self.count("skip"):

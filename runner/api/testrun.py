@@ -3,7 +3,9 @@ which the studio's test runs take. Imported when the first test run starts."""
 
 from __future__ import annotations
 
+from runner.pipeline.deletion import write_with_deletions
 from runner.pipeline.outcomes import TaskOutcome
 from runner.pipeline.writer import MemoryLedger, PlannedWrite, SalesforceWriter, WriteItem
 
-__all__ = ["MemoryLedger", "PlannedWrite", "SalesforceWriter", "TaskOutcome", "WriteItem"]
+__all__ = ["MemoryLedger", "PlannedWrite", "SalesforceWriter", "TaskOutcome", "WriteItem",
+           "write_with_deletions"]
