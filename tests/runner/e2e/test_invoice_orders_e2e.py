@@ -2,8 +2,9 @@
 Stripe SDK calls on the sandbox, signed webhooks into ``fieldbridge-runner run``, records in
 the Salesforce emulator.
 
-The products and their prices reach Product2 and the standard price book through the
-products-prices template first; the invoice's webhook payloads carry 10 lines and
+The Stripe prices are created in the Stripe sandbox and their Product2 and standard
+PricebookEntry (``StripePriceID__c``) seeded in the org through its REST API, as an admin or
+the products-prices template would; the invoice's webhook payloads carry 10 lines and
 ``has_more``, so the runner reads the other 2 from Stripe before it writes the Order and its
 items in one graph.
 """
@@ -32,8 +33,21 @@ LINES = 12
 @pytest.fixture(scope="module")
 def invoices_bundle(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "invoices.fbz"
-    return build_template_bundle(out, ("customer-account", "products-prices",
-                                       "invoices-orders"))
+    return build_template_bundle(out, ("customer-account", "invoices-orders"))
+
+
+def priced(client, sf, name: str, unit_amount: int) -> tuple[str, str]:
+    """A Stripe price of a new product, and its standard PricebookEntry in the org."""
+    product = client.v1.products.create(params={"name": name}).id
+    price = client.v1.prices.create(params={
+        "product": product, "currency": "usd", "unit_amount": unit_amount}).id
+    standard = soql_rows(sf, "SELECT Id FROM Pricebook2 WHERE IsStandard = true")[0]["Id"]
+    product2 = sf.Product2.create({"Name": name, "IsActive": True,
+                                   "StripeProductID__c": product})["id"]
+    entry = sf.PricebookEntry.create({
+        "Pricebook2Id": standard, "Product2Id": product2, "UnitPrice": unit_amount / 100,
+        "IsActive": True, "StripePriceID__c": price})["id"]
+    return price, entry
 
 
 def test_a_paid_invoice_with_12_lines_becomes_one_order_with_12_items(
@@ -43,19 +57,9 @@ def test_a_paid_invoice_with_12_lines_becomes_one_order_with_12_items(
         client = sandbox.stripe.client()
         customer = customer_with_card(client, "Twelve Lines Inc", "lines.e2e@example.com")
         # One product per line: the standard price book has one USD entry per product.
-        prices = []
-        for n in range(LINES):
-            product = client.v1.products.create(params={"name": f"E2E seat pack {n + 1}"}).id
-            prices.append(client.v1.prices.create(params={
-                "product": product, "currency": "usd", "unit_amount": 100 * (n + 1)}).id)
-
-        def entries() -> dict[str, str] | None:
-            rows = soql_rows(sf, "SELECT Id, StripePriceID__c FROM PricebookEntry WHERE "
-                                 "StripePriceID__c IN ('" + "','".join(prices) + "')")
-            found = {r["StripePriceID__c"]: r["Id"] for r in rows}
-            return found if len(found) == LINES else None
-
-        entry_of = wait_for(entries, WAIT, "a PricebookEntry for each of the 12 prices")
+        entry_of = dict(priced(client, sf, f"E2E seat pack {n + 1}", 100 * (n + 1))
+                        for n in range(LINES))
+        prices = list(entry_of)
         wait_for(lambda: soql_rows(sf, "SELECT Id FROM Account WHERE StripeCustomerID__c = "
                                        f"'{customer}'"), WAIT, "the customer's Account")
 
@@ -95,6 +99,39 @@ def test_a_paid_invoice_with_12_lines_becomes_one_order_with_12_items(
             assert row["Quantity"] == line.quantity
             assert row["UnitPrice"] == line.amount / 100 / line.quantity
         assert order["TotalAmount"] == paid.amount_paid / 100
+        with StateStore.open(state_url) as store:
+            assert [(e.flow, e.error) for e in store.dlq_list()] == []
+    finally:
+        assert runner.stop() == 0
+
+
+def test_a_voided_invoice_marks_its_order_and_keeps_its_items(
+        sandbox, sf, invoices_bundle, state_url, tmp_path: Path) -> None:
+    runner = RunnerProcess(invoices_bundle, sandbox.json_path, state_url, tmp_path).start()
+    try:
+        client = sandbox.stripe.client()
+        customer = customer_with_card(client, "Voided Invoice Co", "void.e2e@example.com")
+        price, _entry = priced(client, sf, "E2E void seat", 700)
+        wait_for(lambda: soql_rows(sf, "SELECT Id FROM Account WHERE StripeCustomerID__c = "
+                                       f"'{customer}'"), WAIT, "the customer's Account")
+        invoice = client.v1.invoices.create(params={
+            "customer": customer, "pending_invoice_items_behavior": "exclude"})
+        client.v1.invoice_items.create(params={"customer": customer, "invoice": invoice.id,
+                                               "price": price, "quantity": 2})
+        client.v1.invoices.finalize_invoice(invoice.id)
+
+        def order() -> dict | None:
+            rows = soql_rows(sf, "SELECT Id, StripeDeletedAt__c, (SELECT Id FROM OrderItems) "
+                                 f"FROM Order WHERE StripeInvoiceID__c = '{invoice.id}'")
+            return rows[0] if rows else None
+
+        written = wait_for(order, WAIT, "the open invoice's Order")
+        assert written["StripeDeletedAt__c"] is None
+        client.v1.invoices.void_invoice(invoice.id)
+        marked = wait_for(lambda: (o := order()) and o["StripeDeletedAt__c"] and o, WAIT,
+                          "the Order marked deleted")
+        assert marked["Id"] == written["Id"]
+        assert len(marked["OrderItems"]["records"]) == 1  # the items stay with it
         with StateStore.open(state_url) as store:
             assert [(e.flow, e.error) for e in store.dlq_list()] == []
     finally:
