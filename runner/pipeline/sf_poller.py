@@ -631,7 +631,9 @@ class SalesforcePoller:
         rid = entry.source_id or ""
         soql = self.query_for_ids(compiled, [rid])
         report = PollReport()
-        rows = self.salesforce.query_all(soql)
+        # A record deleted since (or a dead-lettered deletion) is in the recycle bin: its
+        # replay applies the flow's deletion policy.
+        rows = self.salesforce.query_all(soql, include_deleted=True)
         if not rows:
             self.store.dlq_record_attempt(entry_id, f"record {rid} no longer exists")
             return report

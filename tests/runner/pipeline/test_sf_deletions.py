@@ -208,3 +208,18 @@ def test_a_delete_change_event_of_the_runners_own_deletion_is_an_echo(store) -> 
     p = poller(store, org, stripe)
     triggers(store, p).handle("/data/AccountChangeEvent", [change("DELETE", ["001A"])])
     assert stripe.calls == []
+
+
+def test_a_dead_lettered_deletion_replays_from_the_recycle_bin(store) -> None:
+    bad = ConnectorError("Stripe update customer cus_1 failed: HTTP 400: bad metadata",
+                         failure=Failure.SKIPPABLE, status=400)
+    org, stripe = Org([dict(DELETED)]), Stripe(bad)
+    p = poller(store, org, stripe)
+    assert p.poll_once().dead_lettered == 1
+    [entry] = store.dlq_list()
+    stripe.fail = None
+    report = p.replay_dlq(entry.id)
+    assert report.updated == 1 and report.dead_lettered == 0
+    assert stripe.calls[-1][:3] == ("update", "customer", "cus_1")
+    assert org.queries[-1][1] is True  # queryAll: the record is in the recycle bin
+    assert store.dlq_get(entry.id).status == "replayed"
