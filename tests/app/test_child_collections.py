@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings, Qt
 
+from app.canvas import keyboard
 from app.canvas.collectionitem import ArrayItem, RelationshipItem
-from app.canvas.scene import MappingScene
+from app.canvas.scene import EAGER_ROWS, MappingScene
 from app.canvas.view import MappingView
 from app.document.child_flow import ChildFlowView, child_key
 from app.document.document import StudioDocument
@@ -25,7 +26,18 @@ from app.views.flow_dialog import FlowDialog
 from app.views.main_window import MainWindow
 from app.views.preview_panel import PreviewPanel
 from app.views.schema_panel import SchemaPanel
-from mappings.document.model import DeletionPolicy
+from app.views.testrun_panel import TestRunPanel
+from mappings.document.model import (
+    Action,
+    DeletionPolicy,
+    FieldMapping,
+    Flow,
+    MappingDocument,
+    ObjectRef,
+    Operation,
+    Trigger,
+)
+from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
 from tests.app.invoice_doc import FLOW, invoice_document
 from tests.app.test_drag_and_drop import _drag_from, _send_drag
 
@@ -319,8 +331,6 @@ def test_the_invoice_template_previews_twelve_order_products(qtbot, catalogs, se
 
 @pytest.mark.slow  # starts the local sandboxes
 def test_a_dry_run_shows_the_children_of_each_record(qtbot, catalogs, tmp_path):
-    from app.views.testrun_panel import TestRunPanel
-
     svc = Services(config_path=tmp_path / "connections.json", sandbox_dir=tmp_path / "sandbox")
     try:
         svc.sandbox.ensure_up()
@@ -347,19 +357,6 @@ def test_a_dry_run_shows_the_children_of_each_record(qtbot, catalogs, tmp_path):
 
 
 def test_a_long_column_makes_its_rows_as_they_come_into_view(qtbot):
-    from app.canvas import keyboard
-    from app.canvas.scene import EAGER_ROWS
-    from mappings.document.model import (
-        Action,
-        FieldMapping,
-        Flow,
-        MappingDocument,
-        ObjectRef,
-        Operation,
-        Trigger,
-    )
-    from mappings.schema.model import Catalog, FieldKind, FieldSchema, ObjectSchema, System
-
     source = ObjectSchema(System.STRIPE, "wide")
     source.fields["id"] = FieldSchema("id", FieldKind.STRING)
     target = ObjectSchema(System.SALESFORCE, "Wide__c")
