@@ -395,9 +395,10 @@ class MappingScene(QGraphicsScene):
         rect = QRectF(0, 0, 2 * ITEM_WIDTH + COLUMN_GAP, top + rows * ROW)
         for item in self._headers:
             rect = rect.united(item.sceneBoundingRect())
-        for store in (self.array_items, self.relationship_items):
-            for item in store.values():
-                rect = rect.united(item.sceneBoundingRect())
+        collections: list[FieldItem] = [*self.array_items.values(),
+                                         *self.relationship_items.values()]
+        for node in collections:
+            rect = rect.united(node.sceneBoundingRect())
         return rect.adjusted(-24, -16, 24, 24)
 
     def show_new_link(self, link: LinkItem) -> None:

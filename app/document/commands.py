@@ -362,13 +362,14 @@ class AddChildCollectionCommand(EditCommand):
         self, editor: DocumentEditor, flow: str, child: ChildCollection, index: int | None = None
     ) -> None:
         super().__init__(f"Map {child.source} → {child.relationship}")
-        self.editor, self.flow, self.child, self.index = editor, flow, child, index
+        # Not "child": QUndoCommand.child() is Qt's.
+        self.editor, self.flow, self.collection, self.index = editor, flow, child, index
 
     def do(self) -> None:
-        self.index = self.editor.add_child_collection(self.flow, self.child, self.index)
+        self.index = self.editor.add_child_collection(self.flow, self.collection, self.index)
 
     def undo_edit(self) -> None:
-        self.editor.remove_child_collection(self.flow, self.child.relationship)
+        self.editor.remove_child_collection(self.flow, self.collection.relationship)
 
 
 class RemoveChildCollectionCommand(EditCommand):
@@ -376,14 +377,16 @@ class RemoveChildCollectionCommand(EditCommand):
         super().__init__(f"Remove child collection {relationship}")
         self.editor, self.flow, self.relationship = editor, flow, relationship
         self.index: int | None = None
-        self.child: ChildCollection | None = None
+        self.collection: ChildCollection | None = None
 
     def do(self) -> None:
-        self.index, self.child = self.editor.remove_child_collection(self.flow, self.relationship)
+        self.index, self.collection = self.editor.remove_child_collection(
+            self.flow, self.relationship
+        )
 
     def undo_edit(self) -> None:
-        assert self.child is not None
-        self.editor.add_child_collection(self.flow, self.child, self.index)
+        assert self.collection is not None
+        self.editor.add_child_collection(self.flow, self.collection, self.index)
 
 
 class MapChildFieldCommand(EditCommand):

@@ -70,7 +70,7 @@ class ChildrenView(QWidget):
         relationship = self.combo.currentData()
         flow = self.document.find_flow(self._flow)
         child = flow.child(relationship) if flow is not None and relationship else None
-        if child is None:
+        if flow is None or child is None:
             self.model.set_children([], None)
             self.label.clear()
             return
