@@ -402,3 +402,17 @@ def test_a_canvas_field_writes_its_tooltip_on_first_hover(view):
     assert item.toolTip() == ""
     item.hoverEnterEvent(None)
     assert "Order Start Date" in item.toolTip()
+
+
+def test_deleting_the_list_link_removes_the_child_and_undo_brings_it_back(invoice_doc, view):
+    invoice_doc._replace([(None, invoice_document(with_children=True))], workspace=None)
+    scene = view.mapping_scene()
+    child = invoice_doc.flow(FLOW).child("OrderItems")
+    scene.clearSelection()
+    scene.child_links["OrderItems"].setSelected(True)
+    assert scene.delete_selected() == 1
+    assert invoice_doc.flow(FLOW).child("OrderItems") is None
+    assert "OrderItems" not in scene.child_links
+    invoice_doc.undo_stack.undo()
+    assert invoice_doc.flow(FLOW).child("OrderItems") is child
+    assert "OrderItems" in scene.child_links
