@@ -38,8 +38,9 @@ _CURRENCY = {"name": "CurrencyIsoCode", "label": "Currency ISO Code", "type": "p
                   "validFor": None},
                  {"value": "EUR", "label": "Euro", "active": True, "defaultValue": False,
                   "validFor": None}]}
+# PricebookEntry has CurrencyIsoCode in the shipped org already (a multi-currency org's).
 MULTI_CURRENCY = {"fields": {name: [dict(_CURRENCY)] for name in (
-    "Order", "OrderItem", "PricebookEntry", "Opportunity", "OpportunityLineItem")}}
+    "Order", "OrderItem", "Opportunity", "OpportunityLineItem")}}
 
 
 @pytest.fixture(scope="module")
