@@ -102,6 +102,19 @@ def expected_types(catalog: Catalog) -> dict[str, dict[str, str]]:
     return {name: _types_of(obj) for name, obj in catalog.objects.items()}
 
 
+def bundle_fixed_fields(bundle: LoadedBundle) -> dict[str, set[str]]:
+    """Object -> the fields (lower case) the bundle's target schemas say Salesforce fixes at
+    creation (createable, not updateable)."""
+    out: dict[str, set[str]] = {}
+    for compiled in bundle.flows.values():
+        schema = compiled.plan.target_schema if compiled.to_salesforce else None
+        if schema is not None:
+            out.setdefault(compiled.flow.target.object, set()).update(
+                f.path.lower() for f in schema.fields.values()
+                if f.createable and not f.updateable)
+    return out
+
+
 def bundle_expected_types(bundle: LoadedBundle) -> dict[str, dict[str, str]]:
     """Object -> field -> describe type the bundle was built against: the compiled plans'
     target schemas and the source schemas of the Salesforce-triggered flows."""
@@ -164,7 +177,7 @@ def check_org(bundle: LoadedBundle, salesforce: Describer) -> list[DriftFinding]
     """Every finding of the bundle's flows against the live org (empty: none)."""
     contracts = contracts_of(bundle)
     return check_contracts(contracts, describe_objects(salesforce, contracts),
-                           bundle_expected_types(bundle))
+                           bundle_expected_types(bundle), bundle_fixed_fields(bundle))
 
 
 def flows_to_pause(findings: Iterable[DriftFinding]) -> list[str]:
@@ -175,17 +188,19 @@ def flows_to_pause(findings: Iterable[DriftFinding]) -> list[str]:
 # -- the check itself (pure) --------------------------------------------------------------
 
 def check_contracts(contracts: Sequence[Mapping[str, Any]], describes: Describes,
-                    expected: ExpectedTypes | None = None) -> list[DriftFinding]:
+                    expected: ExpectedTypes | None = None,
+                    fixed: Mapping[str, set[str]] | None = None) -> list[DriftFinding]:
     """What each contract needs that the org (``describes``: object -> describe, None or
     absent when gone) no longer gives. ``expected`` (object -> field -> type when the bundle
-    was built) enables the "type changed" check."""
+    was built) enables the "type changed" check; ``fixed`` (object -> lower-case fields the
+    bundle knew as fixed at creation) the fields an upsert sets only when it creates."""
     lowered = {obj: {k.lower(): v for k, v in fields.items()}
                for obj, fields in (expected or {}).items()}
     findings: list[DriftFinding] = []
     for flow in contracts:
         name = _checked_name(flow)
         findings += _check_source(name, flow, describes, lowered)
-        findings += _check_target(name, flow, describes, lowered)
+        findings += _check_target(name, flow, describes, lowered, fixed or {})
     return findings
 
 
@@ -216,7 +231,7 @@ def _type_change(was: Mapping[str, str], name: str, current: Mapping[str, Any]) 
 
 
 def _check_target(name: str, flow: Mapping[str, Any], describes: Describes,
-                  expected: ExpectedTypes) -> list[DriftFinding]:
+                  expected: ExpectedTypes, fixed: Mapping[str, set[str]]) -> list[DriftFinding]:
     """The write side of a Salesforce-target flow."""
     obj = _target_object(flow)
     if obj is None:
@@ -229,6 +244,9 @@ def _check_target(name: str, flow: Mapping[str, Any], describes: Describes,
     action = str(operation.get("action", "upsert"))
     creates = action in ("upsert", "insert", "create")
     updates = action in ("upsert", "update")
+    # Fields the bundle's schema fixes at creation: an upsert sets them when it creates and
+    # leaves them out when it updates (SalesforceWriter._decide_upsert_fixed).
+    set_once = fixed.get(obj, set()) if action == "upsert" else set()
     key = str(operation.get("external_id") or "")
     was = expected.get(obj, {})
     out: list[DriftFinding] = []
@@ -247,7 +265,7 @@ def _check_target(name: str, flow: Mapping[str, Any], describes: Describes,
         elif base.lower() != key.lower() and (
                 (creates and current.get("createable") is False)
                 or (updates and current.get("updateable") is False
-                    and not current.get("externalId"))):
+                    and not current.get("externalId") and base.lower() not in set_once)):
             out.append(DriftFinding(name, base, "not writable", obj))
     if key:
         current = fields.get(key.lower())

@@ -831,13 +831,14 @@ def _check_writable(
             Issue("FIELD_NOT_UPDATEABLE", name, f"{name} cannot be changed on an existing {obj}")
         )
     elif action is Action.UPSERT and fs.createable and not fs.updateable:
-        # Upsert creates or updates: the update half would refuse this field.
+        # Upsert creates or updates: the runner sets this field only when it creates the
+        # record (the update half would refuse it), so a later change does not reach it.
         static.append(
             Issue(
                 "FIELD_NOT_UPDATEABLE",
                 name,
-                f"{name} cannot be changed on an existing {obj}; an upsert that matches a "
-                "record will fail",
+                f"{name} cannot be changed on an existing {obj}; it is set when the record is "
+                "created and left as it is by later updates",
                 "warning",
             )
         )

@@ -225,6 +225,8 @@ class SalesforceWriter:
     def map(self, flow: Flow, plan: FlowPlan, items: Sequence[WriteItem]) -> list[WriteItem]:
         """Apply the plan to each open item; the mapped ones that are ready to write."""
         items = [item for item in items if item.outcome is None]
+        if plan.target_schema is not None:  # which fields an update may set (the bundle's)
+            self._child_schemas[flow.target.object] = plan.target_schema
         if flow.children:
             items = self._complete(flow, items)
             for child in flow.children:
@@ -298,6 +300,9 @@ class SalesforceWriter:
         if flow.operation.dedup_on and ext:
             return self._decide_dedup(flow, ready)
         if ext:
+            fixed = self._fixed_at_creation(flow, ready, ext)
+            if fixed:
+                return self._decide_upsert_fixed(flow, ready, ext, fixed)
             for item in ready:
                 item.plan(PlannedWrite("upsert", ext))
             return [list(ready)]
@@ -333,14 +338,7 @@ class SalesforceWriter:
             return []
         if ext.lower() == "id":
             return self._decide_update_by_id(flow, ready)
-        values = [str(t.record.get(ext)) for t in ready if t.record and t.record.get(ext)]
-        ids: dict[str, list[str]] = {v: [sf_id] for v, sf_id in
-                                     self.ledger.xref_get_many(obj, values).items()}
-        missing = [v for v in values if v not in ids]
-        if missing:
-            if self.metrics is not None:
-                self.metrics.api_call("query")
-            ids.update(self.salesforce.find_ids(obj, ext, missing))
+        ids = self._find_by_key(obj, ext, ready)
         writes: list[WriteItem] = []
         for item in ready:
             value = item.record.get(ext) if item.record else None
@@ -357,6 +355,46 @@ class SalesforceWriter:
                 item.finish(TaskOutcome.RETRY, f"no {obj} with {ext} = {value} to update yet",
                             "NOT_FOUND", Failure.RETRIABLE)
         return [writes] if writes else []
+
+    def _find_by_key(self, obj: str, ext: str,
+                     ready: Sequence[WriteItem]) -> dict[str, list[str]]:
+        """Salesforce Ids by external id value: the cross references, then one query."""
+        values = [str(t.record.get(ext)) for t in ready if t.record and t.record.get(ext)]
+        ids: dict[str, list[str]] = {v: [sf_id] for v, sf_id in
+                                     self.ledger.xref_get_many(obj, values).items()}
+        missing = [v for v in values if v not in ids]
+        if missing:
+            if self.metrics is not None:
+                self.metrics.api_call("query")
+            ids.update(self.salesforce.find_ids(obj, ext, missing))
+        return ids
+
+    def _fixed_at_creation(self, flow: Flow, ready: Sequence[WriteItem], ext: str) -> set[str]:
+        """The fields these records set that Salesforce fixes when it creates the record
+        (PricebookEntry.Pricebook2Id, Product2Id, CurrencyIsoCode)."""
+        obj = flow.target.object
+        names = {name for item in ready for name in (item.record or {}) if name != ext}
+        return {name for name in names if not self.updatable(obj, name)}
+
+    def _decide_upsert_fixed(self, flow: Flow, ready: Sequence[WriteItem], ext: str,
+                             fixed: set[str]) -> list[list[WriteItem]]:
+        """An upsert that sets fields fixed at creation: the update half of an upsert would
+        be refused (INVALID_FIELD_FOR_INSERT_UPDATE), so a record that exists is updated by
+        Id without them, and only a new one is upserted whole. One query per batch for the
+        keys the cross references do not know."""
+        ids = self._find_by_key(flow.target.object, ext, ready)
+        updates: list[WriteItem] = []
+        upserts: list[WriteItem] = []
+        for item in ready:
+            found = ids.get(str((item.record or {}).get(ext))) or []
+            if len(found) == 1:
+                item.record = {k: v for k, v in (item.record or {}).items() if k not in fixed}
+                item.plan(PlannedWrite("update", sf_id=found[0]))
+                updates.append(item)
+            else:  # new (or ambiguous: the upsert then says what Salesforce says)
+                item.plan(PlannedWrite("upsert", ext))
+                upserts.append(item)
+        return [group for group in (updates, upserts) if group]
 
     def _decide_update_by_id(self, flow: Flow,
                              ready: Sequence[WriteItem]) -> list[list[WriteItem]]:

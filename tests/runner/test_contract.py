@@ -365,3 +365,18 @@ def test_start_up_and_the_drift_monitor_find_the_same_drift(templates, tmp_path)
         "payment-intent-to-payment", "payout-to-record"]
     assert monitor.paused_reasons() == {
         flow: [f.reason for f in findings if f.flow == flow] for flow in report.paused}
+
+
+def test_an_upsert_may_set_fields_fixed_at_creation_only_if_the_bundle_knew_them(
+        templates) -> None:
+    """price-to-pricebook-entry upserts PricebookEntry.Product2Id, which Salesforce fixes at
+    creation: the writer leaves it out of updates, so the org holds. A field the bundle took
+    for updateable and the org has since made read-only on update is still drift."""
+    assert [f for f in check_org(templates, DescribeOnly(emulator_describes()))
+            if f.flow == "price-to-pricebook-entry"] == []
+    describes = emulator_describes()
+    for f in describes["PricebookEntry"]["fields"]:
+        if f["name"] == "IsActive":
+            f["updateable"] = False
+    assert [f.reason for f in check_org(templates, DescribeOnly(describes))] == [
+        "flow price-to-pricebook-entry: PricebookEntry.IsActive not writable"]

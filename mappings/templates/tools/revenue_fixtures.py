@@ -261,6 +261,9 @@ def _prices() -> list[Fixture]:
                             currency="jpy", unit_amount=2000, active=False),
                 lookups=PRICE_LOOKUPS, expected=_entry("price_1PgafmB7WZ01zgkWJpy00001", 2000,
                                                        "JPY", active=False)),
+        Fixture(name="archived price turns its entry inactive",
+                input=event("price.updated", "price", 5, active=False), lookups=PRICE_LOOKUPS,
+                expected=_entry(PRICE, 20, "USD", active=False)),
         Fixture(name="tiered price has no single unit price: no entry",
                 input=event("price.created", "price", 4, billing_scheme="tiered",
                             unit_amount=None, unit_amount_decimal=None, tiers_mode="graduated"),
@@ -268,15 +271,6 @@ def _prices() -> list[Fixture]:
     ]
 
 
-def _price_states() -> list[Fixture]:
-    return [
-        Fixture(name="archived price turns its entry inactive",
-                input=event("price.updated", "price", 5, active=False),
-                expected={"StripePriceID__c": PRICE, "IsActive": False}),
-        Fixture(name="restored price turns its entry active again",
-                input=event("price.updated", "price", 6, active=True),
-                expected={"StripePriceID__c": PRICE, "IsActive": True}),
-    ]
 
 
 def _product2_to_stripe() -> list[Fixture]:
@@ -330,7 +324,6 @@ def _subscription_items() -> list[Fixture]:
 FLOW_FIXTURES = {
     ("products-prices", "product-to-product2"): _products,
     ("products-prices", "price-to-pricebook-entry"): _prices,
-    ("products-prices", "price-state-to-pricebook-entry"): _price_states,
     ("product2-to-stripe-product", "product2-to-product"): _product2_to_stripe,
     ("refunds", "charge-refunds-to-payment"): _charge_refunded,
     ("refunds", "refund-to-record"): _refund_events,

@@ -20,6 +20,7 @@ from runner.state.store import StateStore
 from tests.runner.e2e.helpers import (
     RunnerProcess,
     build_template_bundle,
+    charge_counts,
     customer_with_card,
     soql_rows,
     wait_for,
@@ -41,6 +42,12 @@ def refunds_bundle(tmp_path_factory) -> Path:
 def intents_bundle(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "intents.fbz"
     return build_template_bundle(out, ("charges-payments", "payment-intents"))
+
+
+@pytest.fixture(scope="module")
+def subscriptions_bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "subscriptions.fbz"
+    return build_template_bundle(out, ("customer-account", "products-prices", "subscriptions"))
 
 
 @pytest.fixture(scope="module")
@@ -214,10 +221,78 @@ def test_payment_intents_update_the_payment_and_close_the_opportunity(
                                  f"WHERE Id = '{opportunity}'")[0]["StageName"]
 
         wait_for(lambda: stage() == "Closed Won", WAIT, "the named Opportunity Closed Won")
-        counts = soql_rows(sf, "SELECT COUNT() FROM Payment__c "
-                               f"WHERE StripeChargeID__c = '{charge}'")
-        assert counts == [] or len(counts) <= 1  # one Payment per charge, never two
+        # The charge events and the PaymentIntent's write one Payment__c, keyed by the charge.
+        assert charge_counts(sf, [charge]) == {charge: 1}
         with StateStore.open(state_url) as store:
             assert [(e.flow, e.error) for e in store.dlq_list()] == []
+    finally:
+        assert runner.stop() == 0
+
+
+def test_a_subscription_becomes_a_contract_with_a_line_per_item(
+        sandbox, sf, subscriptions_bundle, state_url, tmp_path: Path) -> None:
+    runner = RunnerProcess(subscriptions_bundle, sandbox.json_path, state_url,
+                           tmp_path).start()
+    try:
+        client = sandbox.stripe.client()
+        customer = customer_with_card(client, "Contract Person", "contract.e2e@example.com")
+        # A product per price: the standard price book holds one USD entry per product.
+        products = [client.v1.products.create(params={"name": name}).id
+                    for name in ("Seats", "Support")]
+        prices = [client.v1.prices.create(params={
+            "product": product, "currency": "usd", "unit_amount": amount,
+            "recurring": {"interval": "month"}}).id
+            for product, amount in zip(products, (1000, 2500), strict=True)]
+        sub = client.v1.subscriptions.create(params={"customer": customer, "items": [
+            {"price": prices[0], "quantity": 3}, {"price": prices[1]}]})
+        items = {i.id: i for i in sub["items"].data}
+
+        def lines() -> list[dict]:
+            return soql_rows(sf, "SELECT StripeSubscriptionItemID__c, StripePriceID__c, "
+                                 "Quantity__c, Unit_Amount__c, Currency__c, Interval__c, "
+                                 "Subscription_Contract__r.StripeSubscriptionID__c, "
+                                 "Product__r.StripeProductID__c FROM Subscription_Line_Item__c "
+                                 f"WHERE Subscription_Contract__r.StripeSubscriptionID__c = "
+                                 f"'{sub.id}'")
+
+        wait_for(lambda: len(lines()) == 2, WAIT, "the contract's two line items")
+        got = {r["StripeSubscriptionItemID__c"]: r for r in lines()}
+        assert set(got) == set(items)
+        by_price = {r["StripePriceID__c"]: r for r in got.values()}
+        assert (by_price[prices[0]]["Quantity__c"], by_price[prices[0]]["Unit_Amount__c"]) == (
+            3, 10.0)
+        assert (by_price[prices[1]]["Quantity__c"], by_price[prices[1]]["Unit_Amount__c"]) == (
+            1, 25.0)
+        assert all(r["Currency__c"] == "USD" and r["Interval__c"] == "month"
+                   for r in got.values())
+        # The line's product resolved when the product arrived first (same batch or before).
+        linked = [r["Product__r"] for r in got.values() if r["Product__r"]]
+        assert all(p["StripeProductID__c"] in products for p in linked)
+        # Catch-up also replays the sandbox's earlier events (other tests' prices): only
+        # this test's objects are asked about.
+        mine = {*products, *prices, sub.id, customer}
+        with StateStore.open(state_url) as store:
+            assert [(e.flow, e.error) for e in store.dlq_list() if e.source_id in mine] == []
+    finally:
+        assert runner.stop() == 0
+
+
+def test_a_product_deleted_in_stripe_marks_its_product2(sandbox, sf, prices_bundle, state_url,
+                                                        tmp_path: Path) -> None:
+    runner = RunnerProcess(prices_bundle, sandbox.json_path, state_url, tmp_path).start()
+    try:
+        client = sandbox.stripe.client()
+        product = client.v1.products.create(params={"name": "Retired gadget"}).id
+
+        def row() -> dict | None:
+            rows = soql_rows(sf, "SELECT Id, StripeDeletedAt__c FROM Product2 "
+                                 f"WHERE StripeProductID__c = '{product}'")
+            return rows[0] if rows else None
+
+        wait_for(row, WAIT, "the Product2")
+        client.v1.products.delete(product)
+        marked = wait_for(lambda: (r := row()) and r["StripeDeletedAt__c"], WAIT,
+                          "StripeDeletedAt__c on the Product2")
+        assert str(marked).startswith("20")  # a datetime; the record is kept (mark)
     finally:
         assert runner.stop() == 0
