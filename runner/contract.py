@@ -107,11 +107,14 @@ def bundle_fixed_fields(bundle: LoadedBundle) -> dict[str, set[str]]:
     creation (createable, not updateable)."""
     out: dict[str, set[str]] = {}
     for compiled in bundle.flows.values():
-        schema = compiled.plan.target_schema if compiled.to_salesforce else None
-        if schema is not None:
-            out.setdefault(compiled.flow.target.object, set()).update(
-                f.path.lower() for f in schema.fields.values()
-                if f.createable and not f.updateable)
+        if not compiled.to_salesforce:
+            continue
+        for plan in (compiled.plan, *compiled.plan.children.values()):
+            schema = plan.target_schema
+            if schema is not None:
+                out.setdefault(plan.flow.target.object, set()).update(
+                    f.path.lower() for f in schema.fields.values()
+                    if f.createable and not f.updateable)
     return out
 
 
@@ -122,7 +125,8 @@ def bundle_expected_types(bundle: LoadedBundle) -> dict[str, dict[str, str]]:
     for compiled in bundle.flows.values():
         ends = []
         if compiled.to_salesforce:
-            ends.append((compiled.flow.target.object, compiled.plan.target_schema))
+            ends += [(plan.flow.target.object, plan.target_schema)
+                     for plan in (compiled.plan, *compiled.plan.children.values())]
         if compiled.from_salesforce:
             ends.append((compiled.flow.source.object, compiled.source_schema))
         for obj, schema in ends:
@@ -161,7 +165,8 @@ def describe_objects(salesforce: Describer,
     """The current describe of each object the contracts write or read (None: gone)."""
     result: dict[str, dict | None] = {}
     for flow in contracts:
-        for obj in (_target_object(flow), _source_object(flow)):
+        children = [_target_object(c) for c in flow.get("children") or [] if isinstance(c, Mapping)]
+        for obj in (_target_object(flow), _source_object(flow), *children):
             if obj is None or obj in result:
                 continue
             try:
@@ -201,7 +206,19 @@ def check_contracts(contracts: Sequence[Mapping[str, Any]], describes: Describes
         name = _checked_name(flow)
         findings += _check_source(name, flow, describes, lowered)
         findings += _check_target(name, flow, describes, lowered, fixed or {})
+        # A child collection's object is written with its parent, so its drift pauses the
+        # parent's flow: the same check on the child's own contract.
+        for child in _children(name, flow):
+            findings += _check_target(name, child, describes, lowered, fixed or {})
     return findings
+
+
+def _children(name: str, flow: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    children = flow.get("children") or []
+    if not isinstance(children, list) or not all(
+            isinstance(c, Mapping) and isinstance(c.get("writes"), list) for c in children):
+        raise ValueError(f"flow {name}: 'children' must be a list of contracts with 'writes'")
+    return children
 
 
 def _checked_name(flow: Mapping[str, Any]) -> str:

@@ -380,3 +380,49 @@ def test_an_upsert_may_set_fields_fixed_at_creation_only_if_the_bundle_knew_them
             f["updateable"] = False
     assert [f.reason for f in check_org(templates, DescribeOnly(describes))] == [
         "flow price-to-pricebook-entry: PricebookEntry.IsActive not writable"]
+
+
+def set_at_creation(describes: dict) -> dict[str, set[str]]:
+    """What a bundle built on ``describes`` knows as fixed at creation (OrderItem.OrderId)."""
+    return {obj: {f["name"].lower() for f in d["fields"]
+                  if f.get("createable") and not f.get("updateable")}
+            for obj, d in describes.items()}
+
+
+def test_child_collections_are_checked_and_pause_their_parent_flow(org: dict) -> None:
+    flows = contracts("invoices-orders", "refunds")
+    fixed = set_at_creation(org)
+    assert check_contracts(flows, org, None, fixed) == []
+    # Without knowing OrderId is set only on creation, the child's upsert could not write it.
+    assert ("OrderId", "not writable") in {(f.field, f.problem) for f in
+                                           check_contracts(flows, org)}
+    findings = check_contracts(flows, drop_field(org, "OrderItem", "StripeLineItemID__c"), None,
+                               fixed)
+    assert [(f.flow, f.field, f.problem) for f in findings] == [
+        ("invoice-to-order-with-items", "StripeLineItemID__c", "missing")]
+    assert findings[0].object == "OrderItem"
+    gone = {k: v for k, v in org.items() if k != "Refund__c"}
+    assert {(f.flow, f.object, f.problem) for f in check_contracts(flows, gone, None, fixed)} == {
+        ("charge-refunds-to-payment", "Refund__c", "object missing"),
+        ("refund-to-record", "Refund__c", "object missing")}
+
+
+def test_describe_objects_includes_child_objects() -> None:
+    class Describer:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def describe(self, obj: str) -> dict:
+            self.asked.append(obj)
+            return {"fields": []}
+
+    describer = Describer()
+    describe_objects(describer, contracts("invoices-orders"))
+    assert "OrderItem" in describer.asked and "Order" in describer.asked
+
+
+def test_malformed_children_in_a_contract_are_refused_by_name(org: dict) -> None:
+    flow = contracts("invoices-orders")[0]
+    flow["children"] = [{"target": "salesforce:OrderItem"}]
+    with pytest.raises(ValueError, match="invoice-to-order-with-items: 'children'"):
+        check_contracts([flow], org)
