@@ -441,6 +441,17 @@ class SalesforcePoller:
         record, remember = step.record, step.remember
         rid = str(record["Id"])
         if isinstance(answer, ConnectorError):
+            if answer.status == 404 and step.update_id is not None:
+                # The object is gone from Stripe (deleted there; its record may carry the
+                # mark): nothing to update, and no retry or dead letter will change that.
+                log.info("flow %s: %s %s: the Stripe %s %s no longer exists; not updated",
+                         flow.name, flow.source.object, rid, flow.target.object,
+                         step.update_id)
+                report.skipped += 1
+                self._count(flow.name, TaskOutcome.SKIPPED)
+                self._done_attempts(compiled, record)
+                remember()
+                return
             self._failed(compiled, record, answer, report, step.params)
             remember()
             return
@@ -471,9 +482,12 @@ class SalesforcePoller:
         remember()
 
     def _done(self, compiled: CompiledFlow, record: dict[str, Any]) -> None:
+        self._done_attempts(compiled, record)
+        self._count(compiled.name, TaskOutcome.WRITTEN)
+
+    def _done_attempts(self, compiled: CompiledFlow, record: dict[str, Any]) -> None:
         self._attempts.pop((compiled.name, str(record["Id"]), str(record["SystemModstamp"])),
                            None)
-        self._count(compiled.name, TaskOutcome.WRITTEN)
 
     def _written_back(self, compiled: CompiledFlow, done: _Writeback) -> None:
         """A writeback landed: note the result as the runner's own write, finish the record."""

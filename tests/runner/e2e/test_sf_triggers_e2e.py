@@ -104,8 +104,10 @@ def test_kill_9_then_accounts_made_while_down_each_become_one_customer(
         assert again.stop() == 0
 
 
-def test_deleted_account_follows_the_ignore_policy(sandbox, sf, sf_bundle, state_url,
-                                                   tmp_path: Path) -> None:
+def test_deleted_account_follows_the_deletion_policy(sandbox, sf, sf_bundle, state_url,
+                                                     tmp_path: Path) -> None:
+    # The template's on_delete is mark (issue 14): the DELETE change event stamps the
+    # customer, which is kept.
     client = sandbox.stripe.client()
     runner = _runner(sf_bundle, sandbox, state_url, tmp_path).start()
     try:
@@ -113,8 +115,9 @@ def test_deleted_account_follows_the_ignore_policy(sandbox, sf, sf_bundle, state
         customer = wait_for(lambda: sf.Account.get(account).get("StripeCustomerID__c"),
                             DELIVERY_BOUND, "the Account synced")
         sf.Account.delete(account)
-        wait_for(lambda: "deletion policy ignore" in runner.log(), DELIVERY_BOUND,
-                 "the DELETE change event handled")
+        wait_for(lambda: (client.v1.customers.retrieve(customer).to_dict().get("metadata")
+                          or {}).get("salesforce_deleted_at"), DELIVERY_BOUND,
+                 "the DELETE change event handled (the customer marked)")
         assert not client.v1.customers.retrieve(customer).to_dict().get("deleted")
     finally:
         assert runner.stop() == 0

@@ -223,3 +223,16 @@ def test_a_dead_lettered_deletion_replays_from_the_recycle_bin(store) -> None:
     assert stripe.calls[-1][:3] == ("update", "customer", "cus_1")
     assert org.queries[-1][1] is True  # queryAll: the record is in the recycle bin
     assert store.dlq_get(entry.id).status == "replayed"
+
+
+def test_an_account_whose_customer_was_deleted_in_stripe_is_not_dead_lettered(store) -> None:
+    # The customer went in Stripe (its Account is marked StripeDeletedAt__c); a later edit
+    # of the Account has nothing to update.
+    gone = ConnectorError("Stripe update customer cus_1 failed: HTTP 404: No such customer",
+                          failure=Failure.SKIPPABLE, status=404)
+    live = {**DELETED, "IsDeleted": False, "Name": "Edited Co"}
+    org, stripe = Org([live]), Stripe(gone)
+    report = poller(store, org, stripe).poll_once()
+    assert (report.skipped, report.dead_lettered, report.retried) == (1, 0, 0)
+    assert [c[:3] for c in stripe.calls] == [("update", "customer", "cus_1")]
+    assert store.dlq_list() == []
