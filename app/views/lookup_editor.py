@@ -13,7 +13,9 @@ with the condition and defaults editors.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -61,12 +63,11 @@ def check_lookup(document: StudioDocument, flow: Flow, lookup: Lookup) -> None:
             f"flow {flow.name!r} writes to {flow.target}: lookups resolve Salesforce "
             "reference Ids, so only flows into Salesforce have them"
         )
-    for attr, what in (
-        ("target", "a target reference field"),
-        ("object", "a lookup object"),
-        ("match_field", "a match field"),
-        ("source", "a source field"),
-    ):
+    needed = [("target", "a target reference field"), ("object", "a lookup object"),
+              ("match_field", "a match field")]
+    if not lookup.constant:  # a constant (IsStandard = true) reads no source field
+        needed.append(("source", "a source field"))
+    for attr, what in needed:
         if not str(getattr(lookup, attr) or "").strip():
             raise EditError(f"choose {what} for the lookup")
     target_obj = document.target_schema(flow.name)
@@ -95,7 +96,9 @@ def check_lookup(document: StudioDocument, flow: Flow, lookup: Lookup) -> None:
     match = lookup_obj.find(lookup.match_field)
     if match is None:
         raise EditError(f"{lookup.object} has no field {lookup.match_field!r}")
-    if not is_match_field(match):
+    # A constant lookup is one query for the batch (the standard price book by IsStandard),
+    # so any field the query can filter on will do.
+    if not is_match_field(match) and not lookup.constant:
         keys = ", ".join(f.path for f in lookup_obj if is_match_field(f)) or "none"
         raise EditError(
             f"{lookup.object}.{match.path} is not an external id or idLookup field, so it "
@@ -104,6 +107,7 @@ def check_lookup(document: StudioDocument, flow: Flow, lookup: Lookup) -> None:
     source_obj = document.source_schema(flow.name)
     if (
         source_obj is not None
+        and not lookup.constant
         and not lookup.source.startswith(EVENT_PREFIX)
         and source_obj.find(lookup.source) is None
     ):
@@ -129,6 +133,9 @@ class LookupEditor(FlowItemsEditor):
         self.source_picker.setAccessibleName("source field")
         self.required_box = QCheckBox("Fail the record when nothing matches", self)
         self.required_box.setChecked(True)
+        # The constant of the lookup loaded into the form (no widget edits one): kept while
+        # the source field is left empty, so changing "required" does not drop it.
+        self._constant: Any = None
         # Says whether the form shows the selected lookup or a new one: a form filled with
         # an unrelated field looked like the lookup being edited (issue 13, scenario 10).
         self.form_title = QLabel(self)
@@ -176,8 +183,9 @@ class LookupEditor(FlowItemsEditor):
             target=str(self.target_combo.currentData() or ""),
             object=str(self.object_combo.currentData() or ""),
             match_field=str(self.match_combo.currentData() or ""),
-            source=self.source_picker.path(),
+            source=(source := self.source_picker.path()),
             required=self.required_box.isChecked(),
+            value=None if source else self._constant,
         )
 
     def set_draft(self, lookup: Lookup) -> None:
@@ -188,6 +196,7 @@ class LookupEditor(FlowItemsEditor):
         self._choose(self.match_combo, lookup.match_field)
         self.source_picker.set_path(lookup.source)
         self.required_box.setChecked(lookup.required)
+        self._constant = lookup.value
 
     @staticmethod
     def _choose(combo: QComboBox, value: str) -> None:
@@ -252,10 +261,11 @@ class LookupEditor(FlowItemsEditor):
     def _fill_rows(self, flow: Flow) -> None:
         target = flow.target.object
         for lk in flow.lookups:
+            source = f"{json.dumps(lk.value)} (constant)" if lk.constant else lk.source
             row = self._append_row(
-                (lk.target, lk.object, lk.match_field, lk.source),
+                (lk.target, lk.object, lk.match_field, source),
                 tooltip=f"{target}.{lk.target} ← Id of the {lk.object} "
-                f"whose {lk.match_field} = {lk.source}",
+                f"whose {lk.match_field} = {source}",
             )
             required = QTableWidgetItem("yes" if lk.required else "no")
             required.setTextAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -192,3 +192,21 @@ def test_scenario_10_the_form_shows_the_flow_lookup_or_says_it_is_new(editor):
     editor.table.clearSelection()
     assert editor.form_title.text().startswith("<b>New lookup</b>")
     assert editor.target_combo.currentData() == "" and editor.required_box.isChecked()
+
+
+def test_a_constant_lookup_is_shown_and_kept_when_edited(open_template, qtbot):
+    """products-prices names the standard price book by Pricebook2.IsStandard = true."""
+    document = open_template("products-prices")
+    document.set_current_flow("price-to-pricebook-entry")
+    widget = LookupEditor(document)
+    qtbot.addWidget(widget)
+    row = next(r for r in range(widget.table.rowCount())
+               if widget.table.item(r, 0).text() == "Pricebook2Id")
+    assert [widget.table.item(row, c).text() for c in range(4)] == [
+        "Pricebook2Id", "Pricebook2", "IsStandard", "true (constant)"]
+    widget.table.selectRow(row)
+    assert widget.draft().value is True
+    widget.required_box.setChecked(False)
+    assert widget.replace_lookup(row, widget.draft()), widget.error.text()
+    changed = document.flow("price-to-pricebook-entry").lookups[row]
+    assert (changed.value, changed.source, changed.required) == (True, "", False)
