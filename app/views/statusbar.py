@@ -16,6 +16,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
 from app import icons
+from app.document.child_flow import ChildFlowView
 from app.services.connections import LOCAL_SANDBOX, PRODUCTION_LOGIN, SANDBOX_LOGIN
 from mappings.document.model import Flow
 from mappings.engine.result import Issue
@@ -200,8 +201,11 @@ class StatusArea(QObject):
             )
             return
         n = len(flow.fields)
+        # A child mapping reads "flow ▸ OrderItems", not its key "flow/OrderItems".
+        name = (f"{flow.parent.name} ▸ {flow.child.relationship}"
+                if isinstance(flow, ChildFlowView) else flow.name)
         self.flow_status.setText(
-            f"<b>{flow.name}</b> · {flow.source.system.value.title()} {flow.source.object} → "
+            f"<b>{name}</b> · {flow.source.system.value.title()} {flow.source.object} → "
             f"{flow.target.system.value.title()} {flow.target.object} · "
             f"{n} mapped field{'s' if n != 1 else ''}"
         )

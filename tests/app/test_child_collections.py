@@ -298,6 +298,7 @@ def test_screenshots_of_the_array_node_and_twelve_children(qtbot, catalogs, tmp_
     for _ in range(5):
         QCoreApplication.processEvents()
     assert not window.child_bar.isHidden()
+    assert "invoice-to-order-with-items ▸ OrderItems" in window.status_area.flow_status.text()
     assert window.grab().save(str(out / "issue14-child-mapping.png"))
     window.document.close_child()
     for _ in range(5):
