@@ -122,7 +122,8 @@ def test_payment_facts() -> None:
     assert schema.custom and schema.label == "Payment"
     status = schema.field("Status__c")
     assert status.restricted and status.required
-    assert status.enum_values == ("Completed", "Failed", "Pending", "Refunded")
+    assert status.enum_values == ("Completed", "Failed", "Pending", "Refunded",
+                                  "Requires Action", "Canceled")
     account_ref = schema.field("Account__c")
     assert account_ref.kind is FieldKind.REFERENCE
     assert account_ref.reference_to == ("Account",)
