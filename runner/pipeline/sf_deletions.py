@@ -65,6 +65,13 @@ class SalesforceDeletions:
             soql = poller.query_for_ids(compiled, wanted[start:start + poller.page_size])
             rows += [r for r in poller._query(compiled.name, soql, report, include_deleted=True)
                      if r.get("IsDeleted")]
+        missing = set(wanted) - {str(r.get("Id")) for r in rows}
+        if missing:
+            # Emptied from the recycle bin already, or undeleted since (its UNDELETE event
+            # follows): nothing is known to mark or delete by.
+            log.info("flow %s: deleted %s %s not in the recycle bin; skipped", compiled.name,
+                     compiled.flow.source.object, ", ".join(sorted(missing)))
+            report.skipped += len(missing)
         return rows
 
     def handle(self, compiled: CompiledFlow, record: dict[str, Any],

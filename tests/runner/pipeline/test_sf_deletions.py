@@ -17,7 +17,7 @@ from mappings.schema.stripe_catalog import load_stripe_catalog
 from runner.classify import Failure
 from runner.connectors.errors import ConnectorError
 from runner.pipeline.bundle_runtime import LoadedBundle
-from runner.pipeline.sf_poller import SalesforcePoller
+from runner.pipeline.sf_poller import PollReport, SalesforcePoller
 from runner.pipeline.writeback import DELETED_MARK, is_stripe_echo
 from runner.pubsub.client import Received
 from runner.pubsub.subscriber import Redeliver
@@ -187,11 +187,17 @@ def test_a_delete_change_event_reads_the_recycle_bin_and_marks(store) -> None:
     live = {**DELETED, "Id": "001B", "IsDeleted": False, "StripeCustomerID__c": "cus_2"}
     org, stripe = Org([dict(DELETED), live]), Stripe()
     p = poller(store, org, stripe)
-    # 001B is named too but is not deleted (undeleted since): left out.
-    triggers(store, p).handle("/data/AccountChangeEvent", [change("DELETE", ["001A", "001B"])])
+    # 001B is named too but is not deleted (undeleted since), 001C is purged: left out.
+    report = PollReport()
+    assert p.handle_deleted_ids(p.bundle.flow("account-to-customer"),
+                                ["001A", "001B", "001C"], report)
     [(soql, include_deleted)] = org.queries
-    assert include_deleted and "Id IN ('001A', '001B')" in soql
+    assert include_deleted and "Id IN ('001A', '001B', '001C')" in soql
     assert [c[:3] for c in stripe.calls] == [("update", "customer", "cus_1")]
+    assert (report.records, report.updated, report.skipped) == (1, 1, 2)
+    org.queries.clear()
+    triggers(store, p).handle("/data/AccountChangeEvent", [change("DELETE", ["001A"])])
+    assert len(org.queries) == 1 and len(stripe.calls) == 2  # the same path from an event
 
 
 def test_a_delete_change_event_that_fails_is_delivered_again(store) -> None:
