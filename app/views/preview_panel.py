@@ -155,6 +155,7 @@ class PreviewPanel(QWidget):
         splitter.addWidget(lower)
         # Children, when the flow has some, get the most room: a parent's dozen lines.
         self.children_view.setMinimumHeight(150)
+        self.table.setMinimumHeight(90)  # three records stay in sight above the children
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 4)
         splitter.setStretchFactor(2, 2)
