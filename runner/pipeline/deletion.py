@@ -36,7 +36,7 @@ from mappings.engine.deletion import (
     stripe_deletion,
 )
 from mappings.schema.model import System
-from mappings.schema.stripe_events import split_event
+from mappings.schema.stripe_events import is_deletion_event, split_event
 from runner.classify import Failure
 from runner.connectors.errors import ConnectorError, RecordOutcome
 from runner.pipeline.batching import WriteKind, chunks
@@ -84,11 +84,13 @@ class Deletions:
         still to be written."""
         rest: list[WriteItem] = []
         found: list[tuple[WriteItem, Deletion]] = []
+        # Most flows list no deletion event: their items are not read for one.
+        lists_deletions = any(is_deletion_event(t) for t in flow.trigger.stripe_events)
         for item in items:
             if item.outcome is not None:
                 continue
             try:
-                deletion = stripe_deletion(flow, item.data, plan)
+                deletion = stripe_deletion(flow, item.data, plan) if lists_deletions else None
             except DeletionInputError as exc:
                 item.finish(TaskOutcome.DEAD_LETTERED, f"flow {flow.name!r}: {exc}",
                             "INVALID_INPUT", Failure.SKIPPABLE)
