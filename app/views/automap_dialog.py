@@ -227,13 +227,14 @@ class AutoMapDialog(QDialog):
         """Every column inside the dialog: each as wide as its text up to a cap (the cell's
         tooltip has it in full), and "Why" takes what is left, so nothing runs off the edge."""
         header = self.table.horizontalHeader()
-        for col in range(4):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-        self.table.resizeColumnsToContents()
-        for col, cap in _COLUMN_CAPS.items():
-            header.resizeSection(col, min(header.sectionSize(col), cap))
+        # "Why" stretches first and is never sized to its text: a new model (the toggle) keeps
+        # it stretched, where sizing every column to contents let it run off the edge.
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(True)
+        for col, cap in _COLUMN_CAPS.items():
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            self.table.resizeColumnToContents(col)
+            header.resizeSection(col, min(header.sectionSize(col), cap))
 
     def _update_summary(self, *_: object) -> None:
         ticked = len(self.model.accepted())
