@@ -43,7 +43,9 @@ class BatchLedger:
 
     def xref_get_many(self, sf_object: str, stripe_ids: Iterable[str]) -> dict[str, str]:
         stripe_ids = list(stripe_ids)
-        known = self.store.xref_get_many(sf_object, stripe_ids)
+        known = {stripe_id: sf_id for stripe_id, sf_id in
+                 self.store.xref_get_many(sf_object, stripe_ids).items()
+                 if not self.settlement.is_forgotten(sf_object, sf_id)}
         for stripe_id in stripe_ids:
             pending = self.settlement.xref_get(sf_object, stripe_id)
             if pending is not None:
@@ -59,6 +61,7 @@ class BatchLedger:
             self.settlement.own_write("salesforce", sf_id, PROCESSOR_MARK)
 
     def own_deletion(self, sf_object: str, sf_id: str) -> None:
+        self.settlement.xref_forget(sf_object, sf_id)
         if sf_object in self.polled_objects:
             self.settlement.own_write("salesforce", sf_id, DELETED_MARK)
 
@@ -95,6 +98,7 @@ class StoreLedger:
             self.store.note_own_write("salesforce", sf_id, PROCESSOR_MARK)
 
     def own_deletion(self, sf_object: str, sf_id: str) -> None:
+        self.store.xref_forget(sf_object, sf_id)
         if sf_object in self.polled_objects:
             self.store.note_own_write("salesforce", sf_id, DELETED_MARK)
 

@@ -68,7 +68,8 @@ class WriteLedger(XrefTable, Protocol):
     def own_write(self, sf_object: str, sf_id: str) -> None: ...
 
     def own_deletion(self, sf_object: str, sf_id: str) -> None:
-        """Note that the runner deleted the record (its deletion is no trigger)."""
+        """Note that the runner deleted the record: its deletion is no trigger, and no
+        cross reference resolves to it any more."""
 
     def review(self, *, flow: str, source_id: str, record: dict[str, Any],
                candidates: list[dict[str, Any]], payload: dict[str, Any]) -> None: ...
@@ -100,6 +101,9 @@ class MemoryLedger:
 
     def own_deletion(self, sf_object: str, sf_id: str) -> None:
         self.own_writes.append((sf_object, sf_id))
+        for key, known in list(self.xrefs.items()):
+            if key[0] == sf_object and known == sf_id:
+                del self.xrefs[key]
 
     def review(self, *, flow: str, source_id: str, record: dict[str, Any],
                candidates: list[dict[str, Any]], payload: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from runner.state.models import dead_letters, review_items
 from runner.state.own_writes import own_write_insert, own_write_rows
 from runner.state.reviews import review_row
 from runner.state.versions import version_rows, version_upsert
-from runner.state.xrefs import xref_rows, xref_upsert
+from runner.state.xrefs import xref_forget_rows, xref_forget_stmt, xref_rows, xref_upsert
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Settlement:
     """What one batch will commit. Add freely; nothing is written until settled."""
 
     xrefs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # (sf_object, 18-character Id) of records the runner deleted: their cross references go.
+    forgotten: dict[tuple[str, str], None] = field(default_factory=dict)
     own_writes: dict[tuple[str, str, str], None] = field(default_factory=dict)
     versions: dict[str, tuple[int, str]] = field(default_factory=dict)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
@@ -56,6 +58,18 @@ class Settlement:
     def xref_get(self, sf_object: str, stripe_id: str) -> str | None:
         found = self.xrefs.get((sf_object, stripe_id))
         return found[0] if found else None
+
+    def xref_forget(self, sf_object: str, sf_id: str) -> None:
+        """The record is deleted: no Stripe id may resolve to it any more (a lookup would
+        point a new record at a deleted one)."""
+        sf_id = canonical_id(sf_id)
+        self.forgotten[(sf_object, sf_id)] = None
+        for key, (pending, _flow) in list(self.xrefs.items()):
+            if key[0] == sf_object and pending == sf_id:
+                del self.xrefs[key]
+
+    def is_forgotten(self, sf_object: str, sf_id: str) -> bool:
+        return (sf_object, canonical_id(sf_id)) in self.forgotten
 
     def own_write(self, system: str, object_id: str, fingerprint: str) -> None:
         self.own_writes[(system, object_id, fingerprint)] = None
@@ -90,12 +104,12 @@ class Settlement:
     def take_references(self) -> Settlement:
         """Move out the cross references and own writes only (kept even when the batch
         fails: they are true as soon as Salesforce accepted the write)."""
-        part = Settlement(xrefs=self.xrefs, own_writes=self.own_writes)
-        self.xrefs, self.own_writes = {}, {}
+        part = Settlement(xrefs=self.xrefs, forgotten=self.forgotten, own_writes=self.own_writes)
+        self.xrefs, self.forgotten, self.own_writes = {}, {}, {}
         return part
 
     def __bool__(self) -> bool:
-        return bool(self.xrefs or self.own_writes or self.versions or self.dead_letters
+        return bool(self.xrefs or self.forgotten or self.own_writes or self.versions or self.dead_letters
                     or self.reviews or self.finishes)
 
 
@@ -124,6 +138,7 @@ class Settlements(Repository):
         now = self.now()
         xref_values = xref_rows(((obj, stripe_id, sf_id, flow) for (obj, stripe_id), (
             sf_id, flow) in settlement.xrefs.items()), now)
+        forget_values = xref_forget_rows(settlement.forgotten)
         own_values = own_write_rows(settlement.own_writes, now)
         version_values = version_rows(((object_id, created, event_id) for object_id, (
             created, event_id) in settlement.versions.items()), now)
@@ -143,6 +158,8 @@ class Settlements(Repository):
 
         lost: set[str] = set()
         with self.db.write() as conn:
+            if forget_values:  # before the new pairs: a record made again keeps its own
+                conn.execute(self.db.prepared(xref_forget_stmt), forget_values)
             if xref_values:
                 conn.execute(self.db.prepared(xref_upsert), xref_values)
             if own_values:

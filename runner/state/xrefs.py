@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, delete, select
 
 from runner.salesforce_ids import canonical_id
 from runner.state.database import Database, Repository, chunks
@@ -37,6 +37,16 @@ def xref_upsert(db: Database) -> Any:
         set_={"sf_id": stmt.excluded.sf_id, "flow": stmt.excluded.flow,
               "updated_at": stmt.excluded.updated_at},
     )
+
+
+def xref_forget_rows(keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Parameters of :func:`xref_forget_stmt` for ``(sf_object, sf_id)`` pairs."""
+    return [{"obj": obj, "sid": canonical_id(sf_id)} for obj, sf_id in keys]
+
+
+def xref_forget_stmt(db: Database) -> Any:
+    """Remove every cross reference to one Salesforce record (it was deleted)."""
+    return delete(t).where(t.c.sf_object == bindparam("obj"), t.c.sf_id == bindparam("sid"))
 
 
 class CrossReferences(Repository):
@@ -69,6 +79,11 @@ class CrossReferences(Repository):
         if values:
             with self.db.write() as conn:
                 conn.execute(xref_upsert(self.db), values)
+
+    def xref_forget(self, sf_object: str, sf_id: str) -> None:
+        """The record is deleted: no Stripe id resolves to it any more."""
+        with self.db.write() as conn:
+            conn.execute(self.db.prepared(xref_forget_stmt), xref_forget_rows([(sf_object, sf_id)]))
 
     def xref_by_sf(self, sf_id: str) -> str | None:
         """The Stripe id cross-referenced with this Salesforce Id (its 15- or 18-character
