@@ -13,13 +13,21 @@ Whether an event is new is the store's one rule (its id already in the inbox, or
 event of the same group): a redelivery in the same group or in another is a duplicate.
 
 If a group's transaction fails, its events are tried again one transaction each, so a
-delivery the store refuses fails alone and the others in its group are still stored.
+delivery the store refuses fails alone and the others in its group are still stored
+(:func:`store_group`, the one rule both coordinators below follow).
+
+:class:`GroupCommit` serves callers on threads (each blocks until its group committed).
+:class:`LoopGroupCommit` serves the HTTP server's event loop: each delivery awaits a future,
+and only the group's store runs on a worker thread. Profiled at ~140 deliveries/s, handing
+every delivery to a thread and waking it again cost about as much CPU as the inserts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from typing import Protocol
 
 from runner.stripe_event import CheckedEvent
@@ -30,6 +38,19 @@ class BatchInbox(Protocol):
 
     def add_events_reporting_new(self, events: Iterable[CheckedEvent], *,
                                  source: str) -> list[bool]: ...
+
+
+def store_group(store: BatchInbox, events: Sequence[CheckedEvent], source: str
+                ) -> list[bool | Exception]:
+    """Store ``events`` in one transaction; per event, whether it was new or what the store
+    raised. A failed group is tried again one event per transaction, so a delivery the store
+    refuses fails alone."""
+    try:
+        return list(store.add_events_reporting_new(events, source=source))
+    except Exception as exc:
+        if len(events) == 1:
+            return [exc]
+        return [store_group(store, [event], source)[0] for event in events]
 
 
 class _Delivery:
@@ -88,16 +109,62 @@ class GroupCommit:
                 delivery.ready.set()
 
     def _store(self, group: Sequence[_Delivery]) -> None:
+        results = store_group(self.store, [d.event for d in group], self.source)
+        self.commits += 1
+        for delivery, result in zip(group, results, strict=True):
+            if isinstance(result, Exception):
+                delivery.error = result
+            else:
+                delivery.new = result
+
+
+class LoopGroupCommit:
+    """:class:`GroupCommit` for callers on one asyncio event loop (see the module): the
+    deliveries that arrive while a group's transaction runs on ``executor`` form the next
+    group. Use it from that loop only."""
+
+    def __init__(self, store: BatchInbox, *, source: str, executor: Executor) -> None:
+        self.store = store
+        self.source = source
+        self.executor = executor
+        self._waiting: list[tuple[CheckedEvent, asyncio.Future[bool]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+        self.commits = 0  # groups stored (a figure for tests and benchmarks)
+
+    async def add(self, event: CheckedEvent) -> bool:
+        """Store ``event``; True if it was new. Returns once its transaction committed;
+        raises what the store raised if it did not. A caller that stops waiting (a timeout)
+        leaves its event to be stored with its group all the same."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._waiting.append((event, future))
+        if self._drainer is None:
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            news = self.store.add_events_reporting_new([d.event for d in group],
-                                                       source=self.source)
-            self.commits += 1
-        except Exception as exc:
-            if len(group) == 1:
-                group[0].error = exc
-                return
-            for delivery in group:  # so that one refused delivery fails alone
-                self._store([delivery])
-            return
-        for delivery, new in zip(group, news, strict=True):
-            delivery.new = new
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                try:
+                    results: list[bool | Exception] = await loop.run_in_executor(
+                        self.executor, store_group, self.store, [e for e, _ in group],
+                        self.source)
+                    self.commits += 1
+                except Exception as exc:  # the executor is shutting down
+                    results = [exc] * len(group)
+                except BaseException:  # cancelled (the server stops): nobody answers these
+                    for _, future in group + self._waiting:
+                        future.cancel()
+                    self._waiting = []
+                    raise
+                for (_, future), result in zip(group, results, strict=True):
+                    if future.done():  # its caller gave up waiting
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._drainer = None

@@ -1,7 +1,7 @@
 """The webhook server's routes as a Starlette application: HTTP in, JSON out.
 
 What a request means is decided by :class:`runner.ingest.webhook_server.WebhookServer`
-(``handle_webhook``, ``handle_health``, ``render_metrics``); this module only turns HTTP
+(``receive_webhook``, ``handle_health``, ``render_metrics``); this module only turns HTTP
 into those calls and their results back into HTTP:
 
 - the body of ``POST /webhooks/stripe`` is taken only with a ``Content-Length`` within
@@ -55,8 +55,8 @@ class Endpoints(Protocol):
     max_body: int
     metrics: Metrics
 
-    def handle_webhook(self, body: bytes, signature: str | None
-                       ) -> tuple[int, dict[str, Any]]: ...
+    async def receive_webhook(self, body: bytes, signature: str | None
+                              ) -> tuple[int, dict[str, Any]]: ...
     def handle_health(self) -> tuple[int, dict[str, Any]]: ...
     def render_metrics(self) -> bytes: ...
 
@@ -154,8 +154,9 @@ def build_app(owner: Endpoints, limits: HttpLimits, executor: Executor,
             owner.metrics.rejected(exc.reason)
             return error(exc.status, str(exc), close=exc.close)
         try:
-            status, answer = await in_thread(owner.handle_webhook, body,
-                                             request.headers.get("stripe-signature"))
+            status, answer = await asyncio.wait_for(
+                owner.receive_webhook(body, request.headers.get("stripe-signature")),
+                limits.handler_timeout)
         except TimeoutError:
             log.error("a webhook delivery was not stored within %g s; answered 503",
                       limits.handler_timeout)

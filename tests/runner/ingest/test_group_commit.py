@@ -3,6 +3,7 @@ own commit, exactly once per event id (in the same group and across groups)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterable
@@ -10,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from runner.ingest.group_commit import GroupCommit
+from runner.ingest.group_commit import GroupCommit, LoopGroupCommit
 from runner.ingest.webhook_server import WebhookServer
 from runner.sandbox.stripe_events import make_event, signed_delivery
 from runner.state.errors import StateError
@@ -114,6 +115,58 @@ def test_a_refused_delivery_fails_alone(store) -> None:
     assert isinstance(results.pop(3), StateError)
     assert results == {n: True for n in range(10) if n != 3}
     assert len(store.list_events(limit=100)) == 9
+
+
+def _on_loop(inbox: SlowInbox, deliver) -> object:
+    """Run ``deliver(commit)`` on an event loop with a LoopGroupCommit over ``inbox``."""
+    with ThreadPoolExecutor(2) as executor:
+        commit = LoopGroupCommit(inbox, source="webhook", executor=executor)
+        return asyncio.run(deliver(commit))
+
+
+def test_on_the_loop_deliveries_arriving_during_a_commit_form_the_next_group(store) -> None:
+    inbox = SlowInbox(store)
+    events = [_checked(n % 25) for n in range(50)]  # each id delivered twice
+
+    async def deliver(commit: LoopGroupCommit) -> list[bool]:
+        tasks = []
+        for event in events:
+            tasks.append(asyncio.create_task(commit.add(event)))
+            await asyncio.sleep(0.002)  # arriving over ~0.1 s, two commits' time
+        return list(await asyncio.gather(*tasks))
+
+    answers = _on_loop(inbox, deliver)
+    assert answers == [True] * 25 + [False] * 25  # each event new once
+    assert 1 < len(inbox.groups) < 50  # grouped, in more than one transaction
+    assert [i for g in inbox.groups for i in g] == [e.event_id for e in events]  # in order
+    assert len(store.list_events(limit=100)) == 25
+
+
+def test_on_the_loop_a_refused_delivery_fails_alone(store) -> None:
+    inbox = SlowInbox(store)
+    inbox.refuse = {"evt_group_3"}
+
+    async def deliver(commit: LoopGroupCommit) -> list[object]:
+        return list(await asyncio.gather(*(commit.add(_checked(n)) for n in range(10)),
+                                         return_exceptions=True))
+
+    results = _on_loop(inbox, deliver)
+    assert isinstance(results[3], StateError)
+    assert results[:3] + results[4:] == [True] * 9
+    assert len(store.list_events(limit=100)) == 9
+
+
+def test_on_the_loop_a_caller_that_stops_waiting_leaves_its_event_stored(store) -> None:
+    inbox = SlowInbox(store, delay=0.3)
+
+    async def deliver(commit: LoopGroupCommit) -> bool:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(commit.add(_checked(1)), 0.05)
+        return await commit.add(_checked(2))  # the next group, after the first commit
+
+    assert _on_loop(inbox, deliver) is True
+    assert inbox.groups == [["evt_group_1"], ["evt_group_2"]]
+    assert store.get_event("evt_group_1").event_id == "evt_group_1"
 
 
 @pytest.mark.postgres
