@@ -331,8 +331,10 @@ def check_lookups(flow: Flow, lookups: list[Lookup]) -> None:
     for lk in lookups:
         if not isinstance(lk, Lookup):
             raise EditError(f"a lookup must be a Lookup, not {type(lk).__name__}")
-        # A constant lookup (IsStandard = true) has a value instead of a source.
-        parts = ("target", "object", "match_field") + (() if lk.constant else ("source",))
+        # A constant lookup (IsStandard = true) has a value instead of a source, a computed
+        # one an expression.
+        parts = ("target", "object", "match_field") + (
+            ("source",) if lk.reads_source else ("expr",) if lk.computed else ())
         for attr in parts:
             if not str(getattr(lk, attr) or "").strip():
                 raise EditError(f"lookup for {lk.target or '?'!r}: {attr} is empty")

@@ -13,6 +13,7 @@ with the condition and defaults editors.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,8 +38,9 @@ from app.views.editor_common import (
     is_scalar_field,
 )
 from mappings.document.model import Flow, Lookup
-from mappings.errors import EditError
+from mappings.errors import EditError, MappingError
 from mappings.schema.model import FieldKind, FieldSchema, System
+from mappings.transforms.expression import compile_evaluator
 
 
 def is_reference_target(fs: FieldSchema) -> bool:
@@ -65,7 +67,7 @@ def check_lookup(document: StudioDocument, flow: Flow, lookup: Lookup) -> None:
         )
     needed = [("target", "a target reference field"), ("object", "a lookup object"),
               ("match_field", "a match field")]
-    if not lookup.constant:  # a constant (IsStandard = true) reads no source field
+    if lookup.reads_source:  # a constant or an expression reads no one source field
         needed.append(("source", "a source field"))
     for attr, what in needed:
         if not str(getattr(lookup, attr) or "").strip():
@@ -104,14 +106,28 @@ def check_lookup(document: StudioDocument, flow: Flow, lookup: Lookup) -> None:
             f"{lookup.object}.{match.path} is not an external id or idLookup field, so it "
             f"cannot find one record (usable: {keys})"
         )
+    if lookup.expr is not None:
+        try:
+            compile_evaluator(lookup.expr)
+        except MappingError as exc:
+            raise EditError(f"the lookup's computed match value: {exc}") from None
     source_obj = document.source_schema(flow.name)
     if (
         source_obj is not None
-        and not lookup.constant
+        and lookup.reads_source
         and not lookup.source.startswith(EVENT_PREFIX)
         and source_obj.find(lookup.source) is None
     ):
         raise EditError(f"{flow.source} has no field {lookup.source!r}")
+
+
+def _source_words(lk: Lookup) -> str:
+    """What a lookup matches on, in words: a path, ``computed: <expr>`` or a constant."""
+    if lk.expr is not None:
+        return f"computed: {lk.expr}"
+    if lk.constant:
+        return f"{json.dumps(lk.value)} (constant)"
+    return lk.source
 
 
 class LookupEditor(FlowItemsEditor):
@@ -133,9 +149,11 @@ class LookupEditor(FlowItemsEditor):
         self.source_picker.setAccessibleName("source field")
         self.required_box = QCheckBox("Fail the record when nothing matches", self)
         self.required_box.setChecked(True)
-        # The constant of the lookup loaded into the form (no widget edits one): kept while
-        # the source field is left empty, so changing "required" does not drop it.
+        # The constant or expression of the lookup loaded into the form (no widget edits
+        # either): kept while the source field is left empty, so changing "required" does
+        # not drop it.
         self._constant: Any = None
+        self._expr: str | None = None
         # Says whether the form shows the selected lookup or a new one: a form filled with
         # an unrelated field looked like the lookup being edited (issue 13, scenario 10).
         self.form_title = QLabel(self)
@@ -186,6 +204,7 @@ class LookupEditor(FlowItemsEditor):
             source=(source := self.source_picker.path()),
             required=self.required_box.isChecked(),
             value=None if source else self._constant,
+            expr=None if source else self._expr,
         )
 
     def set_draft(self, lookup: Lookup) -> None:
@@ -197,6 +216,7 @@ class LookupEditor(FlowItemsEditor):
         self.source_picker.set_path(lookup.source)
         self.required_box.setChecked(lookup.required)
         self._constant = lookup.value
+        self._expr = lookup.expr
 
     @staticmethod
     def _choose(combo: QComboBox, value: str) -> None:
@@ -261,7 +281,7 @@ class LookupEditor(FlowItemsEditor):
     def _fill_rows(self, flow: Flow) -> None:
         target = flow.target.object
         for lk in flow.lookups:
-            source = f"{json.dumps(lk.value)} (constant)" if lk.constant else lk.source
+            source = _source_words(lk)
             row = self._append_row(
                 (lk.target, lk.object, lk.match_field, source),
                 tooltip=f"{target}.{lk.target} ← Id of the {lk.object} "
@@ -282,13 +302,20 @@ class LookupEditor(FlowItemsEditor):
         if flow is not None and 0 <= row < len(items):
             target = self.document.target_schema(flow.name)
             name = title_in(target, items[row].target, show_api_names=False)
-            self.form_title.setText(f"<b>Editing the lookup of {name}</b>")
+            title = f"<b>Editing the lookup of {name}</b>"
+            if not items[row].reads_source:
+                # No widget edits a constant or an expression: say what it matches on, and
+                # that picking a source field replaces it.
+                title += (f"<br>matches on {html.escape(_source_words(items[row]))} "
+                          "(kept unless you pick a source field)")
+            self.form_title.setText(title)
             return
         self.form_title.setText("<b>New lookup</b>: choose the reference field to fill")
         if self.target_combo.count():
             self.target_combo.setCurrentIndex(0)  # "Choose…": nothing preselected
         self.source_picker.set_path("")
         self.required_box.setChecked(True)
+        self._constant = self._expr = None  # a new lookup does not inherit the last one's
 
     def _fill_form_choices(self, flow: Flow | None) -> None:
         self.target_combo.blockSignals(True)

@@ -233,7 +233,9 @@ def _diff_parts(
         f"{base}{SEP}lookup",
         {lk.target: lookup_to_data(lk) for lk in a.lookups},
         {lk.target: lookup_to_data(lk) for lk in b.lookups},
-        describe=lambda name, v: f"{v['object']}.{v['match_field']} = {_lookup_value(v)}",
+        describe=lambda name, v: f"{v['object']}.{v['match_field']} = {_lookup_value(v)}"
+        + ("" if v.get("required", True) else " (optional)"),
+        changed_in_words=True,
     )
     out += _diff_keyed(
         f"{base}{SEP}default",
@@ -317,8 +319,11 @@ def _diff_keyed(
     *,
     describe: Any,
     nested: Any = None,
+    changed_in_words: bool = False,
 ) -> list[Change]:
-    """Added/removed/changed entries of two dicts keyed by name."""
+    """Added/removed/changed entries of two dicts keyed by name; a changed entry is shown
+    by ``describe`` when ``changed_in_words`` (a lookup's dict cut to 80 characters hid the
+    part that changed), else by its value."""
     label = prefix.rsplit(SEP, 1)[-1]
 
     def removed(entry: tuple[Any, Any]) -> Change:
@@ -349,9 +354,10 @@ def _diff_keyed(
             return []
         if nested is not None:
             return list(nested(f"{prefix} {key}{SEP}entry", was, value))
+        show = (lambda v: describe(key, v)) if changed_in_words else _short
         return [
             _changed(
-                f"{prefix} {key}", was, value, f"{label} {key}: {_short(was)} -> {_short(value)}"
+                f"{prefix} {key}", was, value, f"{label} {key}: {show(was)} -> {show(value)}"
             )
         ]
 
@@ -453,7 +459,10 @@ def _flow_line(flow: Flow) -> str:
 
 
 def _lookup_value(data: dict[str, Any]) -> str:
-    """A lookup's source path, or its constant (``IsStandard = True``) when it has one."""
+    """A lookup's source path, its expression (``computed: ...``) or its constant
+    (``IsStandard = True``)."""
+    if data.get("expr"):
+        return f"computed: {_short(data['expr'])}"
     return str(data["source"]) if data.get("source") else _short(data.get("value"))
 
 

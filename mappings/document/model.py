@@ -187,10 +187,24 @@ class Lookup:
     # ``Lookup("Pricebook2Id", "Pricebook2", "IsStandard", "", value=True)``, an Id that
     # differs per org and so cannot be a default.
     value: Any = None
+    # A JSONata expression over the source record computing the match value instead of
+    # ``source`` (then ""): the standard PricebookEntry of a line is found by
+    # ``price.product & '|' & $uppercase(currency)`` on StripeProductCurrency__c, a key no
+    # single field of the line holds.
+    expr: str | None = None
 
     @property
     def constant(self) -> bool:
         return self.value is not None
+
+    @property
+    def computed(self) -> bool:
+        return self.expr is not None
+
+    @property
+    def reads_source(self) -> bool:
+        """Whether the match value is a source path (neither a constant nor computed)."""
+        return self.value is None and self.expr is None
 
 
 @dataclass(slots=True)

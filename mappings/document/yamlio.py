@@ -357,6 +357,7 @@ def _read_lookups(data: dict) -> list[Lookup]:
             source=lk.get("source", ""),
             required=lk.get("required", True),
             value=lk.get("value"),
+            expr=lk.get("expr"),
         )
         for lk in data.get("lookups", [])
     ]
@@ -703,6 +704,8 @@ def lookup_to_data(lookup: Lookup) -> dict[str, Any]:
     }
     if lookup.constant:
         data["value"] = lookup.value
+    elif lookup.computed:
+        data["expr"] = lookup.expr
     else:
         data["source"] = lookup.source
     if not lookup.required:

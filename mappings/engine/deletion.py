@@ -181,7 +181,7 @@ def _external_value(flow: Flow, data: Any, record: Mapping[str, Any],
     if len(mapping.sources) == 1 and not mapping.transforms:
         value = compile_path(mapping.sources[0])(record)
     elif plan is not None:
-        value = plan.apply(data).record.get(ext)
+        value = plan.field_value(data, ext)
     else:
         value = None
     return value if isinstance(value, str) and value else None

@@ -42,6 +42,7 @@ from mappings.schema.compat import (
 from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
 from mappings.schema.stripe_events import reference_id, split_event
 from mappings.transforms import CompileEnv, build_step, get_transform
+from mappings.transforms.expression import compile_evaluator
 
 EVENT_PREFIX = "$event"
 
@@ -76,6 +77,17 @@ def _reader(path: str) -> Reader:
 def _constant(value: Any) -> Reader:
     """A lookup's constant (``IsStandard = true``), whatever the record."""
     return lambda rec, ev: value
+
+
+def lookup_reader(lookup: Lookup) -> Reader:
+    """What a lookup matches on: its constant, its JSONata ``expr`` over the source record
+    (compiled now; a syntax error raises ExpressionError) or its source path."""
+    if lookup.constant:
+        return _constant(lookup.value)
+    if lookup.expr is not None:
+        evaluate = compile_evaluator(lookup.expr)
+        return lambda rec, ev: evaluate(rec, None, ev)
+    return _reader(lookup.source)
 
 
 class _Context:
@@ -396,6 +408,26 @@ class FlowPlan:
             )
         return result
 
+    def field_value(self, data: Mapping[str, Any], target: str) -> Any:
+        """What the flow writes into ``target`` for ``data``, its conditions aside: a
+        deletion finds the record its key names whatever state the deleted object was left
+        in (an archived price's entry). None when the field is not mapped or fails."""
+        rec, ev = split_event(data)
+        if not isinstance(rec, Mapping):
+            return None
+        for name, _key, get, *_ in self._plain_fields:
+            if name == target:
+                return get(rec)
+        for name, _parts, _key, _step, fn, *_ in self._step_fields:
+            if name == target:
+                ctx = _Context(rec, ev, self._readers)
+                ctx.field = target
+                try:
+                    return fn(rec, ev, ctx)
+                except Exception:  # bad data: no value, as apply leaves the field out
+                    return None
+        return None
+
     def _apply_lookups(
         self,
         rec: Any,
@@ -406,7 +438,12 @@ class FlowPlan:
     ) -> list[Issue] | None:
         for lp in self._lookups:
             lk = lp.lookup
-            value = lp.read(rec, ev)
+            try:
+                value = lp.read(rec, ev)
+            except Exception as exc:  # a computed match value (expr) failed on this record
+                issues = issues if issues is not None else []
+                issues.append(_transform_failed(lk.target, exc))
+                continue
             if type(value) is not str and isinstance(value, Mapping):
                 value = reference_id(value)  # an expanded Stripe object: match on its id
             if value is None or value == "":
@@ -416,8 +453,8 @@ class FlowPlan:
                         Issue(
                             "LOOKUP_UNRESOLVED",
                             lk.target,
-                            f"no {lk.source} on the source record to find the {lk.object} "
-                            f"for {lk.target} by {lk.match_field}",
+                            f"no {_match_source(lk)} on the source record to find the "
+                            f"{lk.object} for {lk.target} by {lk.match_field}",
                         )
                     )
                 continue
@@ -442,6 +479,11 @@ class FlowPlan:
             else:
                 set_path(record, lp.parts, found)
         return issues
+
+
+def _match_source(lk: Lookup) -> str:
+    """What a lookup reads, for a message: its source path or its expression."""
+    return f"value of {lk.expr!r}" if lk.expr is not None else lk.source
 
 
 def _as_reference(value: Any, validate: Validator, problem: Issue) -> tuple[Any, Issue | None]:
@@ -675,14 +717,17 @@ def _compile(
                     "warning",
                 )
             )
-        read = _constant(lk.value) if lk.constant else _reader(lk.source)
+        try:
+            read = lookup_reader(lk)
+        except MappingError as exc:
+            raise type(exc)(f"flow {flow.name!r}, lookup of {lk.target!r}: {exc}") from exc
         lookups.append(
             _LookupPlan(lk, read, relationship_name(lk.target, fs), parts_of(lk.target))
         )
     plan._lookups = tuple(lookups)
     if lookups and all(
         lp.parts is None
-        and not lp.lookup.constant
+        and lp.lookup.reads_source
         and not lp.lookup.source.startswith(EVENT_PREFIX)
         for lp in lookups
     ):

@@ -16,7 +16,7 @@ field mapping, or the previous step's result); ``$event`` is the Stripe event en
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsonata
@@ -192,30 +192,44 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _build_jsonata(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
-    expr = args["expr"]
+# (record, value so far, event envelope) -> result
+Evaluator = Callable[[Any, Any, Any], Any]
+
+
+def compile_evaluator(expr: str) -> Evaluator:
+    """``expr`` compiled once: native closures where they are certain, jsonata-python within
+    the budget of :func:`evaluate_bounded` otherwise. A syntax error raises ExpressionError
+    now; a failing record raises ExpressionError (or the budget's error) when evaluated."""
     compiled = compile_expression(expr)
     names = referenced_names(compiled)
     what = f"JSONata expression {_short(expr)}"
     native = compile_native(compiled)
 
-    def step(value: Any, ctx: StepContext) -> Any:
+    def evaluate(record: Any, value: Any, event: Any) -> Any:
         if native is not None:
-            result = native(ctx.record, value, ctx.event)
+            result = native(record, value, event)
             if result is not DEFER:
                 return result
-        record = ctx.record
         if names is not None and isinstance(record, Mapping):
             record = {k: record[k] for k in names if k in record}
         try:
             result = evaluate_bounded(
-                compiled, record, {"value": to_jsonata(value), "event": ctx.event}, what
+                compiled, record, {"value": to_jsonata(value), "event": event}, what
             )
         except ExpressionBudgetError:
             raise
         except Exception as exc:
             raise ExpressionError(f"JSONata expression {expr!r} failed: {exc}") from exc
         return _plain(result) if isinstance(result, list | dict) else result
+
+    return evaluate
+
+
+def _build_jsonata(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
+    evaluate = compile_evaluator(args["expr"])
+
+    def step(value: Any, ctx: StepContext) -> Any:
+        return evaluate(ctx.record, value, ctx.event)
 
     return step
 

@@ -10,12 +10,16 @@ that did not exist a moment ago is looked for again next time).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mappings.document.model import Lookup
 from mappings.engine.paths import compile_path
+from mappings.engine.plan import Reader, lookup_reader
+from mappings.errors import MappingError
 
 if TYPE_CHECKING:
     from mappings.document.model import Flow
@@ -45,14 +49,26 @@ def lookup_values(flow: Flow, obj: Mapping[str, Any]) -> list[tuple[str, str, An
         if lk.constant:
             out.append((lk.object, lk.match_field, lk.value))
             continue
-        if lk.source.startswith("$event"):
+        if lk.expr is not None:
+            try:
+                value = _computed(lk.expr)(obj, None)
+            except MappingError:
+                continue  # the plan reports it as the record's issue
+        elif lk.source.startswith("$event"):
             continue  # rare; resolved one by one when the plan asks
-        value = compile_path(lk.source)(obj)
+        else:
+            value = compile_path(lk.source)(obj)
         if isinstance(value, dict):
             value = value.get("id")  # an expanded Stripe object
         if isinstance(value, str) and value:
             out.append((lk.object, lk.match_field, value))
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _computed(expr: str) -> Reader:
+    """A computed lookup's reader, compiled once per expression (batches reuse it)."""
+    return lookup_reader(Lookup("", "", "", "", expr=expr))
 
 
 class LookupResolver:

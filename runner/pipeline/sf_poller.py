@@ -89,7 +89,7 @@ def source_fields(flow: Flow) -> list[str]:
     for fm in flow.fields:
         paths += fm.sources
     paths += [c.path for c in flow.conditions if c.path]
-    paths += [lk.source for lk in flow.lookups if not lk.constant]
+    paths += [lk.source for lk in flow.lookups if lk.reads_source]
     trigger = flow.trigger.salesforce_change
     if trigger is not None and trigger.field:
         paths.append(trigger.field)

@@ -210,3 +210,35 @@ def test_a_constant_lookup_is_shown_and_kept_when_edited(open_template, qtbot):
     assert widget.replace_lookup(row, widget.draft()), widget.error.text()
     changed = document.flow("price-to-pricebook-entry").lookups[row]
     assert (changed.value, changed.source, changed.required) == (True, "", False)
+
+
+COMPUTED = Lookup("Account__c", "Account", "StripeCustomerID__c", "", expr="$trim(customer)")
+
+
+def test_a_computed_lookup_is_shown_in_words_and_kept_when_edited(editor, doc):
+    assert editor.replace_lookup(0, COMPUTED), editor.error.text()
+    assert [editor.table.item(0, c).text() for c in range(4)] == [
+        "Account__c", "Account", "StripeCustomerID__c", "computed: $trim(customer)"]
+    editor.table.selectRow(0)
+    assert "matches on computed: $trim(customer)" in editor.form_title.text()
+    assert editor.draft() == COMPUTED  # no widget edits the expression; the form keeps it
+    editor.required_box.setChecked(False)
+    assert editor.replace_lookup(0, editor.draft()), editor.error.text()
+    changed = doc.flow(FLOW).lookups[0]
+    assert (changed.expr, changed.source, changed.required) == ("$trim(customer)", "", False)
+    # Picking a source field replaces the expression.
+    editor.source_picker.set_path("customer")
+    assert editor.replace_lookup(0, editor.draft()), editor.error.text()
+    assert doc.flow(FLOW).lookups[0].expr is None
+    assert doc.flow(FLOW).lookups[0].source == "customer"
+    # A new lookup does not inherit the expression of the one selected before.
+    editor.table.clearSelection()
+    assert editor.draft().expr is None
+
+
+def test_a_computed_lookup_that_does_not_compile_is_refused(editor, doc):
+    before = copy.deepcopy(doc.flow(FLOW).lookups)
+    broken = Lookup("Account__c", "Account", "StripeCustomerID__c", "", expr="customer & (")
+    assert not editor.replace_lookup(0, broken)
+    assert "the lookup's computed match value: invalid JSONata expression" in editor.error.text()
+    assert doc.flow(FLOW).lookups == before

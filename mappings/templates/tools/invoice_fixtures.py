@@ -32,16 +32,18 @@ PAID_AT = 1767225600  # 2026-01-01
 INVOICE_ID = EXAMPLES["invoice"]["id"]
 
 
-def line(n: int, *, invoice: str = INVOICE_ID, price: str | None = None, quantity: int = 1,
-         unit_amount: int = 1500, currency: str = "usd") -> dict[str, Any]:
-    """Stripe's line_item example as line ``n`` of ``invoice``, priced by ``price``."""
+def line(n: int, *, invoice: str = INVOICE_ID, price: str | None = None,
+         product: str | None = None, quantity: int = 1, unit_amount: int = 1500,
+         currency: str = "usd") -> dict[str, Any]:
+    """Stripe's line_item example as line ``n`` of ``invoice``, priced by ``price`` of
+    ``product`` (by default ``prod_QXgafmB7WZ<n>``)."""
     data = copy.deepcopy(EXAMPLES["line_item"])
     data.update(id=f"il_1Pgc6sB7WZ01zgkW{n:08d}", invoice=invoice, quantity=quantity,
                 amount=unit_amount * quantity, currency=currency,
                 description=f"Seat pack {n}", subtotal=unit_amount * quantity,
                 pricing={"type": "price_details",
                          "price_details": {"price": price or f"price_1PgafmB7WZ01zgk{n:05d}",
-                                           "product": f"prod_QXgafmB7WZ{n:04d}"},
+                                           "product": product or f"prod_QXgafmB7WZ{n:04d}"},
                          "unit_amount_decimal": str(unit_amount)})
     data["parent"]["type"] = "invoice_item_details"
     return data
@@ -65,11 +67,16 @@ def event(event_type: str, obj: dict[str, Any], n: int) -> dict[str, Any]:
             "type": event_type, "data": {"object": obj}}
 
 
-# The parent's lookups, and its lines' (each line's price has its entry).
+def entry_key(product: str, currency: str = "USD") -> str:
+    """A line's lookup of its product's standard entry in its currency, as a fixture names it."""
+    return f"PricebookEntry.StripeProductCurrency__c={product}|{currency}"
+
+
+# The parent's lookups, and its lines' (each line's product has its USD entry).
 PARENT_LOOKUPS = {f"Account.StripeCustomerID__c={CUSTOMER}": ACCOUNT_ID,
                   "Pricebook2.IsStandard=True": STANDARD_BOOK,
-                  **{f"PricebookEntry.StripePriceID__c=price_1PgafmB7WZ01zgk{n:05d}":
-                     f"01u0000000000{n:02d}AAA" for n in range(1, 13)}}
+                  **{entry_key(f"prod_QXgafmB7WZ{n:04d}"): f"01u0000000000{n:02d}AAA"
+                     for n in range(1, 13)}}
 ORDER = {"StripeInvoiceID__c": INVOICE_ID, "EffectiveDate": "2026-01-01",
          "Description": "FB-0001", "AccountId": ACCOUNT_ID, "Pricebook2Id": STANDARD_BOOK,
          "Status": "Draft"}
@@ -106,12 +113,14 @@ ORDER_FIXTURES = [
     ),
 ]
 
-LINE_LOOKUP = "PricebookEntry.StripePriceID__c=price_1PgafmB7WZ01zgkW6dKueIc5"
+OLD_API_LINE = line(4, price="price_1PgafmB7WZ01zgkW6dKueIc5", quantity=2, unit_amount=1000)
+del OLD_API_LINE["pricing"]  # before 2025-03-31.basil a line names its price object instead
+OLD_API_LINE["price"] = {**EXAMPLES["price"], "product": "prod_QXgafmB7WZ0001"}
 ITEM_FIXTURES = [
     Fixture(
         name="three seats at 9.99 are one Order Product of quantity 3",
         input=line(1, price="price_1PgafmB7WZ01zgkW6dKueIc5", quantity=3, unit_amount=999),
-        lookups={LINE_LOOKUP: ENTRY_ID},
+        lookups={entry_key("prod_QXgafmB7WZ0001"): ENTRY_ID},
         expected={"StripeLineItemID__c": "il_1Pgc6sB7WZ01zgkW00000001", "Quantity": 3,
                   "UnitPrice": 9.99, "Description": "Seat pack 1",
                   "PricebookEntryId": ENTRY_ID},
@@ -120,18 +129,26 @@ ITEM_FIXTURES = [
         name="a yen line has no minor units",
         input=line(2, price="price_1PgafmB7WZ01zgkW6dKueIc5", quantity=2, unit_amount=5000,
                    currency="jpy"),
-        lookups={LINE_LOOKUP: ENTRY_ID},
+        lookups={entry_key("prod_QXgafmB7WZ0002", "JPY"): "01u000000000002AAA"},
         expected={"StripeLineItemID__c": "il_1Pgc6sB7WZ01zgkW00000002", "Quantity": 2,
                   "UnitPrice": 5000, "Description": "Seat pack 2",
-                  "PricebookEntryId": ENTRY_ID},
+                  "PricebookEntryId": "01u000000000002AAA"},
     ),
     Fixture(
-        name="a line whose price has no price book entry is reported, not guessed",
-        input=line(3, price="price_unknown00001"),
-        lookups={LINE_LOOKUP: ENTRY_ID},
+        name="a line whose product has no entry in its currency is reported, not guessed",
+        input=line(3, price="price_unknown00001", currency="eur"),
+        lookups={entry_key("prod_QXgafmB7WZ0003"): ENTRY_ID},
         expected={"StripeLineItemID__c": "il_1Pgc6sB7WZ01zgkW00000003", "Quantity": 1,
                   "UnitPrice": 15, "Description": "Seat pack 3"},
         expected_issues=["LOOKUP_UNRESOLVED"],
+    ),
+    Fixture(
+        name="an older API version's line finds its entry by price.product",
+        input=OLD_API_LINE,
+        lookups={entry_key("prod_QXgafmB7WZ0001"): ENTRY_ID},
+        expected={"StripeLineItemID__c": "il_1Pgc6sB7WZ01zgkW00000004", "Quantity": 2,
+                  "UnitPrice": 10, "Description": "Seat pack 4",
+                  "PricebookEntryId": ENTRY_ID},
     ),
 ]
 

@@ -240,37 +240,49 @@ PRICE_LOOKUPS = {"Pricebook2.IsStandard=True": STANDARD_BOOK,
                  f"Product2.StripeProductID__c={PRODUCT}": PRODUCT2_ID}
 
 
-def _entry(price_id: str, unit: float, currency: str, active: bool = True) -> dict[str, Any]:
-    return {"StripePriceID__c": price_id, "UnitPrice": unit, "CurrencyIsoCode": currency,
-            "IsActive": active, "Pricebook2Id": STANDARD_BOOK, "Product2Id": PRODUCT2_ID}
+def _entry(price_id: str, unit: float, currency: str) -> dict[str, Any]:
+    """The standard entry of the example product in ``currency``, last set by ``price_id``."""
+    return {"StripeProductCurrency__c": f"{PRODUCT}|{currency}", "StripePriceID__c": price_id,
+            "UnitPrice": unit, "CurrencyIsoCode": currency, "IsActive": True,
+            "Pricebook2Id": STANDARD_BOOK, "Product2Id": PRODUCT2_ID}
+
+
+YEARLY_USD = "price_1PgafmB7WZ01zgkWYear0001"
 
 
 def _prices() -> list[Fixture]:
     return [
-        Fixture(name="monthly USD price becomes a standard price book entry",
+        Fixture(name="monthly USD price becomes the product's USD standard price book entry",
                 input=event("price.created", "price", 1), lookups=PRICE_LOOKUPS,
                 expected=_entry(PRICE, 20, "USD")),
+        Fixture(name="yearly USD price of the same product updates that same USD entry",
+                input=event("price.created", "price", 6, id=YEARLY_USD, unit_amount=20000,
+                            unit_amount_decimal="20000",
+                            recurring={**EXAMPLES["price"]["recurring"], "interval": "year"}),
+                lookups=PRICE_LOOKUPS, expected=_entry(YEARLY_USD, 200, "USD")),
         Fixture(name="one-off EUR price of the same product: its own entry (one per currency)",
                 input=event("price.created", "price", 2, id="price_1PgafmB7WZ01zgkWEur00001",
                             currency="eur", unit_amount=1850, recurring=None,
                             type="one_time"),
                 lookups=PRICE_LOOKUPS, expected=_entry("price_1PgafmB7WZ01zgkWEur00001", 18.5,
                                                        "EUR")),
-        Fixture(name="JPY price (zero-decimal currency) created archived",
+        Fixture(name="JPY price (zero-decimal currency)",
                 input=event("price.created", "price", 3, id="price_1PgafmB7WZ01zgkWJpy00001",
-                            currency="jpy", unit_amount=2000, active=False),
+                            currency="jpy", unit_amount=2000),
                 lookups=PRICE_LOOKUPS, expected=_entry("price_1PgafmB7WZ01zgkWJpy00001", 2000,
-                                                       "JPY", active=False)),
-        Fixture(name="archived price turns its entry inactive",
+                                                       "JPY")),
+        Fixture(name="archived price leaves the entry its product's other prices share",
                 input=event("price.updated", "price", 5, active=False), lookups=PRICE_LOOKUPS,
-                expected=_entry(PRICE, 20, "USD", active=False)),
+                expect_skip=True),
+        Fixture(name="a deleted price marks its product's entry in its currency, archived or not",
+                input=event("price.deleted", "price", 7, active=False),
+                expected={"StripeProductCurrency__c": f"{PRODUCT}|USD",
+                          "StripeDeletedAt__c": "2026-01-01T00:00:00.000+0000"}),
         Fixture(name="tiered price has no single unit price: no entry",
                 input=event("price.created", "price", 4, billing_scheme="tiered",
                             unit_amount=None, unit_amount_decimal=None, tiers_mode="graduated"),
                 expect_skip=True),
     ]
-
-
 
 
 def _product2_to_stripe() -> list[Fixture]:

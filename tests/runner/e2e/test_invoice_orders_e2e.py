@@ -3,8 +3,10 @@ Stripe SDK calls on the sandbox, signed webhooks into ``fieldbridge-runner run``
 the Salesforce emulator.
 
 The Stripe prices are created in the Stripe sandbox and their Product2 and standard
-PricebookEntry (``StripePriceID__c``) seeded in the org through its REST API, as an admin or
-the products-prices template would; the invoice's webhook payloads carry 10 lines and
+PricebookEntry (one per product and currency, ``StripeProductCurrency__c = prod_...|USD``)
+seeded in the org through its REST API, as an admin or the products-prices template would;
+two of the lines are two prices of one product, which share its entry. The invoice's
+webhook payloads carry 10 lines and
 ``has_more``, so the runner reads the other 2 from Stripe before it writes the Order and its
 items in one graph.
 """
@@ -36,18 +38,21 @@ def invoices_bundle(tmp_path_factory) -> Path:
     return build_template_bundle(out, ("customer-account", "invoices-orders"))
 
 
-def priced(client, sf, name: str, unit_amount: int) -> tuple[str, str]:
-    """A Stripe price of a new product, and its standard PricebookEntry in the org."""
+def priced(client, sf, name: str, *unit_amounts: int) -> list[tuple[str, str]]:
+    """USD prices of a new product, and the product's one standard USD PricebookEntry in
+    the org: ``(price, entry)`` per price."""
     product = client.v1.products.create(params={"name": name}).id
-    price = client.v1.prices.create(params={
-        "product": product, "currency": "usd", "unit_amount": unit_amount}).id
+    prices = [client.v1.prices.create(params={
+        "product": product, "currency": "usd", "unit_amount": amount}).id
+        for amount in unit_amounts]
     standard = soql_rows(sf, "SELECT Id FROM Pricebook2 WHERE IsStandard = true")[0]["Id"]
     product2 = sf.Product2.create({"Name": name, "IsActive": True,
                                    "StripeProductID__c": product})["id"]
     entry = sf.PricebookEntry.create({
-        "Pricebook2Id": standard, "Product2Id": product2, "UnitPrice": unit_amount / 100,
-        "IsActive": True, "StripePriceID__c": price})["id"]
-    return price, entry
+        "Pricebook2Id": standard, "Product2Id": product2, "UnitPrice": unit_amounts[-1] / 100,
+        "IsActive": True, "StripePriceID__c": prices[-1],
+        "StripeProductCurrency__c": f"{product}|USD"})["id"]
+    return [(price, entry) for price in prices]
 
 
 def test_a_paid_invoice_with_12_lines_becomes_one_order_with_12_items(
@@ -56,10 +61,14 @@ def test_a_paid_invoice_with_12_lines_becomes_one_order_with_12_items(
     try:
         client = sandbox.stripe.client()
         customer = customer_with_card(client, "Twelve Lines Inc", "lines.e2e@example.com")
-        # One product per line: the standard price book has one USD entry per product.
-        entry_of = dict(priced(client, sf, f"E2E seat pack {n + 1}", 100 * (n + 1))
-                        for n in range(LINES))
+        # One product per line, but the last two lines are a monthly and a yearly price of
+        # one product: the standard price book has one USD entry per product, which both use.
+        entry_of = {price: entry for n in range(LINES - 2)
+                    for price, entry in priced(client, sf, f"E2E seat pack {n + 1}",
+                                               100 * (n + 1))}
+        entry_of.update(priced(client, sf, "E2E seat pack plan", 1100, 12000))
         prices = list(entry_of)
+        assert len(prices) == LINES and len(set(entry_of.values())) == LINES - 1
         wait_for(lambda: soql_rows(sf, "SELECT Id FROM Account WHERE StripeCustomerID__c = "
                                        f"'{customer}'"), WAIT, "the customer's Account")
 
@@ -111,7 +120,7 @@ def test_a_voided_invoice_marks_its_order_and_keeps_its_items(
     try:
         client = sandbox.stripe.client()
         customer = customer_with_card(client, "Voided Invoice Co", "void.e2e@example.com")
-        price, _entry = priced(client, sf, "E2E void seat", 700)
+        ((price, _entry),) = priced(client, sf, "E2E void seat", 700)
         wait_for(lambda: soql_rows(sf, "SELECT Id FROM Account WHERE StripeCustomerID__c = "
                                        f"'{customer}'"), WAIT, "the customer's Account")
         invoice = client.v1.invoices.create(params={

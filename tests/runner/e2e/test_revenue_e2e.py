@@ -3,9 +3,11 @@ webhooks into ``fieldbridge-runner run``, records in the Salesforce emulator.
 
 - a charge refunded twice in part becomes two ``Refund__c`` under its ``Payment__c``, and the
   payment's ``Amount_Refunded__c`` is their sum;
-- products and prices reach ``Product2`` and the standard price book's ``PricebookEntry``
-  (one per currency; archived -> inactive), and a second price of a product in a currency
-  that already has its entry is refused by Salesforce (``DUPLICATE_VALUE``) and dead-lettered.
+- products and prices reach ``Product2`` and the standard price book's ``PricebookEntry``,
+  one per product and currency (``StripeProductCurrency__c``): a second price of a product
+  in a currency that has its entry (monthly, then yearly USD) updates that entry, and an
+  archived price leaves it active for the product's other prices; an archived product turns
+  inactive.
 """
 
 from __future__ import annotations
@@ -130,10 +132,11 @@ def test_charge_refunded_alone_writes_the_payment_with_all_its_refunds(
 
 
 def _entries(sf, product2_id: str) -> dict[str, dict]:
-    rows = soql_rows(sf, "SELECT StripePriceID__c, UnitPrice, CurrencyIsoCode, IsActive, "
-                         "Pricebook2.IsStandard FROM PricebookEntry "
+    """The product's entries by currency."""
+    rows = soql_rows(sf, "SELECT Id, StripeProductCurrency__c, StripePriceID__c, UnitPrice, "
+                         "CurrencyIsoCode, IsActive, Pricebook2.IsStandard FROM PricebookEntry "
                          f"WHERE Product2Id = '{product2_id}'")
-    return {r["StripePriceID__c"]: r for r in rows}
+    return {r["CurrencyIsoCode"]: r for r in rows}
 
 
 def test_products_and_prices_reach_the_standard_price_book(sandbox, sf, prices_bundle,
@@ -160,31 +163,32 @@ def test_products_and_prices_reach_the_standard_price_book(sandbox, sf, prices_b
             "Gold plan", "Everything, with phone support", True)
         wait_for(lambda: len(_entries(sf, row["Id"])) == 2, WAIT, "an entry per currency")
         entries = _entries(sf, row["Id"])
-        assert (entries[usd]["UnitPrice"], entries[usd]["CurrencyIsoCode"]) == (29.0, "USD")
-        assert (entries[eur]["UnitPrice"], entries[eur]["CurrencyIsoCode"]) == (27.0, "EUR")
+        assert (entries["USD"]["StripeProductCurrency__c"], entries["USD"]["StripePriceID__c"],
+                entries["USD"]["UnitPrice"]) == (f"{product}|USD", usd, 29.0)
+        assert (entries["EUR"]["StripeProductCurrency__c"], entries["EUR"]["StripePriceID__c"],
+                entries["EUR"]["UnitPrice"]) == (f"{product}|EUR", eur, 27.0)
         assert all(e["IsActive"] and e["Pricebook2"]["IsStandard"] for e in entries.values())
 
-        # Archiving: the price's entry and the product turn inactive.
-        client.v1.prices.update(eur, params={"active": False})
-        client.v1.products.update(product, params={"active": False})
-        wait_for(lambda: not _entries(sf, row["Id"])[eur]["IsActive"], WAIT,
-                 "the archived price's entry to turn inactive")
-        wait_for(lambda: product_row()["IsActive"] is False, WAIT, "the product inactive")
-        assert _entries(sf, row["Id"])[usd]["IsActive"] is True
-
-        # A yearly USD price: Salesforce keeps one standard entry per product and currency.
+        # A yearly USD price: Salesforce keeps one standard entry per product and currency,
+        # so it updates the USD entry (its price and UnitPrice), never a second one.
         yearly = client.v1.prices.create(params={
             "product": product, "currency": "usd", "unit_amount": 29000,
             "recurring": {"interval": "year"}}).id
+        wait_for(lambda: _entries(sf, row["Id"])["USD"]["StripePriceID__c"] == yearly, WAIT,
+                 "the USD entry to follow the yearly price")
+        after = _entries(sf, row["Id"])
+        assert len(after) == 2 and after["USD"]["Id"] == entries["USD"]["Id"]
+        assert (after["USD"]["UnitPrice"], after["USD"]["IsActive"]) == (290.0, True)
 
-        def dead() -> list:
-            with StateStore.open(state_url) as store:
-                return [e for e in store.dlq_list() if e.source_id == yearly]
-
-        (entry,) = wait_for(dead, WAIT, "the second USD price to be dead-lettered")
-        assert entry.flow == "price-to-pricebook-entry"
-        assert entry.error_code == "DUPLICATE_VALUE", entry.error
-        assert yearly not in _entries(sf, row["Id"])
+        # Archiving the monthly USD price leaves the entry the yearly one uses; archiving
+        # the product turns it inactive.
+        client.v1.prices.update(usd, params={"active": False})
+        client.v1.products.update(product, params={"active": False})
+        wait_for(lambda: product_row()["IsActive"] is False, WAIT, "the product inactive")
+        assert _entries(sf, row["Id"]) == after
+        with StateStore.open(state_url) as store:
+            mine = {product, usd, eur, yearly}
+            assert [(e.flow, e.error) for e in store.dlq_list() if e.source_id in mine] == []
     finally:
         assert runner.stop() == 0
 

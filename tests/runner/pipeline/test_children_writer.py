@@ -24,7 +24,8 @@ from runner.sandbox.salesforce import salesforce_client, start_emulator
 pytestmark = pytest.mark.slow
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "mappings" / "templates" / "invoices-orders.yaml"
-PRICES = 6  # price_1PgafmB7WZ01zgk0000<n>, n = 1..6, each with an active standard entry
+PRICES = 6  # price_1PgafmB7WZ01zgk0000<n> of prod_QXgafmB7WZ000<n>, n = 1..6, each product
+# with an active standard USD entry
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,8 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         product = sf.Product2.create({"Name": f"Seat pack {n}", "IsActive": True})["id"]
         sf.PricebookEntry.create({"Pricebook2Id": standard, "Product2Id": product,
                                   "UnitPrice": 15, "IsActive": n <= PRICES,
-                                  "StripePriceID__c": f"price_1PgafmB7WZ01zgk{n:05d}"})
+                                  "StripePriceID__c": f"price_1PgafmB7WZ01zgk{n:05d}",
+                                  "StripeProductCurrency__c": f"{product_of(n)}|USD"})
     sf.Account.create({"Name": "Acme", "StripeCustomerID__c": CUSTOMER})
     yield handle, sf
     handle.stop()
@@ -83,12 +85,17 @@ def write(connector: SalesforceConnector, compiled: CompiledFlow,
     return items, calls
 
 
+def product_of(n: int) -> str:
+    """The Stripe product of price ``n``."""
+    return f"prod_QXgafmB7WZ{n:04d}"
+
+
 def ln(invoice: str, n: int, **kwargs: Any) -> dict[str, Any]:
     """Line ``n`` of ``invoice`` (line ids are unique across invoices, as Stripe's are),
-    priced by price ``n``."""
+    priced by price ``n`` of product ``n``."""
     number = int("".join(c for c in invoice if c.isdigit()) or 0)
     return line(1000 * number + n, invoice=invoice, price=f"price_1PgafmB7WZ01zgk{n:05d}",
-                **kwargs)
+                product=product_of(n), **kwargs)
 
 
 def items_of(sf: Any, invoice: str) -> dict[str, dict[str, Any]]:
@@ -164,7 +171,8 @@ def test_eighty_invoices_of_twelve_lines_take_three_graph_calls(org: Any, connec
                                                                 compiled: Any) -> None:
     sf = org[1]
     invoices = [invoice_with_lines([line(100_000 + 100 * k + n, invoice=f"in_bulk{k:03d}",
-                                         price=f"price_1PgafmB7WZ01zgk{n % PRICES + 1:05d}")
+                                         price=f"price_1PgafmB7WZ01zgk{n % PRICES + 1:05d}",
+                                         product=product_of(n % PRICES + 1))
                                     for n in range(12)], id=f"in_bulk{k:03d}")
                 for k in range(80)]
     items, calls = write(connector, compiled, invoices)
@@ -203,7 +211,8 @@ def test_a_parent_with_more_children_than_a_graph_holds_is_refused_whole(
         connector: Any, compiled: Any) -> None:
     key = "in_children_500"
     invoice = invoice_with_lines([line(500_000 + n, invoice=key,
-                                       price=f"price_1PgafmB7WZ01zgk{n % PRICES + 1:05d}")
+                                       price=f"price_1PgafmB7WZ01zgk{n % PRICES + 1:05d}",
+                                       product=product_of(n % PRICES + 1))
                                   for n in range(500)], id=key)
     (item,), calls = write(connector, compiled, [invoice])
     assert item.outcome is TaskOutcome.DEAD_LETTERED

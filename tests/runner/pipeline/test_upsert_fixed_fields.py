@@ -18,7 +18,7 @@ EXISTING = "01u000000000007AAA"
 
 
 class _Org:
-    """Cross references know no price; the one query finds the entry of price_old."""
+    """Cross references know no key; the one query finds prod_1's EUR entry."""
 
     def __init__(self) -> None:
         self.queries: list[tuple[str, str, list]] = []
@@ -29,13 +29,13 @@ class _Org:
     def find_ids(self, obj: str, field: str, values: Any) -> dict[str, list[str]]:
         values = list(values)
         self.queries.append((obj, field, values))
-        return {v: [EXISTING] if v == "price_old" else [] for v in values}
+        return {v: [EXISTING] if v == "prod_1|EUR" else [] for v in values}
 
 
-def _price(price_id: str, active: bool) -> dict[str, Any]:
+def _price(price_id: str, product: str) -> dict[str, Any]:
     return {"id": f"evt_{price_id}", "object": "event", "type": "price.updated",
-            "data": {"object": {"id": price_id, "object": "price", "product": "prod_1",
-                                "currency": "eur", "unit_amount": 1850, "active": active}}}
+            "data": {"object": {"id": price_id, "object": "price", "product": product,
+                                "currency": "eur", "unit_amount": 1850, "active": True}}}
 
 
 class _Resolver:
@@ -59,19 +59,22 @@ def _decide(flow_name: str, items: list[WriteItem]) -> tuple[list, _Org]:
 
 
 def test_an_existing_entry_is_updated_without_the_fields_fixed_at_creation() -> None:
-    old = WriteItem(_price("price_old", active=False), {})
-    new = WriteItem(_price("price_new", active=True), {})
+    # A yearly price of prod_1, whose EUR entry exists, and the first price of prod_2.
+    old = WriteItem(_price("price_yearly", "prod_1"), {})
+    new = WriteItem(_price("price_new", "prod_2"), {})
     groups, org = _decide("price-to-pricebook-entry", [old, new])
     assert groups == [[old], [new]]
-    assert org.queries == [("PricebookEntry", "StripePriceID__c", ["price_old", "price_new"])]
+    assert org.queries == [("PricebookEntry", "StripeProductCurrency__c",
+                            ["prod_1|EUR", "prod_2|EUR"])]
     assert old.write is not None and (old.write.kind, old.write.sf_id) == ("update", EXISTING)
-    assert old.body() == {"Id": EXISTING, "StripePriceID__c": "price_old", "UnitPrice": 18.5,
-                          "IsActive": False}
+    assert old.body() == {"Id": EXISTING, "StripePriceID__c": "price_yearly", "IsActive": True,
+                          "StripeProductCurrency__c": "prod_1|EUR", "UnitPrice": 18.5}
     assert new.write is not None and (new.write.kind, new.write.key) == (
-        "upsert", "StripePriceID__c")
-    assert new.body() == {"StripePriceID__c": "price_new", "UnitPrice": 18.5,
-                          "CurrencyIsoCode": "EUR", "IsActive": True,
-                          "Pricebook2Id": STANDARD, "Product2Id": PRODUCT2}
+        "upsert", "StripeProductCurrency__c")
+    assert new.body() == {"StripePriceID__c": "price_new", "IsActive": True,
+                          "StripeProductCurrency__c": "prod_2|EUR", "UnitPrice": 18.5,
+                          "CurrencyIsoCode": "EUR", "Pricebook2Id": STANDARD,
+                          "Product2Id": PRODUCT2}
 
 
 def test_flows_without_such_fields_upsert_without_a_query() -> None:
