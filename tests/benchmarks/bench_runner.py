@@ -290,7 +290,8 @@ def baseline(sf: Any, bundle: Path, events: list[dict]) -> tuple[float, float]:
 
 
 def seed_prices(sf: Any, lines: int) -> dict[str, str]:
-    """One Product2 with an active standard PricebookEntry per invoice line; price id ->
+    """One Product2 with an active standard USD PricebookEntry per invoice line (keyed by
+    its Stripe product and currency, as the invoices-orders lines look it up); price id ->
     entry Id."""
     standard = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]["Id"]
     entries = {}
@@ -299,7 +300,8 @@ def seed_prices(sf: Any, lines: int) -> dict[str, str]:
         price = f"price_benchLine{n:04d}"
         entries[price] = sf.PricebookEntry.create({
             "Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 10 + n,
-            "IsActive": True, "StripePriceID__c": price})["id"]
+            "IsActive": True, "StripePriceID__c": price,
+            "StripeProductCurrency__c": f"prod_benchLine{n:04d}|USD"})["id"]
     return entries
 
 
@@ -312,6 +314,7 @@ def _invoices(count: int, lines: int, tag: str, first: int) -> list[dict[str, An
     for k in range(first, first + count):
         invoice = f"in_bench{tag}{k:06d}"
         items = [line(1000 * k + n, invoice=invoice, price=f"price_benchLine{n:04d}",
+                      product=f"prod_benchLine{n:04d}",
                       quantity=1 + n % 3, unit_amount=500 + 100 * n) for n in range(lines)]
         data = event("invoice.paid", invoice_with_lines(items, id=invoice, customer=CUSTOMER),
                      k)
@@ -381,8 +384,9 @@ def naive_invoices(sf: Any, bundle: Path, events: list[dict]) -> float:
              f"'{CUSTOMER}'"),
             ("Pricebook2", "IsStandard", "SELECT Id, IsStandard FROM Pricebook2 WHERE "
                                          "IsStandard = true"),
-            ("PricebookEntry", "StripePriceID__c", "SELECT Id, StripePriceID__c FROM "
-             "PricebookEntry WHERE StripePriceID__c LIKE 'price_benchLine%'")):
+            ("PricebookEntry", "StripeProductCurrency__c", "SELECT Id, "
+             "StripeProductCurrency__c FROM PricebookEntry WHERE StripeProductCurrency__c "
+             "LIKE 'prod_benchLine%'")):
         for row in sf.query_all(soql)["records"]:
             found[(obj, field, str(row[field]))] = row["Id"]
     before = api_used(sf)
