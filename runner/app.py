@@ -137,6 +137,7 @@ class Runner:
         self.poll_enabled = poll
         self.worker = config.worker_id
         self.linger = float(config.get("runner.linger"))  # bounded by its declaration
+        self.gather = float(config.get("runner.gather"))
         self.stats = RunnerStats()
         self.server: WebhookServer | None = None
         self.admin_server: HttpServer | None = None  # the admin API's own listener
@@ -555,14 +556,21 @@ class Runner:
             self._wake.clear()
             try:
                 events = self.store.claim_events(self.worker, limit=self.config.batch_size,
-                                                 lease_seconds=LEASE_SECONDS)
+                                                 lease_seconds=LEASE_SECONDS,
+                                                 gather=self.gather)
             except Exception as exc:
                 failures += 1
                 self._note_error("claim_events", exc)
                 self._stop.wait(min(MAX_ERROR_BACKOFF, 0.5 * 2 ** failures))
                 continue
             if not events:
-                self._wake.wait(IDLE_SLEEP)
+                if self.gather:
+                    # Events may be due but still gathering: a wake-up per arriving event
+                    # would be a claim per event, so poll instead (the gather bounds the
+                    # wait anyway).
+                    self._stop.wait(IDLE_SLEEP)
+                else:
+                    self._wake.wait(IDLE_SLEEP)
                 continue
             try:
                 with self._batch_lock:

@@ -134,6 +134,13 @@ SETTINGS: tuple[Setting, ...] = (
             "calls per record under load, at most this much added latency (0: off).",
             # Above 5 s a linger would only add latency.
             "FIELDBRIDGE_LINGER", bounds=Range(0, 5, "seconds")),
+    Setting("runner.gather", float, 0.2,
+            "Seconds an event may wait in the inbox for others to join its batch: fewer "
+            "than runner.batch_size due events are claimed only once the earliest received "
+            "has waited this long. Runners sharing an inbox then take a burst in batches "
+            "instead of each taking a slice (fewer API calls per record); at most this much "
+            "added latency, plus one 50 ms poll (0: off).",
+            "FIELDBRIDGE_GATHER", bounds=Range(0, 5, "seconds")),
     Setting("runner.startup_wait", float, 60.0,
             "Seconds `run` keeps retrying transient failures at start-up (a Salesforce login "
             "or describe answering 503, a timeout) before it gives up; 0: one attempt.",

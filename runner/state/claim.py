@@ -17,7 +17,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Text, and_, cast, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Text, and_, cast, func, or_, select, update
 
 from runner.state.models import inbox_events as t
 from runner.state.statuses import EventStatus
@@ -33,10 +33,17 @@ def due(now: datetime) -> ColumnElement[bool]:
 
 
 def claim_due(conn: Connection, worker: str, limit: int, lease_seconds: float,
-              now: datetime) -> list[dict[str, Any]]:
+              now: datetime, gather: float = 0.0) -> list[dict[str, Any]]:
     """Mark up to ``limit`` due events as processing by ``worker``; return them as dicts
     (after the update), oldest event first, each ``payload`` still its JSON text (see
-    :func:`decode_payloads`). Runs inside the caller's transaction."""
+    :func:`decode_payloads`). Runs inside the caller's transaction.
+
+    With ``gather`` (seconds), fewer than ``limit`` due events are claimed only once the
+    earliest received of them has waited that long; until then none are. The age is the
+    inbox's, not a worker's: several runners sharing an inbox take a trickle in batches of
+    what arrived over ``gather`` seconds, instead of each taking a slice of it."""
+    if gather > 0 and not _gathered(conn, limit, now, gather):
+        return []
     columns = [c for c in t.c if c.name != "payload"]
     query = (select(*columns, cast(t.c.payload, Text).label("payload")).where(due(now))
              .order_by(t.c.created, t.c.seq).limit(limit))
@@ -44,6 +51,11 @@ def claim_due(conn: Connection, worker: str, limit: int, lease_seconds: float,
         query = query.with_for_update(skip_locked=True)
     rows = [dict(row._mapping) for row in conn.execute(query)]
     if not rows:
+        return []
+    if gather > 0 and len(rows) < limit and (
+            min(row["received_at"] for row in rows) > now - timedelta(seconds=gather)):
+        # Another worker took the gathered events between the check and this select (on
+        # PostgreSQL the rows it locked are skipped): what is left is still gathering.
         return []
     lease_until = now + timedelta(seconds=lease_seconds)
     conn.execute(
@@ -56,6 +68,18 @@ def claim_due(conn: Connection, worker: str, limit: int, lease_seconds: float,
         row.update(status=EventStatus.PROCESSING, worker=worker, lease_until=lease_until,
                    attempts=row["attempts"] + 1)
     return rows
+
+
+def _gathered(conn: Connection, limit: int, now: datetime, gather: float) -> bool:
+    """Whether a claim with ``gather`` takes anything now: a full batch is due, or the
+    earliest received due event has waited ``gather`` seconds. One aggregate over at most
+    ``limit`` rows' receipt times: a worker asks often while events gather."""
+    some = select(t.c.received_at).where(due(now)).limit(limit).subquery()
+    count, earliest = conn.execute(
+        select(func.count(), func.min(some.c.received_at))).one()
+    if not count:
+        return False
+    return bool(count >= limit or earliest <= now - timedelta(seconds=gather))
 
 
 def decode_payloads(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -146,18 +146,22 @@ class Inbox(Repository):
         (SQLAlchemy sends them as one multi-row INSERT)."""
         return set(conn.execute(self.db.prepared(event_insert), rows).scalars().all())
 
-    def claim_events(self, worker: str, limit: int = 200,
-                     lease_seconds: int = 60) -> list[InboxEvent]:
+    def claim_events(self, worker: str, limit: int = 200, lease_seconds: int = 60, *,
+                     gather: float = 0.0) -> list[InboxEvent]:
         """Take up to ``limit`` due events (pending, retry due, or lease expired), oldest
-        event first, and mark them processing by ``worker`` until the lease runs out."""
+        event first, and mark them processing by ``worker`` until the lease runs out.
+        ``gather``: take fewer than ``limit`` only once the earliest received of them has
+        waited that many seconds (see :func:`runner.state.claim.claim_due`)."""
         if not worker:
             raise ValueError("worker must name the claiming worker")
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be positive, got {lease_seconds}")
+        if gather < 0:
+            raise ValueError(f"gather must be 0 or more seconds, got {gather}")
         with self.db.write() as conn:
-            rows = claim_due(conn, worker, limit, lease_seconds, self.now())
+            rows = claim_due(conn, worker, limit, lease_seconds, self.now(), gather)
         return [to_event(row) for row in decode_payloads(rows)]
 
     def _finish(self, event_id: str, worker: str | None, values: dict[str, Any]) -> bool:

@@ -284,7 +284,8 @@ class ScriptedStore:
     def __init__(self, script: list[Any], log: list[tuple[str, Any]]) -> None:
         self.script, self.log = script, log
 
-    def claim_events(self, worker: str, limit: int, lease_seconds: int) -> list[Any]:
+    def claim_events(self, worker: str, limit: int, lease_seconds: int,
+                     gather: float = 0.0) -> list[Any]:
         self.log.append(("claim", limit))
         step = self.script.pop(0)
         return step() if callable(step) else step
@@ -302,11 +303,11 @@ class ScriptedProcessor:
 
 
 def _loop_runner(setup, script: list[Any], *, linger: float = 0.1, api_calls: int = 1,
-                 batch_size: int = 200):
+                 batch_size: int = 200, gather: float = 0.0):
     loaded, _config, _store = setup
     config = load_config(None, env={}, use_keyring=False, overrides={
         "runner.listen": "127.0.0.1:0", "runner.worker_id": "test-worker",
-        "runner.linger": linger, "runner.batch_size": batch_size})
+        "runner.linger": linger, "runner.batch_size": batch_size, "runner.gather": gather})
     log: list[tuple[str, Any]] = []
     runner = Runner(loaded, config, ScriptedStore(script, log),  # type: ignore[arg-type]
                     salesforce=FakeSalesforce(), stripe=FakeStripe(), finance=False)
@@ -336,6 +337,26 @@ def test_a_wake_up_during_an_empty_claim_is_not_lost(setup) -> None:
     assert ops == ["wake.clear", "claim", "wake.wait", "wake.clear", "claim", "wake.wait"]
     first_wait = next(arg for op, arg in log if op == "wake.wait")
     assert first_wait == (0.05, True)  # the wake-up set after the clear was seen at once
+
+
+def test_while_events_gather_the_worker_polls_instead_of_claiming_per_wake_up(setup) -> None:
+    runner = None
+
+    def gathering() -> list[Any]:
+        assert runner is not None
+        runner._wake.set()  # events keep arriving, but the claim's gather holds them
+        return []
+
+    def then_stop() -> list[Any]:
+        assert runner is not None
+        runner._stop.set()
+        return []
+
+    runner, log = _loop_runner(setup, [gathering, then_stop], gather=0.2)
+    runner._work_loop()
+    assert ("claim", 200) in log
+    assert not [op for op, _ in log if op == "wake.wait"]  # a wake-up does not end the wait
+    assert [arg for op, arg in log if op == "stop.wait"][0] == (0.05, False)
 
 
 def test_the_worker_lingers_after_a_small_batch_that_called_salesforce(setup) -> None:

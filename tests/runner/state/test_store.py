@@ -83,6 +83,23 @@ def test_claim_orders_by_created_then_received_and_respects_limit(store, clock):
     assert store.get_event("evt_b").status == "processing"
 
 
+def test_claim_with_gather_waits_for_the_earliest_received_or_a_full_batch(store, clock):
+    store.add_event(make_event("first"), source="webhook")
+    clock.advance(0.1)
+    store.add_event(make_event("second"), source="webhook")
+    assert store.claim_events("w1", limit=3, gather=0.2) == []  # gathering: 0.1 s old
+    clock.advance(0.1)  # the first has waited 0.2 s: both go, the second with it
+    assert [e.event_id for e in store.claim_events("w1", limit=3, gather=0.2)] == [
+        "evt_first", "evt_second"]
+    for name in ("a", "b", "c"):
+        store.add_event(make_event(name), source="webhook")
+    # A full batch goes at once, however young.
+    assert len(store.claim_events("w2", limit=2, gather=5)) == 2
+    assert store.claim_events("w2", limit=2, gather=5) == []
+    with pytest.raises(ValueError, match="gather must be 0 or more"):
+        store.claim_events("w2", gather=-1)
+
+
 def test_claim_skips_finished_and_not_yet_due_events(store, clock):
     for name in ("done", "dead", "retry", "held"):
         store.add_event(make_event(name), source="webhook")
