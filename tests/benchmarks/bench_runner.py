@@ -16,7 +16,8 @@ this one, which only sends signed ``charge.succeeded`` webhooks and measures:
   upsert it with its own REST call.
 
 The last line is JSON: ``events_per_s``, ``p50_ms``, ``p99_ms``, ``api_calls_per_record``,
-``baseline_api_calls_per_record``, ``baseline_events_per_s`` (+ details).
+``baseline_api_calls_per_record``, ``baseline_events_per_s`` (+ details, among them
+``load_avg_1m``: the machine's 1-minute load average before and after the run).
 
 ``--invoices-with-lines L`` adds a phase with the invoices-orders template (a runner of its
 own, after the charges): ``--invoices`` ``invoice.paid`` webhooks whose invoices have L lines
@@ -436,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tests.runner.e2e.helpers import build_template_bundle
 
+    load_before = os.getloadavg()[0]  # the machine is shared: read figures beside its load
     with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp, \
             fresh_state(args.state, Path(tmp)) as state_url:
         state = Path(tmp)
@@ -518,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         "steady_events": len(steady),
         "runners": args.runners,
         "state": "sqlite" if state_url.startswith("sqlite") else "postgresql",
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         **invoice_figures,
     }))
     return 0
