@@ -27,6 +27,7 @@ from app.document.document import StudioDocument
 from app.models.naming import field_api_hint, field_naming, field_title
 from app.models.qtmodel import ROOT, Index
 from mappings.document.model import Flow
+from mappings.engine.deletion import Deletion, deletion_result
 from mappings.engine.plan import FlowPlan, compile_flow, relationship_name
 from mappings.engine.result import Issue, MappingResult
 from mappings.errors import MappingError
@@ -121,6 +122,9 @@ class RowResult:
     result: MappingResult
     by_field: dict[str, list[Issue]] = field(default_factory=dict)
     general: list[Issue] = field(default_factory=list)  # issues no column holds
+    # A deletion sample (invoice.voided, customer.deleted...): what the flow's on_delete does,
+    # shown instead of a mapping the runner would never write.
+    deletion: Deletion | None = None
 
 
 def _display(value: Any) -> str:
@@ -362,8 +366,13 @@ class PreviewModel(IssueCells, QAbstractTableModel):
                 issue = Issue("FLOW_ERROR", None, self._plan_error or "no flow")
                 row = RowResult(MappingResult({}, [issue]))
             else:
-                result = self._plan.apply(self._samples[index])
-                row = RowResult(result)
+                sample = self._samples[index]
+                deleted = deletion_result(self._plan.flow, sample, self._plan)
+                if deleted is not None:
+                    row = RowResult(deleted[1], deletion=deleted[0])
+                else:
+                    row = RowResult(self._plan.apply(sample))
+                result = row.result
                 for issue in result.issues:
                     if issue.field is not None and issue.field in self._column_set:
                         row.by_field.setdefault(issue.field, []).append(issue)
@@ -468,6 +477,8 @@ class PreviewModel(IssueCells, QAbstractTableModel):
                 return self._plan_error
             if result.skipped:
                 return f"skipped: {result.skip_reason}"
+            if row.deletion is not None and result.ok:
+                return row.deletion.summary()
             errors = sum(1 for i in result.issues if i.severity == "error")
             warnings = len(result.issues) - errors
             counts = self.children_words(result)

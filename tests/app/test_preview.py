@@ -269,3 +269,16 @@ def test_scenario_8_preview_is_readable(qtbot, doc, services):
     assert not panel.json_detail.isVisibleTo(panel)
     panel.json_toggle.setChecked(True)
     assert panel.json_detail.isVisibleTo(panel)
+
+
+def test_a_deletion_sample_shows_what_the_flow_does_to_its_target(open_template):
+    """A voided invoice is no Order to map: the row says the Order is marked, as the runner
+    and ``map preview`` do (mappings.engine.deletion), not "condition not met"."""
+    invoices = open_template("invoices-orders")
+    flow = invoices.flows()[0][1]
+    voided = next(fx.input for fx in flow.fixtures if "voided" in fx.name)
+    model = PreviewModel(invoices)
+    model.set_flow(flow.name, [voided])
+    status = model.data(model.index(0, STATUS_COLUMN))
+    assert status.startswith("invoice.voided") and "would mark the Order" in status
+    assert "StripeDeletedAt__c" in status
