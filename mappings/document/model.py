@@ -230,6 +230,19 @@ class Fixture:
     lookups: dict[str, str] = field(default_factory=dict)
 
 
+def _written(fields: list[FieldMapping], lookups: list[Lookup], defaults: dict[str, Any],
+             first: str | None = None) -> list[str]:
+    """The target fields mappings, lookups and defaults write, once each, in that order."""
+    seen: dict[str, None] = {first: None} if first else {}
+    for m in fields:
+        seen[m.target] = None
+    for lk in lookups:
+        seen[lk.target] = None
+    for name in defaults:
+        seen[name] = None
+    return list(seen)
+
+
 @dataclass(slots=True)
 class ChildCollection:
     """A source array mapped to child records of the flow's target record.
@@ -262,14 +275,7 @@ class ChildCollection:
 
     def target_fields(self) -> list[str]:
         """Every child field written, the parent reference included."""
-        seen: dict[str, None] = {self.parent_field: None}
-        for m in self.fields:
-            seen[m.target] = None
-        for lk in self.lookups:
-            seen[lk.target] = None
-        for name in self.defaults:
-            seen[name] = None
-        return list(seen)
+        return _written(self.fields, self.lookups, self.defaults, first=self.parent_field)
 
 
 @dataclass(slots=True)
@@ -297,14 +303,7 @@ class Flow:
 
     def target_fields(self) -> list[str]:
         """Every target field this flow writes: the contract the runner checks for drift."""
-        seen: dict[str, None] = {}
-        for m in self.fields:
-            seen[m.target] = None
-        for lk in self.lookups:
-            seen[lk.target] = None
-        for name in self.defaults:
-            seen[name] = None
-        return list(seen)
+        return _written(self.fields, self.lookups, self.defaults)
 
 
 @dataclass(slots=True)
