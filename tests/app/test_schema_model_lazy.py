@@ -112,3 +112,27 @@ def test_panel_search_and_select_reach_past_the_first_batch(doc, qtbot):
     panel.search.setText(last)
     panel._apply_search()
     assert last in _proxy_paths(panel.proxy)
+
+
+def test_panel_columns_fit_the_rows_in_sight_as_the_tree_scrolls(doc, qtbot):
+    """The columns are measured over the rows in sight (not all of a big object on every
+    open), so a long name further down widens the column when it is scrolled to."""
+    obj = ObjectSchema(System.SALESFORCE, "Long__c")
+    for i in range(400):
+        path = f"Long_name_of_field_number_{i:03d}_in_a_wide_org__c" if i == 350 else f"F{i}__c"
+        obj.fields[path] = FieldSchema(path, FieldKind.STRING)
+    panel = SchemaPanel(doc, "target")
+    qtbot.addWidget(panel)
+    panel.resize(300, 300)
+    panel.show()
+    panel.model.set_object(obj)
+    panel.model.fetch_all()
+    qtbot.wait(10)
+    header = panel.tree.header()
+    narrow = header.sectionSize(0)
+    long_name = "Long_name_of_field_number_350_in_a_wide_org__c"
+    long_index = panel.proxy.mapFromSource(panel.model.index_of(long_name))
+    panel.tree.scrollTo(long_index)
+    qtbot.wait(10)
+    assert header.sectionSize(0) > narrow
+    assert header.sectionSize(0) >= panel.tree.sizeHintForColumn(0)
