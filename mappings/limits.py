@@ -102,7 +102,26 @@ def loads_json(text: str | bytes, limit: int = DOCUMENT_MAX_DEPTH) -> Any:
     return data
 
 
-class BoundedYamlLoader(yaml.SafeLoader):
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _SafeLoaderBase(  # type: ignore[misc]
+        yaml.composer.Composer, CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
+    ):
+        """SafeLoader with libyaml scanning and parsing (about 6x faster on a big workspace,
+        issue 12) but PyYAML's composer, so that the limits below still see every node."""
+
+        def __init__(self, stream: Any) -> None:
+            CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            yaml.composer.Composer.__init__(self)
+
+else:  # pragma: no cover - PyYAML built without libyaml
+    _SafeLoaderBase = yaml.SafeLoader  # type: ignore[misc,assignment]
+
+
+class BoundedYamlLoader(_SafeLoaderBase):
     """PyYAML's SafeLoader with the document limits above.
 
     Nesting is checked while composing (PyYAML composes recursively, so a 100,000-deep
@@ -132,7 +151,13 @@ class BoundedYamlLoader(yaml.SafeLoader):
             self._depth -= 1
 
     def get_single_node(self) -> Any:
-        node = super().get_single_node()
+        try:
+            node = super().get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            # libyaml stops at its own nesting limit (1,000) before the composer sees it.
+            if "maximum nesting depth" in str(exc.problem):
+                raise TooDeepError(f"is nested deeper than {DOCUMENT_MAX_DEPTH} levels") from None
+            raise
         if node is not None:
             _measure(node, 0, {})
         return node

@@ -197,7 +197,7 @@ BROKEN = [
     ),
     pytest.param(
         _broken("name: charges", "name: charges\n  bad: indent"),
-        "charges.yaml: line 3, column 6: invalid YAML: mapping values are not allowed here",
+        "charges.yaml: line 3, column 6: invalid YAML: mapping values are not allowed in this context",
         id="bad-yaml",
     ),
     pytest.param(
