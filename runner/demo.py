@@ -271,6 +271,9 @@ class Demo:
             Expectation("the refund on its Payment__c", rows(
                 "SELECT StripeChargeID__c, Status__c, Amount_Refunded__c FROM Payment__c "
                 f"WHERE StripeChargeID__c = '{refunded}' AND Status__c = 'Refunded'")),
+            Expectation("the Refund__c record under its Payment__c", rows(
+                "SELECT StripeRefundID__c, Amount__c, Currency__c, Status__c, Payment__c FROM "
+                f"Refund__c WHERE StripeChargeID__c = '{refunded}' AND Payment__c != null")),
             Expectation("Accounts for the Stripe customers", rows(
                 "SELECT Name, StripeCustomerID__c FROM Account WHERE StripeCustomerID__c "
                 f"IN {in_list(customers)}", len(customers))),
