@@ -5,7 +5,7 @@
    a free loopback port, with its own SQLite state (it registers its webhook with the
    Stripe sandbox itself);
 3. make Stripe activity with the stripe SDK (customers, paid and declined charges, a refund,
-   a subscription) and deliver signed events for what the sandbox cannot emit (a dispute,
+   a subscription, products with prices and a paid invoice of three of them) and deliver signed events for what the sandbox cannot emit (a dispute,
    an early fraud warning, a payout);
 4. make Salesforce activity as a person (not the integration user): a new Account, and an
    Opportunity moved to Closed Won;
@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -168,7 +168,7 @@ class Demo:
     # -- activity -----------------------------------------------------------------------
     def _stripe_activity(self) -> None:
         self.say("3/5 Stripe activity: customers, charges (paid and declined), a refund, a "
-                 "subscription; a dispute, a fraud warning and a payout as signed events ...")
+                 "subscription, a paid invoice of three products; a dispute, a fraud warning and a payout as signed events ...")
         client = self.session.stripe.client()
         good = self._customer(client, "Ines Duarte", DEMO_EMAIL, DEMO_COMPANY, CARD_OK)
         bad = self._customer(client, "Otto Veld", DECLINED_EMAIL, "Quarry Supply",
@@ -192,6 +192,7 @@ class Demo:
         sub = client.v1.subscriptions.create(
             params={"customer": good, "items": [{"price": PLAN_ID}]})
         self.ids.update(paid=paid, failed=failed, refunded=paid[1], subscription=sub.id)
+        self.ids["invoice"] = self._invoice(client, good)
 
         url, secret = self.runner.webhook_url, self.session.stripe.webhook_secret
         dispute = make_event("charge.dispute.created",
@@ -209,6 +210,26 @@ class Demo:
         self.ids.update(dispute=dispute["data"]["object"]["id"],
                         warning=warning["data"]["object"]["id"],
                         payout=payout["data"]["object"]["id"])
+
+    @staticmethod
+    def _invoice(client: Any, customer: str) -> str:
+        """A paid invoice of three lines, priced from products the runner syncs first to
+        Product2 and the standard price book (the products-prices template): it becomes an
+        Order with three OrderItems (invoices-orders)."""
+        prices = []
+        for name, amount in (("Analytics seats", 2500), ("Support plan", 9900),
+                             ("Onboarding", 15000)):
+            product = client.v1.products.create(params={"name": name})
+            prices.append(client.v1.prices.create(params={
+                "product": product.id, "unit_amount": amount, "currency": "usd"}).id)
+        invoice = client.v1.invoices.create(params={
+            "customer": customer, "pending_invoice_items_behavior": "exclude"})
+        for n, price in enumerate(prices, start=1):
+            client.v1.invoice_items.create(params={
+                "customer": customer, "invoice": invoice.id, "price": price, "quantity": n})
+        client.v1.invoices.finalize_invoice(invoice.id)
+        client.v1.invoices.pay(invoice.id)
+        return str(invoice.id)
 
     @staticmethod
     def _customer(client: Any, name: str, email: str, company: str, card: str) -> str:
@@ -271,6 +292,10 @@ class Demo:
             Expectation("the refund on its Payment__c", rows(
                 "SELECT StripeChargeID__c, Status__c, Amount_Refunded__c FROM Payment__c "
                 f"WHERE StripeChargeID__c = '{refunded}' AND Status__c = 'Refunded'")),
+            Expectation("an Order with its three OrderItems for the paid invoice", rows(
+                "SELECT Order.StripeInvoiceID__c, Quantity, UnitPrice, PricebookEntry.Name "
+                "FROM OrderItem WHERE Order.StripeInvoiceID__c = "
+                f"'{ids['invoice']}'", 3)),
             Expectation("the Refund__c record under its Payment__c", rows(
                 "SELECT StripeRefundID__c, Amount__c, Currency__c, Status__c, Payment__c FROM "
                 f"Refund__c WHERE StripeChargeID__c = '{refunded}' AND Payment__c != null")),
@@ -392,7 +417,7 @@ class Demo:
     # -- helpers ------------------------------------------------------------------------
     def _query(self, soql: str) -> list[dict[str, Any]]:
         records = self.sf.query_all(soql).get("records") or []
-        return [{k: v for k, v in r.items() if k != "attributes"} for r in records]
+        return [_columns(r) for r in records]
 
     def _one(self, soql: str) -> dict[str, Any] | None:
         found = self._query(soql)
@@ -429,6 +454,20 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     body = ["  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True))
             for row in cells]
     return "\n".join([line, rule, *body])
+
+
+def _columns(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A SOQL row as table columns: a parent relationship's fields become their dotted
+    paths (``Order.StripeInvoiceID__c``), as the query names them."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        if isinstance(value, Mapping):
+            out.update(_columns(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _cell(value: Any) -> str:
