@@ -39,7 +39,7 @@ The bundle's zip limits (member sizes, counts, compression ratio) sit with the z
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -102,7 +102,11 @@ def loads_json(text: str | bytes, limit: int = DOCUMENT_MAX_DEPTH) -> Any:
     return data
 
 
-if yaml.__with_libyaml__:
+if TYPE_CHECKING:
+    # To the type checker the loader is what it behaves as: a SafeLoader (the stubs type
+    # yaml.load's Loader as one of PyYAML's own loader classes).
+    _SafeLoaderBase = yaml.SafeLoader
+elif yaml.__with_libyaml__:
     from yaml._yaml import CParser
 
     class _SafeLoaderBase(  # type: ignore[misc]
@@ -118,7 +122,7 @@ if yaml.__with_libyaml__:
             yaml.composer.Composer.__init__(self)
 
 else:  # pragma: no cover - PyYAML built without libyaml
-    _SafeLoaderBase = yaml.SafeLoader  # type: ignore[misc,assignment]
+    _SafeLoaderBase = yaml.SafeLoader
 
 
 class BoundedYamlLoader(_SafeLoaderBase):
