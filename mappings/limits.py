@@ -98,8 +98,25 @@ def loads_json(text: str | bytes, limit: int = DOCUMENT_MAX_DEPTH) -> Any:
         data = json.loads(text)
     except RecursionError:
         raise TooDeepError(f"is nested deeper than {limit} levels") from None
-    check_depth(data, limit)
+    if not within_bounds_by_text(text, limit):
+        check_depth(data, limit)
     return data
+
+
+def within_bounds_by_text(text: str | bytes, limit: int = DOCUMENT_MAX_DEPTH,
+                          max_nodes: int = DOCUMENT_MAX_NODES) -> bool:
+    """True when the JSON ``text`` cannot exceed :func:`check_depth`'s bounds, judged from
+    its characters alone: it cannot nest deeper than it has ``{`` and ``[``, nor hold more
+    values than one (the root) plus one per container plus one per comma. Brackets and
+    commas inside strings only make the estimate larger. Counting takes microseconds where
+    walking a webhook's event takes about 0.1 ms (issue 12: a fifth of the ingest loop)."""
+    if isinstance(text, bytes):
+        openers = text.count(b"{") + text.count(b"[")
+        values = 1 + openers + text.count(b",")
+    else:
+        openers = text.count("{") + text.count("[")
+        values = 1 + openers + text.count(",")
+    return openers <= limit and values <= max_nodes
 
 
 if TYPE_CHECKING:

@@ -44,15 +44,9 @@ from tests.benchmarks.bench_runner import (  # noqa: E402
     RunnerProc,
     Sandboxes,
     _events,
+    request_bytes,
     wait_written,
 )
-
-
-def request_bytes(host: str, body: bytes, headers: dict[str, str]) -> bytes:
-    lines = ["POST /webhooks/stripe HTTP/1.1", f"Host: {host}",
-             f"Content-Length: {len(body)}", "Connection: close",
-             *(f"{k}: {v}" for k, v in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def listen_overflows() -> int | None:
@@ -148,12 +142,13 @@ def main(argv: list[str] | None = None) -> int:
 
             # Warm-up: the Account lookup, the first Salesforce session.
             warm = [signed_delivery(e, secret) for e in _events(20, "warm")]
-            statuses, _, _ = asyncio.run(burst(runner.url, [request_bytes(host, *d)
-                                                         for d in warm], args.timeout))
+            warm_requests = [request_bytes(host, *d, keep_alive=False) for d in warm]
+            statuses, _, _ = asyncio.run(burst(runner.url, warm_requests, args.timeout))
             wait_written(runner, statuses.count(200), 60)
 
             events = _events(args.concurrent, "ingress")
-            requests = [request_bytes(host, *signed_delivery(e, secret)) for e in events]
+            requests = [request_bytes(host, *signed_delivery(e, secret), keep_alive=False)
+                        for e in events]
             base = runner.written()
             overflows = listen_overflows()
             statuses, seconds, latencies = asyncio.run(burst(runner.url, requests,

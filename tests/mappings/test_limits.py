@@ -4,6 +4,7 @@ sentence wherever the mapping core reads them (issue 11, finding 4)."""
 from __future__ import annotations
 
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from mappings.limits import (
     TooLargeError,
     check_depth,
     loads_json,
+    within_bounds_by_text,
 )
 from mappings.schema.org_metadata import OrgMetadataError, load_overlay
 from tests.mappings.test_bundle import DOC, _build, _rewrite
@@ -85,6 +87,47 @@ def test_loads_json_turns_the_decoder_s_recursion_error_into_too_deep() -> None:
     assert loads_json('{"a": [1, 2]}') == {"a": [1, 2]}
     with pytest.raises(json.JSONDecodeError):
         loads_json("{")
+
+
+def _random_json(rng: random.Random, depth: int) -> Any:
+    kind = rng.random()
+    if depth <= 0 or kind < 0.3:
+        return rng.choice([1, "a", "{[,", None, 2.5, True, "]]"])
+    if kind < 0.65:
+        return [_random_json(rng, depth - 1) for _ in range(rng.randint(0, 4))]
+    return {f"k{n}": _random_json(rng, depth - 1) for n in range(rng.randint(0, 4))}
+
+
+def test_the_text_bound_never_passes_a_document_the_walk_refuses() -> None:
+    """The ingest skips the walk when the text's brackets and commas bound the document
+    within limits: for random documents (brackets inside strings too) and tight limits, a
+    text the bound passes is one ``check_depth`` passes."""
+    rng = random.Random(12)
+    passed = refused = 0
+    for _ in range(3000):
+        text = json.dumps(_random_json(rng, rng.randint(0, 9)))
+        limit, max_nodes = rng.randint(1, 12), rng.randint(1, 60)
+        if within_bounds_by_text(text, limit, max_nodes):
+            passed += 1
+            check_depth(json.loads(text), limit, max_nodes)  # must not raise
+            assert within_bounds_by_text(text.encode(), limit, max_nodes)
+        else:
+            refused += 1
+    assert passed > 300 and refused > 300  # both sides of the bound were exercised
+
+
+def test_loads_json_still_walks_what_the_text_bound_cannot_vouch_for() -> None:
+    at_limit = deep_json(DOCUMENT_MAX_DEPTH)
+    assert not within_bounds_by_text("[" + at_limit + "]")
+    with pytest.raises(TooDeepError):
+        loads_json("[" + at_limit + "]")
+    # Brackets in strings defeat the bound but not the limit: the walk decides.
+    noisy = json.dumps({"note": "[" * 200, "list": [1, 2]})
+    assert not within_bounds_by_text(noisy)
+    assert loads_json(noisy)["list"] == [1, 2]
+    wide = "[" + ",".join(["0"] * (DOCUMENT_MAX_NODES + 1)) + "]"
+    with pytest.raises(TooLargeError):
+        loads_json(wide)
 
 
 # -- mapping YAML ------------------------------------------------------------------------
