@@ -56,6 +56,11 @@ from mappings.document.model import Fixture
 from mappings.engine.result import json_safe
 
 
+def _fitted_width(content: int) -> int:
+    """A preview column's width for content this wide: room to breathe, long text elided."""
+    return max(80, min(content + 8, 260))
+
+
 def _monospace() -> Any:
     return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
@@ -342,9 +347,20 @@ class PreviewPanel(QWidget):
         """Columns as wide as their content, within reason (long text stays elided)."""
         header = self.table.horizontalHeader()
         self.table.resizeColumnsToContents()
-        for column in range(self.model.columnCount()):
-            width = header.sectionSize(column)
-            header.resizeSection(column, max(80, min(width + 8, 260)))
+        last = self.model.columnCount() - 1
+        if last < 0:
+            return
+        # With the last section stretched, every resizeSection re-lays out the whole header:
+        # a 250-field flow's 253 columns took 0.025 s. So the stretch is off while the others
+        # are set. Turning it off puts back the last column's width from before the fit, so
+        # that is kept first; the last is then fitted as before, stretched (issue 12).
+        fitted_last = header.sectionSize(last)
+        header.setStretchLastSection(False)
+        for column in range(last):
+            header.resizeSection(column, _fitted_width(header.sectionSize(column)))
+        header.resizeSection(last, fitted_last)
+        header.setStretchLastSection(True)
+        header.resizeSection(last, _fitted_width(header.sectionSize(last)))
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         self.status_label.setText(text)

@@ -150,6 +150,29 @@ def test_panel_loads_fixtures_and_shows_detail(qtbot, doc, services, tmp_path):
     panel.grab().save(str(tmp_path / "preview_panel.png"))
 
 
+def test_columns_fit_their_content_and_a_refit_keeps_them(qtbot, doc, services):
+    """Every column, the stretched last one too, is its content's width plus a margin
+    (80-260 px), and loading the samples again gives the same widths (the fit sets the
+    columns with the last section's stretch off, then stretches it again)."""
+    panel = PreviewPanel(doc, services)
+    qtbot.addWidget(panel)
+    panel.resize(500, 400)  # narrower than the columns: the last one is not stretched
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.load_fixtures_of_current_flow()
+    header = panel.table.horizontalHeader()
+    columns = range(panel.model.columnCount())
+    widths = [header.sectionSize(c) for c in columns]
+    content = [
+        max(panel.table.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in columns
+    ]
+    assert widths == [max(80, min(w + 8, 260)) for w in content]
+    assert header.stretchLastSection()
+    panel.refresh()
+    panel.refresh()
+    assert [header.sectionSize(c) for c in columns] == widths
+
+
 def test_panel_reads_a_json_file_and_reports_a_bad_one(qtbot, doc, services, charge, tmp_path):
     panel = PreviewPanel(doc, services)
     qtbot.addWidget(panel)

@@ -23,12 +23,25 @@ so a slow machine shows as a slow baseline rather than as a slow studio:
 Each case runs ``BENCH_ROUNDS`` times (default 5) and the best round counts; the median is
 printed too. The last line printed is a JSON object of the figures, in seconds.
 
-Warm-up: each workspace is opened once, untimed, before its timed rounds. The first open of
-a big schema in a process costs 0.4-0.9 s more than the next ones (Qt's first layout and
-paint of those rows: glyph and style caches, in processEvents), a once-per-session cost that
-used to land in the first timed round of the 1,000-field case only, since it is measured
-first; it made that case's median look slower than the 10,000-field one. The baselines are
-pure Python model building and need no warm-up; they are timed the same way (best of rounds).
+The opens are also timed in CPU seconds of this process (``*_cpu_s``, best and median), and
+the machine's 1-minute load average is printed before and after (``load_avg_1m``): on the
+shared 2-core machine a wall-clock median far above the CPU one is other processes' work,
+not the studio's.
+
+The process is the studio's as it runs for a user, without what would time something else:
+
+* the local sandboxes are not warmed up (``warm_up=False``). The shown window would start
+  them in the background (importing the Stripe SDK in a thread that holds the GIL, then two
+  server processes and the demo seed competing for the 2 cores): that was the "first opens
+  are slower" of earlier runs, 0.3-0.5 s of CPU more per open while it lasted, then the
+  median far above the best.
+* start-up objects are frozen out of the garbage collector as ``app.main`` does once its
+  window is up (:func:`app.main.freeze_start_up_objects`), so the full collection Python
+  runs every few opens walks only what opening made (0.02 s of CPU, not 0.07-0.08 s).
+
+Warm-up: each workspace is opened once, untimed, before its timed rounds (the first open of
+a schema in a process fills caches the next ones reuse). The baselines are pure Python model
+building and need no warm-up; they are timed the same way (best of rounds).
 """
 
 from __future__ import annotations
@@ -153,6 +166,7 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from app import theme
     from app.document.document import StudioDocument, default_catalogs
+    from app.main import freeze_start_up_objects
     from app.models.schema_model import SchemaTreeModel
     from app.services import Services
     from app.views.main_window import MainWindow
@@ -174,39 +188,45 @@ def main() -> int:
     big_workspace.mkdir()
     save_document(big_document("_10k"), big_workspace / "bench.yaml")
 
+    load_before = os.getloadavg()[0]
     window = MainWindow(
         StudioDocument(catalogs=catalogs),
         settings=studio_settings(tmp / "settings.ini"),
         ask_unsaved=lambda _p, _n: "discard",
         services=Services(config_path=tmp / "conn.json", sandbox_dir=tmp / "sb"),
+        warm_up=False,  # see the docstring: the sandboxes' start is not an open
     )
     window.resize(1400, 900)
     window.show()
     window.open_template("payouts")
     settle(app, window)
+    freeze_start_up_objects()
 
     # -- opening a 1,000-field schema ------------------------------------------------------
     baseline_open = timed(big_objects)
 
-    def open_workspace(path: Path, times: list[float]) -> None:
+    def open_workspace(path: Path, times: list[float], cpu: list[float]) -> None:
         window.open_template("payouts")  # something else first, so each round really opens
         app.processEvents()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         assert window.open_workspace(path), window.errors.model.entries[-1].summary
         settle(app, window)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
 
     open_times: list[float] = []
+    open_cpu: list[float] = []
     big_open_times: list[float] = []
-    open_workspace(workspace, [])  # warm-up, untimed (see the docstring)
+    big_open_cpu: list[float] = []
+    open_workspace(workspace, [], [])  # warm-up, untimed (see the docstring)
     for _ in range(ROUNDS):
-        open_workspace(workspace, open_times)
+        open_workspace(workspace, open_times, open_cpu)
     baseline_big_open = timed(lambda: big_objects(BIG_FIELDS, "_10k"))
-    open_workspace(big_workspace, [])  # warm-up, untimed
+    open_workspace(big_workspace, [], [])  # warm-up, untimed
     for _ in range(ROUNDS):
-        open_workspace(big_workspace, big_open_times)
+        open_workspace(big_workspace, big_open_times, big_open_cpu)
     big_canvas_items = len(scene.target_items) if (scene := _scene(window)) is not None else 0
-    open_workspace(workspace, [])  # back to the 1,000-field flow for the counts below
+    open_workspace(workspace, [], [])  # back to the 1,000-field flow for the counts below
     flow = window.document.flow("bench-flow")
     scene = _scene(window)
     canvas_items = len(scene.target_items) if scene is not None else 0
@@ -274,9 +294,13 @@ def main() -> int:
     figures = {
         "open_schema_1000_fields_s": round(min(open_times), 4),
         "open_schema_1000_fields_median_s": round(statistics.median(open_times), 4),
+        "open_schema_1000_fields_cpu_s": round(min(open_cpu), 4),
+        "open_schema_1000_fields_cpu_median_s": round(statistics.median(open_cpu), 4),
         "open_schema_baseline_model_s": round(baseline_open[0], 4),
         "open_schema_10000_fields_s": round(min(big_open_times), 4),
         "open_schema_10000_fields_median_s": round(statistics.median(big_open_times), 4),
+        "open_schema_10000_fields_cpu_s": round(min(big_open_cpu), 4),
+        "open_schema_10000_fields_cpu_median_s": round(statistics.median(big_open_cpu), 4),
         "open_schema_10000_baseline_model_s": round(baseline_big_open[0], 4),
         "schema_tree_only_s": round(tree_best, 4),
         "preview_1000_records_s": round(min(preview_times), 4),
@@ -287,15 +311,20 @@ def main() -> int:
         "open_target_s": OPEN_TARGET_S,
         "open_10000_target_s": BIG_OPEN_TARGET_S,
         "preview_target_s": PREVIEW_TARGET_S,
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
-    print(f"rounds: {ROUNDS} (best counts)")
+    print(f"rounds: {ROUNDS} (best counts); load average (1 min) before {load_before:.2f}, "
+          f"after {os.getloadavg()[0]:.2f}")
     print(f"open a workspace on a {FIELDS}-field source and target ({len(flow.fields)} mapped, "
           f"{canvas_items} canvas target items): best {figures['open_schema_1000_fields_s']:.3f} s, "
           f"median {figures['open_schema_1000_fields_median_s']:.3f} s")  # fmt: skip
+    print(f"  CPU time: best {min(open_cpu):.3f} s, median {statistics.median(open_cpu):.3f} s")
     print(f"  baseline, building the two ObjectSchema models: {baseline_open[0]:.4f} s")
     print(f"open a workspace on a {BIG_FIELDS}-field source and target ({big_canvas_items} "
           f"canvas target items): best {figures['open_schema_10000_fields_s']:.3f} s, "
           f"median {figures['open_schema_10000_fields_median_s']:.3f} s")  # fmt: skip
+    print(f"  CPU time: best {min(big_open_cpu):.3f} s, "
+          f"median {statistics.median(big_open_cpu):.3f} s")
     print(f"  baseline, building the two ObjectSchema models: {baseline_big_open[0]:.4f} s")
     print(f"  schema tree alone (model + view): best {tree_best:.4f} s, median {tree_median:.4f} s")
     print(f"preview {RECORDS} records: best {figures['preview_1000_records_s']:.3f} s, "
