@@ -149,7 +149,7 @@ class MappingScene(QGraphicsScene):
         self._selected = ""
         self.setBackgroundBrush(theme.qcolor("canvas"))
         theme.notifier.changed.connect(self._on_theme_changed)
-        document.currentFlowChanged.connect(self._rebuild)
+        document.currentFlowChanged.connect(self._on_current_flow_changed)
         document.flowsChanged.connect(self._rebuild)
         # documentReplaced is always followed by flowsChanged: one rebuild is enough.
         document.catalogsChanged.connect(self._rebuild)
@@ -352,6 +352,14 @@ class MappingScene(QGraphicsScene):
         return removed
 
     # ------------------------------------------------------------------ following the document
+
+    def _on_current_flow_changed(self, name: str) -> None:
+        # Opening a workspace sends flowsChanged first, whose rebuild already shows the new
+        # current flow: a second one reconciled every item again (0.006 s for a 1,000-field
+        # object, 0.014 s for 10,000; issue 12). Every other change of the current flow
+        # changes its name.
+        if (name or None) != self._flow_name:
+            self._rebuild()
 
     def _on_mappings_changed(self, flow_name: str) -> None:
         if flow_name == self.document.current_flow:

@@ -229,3 +229,27 @@ def test_stripe_canvas_renders_with_the_button(stripe_view, tmp_path):
     header = scene._headers[1]
     # the button sits beside the target header, not over it
     assert button.sceneBoundingRect().left() > header.sceneBoundingRect().right()
+
+
+def test_opening_a_template_lays_the_canvas_out_once(catalogs, qtbot, monkeypatch):
+    """Opening sends flowsChanged then currentFlowChanged; the first rebuild already shows
+    the new current flow, so the second signal does not rebuild again (issue 12). Picking
+    another flow still does."""
+    rebuilds: list[str | None] = []
+    rebuild = MappingScene._rebuild
+
+    def counting(scene: MappingScene, *args: object) -> None:
+        rebuild(scene, *args)
+        rebuilds.append(scene._flow_name)
+
+    monkeypatch.setattr(MappingScene, "_rebuild", counting)
+    document = StudioDocument(catalogs=catalogs)
+    scene = MappingScene(document)
+    rebuilds.clear()
+    document.open_template("customer-account")
+    assert rebuilds == [document.current_flow] and scene.flow is not None
+    assert set(scene.target_items) >= {m.target for m in scene.flow.fields}
+    other = [f.name for _, f in document.flows() if f.name != document.current_flow][0]
+    rebuilds.clear()
+    document.set_current_flow(other)
+    assert rebuilds == [other]
