@@ -64,6 +64,26 @@ def test_recent_is_newest_first_without_duplicates(tmp_path, settings):
     assert recent.last() == folders[4].resolve()
 
 
+def test_reopening_the_newest_workspace_writes_no_settings(tmp_path):
+    """The list is written (and flushed to disk) only when it changes."""
+    path = tmp_path / "s.ini"
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    recent = RecentWorkspaces(studio_settings(path))
+    recent.add(first)
+    recent.add(second)
+    written = path.stat().st_mtime_ns
+    syncs: list[None] = []
+    sync = recent.settings.sync
+    recent.settings.sync = lambda: (syncs.append(None), sync())[1]  # type: ignore[method-assign]
+    recent.add(second)
+    assert syncs == [] and path.stat().st_mtime_ns == written
+    recent.add(first)
+    assert len(syncs) == 1
+    assert RecentWorkspaces(studio_settings(path)).paths() == [first.resolve(), second.resolve()]
+
+
 def test_recent_survives_a_new_settings_object_and_skips_missing_folders(tmp_path):
     path = tmp_path / "s.ini"
     kept, gone = tmp_path / "kept", tmp_path / "gone"
