@@ -64,15 +64,21 @@ def test_recent_is_newest_first_without_duplicates(tmp_path, settings):
     assert recent.last() == folders[4].resolve()
 
 
+def _recent_of(path, *names: str) -> tuple[RecentWorkspaces, list]:
+    """Recent workspaces in the INI file ``path``, after opening new folders ``names`` beside
+    it, in that order."""
+    recent = RecentWorkspaces(studio_settings(path))
+    folders = [path.parent / name for name in names]
+    for folder in folders:
+        folder.mkdir()
+        recent.add(folder)
+    return recent, folders
+
+
 def test_reopening_the_newest_workspace_writes_no_settings(tmp_path):
     """The list is written (and flushed to disk) only when it changes."""
     path = tmp_path / "s.ini"
-    first, second = tmp_path / "first", tmp_path / "second"
-    first.mkdir()
-    second.mkdir()
-    recent = RecentWorkspaces(studio_settings(path))
-    recent.add(first)
-    recent.add(second)
+    recent, (first, second) = _recent_of(path, "first", "second")
     written = path.stat().st_mtime_ns
     syncs: list[None] = []
     sync = recent.settings.sync
@@ -86,12 +92,7 @@ def test_reopening_the_newest_workspace_writes_no_settings(tmp_path):
 
 def test_recent_survives_a_new_settings_object_and_skips_missing_folders(tmp_path):
     path = tmp_path / "s.ini"
-    kept, gone = tmp_path / "kept", tmp_path / "gone"
-    kept.mkdir()
-    gone.mkdir()
-    recent = RecentWorkspaces(studio_settings(path))
-    recent.add(kept)
-    recent.add(gone)
+    _, (kept, gone) = _recent_of(path, "kept", "gone")
     gone.rmdir()
     again = RecentWorkspaces(studio_settings(path))
     assert again.paths() == [kept.resolve()]
