@@ -53,6 +53,11 @@ _ANSWERED_ROLES = frozenset(
     {_DISPLAY, _DECORATION, _TOOLTIP, _FONT, _FOREGROUND}
     | {int(r) for r in (FieldPathRole, FieldSchemaRole, SearchRole, MappedRole)}
 )
+# Item flags made once: views ask flags() for every row they lay out (about 1,400 calls per
+# open of a big object) and each ``|`` of two enum members is a Python call (issue 12).
+_GROUP_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_FIELD_FLAGS = _GROUP_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
+_DROP_FIELD_FLAGS = _FIELD_FLAGS | Qt.ItemFlag.ItemIsDropEnabled
 
 
 # --------------------------------------------------------------------------- payloads
@@ -503,12 +508,9 @@ class SchemaTreeModel(QAbstractItemModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if self.node(index).field is not None:
-            base |= Qt.ItemFlag.ItemIsDragEnabled
-            if self.drop_handler is not None:
-                base |= Qt.ItemFlag.ItemIsDropEnabled
-        return base
+        if index.internalPointer().field is None:
+            return _GROUP_FLAGS
+        return _FIELD_FLAGS if self.drop_handler is None else _DROP_FIELD_FLAGS
 
     def mimeTypes(self) -> list[str]:
         return [FIELD_MIME]

@@ -16,7 +16,7 @@ from app.models.schema_model import (
     build_tree,
     decode_fields,
 )
-from mappings.schema.model import System
+from mappings.schema.model import FieldKind, FieldSchema, ObjectSchema, System
 
 
 @pytest.fixture(autouse=True)
@@ -160,3 +160,19 @@ def test_drop_on_a_field_calls_the_handler(charge, payment):
     ]
     # a model without a handler refuses drops
     assert not (source_model.flags(source_model.index_of("amount")) & Qt.ItemFlag.ItemIsDropEnabled)
+
+
+def test_flags_of_fields_groups_and_drop_targets():
+    """Fields drag, a grouping node (a parent only its children name) only selects; fields
+    take drops only in a model with a handler."""
+    obj = ObjectSchema(System.STRIPE, "thing")
+    for path in ("amount", "address.city"):
+        obj.fields[path] = FieldSchema(path, FieldKind.STRING)
+    shown = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    drag, drop = Qt.ItemFlag.ItemIsDragEnabled, Qt.ItemFlag.ItemIsDropEnabled
+    for handler, field_flags in ((None, shown | drag), (lambda p, t: True, shown | drag | drop)):
+        model = SchemaTreeModel(obj, drop_handler=handler)
+        assert model.flags(model.index_of("address")) == shown
+        assert model.flags(model.index_of("address.city")) == field_flags
+        assert model.flags(model.index_of("amount")) == field_flags
+        assert model.flags(QModelIndex()) == Qt.ItemFlag.NoItemFlags
