@@ -17,19 +17,52 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Text, and_, cast, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    Text,
+    Update,
+    and_,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from runner.state.models import inbox_events as t
 from runner.state.statuses import EventStatus
 
 
-def due(now: datetime) -> ColumnElement[bool]:
+def due(now: datetime | BindParameter[Any]) -> ColumnElement[bool]:
     """Rows a worker may take at ``now``."""
     return or_(
         t.c.status == EventStatus.PENDING,
         and_(t.c.status == EventStatus.RETRY, t.c.retry_at <= now),
         and_(t.c.status == EventStatus.PROCESSING, t.c.lease_until <= now),
     )
+
+
+# The claim's statements, built once (a worker claims every few milliseconds while events
+# arrive, and building them cost more than running them): the moment, the batch size, the
+# worker and the rows are their parameters.
+_NOW: BindParameter[Any] = bindparam("now")
+_LIMIT = bindparam("limit", type_=Integer)
+_DUE: Select[Any] = (
+    select(*[c for c in t.c if c.name != "payload"], cast(t.c.payload, Text).label("payload"))
+    .where(due(_NOW)).order_by(t.c.created, t.c.seq).limit(_LIMIT))
+# PostgreSQL: rows another worker is claiming right now are skipped, not waited for.
+_DUE_SKIP_LOCKED = _DUE.with_for_update(skip_locked=True)
+_TAKE: Update = (
+    update(t).where(t.c.seq.in_(bindparam("seqs", expanding=True)))
+    .values(status=EventStatus.PROCESSING, worker=bindparam("claim_worker"),
+            lease_until=bindparam("claim_lease_until"), attempts=t.c.attempts + 1))
+_SOME_DUE = select(t.c.received_at).where(due(_NOW)).limit(_LIMIT).subquery()
+_GATHERED = select(func.count(), func.min(_SOME_DUE.c.received_at))
 
 
 def claim_due(conn: Connection, worker: str, limit: int, lease_seconds: float,
@@ -44,12 +77,10 @@ def claim_due(conn: Connection, worker: str, limit: int, lease_seconds: float,
     what arrived over ``gather`` seconds, instead of each taking a slice of it."""
     if gather > 0 and not _gathered(conn, limit, now, gather):
         return []
-    columns = [c for c in t.c if c.name != "payload"]
-    query = (select(*columns, cast(t.c.payload, Text).label("payload")).where(due(now))
-             .order_by(t.c.created, t.c.seq).limit(limit))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = [dict(row._mapping) for row in conn.execute(query)]
+    query = _DUE_SKIP_LOCKED if conn.dialect.name == "postgresql" else _DUE
+    result = conn.execute(query, {"now": now, "limit": limit})
+    keys = list(result.keys())
+    rows = [dict(zip(keys, row, strict=True)) for row in result]
     if not rows:
         return []
     if gather > 0 and len(rows) < limit and (
@@ -58,12 +89,8 @@ def claim_due(conn: Connection, worker: str, limit: int, lease_seconds: float,
         # PostgreSQL the rows it locked are skipped): what is left is still gathering.
         return []
     lease_until = now + timedelta(seconds=lease_seconds)
-    conn.execute(
-        update(t)
-        .where(t.c.seq.in_([row["seq"] for row in rows]))
-        .values(status=EventStatus.PROCESSING, worker=worker, lease_until=lease_until,
-                attempts=t.c.attempts + 1)
-    )
+    conn.execute(_TAKE, {"seqs": [row["seq"] for row in rows], "claim_worker": worker,
+                         "claim_lease_until": lease_until})
     for row in rows:
         row.update(status=EventStatus.PROCESSING, worker=worker, lease_until=lease_until,
                    attempts=row["attempts"] + 1)
@@ -74,9 +101,7 @@ def _gathered(conn: Connection, limit: int, now: datetime, gather: float) -> boo
     """Whether a claim with ``gather`` takes anything now: a full batch is due, or the
     earliest received due event has waited ``gather`` seconds. One aggregate over at most
     ``limit`` rows' receipt times: a worker asks often while events gather."""
-    some = select(t.c.received_at).where(due(now)).limit(limit).subquery()
-    count, earliest = conn.execute(
-        select(func.count(), func.min(some.c.received_at))).one()
+    count, earliest = conn.execute(_GATHERED, {"now": now, "limit": limit}).one()
     if not count:
         return False
     return bool(count >= limit or earliest <= now - timedelta(seconds=gather))

@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    select,
+    update,
+)
 
 from runner.state.claim import claim_due, decode_payloads
 from runner.state.database import Database, Repository, chunks
@@ -64,9 +75,20 @@ def retry_values(error: str | None, retry_at: datetime) -> dict[str, Any]:
             "worker": None, "lease_until": None}
 
 
-def held_by(worker: str) -> Any:
+def held_by(worker: str | BindParameter[Any]) -> Any:
     """Rows ``worker`` still holds (claimed, lease not taken over by another worker)."""
     return and_(t.c.worker == worker, t.c.status == EventStatus.PROCESSING)
+
+
+@cache
+def _finish_many(columns: tuple[str, ...], held: bool) -> Update:
+    """Set ``columns`` of the events ``ids`` (with ``held``: only those the worker
+    ``holder`` still holds, returning their ids), built once per shape: every batch
+    finishes its events with it. The new values are the parameters ``set_<column>``."""
+    stmt = update(t).where(t.c.event_id.in_(bindparam("ids", expanding=True)))
+    if held:
+        stmt = stmt.where(held_by(bindparam("holder"))).returning(t.c.event_id)
+    return stmt.values({name: bindparam(f"set_{name}") for name in columns})
 
 
 def to_event(row: Mapping[Any, Any]) -> InboxEvent:
@@ -79,16 +101,16 @@ def mark_done_in(conn: Connection, event_ids: Iterable[str], outcome: str,
     with ``worker``, those not marked because that worker no longer holds them."""
     ids = list(dict.fromkeys(event_ids))
     values = done_values(outcome, now)
+    stmt = _finish_many(tuple(values), worker is not None)
+    params: dict[str, Any] = {f"set_{name}": value for name, value in values.items()}
     marked = 0
     lost: set[str] = set()
     for chunk in chunks(ids):
-        where = t.c.event_id.in_(chunk)
+        params["ids"] = list(chunk)
         if worker is None:
-            marked += conn.execute(update(t).where(where).values(values)).rowcount
+            marked += conn.execute(stmt, params).rowcount
             continue
-        held = conn.execute(
-            update(t).where(where, held_by(worker)).values(values).returning(t.c.event_id)
-        ).scalars().all()
+        held = conn.execute(stmt, {**params, "holder": worker}).scalars().all()
         marked += len(held)
         lost.update(set(chunk) - set(held))
     return marked, lost

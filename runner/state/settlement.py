@@ -40,6 +40,7 @@ class Finish:
 class Settlement:
     """What one batch will commit. Add freely; nothing is written until settled."""
 
+    # (sf_object, stripe_id) -> (sf_id, flow), the Id always in its 18-character form.
     xrefs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     # (sf_object, 18-character Id) of records the runner deleted: their cross references go.
     forgotten: dict[tuple[str, str], None] = field(default_factory=dict)
@@ -69,7 +70,9 @@ class Settlement:
                 del self.xrefs[key]
 
     def is_forgotten(self, sf_object: str, sf_id: str) -> bool:
-        return (sf_object, canonical_id(sf_id)) in self.forgotten
+        # Asked for every cross reference a batch reads; the Id is normalised only when
+        # the batch deleted anything at all.
+        return bool(self.forgotten) and (sf_object, canonical_id(sf_id)) in self.forgotten
 
     def own_write(self, system: str, object_id: str, fingerprint: str) -> None:
         self.own_writes[(system, object_id, fingerprint)] = None
@@ -137,7 +140,7 @@ class Settlements(Repository):
         """
         now = self.now()
         xref_values = xref_rows(((obj, stripe_id, sf_id, flow) for (obj, stripe_id), (
-            sf_id, flow) in settlement.xrefs.items()), now)
+            sf_id, flow) in settlement.xrefs.items()), now, canonical=True)
         forget_values = xref_forget_rows(settlement.forgotten)
         own_values = own_write_rows(settlement.own_writes, now)
         version_values = version_rows(((object_id, created, event_id) for object_id, (

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from runner.state.database import Database, Repository, chunks
 from runner.state.models import object_versions as t
@@ -40,6 +40,11 @@ def version_upsert(db: Database) -> Any:
     )
 
 
+# Read for every batch (the ordering guard): built once, the ids its parameter.
+_VERSIONS_OF = select(t.c.object_id, t.c.created, t.c.event_id).where(
+    t.c.object_id.in_(bindparam("ids", expanding=True)))
+
+
 class ObjectVersions(Repository):
     def object_version(self, object_id: str) -> tuple[int, str] | None:
         """(event created, event id) of the last event applied to this Stripe object."""
@@ -55,8 +60,7 @@ class ObjectVersions(Repository):
         found: dict[str, tuple[int, str]] = {}
         with self.db.read() as conn:
             for chunk in chunks(ids):
-                rows = conn.execute(select(t.c.object_id, t.c.created, t.c.event_id)
-                                    .where(t.c.object_id.in_(chunk)))
+                rows = conn.execute(_VERSIONS_OF, {"ids": list(chunk)})
                 found.update({row.object_id: (row.created, row.event_id) for row in rows})
         return found
 

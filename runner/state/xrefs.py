@@ -18,14 +18,18 @@ from runner.state.database import Database, Repository, chunks
 from runner.state.models import xref as t
 
 
-def xref_rows(rows: Iterable[tuple[str, str, str, str]], now: datetime) -> list[dict[str, Any]]:
-    """Rows for ``(sf_object, stripe_id, sf_id, flow)``; a ValueError for an empty key."""
+def xref_rows(rows: Iterable[tuple[str, str, str, str]], now: datetime, *,
+              canonical: bool = False) -> list[dict[str, Any]]:
+    """Rows for ``(sf_object, stripe_id, sf_id, flow)``; a ValueError for an empty key.
+    ``canonical``: the Ids are in the stored form already (a :class:`Settlement` keeps
+    them so), not normalised a second time."""
     out = []
     for sf_object, stripe_id, sf_id, flow in rows:
         if not (sf_object and stripe_id and sf_id):
             raise ValueError("xref_put needs sf_object, stripe_id and sf_id (non-empty)")
         out.append({"sf_object": sf_object, "stripe_id": stripe_id,
-                    "sf_id": canonical_id(sf_id), "flow": flow, "updated_at": now})
+                    "sf_id": sf_id if canonical else canonical_id(sf_id), "flow": flow,
+                    "updated_at": now})
     return out
 
 
@@ -49,6 +53,11 @@ def xref_forget_stmt(db: Database) -> Any:
     return delete(t).where(t.c.sf_object == bindparam("obj"), t.c.sf_id == bindparam("sid"))
 
 
+# Read for every batch's lookups and writes: built once, the object and ids its parameters.
+_XREFS_OF = select(t.c.stripe_id, t.c.sf_id).where(
+    t.c.sf_object == bindparam("obj"), t.c.stripe_id.in_(bindparam("ids", expanding=True)))
+
+
 class CrossReferences(Repository):
     def xref_get(self, sf_object: str, stripe_id: str) -> str | None:
         with self.db.read() as conn:
@@ -62,10 +71,7 @@ class CrossReferences(Repository):
         found: dict[str, str] = {}
         with self.db.read() as conn:
             for chunk in chunks(ids):
-                rows = conn.execute(
-                    select(t.c.stripe_id, t.c.sf_id).where(
-                        t.c.sf_object == sf_object, t.c.stripe_id.in_(chunk))
-                )
+                rows = conn.execute(_XREFS_OF, {"obj": sf_object, "ids": list(chunk)})
                 found.update({row.stripe_id: row.sf_id for row in rows})
         return found
 
