@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from mappings.schema.stripe_events import split_event
 from mappings.transforms.currency import currency_exponent
@@ -41,6 +41,7 @@ GLOBAL = "*"  # the scope key of the all-accounts windows
 Kind = Literal["charge", "refund", "dispute", "efw"]
 Severity = Literal["high", "medium", "low"]
 _DupKey = tuple[str, Decimal, str]  # (customer, amount, currency)
+S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,13 +331,13 @@ class AnomalyDetector:
         flags: list[Flag] = []
         failed = p.status == "failed"
         for scope in self._scopes(p):
-            rate = self._declines.setdefault(scope, _Rate())
+            rate = _scope_state(self._declines, scope, _Rate)
             rate.trials.append(p.created)
             if failed:
                 rate.hits.append(p.created)
             rate.trim(p.created, self.config.baseline_window + self.config.decline_window)
             # Refund rates are per charge too: count the charge there as a trial.
-            ref = self._refunds.setdefault(scope, _Rate())
+            ref = _scope_state(self._refunds, scope, _Rate)
             if not failed:
                 ref.trials.append(p.created)
                 ref.trim(p.created, self.config.baseline_window + self.config.refund_window)
@@ -359,7 +360,7 @@ class AnomalyDetector:
     def _refund(self, p: PaymentObservation) -> list[Flag]:
         flags: list[Flag] = []
         for scope in self._scopes(p):
-            rate = self._refunds.setdefault(scope, _Rate())
+            rate = _scope_state(self._refunds, scope, _Rate)
             rate.hits.append(p.created)
             rate.trim(p.created, self.config.baseline_window + self.config.refund_window)
             flag = self._spike(p, scope, rate, "refund_spike", self.config.refund_window,
@@ -445,14 +446,14 @@ class AnomalyDetector:
         currency = p.currency.lower()
         horizon = cfg.history_days * DAY
         flag: Flag | None = None
-        hist = self._accounts.setdefault(f"{p.account or ''}|{currency}", _Amounts())
+        hist = _scope_state(self._accounts, f"{p.account or ''}|{currency}", _Amounts)
         hist.trim(p.created, horizon, cfg.history_max)
         if p.account and len(hist) >= cfg.min_history:
             flag = self._outlier(p, amount, hist, cfg.account_z, cfg.account_ratio,
                                  "amount_outlier",
                                  f"this account's median of {cfg.history_days} days")
         else:
-            shared = self._global.setdefault(currency, _Amounts())
+            shared = _scope_state(self._global, currency, _Amounts)
             shared.trim(p.created, horizon, cfg.global_max)
             if len(shared) >= cfg.global_min_history:
                 flag = self._outlier(p, amount, shared, cfg.global_z, cfg.global_ratio,
@@ -463,7 +464,7 @@ class AnomalyDetector:
         # A flagged amount stays out of the history: one outlier must not hide the next.
         if flag is None:
             hist.append(p.created, amount)
-            shared = self._global.setdefault(currency, _Amounts())
+            shared = _scope_state(self._global, currency, _Amounts)
             shared.append(p.created, amount)
             # The currency's history is trimmed by time when it is read (accounts without
             # history); bound it here too, or it grows while every account has its own.
@@ -490,6 +491,15 @@ class AnomalyDetector:
                   f"{len(hist)} charges; robust z {z:.1f})")
         return Flag(rule, "high" if ratio >= 3 * ratio_bar else "medium", p.id, p.account,
                     reason, z, p.created)
+
+
+def _scope_state(states: dict[str, S], scope: str, new: Callable[[], S]) -> S:
+    """A scope's state, made on its first charge only: ``setdefault(scope, new())`` would
+    build (and drop) a fresh history for every charge, most of the detector's cost."""
+    state = states.get(scope)
+    if state is None:
+        state = states[scope] = new()
+    return state
 
 
 # -- from Stripe objects -------------------------------------------------------------------

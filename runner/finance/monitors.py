@@ -139,14 +139,21 @@ class NullRateMonitor:
             raise ValueError(f"min_increase must be in (0, 1], got {min_increase}")
         self.window, self.baseline_size = window, baseline
         self.min_baseline, self.min_increase = min(min_baseline, baseline), min_increase
-        self._fields: dict[tuple[str, str], _FieldNulls] = {}
+        self._flows: dict[str, dict[str, _FieldNulls]] = {}  # flow -> field -> counts
 
     def observe(self, flow: str, record: Mapping[str, Any],
                 fields: Iterable[str] | None = None) -> list[MonitorFinding]:
         """Feed one mapped record; ``fields`` defaults to the record's keys."""
         findings = []
+        states = self._flows.get(flow)
+        if states is None:
+            states = self._flows[flow] = {}
         for name in (fields if fields is not None else record.keys()):
-            state = self._fields.setdefault((flow, name), _FieldNulls())
+            # A field's counts are made once (setdefault would build and drop a pair of
+            # windows for every field of every record).
+            state = states.get(name)
+            if state is None:
+                state = states[name] = _FieldNulls()
             value = record.get(name)
             null = value is None or value == ""
             state.recent.append(null)
