@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mappings.document.model import Lookup
-from mappings.engine.paths import compile_path
+from mappings.engine.paths import Getter, compile_path
 from mappings.engine.plan import Reader, lookup_reader
 from mappings.errors import MappingError
 
@@ -57,12 +57,18 @@ def lookup_values(flow: Flow, obj: Mapping[str, Any]) -> list[tuple[str, str, An
         elif lk.source.startswith("$event"):
             continue  # rare; resolved one by one when the plan asks
         else:
-            value = compile_path(lk.source)(obj)
+            value = _getter(lk.source)(obj)
         if isinstance(value, dict):
             value = value.get("id")  # an expanded Stripe object
         if isinstance(value, str) and value:
             out.append((lk.object, lk.match_field, value))
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _getter(source: str) -> Getter:
+    """A lookup's source path, compiled once (it is read for every record of every batch)."""
+    return compile_path(source)
 
 
 @functools.lru_cache(maxsize=256)

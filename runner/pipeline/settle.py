@@ -121,10 +121,20 @@ class Settler:
         self.metrics = metrics
 
     def count(self, task: Task, report: ProcessReport) -> None:
-        outcome = task.outcome or TaskOutcome.SKIPPED
-        report.count(outcome)
+        self.count_all([task], report)
+
+    def count_all(self, tasks: Iterable[Task], report: ProcessReport) -> None:
+        """Count each task in the report, and in the metrics once per flow and outcome (a
+        counter's labels looked up per task cost more than the rest of its settling)."""
+        counts: dict[tuple[str, str], int] = {}
+        for task in tasks:
+            outcome = task.outcome or TaskOutcome.SKIPPED
+            report.count(outcome)
+            key = (task.flow.name, outcome.metric)
+            counts[key] = counts.get(key, 0) + 1
         if self.metrics is not None:
-            self.metrics.processed(task.flow.name, outcome.metric)
+            for (flow, outcome_metric), n in counts.items():
+                self.metrics.processed(flow, outcome_metric, n)
 
     def dead_letter(self, task: Task, settlement: Settlement) -> None:
         settlement.dead_letter(flow=task.flow.name, event_id=task.event_id,
@@ -139,11 +149,11 @@ class Settler:
         for task in tasks:
             if task.outcome is TaskOutcome.DEAD_LETTERED and dead_letter:
                 self.dead_letter(task, settlement)
-            if task.outcome is not TaskOutcome.RETRY:
-                self.count(task, report)
             if task.error and task.outcome in (TaskOutcome.DEAD_LETTERED, TaskOutcome.RETRY):
                 report.errors.append(f"{task.flow.name} {task.source_id or task.event_id}: "
                                      f"{task.error}")
+        self.count_all((task for task in tasks if task.outcome is not TaskOutcome.RETRY),
+                       report)
 
     def event(self, ev: InboxEvent, tasks: list[Task], report: ProcessReport,
               settlement: Settlement) -> None:
@@ -159,14 +169,13 @@ class Settler:
                 settlement.retry(ev.event_id, error[:2000], decision.retry_at(self.store.now()),
                                  worker=holder(ev))
                 report.outcomes[ev.event_id] = TaskOutcome.RETRY.value
-                for task in retrying:
-                    self.count(task, report)
+                self.count_all(retrying, report)
                 return
             for task in retrying:  # out of attempts: a person must look at it
                 task.finish(TaskOutcome.DEAD_LETTERED, f"{task.error} ({decision.reason})",
                             task.error_code, Failure.RETRIABLE)
                 self.dead_letter(task, settlement)
-                self.count(task, report)
+            self.count_all(retrying, report)
         best = TaskOutcome.strongest({t.outcome for t in tasks})
         if ev.object_id and best is not TaskOutcome.STALE:
             settlement.version(ev.object_id, int(ev.created), ev.event_id)
