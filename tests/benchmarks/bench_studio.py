@@ -33,15 +33,16 @@ The process is the studio's as it runs for a user, without what would time somet
 * the local sandboxes are not warmed up (``warm_up=False``). The shown window would start
   them in the background (importing the Stripe SDK in a thread that holds the GIL, then two
   server processes and the demo seed competing for the 2 cores): that was the "first opens
-  are slower" of earlier runs, 0.3-0.5 s of CPU more per open while it lasted, then the
-  median far above the best.
+  are slower" of earlier runs (0.1-0.45 s of CPU more per open while it lasted) and with
+  it the median far above the best.
 * start-up objects are frozen out of the garbage collector as ``app.main`` does once its
   window is up (:func:`app.main.freeze_start_up_objects`), so the full collection Python
   runs every few opens walks only what opening made (0.02 s of CPU, not 0.07-0.08 s).
 
-Warm-up: each workspace is opened once, untimed, before its timed rounds (the first open of
-a schema in a process fills caches the next ones reuse). The baselines are pure Python model
-building and need no warm-up; they are timed the same way (best of rounds).
+Warm-up: each workspace is opened once, untimed, before its timed rounds, so a cost paid
+once per process stays out of them (without the sandboxes' start, the first open measured
+about the CPU time of the next ones). The baselines are pure Python model building and need
+no warm-up; they are timed the same way (best of rounds).
 """
 
 from __future__ import annotations
