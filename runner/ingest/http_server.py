@@ -23,7 +23,8 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -57,6 +58,10 @@ class HttpLimits:
     ``workers``: threads that store deliveries, a group per commit (the event loop
     verifies and parses them), and read health and metrics. SQLite takes one writer at a time; PostgreSQL's pool takes a few.
     ``shutdown_grace``: seconds ``stop()`` lets requests in flight finish.
+
+    The timeouts are checked together a few times a second (:attr:`sweep_interval`), not
+    by a timer each: a deadline is met up to a quarter of the shortest timeout late, and at
+    most half a second late.
     """
 
     max_connections: int = 2048
@@ -69,6 +74,13 @@ class HttpLimits:
     workers: int = 8
     shutdown_grace: float = 1.0
 
+    @property
+    def sweep_interval(self) -> float:
+        """How often the deadlines are checked (:class:`Sweep`): each is met at most a
+        quarter late, and at most half a second."""
+        return min(0.5, self.header_timeout / 4, self.body_timeout / 4,
+                   self.handler_timeout / 4, self.keep_alive / 4)
+
     def __post_init__(self) -> None:
         for name in ("max_connections", "backlog", "max_header_bytes", "workers"):
             if getattr(self, name) < 1:
@@ -78,6 +90,82 @@ class HttpLimits:
             value = getattr(self, name)
             if not value > 0 or value == float("inf"):
                 raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
+
+
+class Expiring(Protocol):
+    """Something with a deadline in a :class:`Sweep`."""
+
+    def expire(self) -> None: ...
+
+
+class Sweep:
+    """Deadlines checked together, every ``interval`` seconds, by one timer of the event
+    loop: each is met up to ``interval`` late. It replaces a timer armed and cancelled per
+    request for each of the header deadline, keep-alive, the body and the commit timeouts
+    (four a delivery, and ``asyncio.wait_for`` a task of its own besides), which was about
+    a tenth of the loop thread's time under a burst. Use it from one event loop only."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._due: dict[Expiring, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, item: Expiring, when: float) -> None:
+        """Call ``item.expire()`` once the loop's clock passes ``when`` (replacing any
+        deadline ``item`` had)."""
+        self._due[item] = when
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.interval, self._run)
+
+    def unwatch(self, item: Expiring) -> None:
+        self._due.pop(item, None)
+
+    def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer = None
+        now = loop.time()
+        try:
+            for item in [item for item, when in self._due.items() if when <= now]:
+                del self._due[item]
+                item.expire()
+        finally:
+            if self._due and self._timer is None:
+                self._timer = loop.call_later(self.interval, self._run)
+
+
+class SweptTimeout:
+    """``async with SweptTimeout(sweep, seconds)``: ``asyncio.timeout(seconds)`` (the
+    block's task is cancelled at the deadline and ``TimeoutError`` raised from the block)
+    with its deadline in ``sweep`` instead of a timer of its own."""
+
+    __slots__ = ("_expired", "_seconds", "_sweep", "_task")
+
+    def __init__(self, sweep: Sweep, seconds: float) -> None:
+        self._sweep = sweep
+        self._seconds = seconds
+        self._task: asyncio.Task[Any] | None = None
+        self._expired = False
+
+    async def __aenter__(self) -> SweptTimeout:
+        self._task = asyncio.current_task()
+        if self._task is None:
+            raise RuntimeError("SweptTimeout is used inside a task only")
+        self._sweep.watch(self, asyncio.get_running_loop().time() + self._seconds)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc_val: BaseException | None, exc_tb: TracebackType | None) -> None:
+        self._sweep.unwatch(self)
+        if not self._expired or self._task is None:
+            return
+        # As asyncio.timeout: only the cancellation this deadline caused becomes the error.
+        if self._task.uncancel() == 0 and exc_type is asyncio.CancelledError:
+            raise TimeoutError
+
+    def expire(self) -> None:
+        if self._task is not None:
+            self._expired = True
+            self._task.cancel()
 
 
 def json_error(status: int, reason: str, message: str) -> bytes:
@@ -91,13 +179,14 @@ def json_error(status: int, reason: str, message: str) -> bytes:
 class _Protocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a deadline and a size limit on request headers.
 
-    ``limits`` is set on the subclass each server makes (:func:`_protocol_for`)."""
+    ``limits`` and ``sweep`` (where the header and keep-alive deadlines are kept) are set on
+    the subclass each server makes (:func:`_protocol_for`)."""
 
     limits: HttpLimits = HttpLimits()
+    sweep: Sweep = Sweep(HttpLimits().sweep_interval)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._header_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0  # bytes received since the request began
         self._parsed_bytes = 0  # bytes of request line and headers parsed
         self._too_large = False
@@ -112,6 +201,24 @@ class _Protocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_headers()
         super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, but the keep-alive deadline is kept in the sweep, not in a timer.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif not self._in_headers:
+            self.sweep.watch(self, self.loop.time() + self.timeout_keep_alive)
+
+    def expire(self) -> None:
+        if self._in_headers:
+            self._headers_too_slow()
+        elif not self.transport.is_closing():  # idle between keep-alive requests
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self._answered:
@@ -164,18 +271,13 @@ class _Protocol(HttpToolsProtocol):
         self._in_headers = True
         self._header_bytes = 0
         self._parsed_bytes = 0
-        if self._header_timer is None:
-            self._header_timer = self.loop.call_later(self.limits.header_timeout,
-                                                      self._headers_too_slow)
+        self.sweep.watch(self, self.loop.time() + self.limits.header_timeout)
 
     def _stop_headers(self) -> None:
         self._in_headers = False
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        self.sweep.unwatch(self)
 
     def _headers_too_slow(self) -> None:
-        self._header_timer = None
         if self.cycle is not None and not self.cycle.response_complete:
             # A pipelined request stalled behind one still being answered: finish that
             # answer, then close.
@@ -209,7 +311,8 @@ def set_nodelay(transport: asyncio.BaseTransport) -> None:
 
 
 def _protocol_for(limits: HttpLimits) -> type[_Protocol]:
-    return type("WebhookProtocol", (_Protocol,), {"limits": limits})
+    return type("WebhookProtocol", (_Protocol,),
+                {"limits": limits, "sweep": Sweep(limits.sweep_interval)})
 
 
 def bind(host: str, port: int, backlog: int) -> socket.socket:

@@ -196,10 +196,12 @@ class WebhookServer:
 
     def stop(self) -> None:
         """Stop taking requests; those in flight get ``limits.shutdown_grace`` seconds."""
-        http, executor = self._http, self._executor
+        http, executor, inbox = self._http, self._executor, self._loop_inbox
         if http is None:
             return
         http.stop()
+        if inbox is not None:
+            inbox.close()
         if executor is not None:
             # A commit already running finishes on its own (its answer is lost, and Stripe's
             # redelivery is deduplicated); queued ones are dropped unanswered.

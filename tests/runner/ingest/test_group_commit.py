@@ -169,6 +169,61 @@ def test_on_the_loop_a_caller_that_stops_waiting_leaves_its_event_stored(store) 
     assert store.get_event("evt_group_1").event_id == "evt_group_1"
 
 
+class CountingExecutor(ThreadPoolExecutor):
+    def __init__(self) -> None:
+        super().__init__(2)
+        self.jobs = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        self.jobs += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_on_the_loop_one_job_stores_group_after_group(store) -> None:
+    """The loop hands a burst to the worker thread once, not once per group."""
+    inbox = SlowInbox(store)
+
+    async def deliver(commit: LoopGroupCommit) -> list[bool]:
+        tasks = []
+        for n in range(30):
+            tasks.append(asyncio.create_task(commit.add(_checked(n))))
+            await asyncio.sleep(0.005)  # arriving while the groups before are stored
+        return list(await asyncio.gather(*tasks))
+
+    with CountingExecutor() as executor:
+        commit = LoopGroupCommit(inbox, source="webhook", executor=executor)
+        assert asyncio.run(deliver(commit)) == [True] * 30
+    assert len(inbox.groups) > 1 and commit.commits == len(inbox.groups)
+    assert executor.jobs == 1
+
+
+def test_on_the_loop_a_delivery_after_the_executor_stopped_fails(store) -> None:
+    executor = ThreadPoolExecutor(1)
+    commit = LoopGroupCommit(SlowInbox(store), source="webhook", executor=executor)
+    executor.shutdown()
+    with pytest.raises(RuntimeError, match="cannot schedule new futures after shutdown"):
+        asyncio.run(commit.add(_checked(1)))
+    assert store.list_events(limit=10) == []
+
+
+def test_on_the_loop_nothing_more_is_stored_once_closed(store) -> None:
+    inbox = SlowInbox(store, delay=0.2)
+
+    async def deliver(commit: LoopGroupCommit) -> None:
+        first = asyncio.create_task(commit.add(_checked(1)))
+        await asyncio.sleep(0.05)  # the first group's transaction is running
+        second = asyncio.create_task(commit.add(_checked(2)))
+        await asyncio.sleep(0)
+        commit.close()
+        assert await first is True
+        await asyncio.sleep(0.3)
+        assert not second.done()  # never answered: the server is stopping
+        second.cancel()
+
+    _on_loop(inbox, deliver)
+    assert inbox.groups == [["evt_group_1"]]
+
+
 @pytest.mark.postgres
 def test_concurrent_duplicate_deliveries_to_two_servers_on_postgresql(request) -> None:
     """Two servers (two runner processes) on one PostgreSQL inbox, the same deliveries sent

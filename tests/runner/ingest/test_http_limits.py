@@ -9,6 +9,7 @@ other HTTP tests, though each takes well under a second.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -20,7 +21,7 @@ import pytest
 import requests
 
 from runner.errors import ConfigError
-from runner.ingest.http_server import HttpLimits
+from runner.ingest.http_server import HttpLimits, Sweep, SweptTimeout
 from runner.ingest.webhook_server import MAX_DEPTH, WebhookServer
 from runner.sandbox.stripe_events import make_event, signed_delivery
 from runner.stripe_signature import sign_payload
@@ -65,6 +66,18 @@ def raw(server: WebhookServer, data: bytes, *, wait: float = 5.0) -> bytes:
                 reply += chunk
         except ConnectionResetError:
             pass
+    return reply
+
+
+def answer(sock: socket.socket) -> bytes:
+    """One whole answer read from a keep-alive connection (headers and body may arrive in
+    separate segments)."""
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        reply += sock.recv(65536)
+    length = int(split(reply)[1].get("content-length", "0"))
+    while len(reply.partition(b"\r\n\r\n")[2]) < length:
+        reply += sock.recv(65536)
     return reply
 
 
@@ -173,6 +186,63 @@ def test_a_body_that_stops_coming_gets_408_after_the_body_timeout(server, inbox)
     assert inbox.calls == 0 and rejected(server) == {"body_timeout": 1}
 
 
+def test_a_body_that_never_starts_gets_408_after_the_body_timeout(server, inbox) -> None:
+    head = (b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n"
+            b"Stripe-Signature: t=1,v1=00\r\n\r\n")
+    status, headers_out, answer = split(raw(server, head))
+    assert status == 408 and headers_out["connection"] == "close"
+    assert "did not arrive within 0.5 s (0 of 50 bytes)" in json.loads(answer)["error"]
+    assert inbox.calls == 0 and rejected(server) == {"body_timeout": 1}
+
+
+def test_a_commit_over_the_handler_timeout_is_answered_503(inbox, caplog) -> None:
+    """The event may still be stored when the commit ends; Stripe's redelivery is then a
+    duplicate."""
+    release = threading.Event()
+    store = inbox.add_events_reporting_new
+
+    def slow(events, *, source):
+        release.wait(10)
+        return store(events, source=source)
+
+    inbox.add_events_reporting_new = slow  # type: ignore[method-assign]
+    limits = HttpLimits(handler_timeout=0.3, shutdown_grace=0.5)
+    try:
+        with WebhookServer(inbox, [SECRET], limits=limits) as server, \
+                caplog.at_level(logging.ERROR, logger="runner.ingest"):
+            body, headers = signed_delivery(make_event("customer.created"), SECRET)
+            resp = requests.post(server.webhook_url, data=body, headers=headers, timeout=10)
+            assert resp.status_code == 503 and resp.headers["Retry-After"] == "1"
+            assert resp.json() == {
+                "error": "the event could not be stored in time; deliver it again"}
+            assert "connection" not in {k.lower() for k in resp.headers}  # body was read
+            assert rejected(server) == {"store_timeout": 1}
+            assert "was not stored within 0.3 s" in caplog.text
+    finally:
+        release.set()
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_keep_alive(server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert split(answer(sock))[0] == 200
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # closed without an answer (not a 408)
+        assert time.monotonic() - started < 4
+
+
+def test_keep_alive_requests_each_get_the_header_deadline(server) -> None:
+    """The deadline starts again with the first byte of each request on a connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        for _ in range(3):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert split(answer(sock))[0] == 200
+            time.sleep(0.3)  # within keep_alive (1 s), more than half the header timeout
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        status, _, body = split(answer(sock))
+        assert status == 408 and "did not arrive within 0.5 s" in json.loads(body)["error"]
+
+
 def test_headers_over_the_size_limit_get_431(server) -> None:
     request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 10_000 + b"\r\n\r\n"
     status, _, body = split(raw(server, request))
@@ -270,6 +340,37 @@ def test_a_burst_of_simultaneous_deliveries_is_all_acknowledged(inbox) -> None:
             thread.join(60)
     assert answers.count(200) == len(deliveries)
     assert len(inbox.events) == len(deliveries)
+
+
+def test_a_swept_timeout_raises_like_asyncio_timeout() -> None:
+    """The body and commit timeouts: TimeoutError from its own deadline only; a block that
+    ends in time, or a cancellation from elsewhere, is left as it is."""
+    async def main() -> list[str]:
+        sweep = Sweep(0.01)
+        seen = []
+        try:
+            async with SweptTimeout(sweep, 0.02):
+                await asyncio.sleep(5)
+        except TimeoutError:
+            seen.append("timed out")
+        async with SweptTimeout(sweep, 5):
+            await asyncio.sleep(0)
+        seen.append("in time")
+
+        async def waits() -> None:
+            async with SweptTimeout(sweep, 5):
+                await asyncio.sleep(5)
+
+        task = asyncio.create_task(waits())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+        return seen
+
+    assert asyncio.run(main()) == ["timed out", "in time", "cancelled"]
 
 
 # -- lifecycle -------------------------------------------------------------------------------
