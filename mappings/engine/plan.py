@@ -163,6 +163,10 @@ def _chain(sources: list[str], steps: list[Callable[[Any, Any], Any]]) -> FieldF
     elif sources:
         readers = tuple(_reader(s) for s in sources)
         read = lambda rec, ev: [r(rec, ev) for r in readers]  # noqa: E731
+    elif len(steps) == 1:
+        # No source, one step (a JSONata expression over the record): called directly.
+        (s0,) = steps
+        return lambda rec, ev, ctx: s0(None, ctx)
     else:
         read = lambda rec, ev: None  # noqa: E731
     chain = tuple(steps)
@@ -378,15 +382,10 @@ class FlowPlan:
                     record[name] = value
             elif current(record) is None:
                 set_path(record, parts, value)
-        for name in self._required:
-            if record.get(name) is None:
-                if issues is None:
-                    issues = []
-                elif any(i.field == name for i in issues):
-                    continue  # already explained (e.g. its transform failed)
-                issues.append(
-                    Issue("REQUIRED_FIELD_MISSING", name, f"{name} is required but has no value")
-                )
+        # One C-level pass finds the usual case, every required field filled; only a record
+        # with a gap walks the names to say which.
+        if None in map(record.get, self._required):
+            issues = self._missing_required(record, issues)
 
         if ctx.warnings:
             if issues is None:
@@ -407,6 +406,20 @@ class FlowPlan:
                 self.flow.target.object,
             )
         return result
+
+    def _missing_required(
+        self, record: dict[str, Any], issues: list[Issue] | None
+    ) -> list[Issue] | None:
+        for name in self._required:
+            if record.get(name) is None:
+                if issues is None:
+                    issues = []
+                elif any(i.field == name for i in issues):
+                    continue  # already explained (e.g. its transform failed)
+                issues.append(
+                    Issue("REQUIRED_FIELD_MISSING", name, f"{name} is required but has no value")
+                )
+        return issues
 
     def field_value(self, data: Mapping[str, Any], target: str) -> Any:
         """What the flow writes into ``target`` for ``data``, its conditions aside: a

@@ -237,10 +237,11 @@ def _number_validator(fs: FieldSchema) -> Validator:
     # Salesforce precision counts all digits; the integer part may use precision - scale.
     max_int_digits = (fs.precision - (fs.scale or 0)) if fs.precision else None
     bound = Decimal(10) ** max_int_digits if max_int_digits is not None else None
+    low = -bound if bound is not None else -_INF  # negated once, not per value
 
     def check_number(value: Any) -> Issue | None:
         if type(value) is Decimal or type(value) is int or type(value) is float:
-            if bound is None or -bound < value < bound:
+            if bound is None or low < value < bound:
                 return None
             if value != value or value in (_INF, -_INF):  # NaN or infinite
                 return _bad_type(name, f"a finite {what.split(' ', 1)[1]}", value)

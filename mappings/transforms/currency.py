@@ -15,6 +15,7 @@ from typing import Any
 
 from mappings.errors import TransformError
 from mappings.schema.model import FieldKind
+from mappings.transforms.context import EVENT_PREFIX
 from mappings.transforms.registry import (
     CompileEnv,
     ParamSpec,
@@ -52,6 +53,9 @@ _EXPONENTS: dict[str, int] = {
     code.lower(): (0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2)
     for code in ISO_4217
 }
+
+# The same, negated for Decimal.scaleb: the minor_to_decimal step's one lookup per record.
+_SHIFTS: dict[str, int] = {code: -exponent for code, exponent in _EXPONENTS.items()}
 
 ROUNDINGS = {
     "half_even": decimal.ROUND_HALF_EVEN,
@@ -150,11 +154,21 @@ def _build_minor_to_decimal(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
         return fixed
 
     path = args["currency_path"]
+    # A top-level key (``currency``, the usual case) is one lookup on the record, the same
+    # for every context; a dotted path, $event or fallbacks go through the context's rule.
+    key = path if type(path) is str and "." not in path and path != EVENT_PREFIX else None
 
     def by_path(value: Any, ctx: StepContext) -> Any:
         if value is None:
             return None
-        return Decimal(_minor_units(value)).scaleb(-_runtime_exponent(first_at(ctx, path), path))
+        amount = Decimal(value if type(value) is int else _minor_units(value))
+        code = ctx.record.get(key) if key is not None else first_at(ctx, path)
+        # Stripe's codes are lower case: one dict lookup settles them; anything else (upper
+        # case, unknown, missing) goes through the rule with its message.
+        shift = _SHIFTS.get(code) if type(code) is str else None
+        if shift is None:
+            shift = -_runtime_exponent(code, path)
+        return amount.scaleb(shift)
 
     return by_path
 

@@ -17,7 +17,9 @@ from mappings.transforms.registry import (
 
 def _build_coalesce(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
     def step(value: Any, ctx: StepContext) -> Any:
-        if not isinstance(value, list | tuple):
+        # The engine hands a list (several sources): tested by type first, since building
+        # the ``list | tuple`` union for isinstance costs more than the rest of the step.
+        if type(value) is not list and not isinstance(value, list | tuple):
             return None if value == "" else value
         for item in value:
             if item is not None and item != "":

@@ -26,6 +26,7 @@ from mappings.transforms.registry import (
 
 _T = TypeVar("_T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)  # _EPOCH without tzinfo, for the fast path
 # Salesforce's valid DateTime range, as Unix seconds.
 MIN_UNIX = int((datetime(1700, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds())
 MAX_UNIX = int((datetime(4000, 12, 31, 23, 59, 59, tzinfo=UTC) - _EPOCH).total_seconds())
@@ -112,7 +113,17 @@ def _read_iso(value: Any, parse: Callable[[str], _T], what: str, form: str = "")
 
 
 def _build_unix_to_datetime(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
-    return _keep_none(lambda value: format_datetime(_from_unix(_seconds(value))))
+    def step(value: Any, ctx: StepContext) -> Any:
+        if value is None:
+            return None
+        if type(value) is int and MIN_UNIX <= value <= MAX_UNIX:
+            # Whole seconds in range (every Stripe timestamp): the same text as
+            # format_datetime's, from naive UTC arithmetic and an argument-free isoformat,
+            # which cost half as much as the aware, millisecond form on every record.
+            return (_NAIVE_EPOCH + timedelta(0, value)).isoformat() + ".000+0000"
+        return format_datetime(_from_unix(_seconds(value)))
+
+    return step
 
 
 def _build_unix_to_date(args: Mapping[str, Any], env: CompileEnv) -> StepFn:
