@@ -382,10 +382,15 @@ class FlowPlan:
                     record[name] = value
             elif current(record) is None:
                 set_path(record, parts, value)
-        # One C-level pass finds the usual case, every required field filled; only a record
-        # with a gap walks the names to say which.
-        if None in map(record.get, self._required):
-            issues = self._missing_required(record, issues)
+        for name in self._required:
+            if record.get(name) is None:
+                if issues is None:
+                    issues = []
+                elif any(i.field == name for i in issues):
+                    continue  # already explained (e.g. its transform failed)
+                issues.append(
+                    Issue("REQUIRED_FIELD_MISSING", name, f"{name} is required but has no value")
+                )
 
         if ctx.warnings:
             if issues is None:
@@ -406,20 +411,6 @@ class FlowPlan:
                 self.flow.target.object,
             )
         return result
-
-    def _missing_required(
-        self, record: dict[str, Any], issues: list[Issue] | None
-    ) -> list[Issue] | None:
-        for name in self._required:
-            if record.get(name) is None:
-                if issues is None:
-                    issues = []
-                elif any(i.field == name for i in issues):
-                    continue  # already explained (e.g. its transform failed)
-                issues.append(
-                    Issue("REQUIRED_FIELD_MISSING", name, f"{name} is required but has no value")
-                )
-        return issues
 
     def field_value(self, data: Mapping[str, Any], target: str) -> Any:
         """What the flow writes into ``target`` for ``data``, its conditions aside: a
