@@ -385,6 +385,31 @@ def test_collections_create_update_delete(sf) -> None:  # noqa: ANN001
     assert all(r["success"] for r in deleted)
 
 
+def test_one_save_gives_its_records_one_moment_and_the_clock_does_not_run_ahead(
+        sf) -> None:  # noqa: ANN001
+    """Records saved by one DML call share CreatedDate and SystemModstamp (as in Salesforce);
+    the next call's are later. Ten 200-record calls in a row leave the org's clock within a
+    second of the real one: a stamp per record ran a millisecond ahead per record."""
+    from datetime import UTC, datetime
+
+    calls = []
+    for call in range(10):
+        records = [{"attributes": {"type": "Account"}, "Name": f"Moment {call}-{n}"}
+                   for n in range(200)]
+        created = sf.restful("composite/sobjects", method="POST",
+                             json={"allOrNone": False, "records": records})
+        calls.append([r["id"] for r in created])
+    stamps = []
+    for ids_of_call in (calls[0], calls[-1]):
+        rows = sf.query_all("SELECT CreatedDate, SystemModstamp FROM Account WHERE Id IN ("
+                            + ", ".join(f"'{i}'" for i in ids_of_call) + ")")["records"]
+        moments = {(r["CreatedDate"], r["SystemModstamp"]) for r in rows}
+        assert len(rows) == 200 and len(moments) == 1
+        stamps.append(_dt(moments.pop()[1].replace("+0000", "+00:00")))
+    assert stamps[0] < stamps[1]
+    assert (stamps[1] - datetime.now(UTC)).total_seconds() < 1.0
+
+
 def test_collections_all_or_none_rolls_back(sf) -> None:  # noqa: ANN001
     records = [
         {"attributes": {"type": "Account"}, "Name": "AON ok", "StripeCustomerID__c": "cus_aon"},
