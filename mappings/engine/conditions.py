@@ -12,7 +12,7 @@ import jsonata
 from mappings.document.model import Condition, ConditionOp
 from mappings.engine.paths import compile_path
 from mappings.errors import DocumentError, ExpressionBudgetError, ExpressionError
-from mappings.transforms.expression import evaluate_bounded
+from mappings.transforms.expression import evaluate_bounded, narrowed, referenced_names
 from mappings.transforms.jsonata_native import DEFER, compile_native
 
 Predicate = Callable[[Any, Any, "Mapping[str, Any] | None"], bool]
@@ -128,6 +128,9 @@ def _compile_expr(cond: Condition) -> CompiledCondition:
         ) from exc
 
     what = f"condition {cond.expr!r}"
+    # jsonata-python walks its whole input first: hand it only the keys the expression names,
+    # as the jsonata transform does (a payment intent's condition walked the whole object).
+    names = referenced_names(compiled)
     # The same native closures as the jsonata transform: a condition is evaluated per record
     # too, and jsonata-python costs ~100x more for the subset authors write.
     native = compile_native(compiled)
@@ -138,7 +141,9 @@ def _compile_expr(cond: Condition) -> CompiledCondition:
             if out is not DEFER:
                 return bool(out)
         try:
-            out = evaluate_bounded(compiled, rec, {"event": ev, "previous": prev}, what)
+            out = evaluate_bounded(
+                compiled, narrowed(rec, names), {"event": ev, "previous": prev}, what
+            )
         except ExpressionBudgetError as exc:
             raise ConditionEvalError(str(exc), exc.code) from exc
         except Exception as exc:

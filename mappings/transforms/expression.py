@@ -182,6 +182,14 @@ def referenced_names(compiled: jsonata.Jsonata) -> frozenset[str] | None:
     return frozenset(names)
 
 
+def narrowed(record: Any, names: frozenset[str] | None) -> Any:
+    """What jsonata-python is handed of ``record``: only the top-level keys the expression
+    names (see :func:`referenced_names`), or all of it when it may read any key."""
+    if names is not None and isinstance(record, Mapping):
+        return {k: record[k] for k in names if k in record}
+    return record
+
+
 def _short(expr: str, limit: int = 80) -> str:
     """The expression quoted for a message, cut to one readable line."""
     text = " ".join(expr.split())
@@ -224,11 +232,9 @@ def _compile_both(expr: str) -> tuple[NativeExpression | None, Evaluator]:
     what = f"JSONata expression {_short(expr)}"
 
     def interpret(record: Any, value: Any, event: Any) -> Any:
-        if names is not None and isinstance(record, Mapping):
-            record = {k: record[k] for k in names if k in record}
         try:
             result = evaluate_bounded(
-                compiled, record, {"value": to_jsonata(value), "event": event}, what
+                compiled, narrowed(record, names), {"value": to_jsonata(value), "event": event}, what
             )
         except ExpressionBudgetError:
             raise

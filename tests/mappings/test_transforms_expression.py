@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from mappings.document.model import TransformStep
+from mappings.document.model import Condition, ConditionOp, TransformStep
+from mappings.engine.conditions import compile_condition
 from mappings.errors import ExpressionError, TransformError
 from mappings.transforms import build_step
 from mappings.transforms.context import RecordContext
-from mappings.transforms.expression import compile_expression, referenced_names
+from mappings.transforms.expression import compile_expression, narrowed, referenced_names
 
 CHARGE = {
     "id": "ch_1",
@@ -117,6 +118,24 @@ def test_python_is_not_reachable() -> None:
 def test_referenced_names(expr: str, names: set[str] | None) -> None:
     found = referenced_names(compile_expression(expr))
     assert (None if found is None else set(found)) == names
+
+
+def test_narrowed_keeps_the_named_top_level_keys_only() -> None:
+    assert narrowed(CHARGE, frozenset({"currency", "refunds", "absent"})) == {
+        "currency": "usd",
+        "refunds": CHARGE["refunds"],
+    }
+    assert narrowed(CHARGE, None) is CHARGE  # an expression that may read any key
+
+
+def test_conditions_hand_jsonata_python_the_named_keys_only() -> None:
+    # refunds.data[0] is beyond the native closures, so jsonata-python decides; a key the
+    # expression does not name, holding what jsonata-python cannot read, is not handed over.
+    cond = compile_condition(
+        Condition(ConditionOp.EXPR, expr="refunds.data[0].amount = 500"), lambda p: None
+    )
+    assert cond.test({**CHARGE, "unread": {1, 2}}, EVENT, None) is True
+    assert cond.test({**CHARGE, "refunds": {"data": []}}, EVENT, None) is False
 
 
 @pytest.mark.parametrize(
