@@ -22,8 +22,9 @@ The last line is JSON: ``events_per_s``, ``p50_ms``, ``p99_ms``, ``api_calls_per
 ``load_avg_1m``: the machine's 1-minute load average before and after the run, and the CPU
 each party spent per burst event: ``runner_cpu_ms_per_event`` (every runner process),
 ``sandbox_cpu_ms_per_event`` (the Salesforce emulator and localstripe),
-``sender_cpu_ms_per_event`` (this process's sender). On two shared cores, 1,000 events/s needs
-their sum well under 2 ms.
+``sender_cpu_ms_per_event`` (this process's sender), ``postgresql_cpu_ms_per_event`` (the
+machine's PostgreSQL server, whoever uses it: near 0 on SQLite). On two shared cores,
+1,000 events/s needs their sum well under 2 ms.
 
 ``--invoices-with-lines L`` adds a phase with the invoices-orders template (a runner of its
 own, after the charges): ``--invoices`` ``invoice.paid`` webhooks whose invoices have L lines
@@ -220,19 +221,34 @@ def fresh_state(url: str | None, state: Path) -> Iterator[str]:
         engine.dispose()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` and every live descendant (Linux
-    ``/proc``; 0 elsewhere): what a process costs whatever else the shared machine runs."""
+def _process_stats() -> dict[int, tuple[str, int, float]]:
+    """pid -> (command name, parent pid, user + system CPU seconds), from Linux ``/proc``
+    (empty elsewhere)."""
     tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, seconds)
+    stats: dict[int, tuple[str, int, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            name, rest = (entry / "stat").read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError):
             continue
-        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+        fields = rest.split()
+        stats[int(entry.name)] = (name, int(fields[1]),
+                                  (int(fields[11]) + int(fields[12])) / tick)
+    return stats
+
+
+def database_cpu_seconds() -> float:
+    """CPU seconds of the machine's PostgreSQL server processes (the shared state database
+    runs beside the runners, on the same cores)."""
+    return sum(cpu for name, _, cpu in _process_stats().values() if name == "postgres")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and every live descendant (Linux
+    ``/proc``; 0 elsewhere): what a process costs whatever else the shared machine runs."""
+    stats = {p: (parent, cpu) for p, (_, parent, cpu) in _process_stats().items()}
     total, todo = 0.0, [pid]
     while todo:
         current = todo.pop()
@@ -551,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
             bodies = [signed_delivery(e, secret) for e in burst]
             used_before = api_used(sf)
             base = runner.written()
-            cpu_before = runner.cpu_seconds(), cpu_seconds(sandboxes.proc.pid)
+            cpu_before = (runner.cpu_seconds(), cpu_seconds(sandboxes.proc.pid),
+                          database_cpu_seconds())
             t0 = time.time()
             sender_cpu = time.process_time()
             post_all(hook, bodies, args.threads)
@@ -561,7 +578,8 @@ def main(argv: list[str] | None = None) -> int:
             cpu_ms = {  # CPU per event of each party: the machine's load does not move these
                 "runner_cpu_ms_per_event": runner.cpu_seconds() - cpu_before[0],
                 "sandbox_cpu_ms_per_event": cpu_seconds(sandboxes.proc.pid) - cpu_before[1],
-                "sender_cpu_ms_per_event": sender_cpu}
+                "sender_cpu_ms_per_event": sender_cpu,
+                "postgresql_cpu_ms_per_event": database_cpu_seconds() - cpu_before[2]}
             cpu_ms = {k: round(v * 1000 / len(burst), 3) for k, v in cpu_ms.items()}
             burst_calls = api_used(sf) - used_before - 1
             events_per_s = len(burst) / (t_end - t0)
@@ -571,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"({burst_calls / len(burst):.4f} per record); CPU per event: runner "
                   f"{cpu_ms['runner_cpu_ms_per_event']:.2f} ms, Salesforce and Stripe "
                   f"sandboxes {cpu_ms['sandbox_cpu_ms_per_event']:.2f} ms, sender "
-                  f"{cpu_ms['sender_cpu_ms_per_event']:.2f} ms")
+                  f"{cpu_ms['sender_cpu_ms_per_event']:.2f} ms, PostgreSQL "
+                  f"{cpu_ms['postgresql_cpu_ms_per_event']:.2f} ms")
             burst_ids = [e["data"]["object"]["id"] for e in burst]
             created = created_times(sf, burst_ids)
             if len(created) != len(burst):
