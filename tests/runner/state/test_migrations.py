@@ -149,7 +149,8 @@ def test_default_url_is_in_the_user_data_directory(tmp_path, monkeypatch):
         ("sqlite:///x.sqlite", "sqlite"),
     ],
 )
-def test_urls_pick_the_installed_driver(url, driver):
+def test_urls_pick_the_installed_driver(url, driver, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the relative SQLite file is made private up front
     store = StateStore(url)  # no connection is made before open()/first use
     try:
         assert store.url.drivername == driver
