@@ -204,6 +204,7 @@ class Runner:
                 str(self.config.get("runner.salesforce_triggers")),
                 self.bundle.salesforce_flows, self.salesforce, self.store,
                 lambda: self._poller, metrics=self.metrics)
+            self._poller.pin_watermarks()  # before /healthz answers: "from the start on"
         admin_routes = self._admin_routes()
         shared = admin_routes if not self.config.get("runner.admin_listen") else []
         self.server = WebhookServer(

@@ -305,6 +305,14 @@ class SalesforcePoller:
         quoted = ", ".join(f"'{re.sub(r'[^A-Za-z0-9]', '', i)}'" for i in ids)
         return soql.replace(" WHERE ", f" WHERE Id IN ({quoted}) AND ", 1)
 
+    def pin_watermarks(self) -> None:
+        """Set every flow's first watermark now, if it has none (at start, before the runner
+        reports healthy): a change saved after the start but before the first poll is then
+        found. Pinned by the first poll instead, it fell before the watermark and was never
+        seen."""
+        for compiled in self.bundle.salesforce_flows:
+            self._watermark(compiled.name)
+
     # -- one flow -----------------------------------------------------------------------
     def watermark(self, flow: str) -> tuple[str, str]:
         """``flow``'s (SystemModstamp, Id) watermark; set to the start (now) the first time,

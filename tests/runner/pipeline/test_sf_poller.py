@@ -6,6 +6,7 @@ integration user, so its own writebacks are recognisable.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -149,6 +150,20 @@ def test_stripe_refusal_dead_letters_and_replays_after_the_fix(store, salesforce
     subscription = admin.Opportunity.get(opp["id"])["StripeSubscriptionID__c"]
     assert subscription
     assert stripe.retrieve("subscription", subscription)["items"]["data"][0]["plan"]["id"] == plan
+
+
+def test_a_change_saved_before_the_first_poll_is_found_once_watermarks_are_pinned(
+        bundle, store, salesforce, stripe, admin) -> None:
+    """No configured start means "changes from now on": the runner pins the watermarks when
+    it starts, so an Account saved between the start and the first poll is synced (pinned by
+    that first poll, it fell before the watermark and never was)."""
+    p = SalesforcePoller(bundle, store, salesforce, stripe)
+    p.pin_watermarks()
+    time.sleep(0.01)  # the org's stamps have millisecond precision
+    account = admin.Account.create({"Name": "Saved Before The First Poll"})["id"]
+    report = p.poll_once(only=["account-to-customer"])
+    assert report.created == 1
+    assert customers_of(stripe, "salesforceid", account)
 
 
 def test_failed_query_keeps_the_watermark(bundle, store, salesforce, stripe, admin,
