@@ -339,7 +339,7 @@ def _sandbox_values(data: dict) -> tuple[dict, dict]:
             "private_key_file": sf.get("private_key_file"),
             "api_version": str(sf.get("api_version") or "62.0"),
             **({"pubsub_endpoint": sf["pubsub_endpoint"]} if sf.get("pubsub_endpoint") else {}),
-            # JWT needs no consumer secret (which the sandbox JSON does not carry).
+            # A session from the sandbox's own token; JWT when it names a key.
             "auth": "jwt" if sf.get("private_key_file") else "session",
         },
     }

@@ -21,6 +21,7 @@ RUN_MODULE = "__run_module__"
 
 # What the applications start as subprocesses of themselves.
 RUNNABLE_MODULES = frozenset({
+    "runner.cli",  # the studio's local sandboxes: ``sandbox up`` (runner.sandbox.child)
     "runner.sandbox.localstripe_launcher",
     "runner.sandbox.salesforce",
 })

@@ -20,7 +20,7 @@ import platformdirs
 from app.errors import StudioError
 
 if TYPE_CHECKING:
-    from runner.api.sandbox import SandboxSession
+    from runner.api.sandbox import SandboxChild
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class SandboxService:
     def __init__(self, state_dir: Path | str | None = None, *, seed: str | None = "demo") -> None:
         self.state_dir = Path(state_dir) if state_dir else default_state_dir()
         self.seed = seed
-        self._session: SandboxSession | None = None
+        self._session: SandboxChild | None = None
         self._lock = threading.Lock()
         self._stop_when_up = threading.Event()  # stop() came while a start was under way
 
@@ -49,16 +49,19 @@ class SandboxService:
     def running(self) -> bool:
         return self._session is not None
 
-    def ensure_up(self) -> SandboxSession:
-        """The running sandboxes; starts (and seeds) them on first use. Blocking: ~1-3 s."""
+    def ensure_up(self) -> SandboxChild:
+        """The running sandboxes; starts (and seeds) them on first use. Blocking: ~1-3 s.
+
+        They run in a child process (:mod:`runner.sandbox.child`): in the studio's own, the
+        emulator's work took the interpreter from the window."""
         with self._lock:
             if self._session is None:
-                # Lazy: runner.api.sandbox (emulators, Stripe SDK) adds ~0.4 s to start-up
-                from runner.api.sandbox import sandbox_up
+                # Lazy: the runner's API is imported when the sandboxes are first needed.
+                from runner.api.sandbox import start_sandbox_child
 
                 self._stop_when_up.clear()
                 log.info("starting the local sandboxes in %s", self.state_dir)
-                session = sandbox_up(self.state_dir, seed=self.seed)
+                session = start_sandbox_child(self.state_dir, seed=self.seed)
                 if self._stop_when_up.is_set():
                     session.stop()
                     raise SandboxStopped("the local sandboxes were stopped while starting")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from runner.sandbox.child import SandboxChild, start_sandbox_child
 from runner.sandbox.up import SandboxSession, sandbox_up
 
-__all__ = ["SandboxSession", "sandbox_up"]
+__all__ = ["SandboxChild", "SandboxSession", "sandbox_up", "start_sandbox_child"]

@@ -8,6 +8,7 @@ both answer. Then the command waits for SIGINT or SIGTERM and shuts both down.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -44,11 +45,16 @@ def register(subparsers: Any) -> None:
                     help="Stripe sandbox port (default: any free port)")
     up.add_argument("--salesforce-port", metavar="N", type=_port, default=0,
                     help="Salesforce emulator port (default: any free port)")
+    up.add_argument("--parent-pid", metavar="PID", type=_pid, default=0,
+                    help="stop when process PID is gone (the studio starts the sandboxes "
+                         "this way, so that they never outlive it, even if it is killed)")
     up.set_defaults(handler=run_up)
 
 
 # 0: any free port.
 _port = option_type(int, Range(0, 65_535), "port")
+# 0: no parent to watch.
+_pid = option_type(int, Range(0, 2**31 - 1), "process id")
 
 
 def _describe(session: Any) -> str:
@@ -104,6 +110,8 @@ def run_up(args: argparse.Namespace) -> int:
                 if not session.stripe.running:
                     print("error: the Stripe sandbox stopped unexpectedly", file=sys.stderr)
                     return 1
+                if args.parent_pid and os.getppid() != args.parent_pid:
+                    break  # the parent is gone (killed, perhaps): stop with it
         finally:
             session.stop()
     finally:

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 SEEDS = ("demo",)
 # Offered beside the contract keys when the emulator's handle has them.
-_SALESFORCE_EXTRA_KEYS = ("security_token", "private_key_file", "api_version")
+_SALESFORCE_EXTRA_KEYS = ("security_token", "consumer_secret", "private_key_file", "api_version")
 
 
 def default_state_dir() -> Path:

@@ -26,7 +26,7 @@ class FakeSession:
 
 @pytest.fixture
 def slow_sandbox(monkeypatch):
-    """sandbox_up blocks until released; the sessions it made are recorded."""
+    """start_sandbox_child blocks until released; the sessions it made are recorded."""
     release = threading.Event()
     sessions: list[FakeSession] = []
 
@@ -35,7 +35,7 @@ def slow_sandbox(monkeypatch):
         sessions.append(FakeSession())
         return sessions[-1]
 
-    monkeypatch.setattr(sandbox_api, "sandbox_up", fake_up)
+    monkeypatch.setattr(sandbox_api, "start_sandbox_child", fake_up)
     return release, sessions
 
 

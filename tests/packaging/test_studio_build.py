@@ -6,7 +6,9 @@ app built in an earlier step instead of building here.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -116,3 +118,30 @@ def test_the_studio_binary_can_start_the_stripe_sandbox(studio_binary: Path,
         proc.terminate()
         proc.wait(timeout=30)
 
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals")
+def test_the_studio_binary_can_start_both_sandboxes_as_its_child(studio_binary: Path,
+                                                                 tmp_path: Path) -> None:
+    # The studio runs the "Local sandbox" pair as `sandbox up --json` in a child of itself
+    # (runner.sandbox.child): frozen, that is this app again, which starts localstripe.
+    proc = subprocess.Popen(
+        [str(studio_binary), "__run_module__", "runner.cli", "sandbox", "up", "--json",
+         "--state-dir", str(tmp_path / "sandbox"), "--parent-pid", str(os.getpid())],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env=_env(tmp_path))
+    try:
+        config = json.loads(read_line(proc))
+        import requests
+
+        session = requests.Session()
+        session.trust_env = False
+        resp = session.get(config["stripe"]["api_base"] + "/v1/balance",
+                           auth=(config["stripe"]["api_key"], ""), timeout=10)
+        assert resp.status_code == 200
+        session.verify = config["salesforce"]["ca_file"]
+        resp = session.get(config["salesforce"]["instance_url"] + "/services/data", timeout=10)
+        assert resp.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
