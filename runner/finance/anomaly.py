@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right, insort
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from mappings.schema.stripe_events import split_event
 from mappings.transforms.currency import currency_exponent
@@ -41,7 +41,6 @@ GLOBAL = "*"  # the scope key of the all-accounts windows
 Kind = Literal["charge", "refund", "dispute", "efw"]
 Severity = Literal["high", "medium", "low"]
 _DupKey = tuple[str, Decimal, str]  # (customer, amount, currency)
-S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,10 +291,12 @@ class AnomalyDetector:
 
     def __init__(self, config: AnomalyConfig | None = None) -> None:
         self.config = config or AnomalyConfig()
-        self._accounts: dict[str, _Amounts] = {}
-        self._global: dict[str, _Amounts] = {}
-        self._declines: dict[str, _Rate] = {}
-        self._refunds: dict[str, _Rate] = {}
+        # A scope's state is made on its first charge (``setdefault(scope, _Rate())`` built
+        # and dropped a fresh history for every charge, most of the detector's cost).
+        self._accounts: defaultdict[str, _Amounts] = defaultdict(_Amounts)
+        self._global: defaultdict[str, _Amounts] = defaultdict(_Amounts)
+        self._declines: defaultdict[str, _Rate] = defaultdict(_Rate)
+        self._refunds: defaultdict[str, _Rate] = defaultdict(_Rate)
         # Duplicate detection: (customer, amount, currency) -> that key's recent charges,
         # plus every recent charge in arrival order to expire them: O(1) per charge.
         self._recent: deque[tuple[int, _DupKey]] = deque()
@@ -331,13 +332,13 @@ class AnomalyDetector:
         flags: list[Flag] = []
         failed = p.status == "failed"
         for scope in self._scopes(p):
-            rate = _scope_state(self._declines, scope, _Rate)
+            rate = self._declines[scope]
             rate.trials.append(p.created)
             if failed:
                 rate.hits.append(p.created)
             rate.trim(p.created, self.config.baseline_window + self.config.decline_window)
             # Refund rates are per charge too: count the charge there as a trial.
-            ref = _scope_state(self._refunds, scope, _Rate)
+            ref = self._refunds[scope]
             if not failed:
                 ref.trials.append(p.created)
                 ref.trim(p.created, self.config.baseline_window + self.config.refund_window)
@@ -360,7 +361,7 @@ class AnomalyDetector:
     def _refund(self, p: PaymentObservation) -> list[Flag]:
         flags: list[Flag] = []
         for scope in self._scopes(p):
-            rate = _scope_state(self._refunds, scope, _Rate)
+            rate = self._refunds[scope]
             rate.hits.append(p.created)
             rate.trim(p.created, self.config.baseline_window + self.config.refund_window)
             flag = self._spike(p, scope, rate, "refund_spike", self.config.refund_window,
@@ -446,14 +447,14 @@ class AnomalyDetector:
         currency = p.currency.lower()
         horizon = cfg.history_days * DAY
         flag: Flag | None = None
-        hist = _scope_state(self._accounts, f"{p.account or ''}|{currency}", _Amounts)
+        hist = self._accounts[f"{p.account or ''}|{currency}"]
         hist.trim(p.created, horizon, cfg.history_max)
         if p.account and len(hist) >= cfg.min_history:
             flag = self._outlier(p, amount, hist, cfg.account_z, cfg.account_ratio,
                                  "amount_outlier",
                                  f"this account's median of {cfg.history_days} days")
         else:
-            shared = _scope_state(self._global, currency, _Amounts)
+            shared = self._global[currency]
             shared.trim(p.created, horizon, cfg.global_max)
             if len(shared) >= cfg.global_min_history:
                 flag = self._outlier(p, amount, shared, cfg.global_z, cfg.global_ratio,
@@ -464,7 +465,7 @@ class AnomalyDetector:
         # A flagged amount stays out of the history: one outlier must not hide the next.
         if flag is None:
             hist.append(p.created, amount)
-            shared = _scope_state(self._global, currency, _Amounts)
+            shared = self._global[currency]
             shared.append(p.created, amount)
             # The currency's history is trimmed by time when it is read (accounts without
             # history); bound it here too, or it grows while every account has its own.
@@ -491,15 +492,6 @@ class AnomalyDetector:
                   f"{len(hist)} charges; robust z {z:.1f})")
         return Flag(rule, "high" if ratio >= 3 * ratio_bar else "medium", p.id, p.account,
                     reason, z, p.created)
-
-
-def _scope_state(states: dict[str, S], scope: str, new: Callable[[], S]) -> S:
-    """A scope's state, made on its first charge only: ``setdefault(scope, new())`` would
-    build (and drop) a fresh history for every charge, most of the detector's cost."""
-    state = states.get(scope)
-    if state is None:
-        state = states[scope] = new()
-    return state
 
 
 # -- from Stripe objects -------------------------------------------------------------------

@@ -10,7 +10,7 @@ start-up.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -139,21 +139,18 @@ class NullRateMonitor:
             raise ValueError(f"min_increase must be in (0, 1], got {min_increase}")
         self.window, self.baseline_size = window, baseline
         self.min_baseline, self.min_increase = min(min_baseline, baseline), min_increase
-        self._flows: dict[str, dict[str, _FieldNulls]] = {}  # flow -> field -> counts
+        # flow -> field -> counts, made on first sight (setdefault would build and drop a
+        # pair of windows for every field of every record).
+        self._flows: defaultdict[str, defaultdict[str, _FieldNulls]] = defaultdict(
+            lambda: defaultdict(_FieldNulls))
 
     def observe(self, flow: str, record: Mapping[str, Any],
                 fields: Iterable[str] | None = None) -> list[MonitorFinding]:
         """Feed one mapped record; ``fields`` defaults to the record's keys."""
         findings = []
-        states = self._flows.get(flow)
-        if states is None:
-            states = self._flows[flow] = {}
+        states = self._flows[flow]
         for name in (fields if fields is not None else record.keys()):
-            # A field's counts are made once (setdefault would build and drop a pair of
-            # windows for every field of every record).
-            state = states.get(name)
-            if state is None:
-                state = states[name] = _FieldNulls()
+            state = states[name]
             value = record.get(name)
             null = value is None or value == ""
             state.recent.append(null)
