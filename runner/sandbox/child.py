@@ -13,7 +13,6 @@ parent is gone, so a killed studio leaves no sandboxes behind holding the state 
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import signal
@@ -23,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from runner.errors import SandboxError
+from runner.config import read_sandbox_json
+from runner.errors import ConfigError, SandboxError
 from runner.frozen import python_command
 from runner.private_files import create_private_file, private_dir
 
@@ -129,8 +129,9 @@ def start_sandbox_child(state_dir: Path, *, seed: str | None = None,
         what = f"did not start within {timeout:g} s" if slow else "could not start"
         raise SandboxError(f"the local sandboxes {what}: {_last_words(log_path, line)}")
     try:
-        return SandboxChild(process, json.loads(line), log_path)
-    except (ValueError, KeyError, TypeError) as exc:
+        # The runner's one reader of what `sandbox up --json` prints (and its checks).
+        return SandboxChild(process, read_sandbox_json(line), log_path)
+    except (ConfigError, KeyError, TypeError) as exc:
         stop_child(process)
         raise SandboxError(f"the local sandboxes answered something unexpected: {exc}") from exc
 

@@ -81,3 +81,15 @@ def test_the_sandboxes_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
         if parent.poll() is None:
             parent.kill()
     start_sandbox_child(tmp_path / "sandbox").stop()  # the state directory was freed
+
+
+def test_a_child_that_answers_something_else_is_stopped_with_one_sentence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runner.sandbox.child as child_module
+
+    script = 'import time; print(\'{"stripe": {}, "salesforce": {}}\', flush=True); time.sleep(60)'
+    monkeypatch.setattr(child_module, "python_command",
+                        lambda module, *args: [sys.executable, "-c", script])
+    with pytest.raises(SandboxError, match=r"^the local sandboxes answered something "
+                                           r"unexpected: sandbox JSON: stripe lacks api_base"):
+        start_sandbox_child(tmp_path / "sandbox")
