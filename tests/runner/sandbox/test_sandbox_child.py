@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+import runner.sandbox.child as child_module
 from runner.errors import SandboxError
 from runner.sandbox.child import start_sandbox_child
 
@@ -85,8 +86,6 @@ def test_the_sandboxes_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
 
 def test_a_child_that_answers_something_else_is_stopped_with_one_sentence(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import runner.sandbox.child as child_module
-
     script = 'import time; print(\'{"stripe": {}, "salesforce": {}}\', flush=True); time.sleep(60)'
     monkeypatch.setattr(child_module, "python_command",
                         lambda module, *args: [sys.executable, "-c", script])
